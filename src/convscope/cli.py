@@ -1,0 +1,229 @@
+"""The `convscope` command: one sub-command per task, `--json` for machine-readable output on stdout.
+
+Errors in the user's input print one line on stderr and exit with status 2 (1 for internal errors);
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ConvscopeError
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--model", default="default",
+                        help="model spec: default, digits, timm:<name>, torchvision:<name> or file:<path> "
+                             "(default: %(default)s)")
+    parser.add_argument("--weights", default="default",
+                        help="default (the spec's pretrained weights, from the local cache), none (random init) "
+                             "or PATH to a state dict (.safetensors or torch file) (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("convscope-out") / command,
+                        help="folder for the files written (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convscope", description="Look inside convolutional networks.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("models", help="list the model specs convscope understands")
+    p.add_argument("--all", action="store_true", help="also list every timm and torchvision architecture name")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+    p = commands.add_parser("layers", help="the layer graph: types, kernels, strides, output shapes, nesting, edges")
+    _common(p, "layers")
+
+    p = commands.add_parser("predict", help="top-k classes for an image")
+    p.add_argument("image", type=Path, help="image file")
+    p.add_argument("--top", type=_positive, default=5, help="how many classes (default: %(default)s)")
+    p.add_argument("--fit", choices=["squash", "crop"], default="squash",
+                   help="squash the whole image to the input size, or crop its centre (default: %(default)s)")
+    _common(p, "predict")
+
+    p = commands.add_parser("activations", help="activation maps of a layer for an image, ranked by mean activation")
+    p.add_argument("image", type=Path, help="image file")
+    p.add_argument("--layer", required=True, help="layer name (a named_modules() path, or logits)")
+    p.add_argument("--top", type=_positive, default=16, help="how many channels (default: %(default)s)")
+    p.add_argument("--channels", type=_int_list, help="comma-separated channel indices instead of the top ones")
+    p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
+    _common(p, "activations")
+
+    p = commands.add_parser("dead", help="channels of a layer never positive on any of the given images")
+    p.add_argument("images", type=Path, nargs="+", help="image files")
+    p.add_argument("--layer", required=True, help="layer name")
+    p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how images are resized")
+    _common(p, "dead")
+
+    p = commands.add_parser("demo", help="predict, activation maps and layer summary for skimage's chelsea image")
+    p.add_argument("--layer", help="layer for the activation maps (default: a mid-level layer)")
+    _common(p, "demo")
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+def cmd_models(args) -> dict:
+    from .zoo import BUILTIN
+
+    import timm
+    import torchvision
+
+    timm_names = timm.list_models()
+    tv_names = torchvision.models.list_models(module=torchvision.models)
+    result = {"builtin": [{"spec": k, "description": v} for k, v in BUILTIN.items()],
+              "families": [{"spec": "timm:<name>", "count": len(timm_names)},
+                           {"spec": "torchvision:<name>", "count": len(tv_names)},
+                           {"spec": "file:<path>", "count": None}]}
+    if args.all:
+        result["timm"] = timm_names
+        result["torchvision"] = tv_names
+    if not args.json:
+        for entry in result["builtin"]:
+            print(f"{entry['spec']:<22} {entry['description']}")
+        print(f"{'timm:<name>':<22} any of {len(timm_names)} timm architectures (e.g. timm:resnet18)")
+        print(f"{'torchvision:<name>':<22} any of {len(tv_names)} torchvision classifiers (e.g. torchvision:vgg16)")
+        print(f"{'file:<path>':<22} a convscope checkpoint (arch spec + state dict) or a TorchScript model")
+        if args.all:
+            print("\n".join(["", "timm:", *timm_names, "", "torchvision:", *tv_names]))
+    return result
+
+
+def _subject(args):
+    from .zoo import load
+
+    return load(args.model, args.weights)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return "x".join(str(v) for v in value) if not value or not isinstance(value[0], list) else "multi"
+    return str(value)
+
+
+def layer_table(graph) -> str:
+    """A plain-text summary of the layer graph, indented by nesting."""
+    rows = [f"{'layer':<44} {'type':<22} {'output':<14} {'kernel':<7} {'stride':<7} {'params':>10}"]
+    for node in graph.nodes.values():
+        name = "  " * (node.depth - 1 if node.depth else 0) + node.name
+        rows.append(f"{name[:44]:<44} {node.type[:22]:<22} {_fmt(node.output_shape):<14} "
+                    f"{_fmt(node.kernel_size):<7} {_fmt(node.stride):<7} {node.params:>10,}")
+    return "\n".join(rows)
+
+
+def cmd_layers(args) -> dict:
+    subject = _subject(args)
+    graph = subject.graph
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "layers.json").write_text(graph.to_json(indent=1))
+    (args.out / "layers.txt").write_text(layer_table(graph) + "\n")
+    if not args.json:
+        print(layer_table(graph))
+        print(f"\n{len(graph.nodes) - 1} modules, {len(graph.edges)} data-flow edges; "
+              f"written to {args.out / 'layers.json'}")
+    return graph.to_dict()
+
+
+def cmd_predict(args) -> dict:
+    from .predict import predict
+
+    subject = _subject(args)
+    predictions = predict(subject, subject.load_image(args.image, args.fit), args.top)
+    if not args.json:
+        for p in predictions:
+            print(f"{p.probability:7.2%}  {p.index:>5}  {p.label}")
+    return {"image": str(args.image), "predictions": [p.to_dict() for p in predictions]}
+
+
+def cmd_activations(args) -> dict:
+    from .activations import activation_maps, save_maps
+
+    subject = _subject(args)
+    layer = subject.resolve(args.layer)
+    maps = activation_maps(subject, subject.load_image(args.image, args.fit), layer, args.top, args.channels)
+    paths, grid_path = save_maps(maps, args.out)
+    result = {"layer": layer, "output_shape": subject.graph.output_shape(layer),
+              "channels": [{"index": m.index, "mean": m.mean, "max": m.max, "image": str(p)}
+                           for m, p in zip(maps, paths)],
+              "grid": str(grid_path)}
+    if not args.json:
+        for m in maps:
+            print(f"channel {m.index:>5}  mean {m.mean:9.4f}  max {m.max:9.4f}")
+        print(f"maps in {args.out}, grid {grid_path}")
+    return result
+
+
+def cmd_dead(args) -> dict:
+    from tqdm import tqdm
+
+    from .activations import dead_channels
+
+    subject = _subject(args)
+    layer = subject.resolve(args.layer)
+    images = (subject.load_image(path, args.fit) for path in tqdm(args.images, desc="images", disable=None))
+    dead, seen = dead_channels(subject, images, layer)
+    total = subject.num_channels(layer)
+    if not args.json:
+        print(f"{len(dead)} of {total} channels of {layer} are dead on {seen} images: {dead}")
+    return {"layer": layer, "channels": total, "images": seen, "dead": dead}
+
+
+def cmd_demo(args) -> dict:
+    from .demo import run_demo
+
+    return run_demo(args.model, args.weights, args.out, args.layer, quiet=args.json)
+
+
+COMMANDS = {"models": cmd_models, "layers": cmd_layers, "predict": cmd_predict, "activations": cmd_activations,
+            "dead": cmd_dead, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = COMMANDS[args.command](args)
+    except ConvscopeError as exc:
+        if args.debug:
+            raise
+        print(f"convscope {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"convscope {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line unless --debug
+        if args.debug:
+            raise
+        print(f"convscope {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

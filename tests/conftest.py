@@ -1,0 +1,39 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import convscope
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Keep the digits model cache of the test run in one temporary folder shared by all tests."""
+    if "CONVSCOPE_CACHE" not in os.environ:
+        os.environ["CONVSCOPE_CACHE"] = str(tmp_path_factory.mktemp("convscope-cache"))
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def default_subject():
+    return convscope.load("default")
+
+
+@pytest.fixture(scope="session")
+def digits_subject():
+    return convscope.load("digits")
+
+
+@pytest.fixture()
+def rgb_png(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "noise.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def hooks_left(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
