@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set everything up, then run the whole test suite, slow end-to-end tests included (extra arguments go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,129 @@
+"""The `convscope` command: JSON contracts, files written, and one clear line for every kind of bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from convscope import digits
+from convscope.cli import main
+from convscope.images import tensor_to_pil
+
+
+@pytest.fixture()
+def digit_png(tmp_path):
+    data = digits.load_data()
+    path = tmp_path / "digit.png"
+    tensor_to_pil(data.images[data.test[0]]).save(path)
+    return path, int(data.labels[data.test[0]])
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_layers_json_contract(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "layers", "--model", "digits", "--json", "--out", tmp_path)
+    assert code == 0
+    result = json.loads(out)
+    first = result["layers"][0]
+    assert first["name"] == "features" and first["children"][0] == "features.0"
+    conv = next(layer for layer in result["layers"] if layer["name"] == "features.0")
+    assert conv["type"] == "Conv2d" and conv["output_shape"] == [16, 32, 32] and conv["kernel_size"] == [3, 3]
+    assert conv["stride"] == [1, 1] and conv["params"] == 16 * 9 + 16 and conv["parent"] == "features"
+    assert ["input", "features.0"] in result["edges"] and ["classifier.3", "logits"] in result["edges"]
+    assert (tmp_path / "layers.json").exists()
+
+
+def test_predict_json_contract(capsys, digit_png, tmp_path):
+    path, label = digit_png
+    code, out, _ = run_cli(capsys, "predict", path, "--model", "digits", "--top", "3", "--json", "--out", tmp_path)
+    assert code == 0
+    predictions = json.loads(out)["predictions"]
+    assert len(predictions) == 3 and predictions[0]["index"] == label
+    assert set(predictions[0]) == {"index", "label", "probability"}
+
+
+def test_activations_json_contract(capsys, digit_png, tmp_path):
+    path, _ = digit_png
+    code, out, _ = run_cli(capsys, "activations", path, "--model", "digits", "--layer", "features.3", "--top", "5",
+                           "--json", "--out", tmp_path)
+    assert code == 0
+    result = json.loads(out)
+    assert result["layer"] == "features.3" and len(result["channels"]) == 5
+    means = [c["mean"] for c in result["channels"]]
+    assert means == sorted(means, reverse=True)
+    assert all(Path(c["image"]).exists() for c in result["channels"]) and Path(result["grid"]).exists()
+
+
+def test_dead_json(capsys, digit_png, tmp_path):
+    path, _ = digit_png
+    code, out, _ = run_cli(capsys, "dead", path, path, "--model", "digits", "--layer", "features.1", "--json",
+                           "--out", tmp_path)
+    result = json.loads(out)
+    assert code == 0 and result["images"] == 2 and result["channels"] == 16
+    assert all(0 <= c < 16 for c in result["dead"])
+
+
+def test_models_lists_builtins_and_families(capsys):
+    code, out, _ = run_cli(capsys, "models", "--json")
+    result = json.loads(out)
+    assert code == 0 and [b["spec"] for b in result["builtin"]] == ["default", "digits"]
+    assert {f["spec"] for f in result["families"]} == {"timm:<name>", "torchvision:<name>", "file:<path>"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["layers", "--model", "timm:resnet5O"], "unknown timm model `resnet5O`"),
+    (["layers", "--model", "nonsense"], "unknown model spec `nonsense`"),
+    (["activations", "{digit}", "--model", "digits", "--layer", "features.99"], "unknown layer `features.99`"),
+    (["activations", "{digit}", "--model", "digits", "--layer", "features.3", "--channels", "3,40"],
+     "channel 40 out of range 0..31"),
+    (["predict", "{text}", "--model", "digits"], "file is not an image"),
+    (["predict", "{truncated}", "--model", "digits"], "truncated or corrupt"),
+    (["predict", "{missing}", "--model", "digits"], "no such file"),
+    (["predict", "{digit}", "--model", "digits", "--weights", "{missing}"], "must be default, none or an existing"),
+])
+def test_bad_input_gives_one_clear_line(capsys, tmp_path, digit_png, argv, message):
+    text = tmp_path / "text.jpg"
+    text.write_text("hello")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(digit_png[0].read_bytes()[:60])
+    places = {"digit": digit_png[0], "text": text, "truncated": truncated, "missing": tmp_path / "missing.png"}
+    argv = [a.format(**places) for a in argv] + ["--out", str(tmp_path / "out")]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_image_over_the_pixel_limit(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 300)).save(path)
+    monkeypatch.setenv("CONVSCOPE_MAX_PIXELS", "50000")
+    code, _, err = run_cli(capsys, "predict", path, "--model", "digits", "--out", tmp_path)
+    assert code == 2 and "300x300 = 0.1 MP, over the limit of 0.1 MP" in err
+
+
+def test_missing_pretrained_weights_offline(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    code, _, err = run_cli(capsys, "layers", "--model", "torchvision:alexnet", "--out", tmp_path)
+    assert code == 2 and "never downloads: place alexnet-owt-7be5be79.pth" in err and str(tmp_path) in err
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_through_the_installed_command(tmp_path):
+    """The README's main job: the installed `convscope demo` on the default model."""
+    exe = Path(sys.executable).with_name("convscope")
+    out = tmp_path / "demo"
+    done = subprocess.run([str(exe), "demo", "--out", str(out), "--json"], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["predictions"][0]["index"] == 285 and result["layer"] == "blocks.4"
+    assert len(result["channels"]) == 16
+    for name in ("index.html", "layers.json", "layers.txt", "chelsea.png", "activations/grid.png"):
+        assert (out / name).exists(), name
