@@ -1,0 +1,154 @@
+"""render: the optimization loop of feature visualization.
+
+    parameters -> ImageParam -> Transforms -> Subject (stops at the deepest layer needed) -> Objective -> step
+
+One loop serves feature visualization, relevance-guided visualization and (with other parts) DeepDream, MFV and
+inverse-set sampling. The model's weights never get gradients (the Subject is frozen); every image of the batch
+draws its own transforms; the run is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import ConvscopeError
+from .objectives import Objective
+from .param import DEFAULT_LR, ImageParam
+from .subject import Subject
+from .transforms import Transforms, preset
+
+Progress = Callable[[int, int, torch.Tensor], None]  # (step done, total steps, scores [N])
+
+
+class Cancelled(ConvscopeError):
+    """The caller's cancel() returned True; the render stopped cleanly."""
+
+
+@dataclass
+class RenderResult:
+    images: torch.Tensor  # [N, C, H, W] in [0, 1]
+    history: list[list[float]]  # score of every item at every step (under transforms)
+    activations: list[float]  # each item's objective re-measured on the final untransformed image
+    seconds_per_step: float
+    steps: int
+    units: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _RedirectedReLUGrad(torch.autograd.Function):
+    """ReLU / ReLU6 forward; backward as Lucid's redirected ReLU: where an image's ordinary ReLU gradient is all
+    zero (every unit it needs is off), pass the gradient through except where it would push inputs further
+    outside the active range, so dead starts can recover (lucid#68, lucent#9)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, upper: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.upper = upper
+        return x.clamp(0, upper)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        inside = (x > 0) & (x < ctx.upper)
+        ordinary = grad * inside
+        # grad is d(loss)/dy with loss minimized: grad > 0 lowers x, grad < 0 raises it
+        wrong_way = ((x <= 0) & (grad > 0)) | ((x >= ctx.upper) & (grad < 0))
+        redirected = grad.masked_fill(wrong_way, 0)
+        dead = ordinary.flatten(1).abs().sum(dim=1) == 0
+        return torch.where(dead.view(-1, *[1] * (grad.dim() - 1)), redirected, ordinary), None
+
+
+@contextmanager
+def redirected_relus(model: nn.Module, active: Callable[[], bool]) -> Iterator[int]:
+    """While `active()` is true, nn.ReLU / nn.ReLU6 modules use the redirected gradient; yields how many modules
+    were patched. In-place flags are switched off meanwhile (the input must survive) and restored afterwards."""
+    patched, handles = [], []
+
+    def hook(module, inputs, output):
+        if not active() or not torch.is_grad_enabled():
+            return None
+        upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
+        return _RedirectedReLUGrad.apply(inputs[0], upper)
+
+    try:
+        for module in model.modules():
+            if type(module) in (nn.ReLU, nn.ReLU6):
+                patched.append((module, module.inplace))
+                module.inplace = False
+                handles.append(module.register_forward_hook(hook))
+        yield len(patched)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, inplace in patched:
+            module.inplace = inplace
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+    if name not in optimizers:
+        raise ConvscopeError(f"unknown optimizer `{name}`: use {', '.join(optimizers)}")
+    return optimizers[name](params, lr=lr)
+
+
+def render(subject: Subject, objective: Objective, *, batch: int | None = None, size: int | None = None,
+           param: ImageParam | str = "fft", decorrelate: bool = True, transforms: Transforms | str = "seed001",
+           steps: int = 256, lr: float | None = None, optimizer: str = "adam", seed: int = 0,
+           redirect_relu_steps: int = 16, init: torch.Tensor | None = None, progress: Progress | None = None,
+           cancel: Callable[[], bool] | None = None) -> RenderResult:
+    """Maximize `objective` over images; returns the images, the score history and the final activations.
+
+    `size` is the size the network sees (no hidden upsampling; default the model's input size). `param` is an
+    ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] starts from real images.
+    """
+    if steps < 1:
+        raise ConvscopeError(f"steps must be at least 1, got {steps}")
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(param, str):
+        batch = batch or objective.batch or (init.shape[0] if init is not None else 1)
+        side = size or subject.input.size[0]
+        if side < 8:
+            raise ConvscopeError(f"image size must be at least 8 pixels, got {side}")
+        height, width = (side, side) if size else subject.input.size
+        param = ImageParam(batch, subject.input.channels, (height, width), param, decorrelate=decorrelate,
+                           generator=generator)
+        lr = lr or DEFAULT_LR[param.space]
+    lr = lr or 0.05
+    if objective.batch is not None and objective.batch != param.batch:
+        raise ConvscopeError(f"the objective needs a batch of {objective.batch} images, the parameterization has "
+                             f"{param.batch}")
+    param = param.to(subject.device)
+    if init is not None:
+        param.set_image(init)
+    transforms = preset(transforms) if isinstance(transforms, str) else transforms
+    layers = list(objective.layers)
+    for layer in layers:
+        subject.resolve(layer)
+    opt = make_optimizer(optimizer, param.parameters(), lr)
+    history: list[list[float]] = []
+    step = 0
+    started = time.perf_counter()
+    redirect = redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps \
+        else nullcontext()
+    with redirect:
+        for step in range(steps):
+            opt.zero_grad(set_to_none=True)
+            images = transforms(param(), generator)
+            scores = objective(subject.capture(images, layers))
+            (-scores.sum()).backward()
+            opt.step()
+            history.append(scores.detach().cpu().tolist())
+            if progress:
+                progress(step + 1, steps, scores.detach())
+            if cancel and cancel():
+                raise Cancelled(f"render cancelled after {step + 1} of {steps} steps")
+    seconds_per_step = (time.perf_counter() - started) / steps
+    with torch.no_grad():
+        final = param().detach()
+        activations = objective(subject.capture(final, layers)).cpu().tolist()
+    return RenderResult(final.cpu(), history, activations, seconds_per_step, steps, objective.units)
