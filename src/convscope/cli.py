@@ -21,6 +21,13 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3, got {text!r}") from None
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,0.5, got {text!r}") from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -76,6 +83,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", required=True, help="layer name")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how images are resized")
     _common(p, "dead")
+
+    p = commands.add_parser("visualize", help="feature visualization: images that maximize channels, a layer, "
+                                              "classes or a mix")
+    p.add_argument("--layer", help="layer name (a named_modules() path); not needed with --class")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--channels", type=_int_list, help="comma-separated channels: one image per channel")
+    which.add_argument("--all", action="store_true", help="every channel of the layer, one image each")
+    which.add_argument("--class", dest="classes", type=_int_list, metavar="K",
+                       help="comma-separated class indices: maximize their pre-softmax logits")
+    p.add_argument("--mix", action="store_true", help="one image maximizing the weighted sum of the units")
+    p.add_argument("--alphas", type=_float_list, help="weights of the mixed units (default all 1)")
+    p.add_argument("--param", choices=["fft", "pixel", "laplacian"], default="fft",
+                   help="image parameterization (default: %(default)s)")
+    p.add_argument("--no-decorrelate", action="store_true", help="optimize RGB directly, without color decorrelation")
+    p.add_argument("--transforms", choices=["seed001", "standard", "none"], default="seed001",
+                   help="random transforms: seed001 = pad 12, jitter 8, rotate 5, scale 10%%; standard = Lucid-like "
+                        "(default: %(default)s)")
+    p.add_argument("--steps", type=_positive, default=256, help="optimization steps (default: %(default)s)")
+    p.add_argument("--size", type=_positive, help="image size the network sees (default: the model's input size)")
+    p.add_argument("--lr", type=float, help="learning rate (default: 0.05 for every parameterization)")
+    p.add_argument("--batch-size", type=_positive, default=8, help="images optimized together (default: %(default)s)")
+    p.add_argument("--redirect-relu-steps", type=int, default=16,
+                   help="early steps that use redirected ReLU gradients (default: %(default)s; 0 = off)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    _common(p, "visualize")
+
+    p = commands.add_parser("dream", help="DeepDream: amplify what a layer or channels see in an image")
+    p.add_argument("image", type=Path, help="image file")
+    p.add_argument("--layer", required=True, help="layer name")
+    p.add_argument("--channels", type=_int_list, help="comma-separated channels (default: the whole layer)")
+    p.add_argument("--alphas", type=_float_list, help="weights of the channels (default all 1)")
+    p.add_argument("--octaves", type=_positive, default=4, help="number of octaves (default: %(default)s)")
+    p.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default: %(default)s)")
+    p.add_argument("--steps", type=_positive, default=10, help="steps per octave (default: %(default)s)")
+    p.add_argument("--step-size", type=float, default=0.01, help="step size eta (default: %(default)s)")
+    p.add_argument("--jitter", type=int, default=32, help="max random shift in pixels (default: %(default)s)")
+    p.add_argument("--no-decorrelate", action="store_true", help="step in RGB instead of decorrelated colors")
+    p.add_argument("--max-size", type=_positive, default=512,
+                   help="longest side the image is reduced to before dreaming (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    _common(p, "dream")
 
     p = commands.add_parser("demo", help="predict, activation maps and layer summary for skimage's chelsea image")
     p.add_argument("--layer", help="layer for the activation maps (default: a mid-level layer)")
@@ -191,6 +239,36 @@ def cmd_dead(args) -> dict:
     return {"layer": layer, "channels": total, "images": seen, "dead": dead}
 
 
+def cmd_visualize(args) -> dict:
+    from .recipes import run_visualize, visualization_objectives
+
+    subject = _subject(args)
+    objectives = visualization_objectives(subject, args.layer, args.channels, args.all, args.classes, args.mix,
+                                          args.alphas)
+    result = run_visualize(subject, objectives, args.out, batch_size=args.batch_size, steps=args.steps,
+                           size=args.size, param=args.param, decorrelate=not args.no_decorrelate,
+                           transforms=args.transforms, lr=args.lr, seed=args.seed,
+                           redirect_relu_steps=args.redirect_relu_steps)
+    if not args.json:
+        for entry in result["images"]:
+            print(f"{' + '.join(entry['units']):<40} activation {entry['activation']:10.3f}  {entry['path']}")
+        print(f"{result['steps']} steps, {result['seconds_per_step'] * 1e3:.1f} ms per step; sheet {result['sheet']}")
+    return result
+
+
+def cmd_dream(args) -> dict:
+    from .recipes import run_dream
+
+    result = run_dream(_subject(args), args.image, args.layer, args.out, args.channels, args.alphas,
+                       args.max_size, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+                       step_size=args.step_size, jitter=args.jitter, decorrelate=not args.no_decorrelate,
+                       seed=args.seed)
+    if not args.json:
+        print(f"{result['objective']}: {result['objective_before']:.3f} -> {result['objective_after']:.3f}; "
+              f"{result['path']}")
+    return result
+
+
 def cmd_demo(args) -> dict:
     from .demo import run_demo
 
@@ -198,7 +276,7 @@ def cmd_demo(args) -> dict:
 
 
 COMMANDS = {"models": cmd_models, "layers": cmd_layers, "predict": cmd_predict, "activations": cmd_activations,
-            "dead": cmd_dead, "demo": cmd_demo}
+            "dead": cmd_dead, "visualize": cmd_visualize, "dream": cmd_dream, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

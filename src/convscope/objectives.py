@@ -51,7 +51,8 @@ class Objective:
     def __mul__(self, weight: float) -> "Objective":
         if not isinstance(weight, (int, float)):
             return NotImplemented
-        return Objective(lambda acts: weight * self.score(acts), self.layers, f"{weight:g}*({self.name})",
+        name = self.name if weight == 1 else f"{weight:g}*({self.name})"
+        return Objective(lambda acts: weight * self.score(acts), self.layers, name,
                          self.units, self.batch)
 
     __rmul__ = __mul__
