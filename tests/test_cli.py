@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import convscope
+import torch
 from convscope import digits
 from convscope.cli import main
 from convscope.images import tensor_to_pil
@@ -127,3 +129,51 @@ def test_demo_end_to_end_through_the_installed_command(tmp_path):
     assert len(result["channels"]) == 16
     for name in ("index.html", "layers.json", "layers.txt", "chelsea.png", "activations/grid.png"):
         assert (out / name).exists(), name
+
+
+def test_visualize_json_contract(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "visualize", "--model", "digits", "--layer", "features.3", "--channels", "0,5",
+                             "--steps", "30", "--json", "--out", tmp_path)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["steps"] == 30 and result["seconds_per_step"] > 0
+    assert [image["units"] for image in result["images"]] == [["features.3:0"], ["features.3:5"]]
+    subject = convscope.load("digits")
+    gray = subject.activations(torch.full((1, 1, 32, 32), 0.5), "features.3").mean(dim=(2, 3))[0]
+    for image, channel in zip(result["images"], (0, 5)):
+        assert Image.open(image["path"]).size == (32, 32)
+        assert image["activation"] > float(gray[channel]) + 0.3
+
+
+def test_visualize_mix_and_class(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "visualize", "--model", "digits", "--class", "2,8", "--mix", "--alphas", "1,6",
+                           "--steps", "20", "--json", "--out", tmp_path)
+    result = json.loads(out)
+    assert code == 0 and len(result["images"]) == 1
+    assert result["images"][0]["units"] == ["logits:2", "logits:8"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layer", "features.3", "--channels", "0,64"], "channel 64 out of range 0..31"),
+    (["--class", "10"], "class 10 out of range 0..9"),
+    (["--layer", "features.3", "--mix"], "--mix needs --channels or --class"),
+    (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "1 alphas for 2 objectives"),
+    (["--layer", "feature.3"], "unknown layer `feature.3`"),
+    (["--channels", "1"], "visualize needs --layer"),
+])
+def test_visualize_bad_input(capsys, tmp_path, argv, message):
+    code, out, err = run_cli(capsys, "visualize", "--model", "digits", "--steps", "2", *argv, "--out", tmp_path)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_dream_json_contract(capsys, tmp_path, digit_png):
+    path, _ = digit_png
+    code, out, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octaves", "2",
+                             "--steps", "5", "--jitter", "2", "--json", "--out", tmp_path)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["objective_after"] > result["objective_before"]
+    assert Image.open(result["path"]).size == (32, 32)
+    code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--channels", "99",
+                           "--out", tmp_path)
+    assert code == 2 and "channel 99 out of range 0..31" in err

@@ -125,7 +125,7 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
     param = param.to(subject.device)
     if init is not None:
         param.set_image(init)
-    transforms = preset(transforms) if isinstance(transforms, str) else transforms
+    transforms = (preset(transforms) if isinstance(transforms, str) else transforms).for_size(min(param.size))
     layers = list(objective.layers)
     for layer in layers:
         subject.resolve(layer)

@@ -7,7 +7,7 @@ the network sees exactly the size that was asked for. With all values at zero th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,14 @@ class Transforms:
     def __post_init__(self) -> None:
         if self.pad < 0 or self.jitter < 0 or self.rotate < 0 or not 0 <= self.scale < 1:
             raise ConvscopeError(f"invalid transforms {self}: pad, jitter, rotate >= 0 and 0 <= scale < 1")
+
+    def for_size(self, size: int, reference: int = 128) -> "Transforms":
+        """Pad and jitter are pixel counts tuned for 128-px images (seed 001 Table 3.1); smaller images get
+        proportionally smaller ones (a jitter of 8 would be a quarter of a 32-px image)."""
+        if size >= reference:
+            return self
+        factor = size / reference
+        return replace(self, pad=round(self.pad * factor), jitter=round(self.jitter * factor) if self.jitter else 0)
 
     @property
     def is_identity(self) -> bool:
