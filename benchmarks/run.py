@@ -20,19 +20,21 @@ from collections.abc import Callable
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
 
 
+def _timed(function: Callable[[], object]) -> float:
+    """Seconds a call takes; a function that returns a float times itself (e.g. only its loop)."""
+    start = time.perf_counter()
+    reported = function()
+    return reported if isinstance(reported, float) else time.perf_counter() - start
+
+
 def interleaved(candidate: Callable[[], object], baseline: Callable[[], object], repeats: int) -> dict:
     """Run baseline and candidate alternately (after one warm-up each); return medians and the median ratio."""
     candidate(), baseline()
     cand, base, ratios = [], [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        baseline()
-        middle = time.perf_counter()
-        candidate()
-        end = time.perf_counter()
-        base.append(middle - start)
-        cand.append(end - middle)
-        ratios.append((end - middle) / (middle - start))
+        base.append(_timed(baseline))
+        cand.append(_timed(candidate))
+        ratios.append(cand[-1] / base[-1])
     return {"candidate_s": statistics.median(cand), "baseline_s": statistics.median(base),
             "ratio": statistics.median(ratios)}
 
@@ -61,7 +63,102 @@ def bench_truncation(repeats: int) -> list[dict]:
     return results
 
 
-BENCHMARKS = {"truncation": bench_truncation}
+def bench_render_step(repeats: int) -> list[dict]:
+    """A render step (parameterization -> transforms -> capture -> objective -> backward -> Adam) vs a bare
+    forward + backward of the same truncated, frozen model at the same input size (target <= 1.10x).
+
+    The bare baseline is the default model cut by hand after `blocks.4` (nn.Sequential of its stem and first
+    five stages), a fixed input that requires grad, and the same channel objective. Redirected ReLU steps are
+    measured separately (they only run in the first steps of a render)."""
+    import torch
+    from torch import nn
+
+    import convscope
+    from convscope import objectives as O
+    from convscope.render import render
+
+    subject = convscope.load("default")
+    model = subject.model
+    truncated = nn.Sequential(subject.normalize, model.conv_stem, model.bn1, *model.blocks[:5])
+    results = []
+    steps = 8
+    for batch, size in ((1, 224), (8, 224), (8, 128)):
+        channels = list(range(batch))
+        objective = O.per_item([O.channel("blocks.4", c) for c in channels])
+        x = torch.rand(batch, 3, size, size, requires_grad=True)
+        index = torch.arange(batch)
+
+        def bare() -> None:
+            for _ in range(steps):
+                x.grad = None
+                out = truncated(x)
+                (-out[index, index].mean(dim=(1, 2)).sum()).backward()
+
+        def ours(redirect: int = 0) -> float:  # the loop's own time, without set-up and the final re-measure
+            return render(subject, objective, size=size, steps=steps, redirect_relu_steps=redirect
+                          ).seconds_per_step * steps
+
+        measured = interleaved(ours, bare, repeats)
+        results.append({"benchmark": "render-step", "model": "default", "layer": "blocks.4", "batch": batch,
+                        "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
+                        "target": "<= 1.10"})
+        redirect = interleaved(lambda: ours(steps), ours, repeats)
+        results.append({"benchmark": "redirect-relu-step", "model": "default", "layer": "blocks.4", "batch": batch,
+                        "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in redirect.items()},
+                        "target": None})
+    return results
+
+
+def bench_vs_lucent(repeats: int) -> list[dict]:
+    """convscope's render step vs Lucent 0.1.8's on torchvision googlenet (random init) `inception4a` channel
+    objectives, network input 224 px, batch 1 and 8 (target: >= 1.7x faster per step), and the activation both
+    reach in 128 steps on the same channels (target: convscope's >= Lucent's). Both use FFT + decorrelation +
+    sigmoid, Adam lr 0.05 and Lucid's standard transforms; redirected ReLU off (Lucent has none).
+    Lucent runs from benchmarks/.lucent (benchmarks/lucent_env.sh installs it there)."""
+    import numpy as np
+    import torch
+
+    import convscope
+    from convscope import objectives as O
+    from convscope.render import render
+    from lucent_baseline import lucent_available, make_lucent_render
+
+    if not lucent_available():
+        raise SystemExit("Lucent is not installed: run benchmarks/lucent_env.sh first")
+    torch.manual_seed(0)
+    subject = convscope.load("torchvision:googlenet", "none")
+    layer, results = "inception4a", []
+
+    def ours(channels: list[int], steps: int):
+        objective = O.per_item([O.channel(layer, c) for c in channels])
+        return render(subject, objective, size=224, steps=steps, transforms="standard", redirect_relu_steps=0)
+
+    steps = 16
+    for channels in ([0], list(range(8))):
+        lucent = make_lucent_render(subject.model, layer, channels, 224, steps)
+        measured = interleaved(lambda: ours(channels, steps).seconds_per_step * steps, lucent, repeats)
+        results.append({"benchmark": "step-vs-lucent", "model": "torchvision:googlenet", "layer": layer,
+                        "batch": len(channels), "size": 224,
+                        **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
+                        "speedup": 1 / measured["ratio"], "target": "speedup >= 1.7"})
+    channels, quality_steps = list(range(8)), 128
+    theirs = torch.from_numpy(make_lucent_render(subject.model, layer, channels, 224, quality_steps)()
+                              ).permute(0, 3, 1, 2)
+    mine = ours(channels, quality_steps).images
+    with torch.no_grad():
+        def reached(images: torch.Tensor) -> np.ndarray:
+            return subject.capture(images, [layer])[layer].mean(dim=(2, 3))[torch.arange(8), channels].numpy()
+
+        a_ours, a_lucent = reached(mine), reached(theirs)
+    results.append({"benchmark": "activation-vs-lucent", "model": "torchvision:googlenet", "layer": layer,
+                    "batch": 8, "size": 224, "candidate_s": float(np.mean(a_ours)),
+                    "baseline_s": float(np.mean(a_lucent)), "ratio": float(np.mean(a_ours) / np.mean(a_lucent)),
+                    "wins": int((a_ours >= a_lucent).sum()), "target": "ratio >= 1 (mean activation)",
+                    "unit": "activation"})
+    return results
+
+
+BENCHMARKS = {"truncation": bench_truncation, "render": bench_render_step, "lucent": bench_vs_lucent}
 
 
 def main() -> int:
@@ -71,21 +168,28 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--skip", action="append", default=[], choices=sorted(BENCHMARKS),
+                        help="leave a benchmark out (repeatable)")
     args = parser.parse_args()
     rows = []
     for name, bench in BENCHMARKS.items():
-        if args.only and name != args.only:
+        if (args.only and name != args.only) or name in args.skip:
             continue
         rows.extend(bench(args.repeats))
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"{'benchmark':<18} {'model':<20} {'layer':<12} {'batch':>5} {'candidate':>11} {'baseline':>11} "
-              f"{'ratio':>7}  target")
+        print(f"{'benchmark':<20} {'model':<22} {'layer':<12} {'batch':>5} {'size':>5} {'candidate':>11} "
+              f"{'baseline':>11} {'ratio':>7}  target")
         for r in rows:
-            print(f"{r['benchmark']:<18} {r['model']:<20} {r['layer']:<12} {r['batch']:>5} "
-                  f"{r['candidate_s'] * 1e3:>9.1f}ms {r['baseline_s'] * 1e3:>9.1f}ms {r['ratio']:>7.3f}  "
-                  f"{r['target'] or ''}")
+            if r.get("unit") == "activation":
+                values = f"{r['candidate_s']:>11.2f} {r['baseline_s']:>11.2f}"
+            else:
+                values = f"{r['candidate_s'] * 1e3:>9.1f}ms {r['baseline_s'] * 1e3:>9.1f}ms"
+            extra = f" speedup {r['speedup']:.2f}x" if "speedup" in r else ""
+            extra += f" ({r['wins']}/8 channels higher)" if "wins" in r else ""
+            print(f"{r['benchmark']:<20} {r['model']:<22} {r['layer']:<12} {r['batch']:>5} {r.get('size', 224):>5} "
+                  f"{values} {r['ratio']:>7.3f}  {r['target'] or ''}{extra}")
     return 0
 
 

@@ -111,12 +111,16 @@ def test_transforms_keep_gradients_and_draw_per_image_values():
     assert all(not torch.allclose(out[0], out[i]) for i in range(1, 4))  # each image its own transform
 
 
-def test_identity_and_pure_jitter_are_exact():
+def test_identity_pad_and_pure_jitter_are_exact():
     x = torch.rand(2, 3, 16, 16)
-    assert torch.equal(Transforms(pad=5, jitter=0, rotate=0, scale=0)(x), x)
-    jittered = Transforms(pad=4, jitter=2, rotate=0, scale=0)(x, torch.Generator().manual_seed(3))
-    padded = torch.nn.functional.pad(x, (4, 4, 4, 4), value=0.5)
-    matches = [any(torch.allclose(jittered[i], padded[i, :, 4 + dy:20 + dy, 4 + dx:20 + dx], atol=1e-5)
+    assert torch.equal(Transforms(pad=0, jitter=0, rotate=0, scale=0)(x), x)
+    framed = Transforms(pad=4, jitter=0, rotate=0, scale=0)(x)  # the 24-px gray canvas seen at 16 px
+    canvas = torch.nn.functional.pad(x, (4, 4, 4, 4), value=0.5)
+    expected = torch.nn.functional.interpolate(canvas, size=(16, 16), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(framed, expected, atol=1e-5, rtol=0)
+    jittered = Transforms(pad=0, jitter=2, rotate=0, scale=0)(x, torch.Generator().manual_seed(3))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=0.5)
+    matches = [any(torch.allclose(jittered[i], padded[i, :, 2 + dy:18 + dy, 2 + dx:18 + dx], atol=1e-5)
                    for dy in range(-2, 3) for dx in range(-2, 3)) for i in range(2)]
     assert all(matches)
 

