@@ -91,7 +91,7 @@ def test_pretrained_weights_are_read_from_the_local_cache(tmp_path, monkeypatch)
 def test_weights_path_state_dict_and_safetensors(tmp_path, digits_subject):
     from safetensors.torch import save_file
 
-    state = digits_subject.model.state_dict()
+    state = digits_subject.state_dict()
     torch.save({"state_dict": state}, tmp_path / "w.pt")
     save_file(state, str(tmp_path / "w.safetensors"))
     image = digits.load_data().images[:4]

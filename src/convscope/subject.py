@@ -82,11 +82,16 @@ class Subject:
     labels: list[str] | None = None
     name: str = "custom"
     scriptable_hooks: bool = True  # False for TorchScript models, whose modules cannot take Python hooks
+    channels_last: bool = True  # store 4-D weights and feed images channels-last (1.1-1.4x faster on CPU)
 
     def __post_init__(self) -> None:
         self.model.eval()
         for parameter in self.model.parameters():  # (ScriptModules lack requires_grad_)
             parameter.requires_grad_(False)
+        if not self.scriptable_hooks:
+            self.channels_last = False
+        if self.channels_last:  # the layout changes, the values do not
+            self.model.to(memory_format=torch.channels_last)
         self.normalize = Normalize(self.input)
         self._modules = dict(self.model.named_modules())
         del self._modules[""]
@@ -128,6 +133,10 @@ class Subject:
                 raise ChannelError(f"channel {c} out of range 0..{count - 1} for layer `{layer}`")
         return channels
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's state dict with every tensor contiguous (as safetensors and most tools expect)."""
+        return {k: v.contiguous() for k, v in self.model.state_dict().items()}
+
     # --- running ------------------------------------------------------------------------------------------
     def to(self, device: str | torch.device) -> "Subject":
         self.model.to(device)
@@ -147,7 +156,8 @@ class Subject:
         if images.shape[1] != self.input.channels:
             raise ConvscopeError(f"model {self.name} takes {self.input.channels}-channel images, "
                                  f"got {images.shape[1]} channels")
-        return images.to(self.device, torch.float32)
+        images = images.to(self.device, torch.float32)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of [0, 1] images."""

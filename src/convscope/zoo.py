@@ -224,7 +224,7 @@ def _is_torchscript(path: Path) -> bool:
 def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
     """Write a `file:` checkpoint: the architecture spec, the state dict, the input spec and the labels."""
     path = Path(path)
-    torch.save({"arch": arch, "state_dict": subject.model.state_dict(), "input": subject.input.to_dict(),
+    torch.save({"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(),
                 "labels": subject.labels}, path)
     return path
 
@@ -251,7 +251,10 @@ def load(spec: str = "default", weights: str | None = "default") -> Subject:
 def wrap(model: nn.Module, size: int | tuple[int, int] = 224, channels: int = 3,
          mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
          value_range: tuple[float, float] = (0.0, 1.0), labels: list[str] | None = None,
-         name: str = "custom") -> Subject:
-    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode."""
+         name: str = "custom", channels_last: bool = False) -> Subject:
+    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode. Its weights keep their
+    memory layout unless `channels_last=True` (faster on CPU, but your module's 4-D tensors become
+    non-contiguous: use `subject.state_dict()` to save them)."""
     size = (size, size) if isinstance(size, int) else tuple(size)
-    return Subject(model, InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)), labels, name)
+    return Subject(model, InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)), labels, name,
+                   channels_last=channels_last)
