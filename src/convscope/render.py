@@ -124,8 +124,7 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
         height, width = (side, side) if size else subject.input.size
         param = ImageParam(batch, subject.input.channels, (height, width), param, decorrelate=decorrelate,
                            generator=generator)
-        lr = lr or DEFAULT_LR[param.space]
-    lr = lr or 0.05
+    lr = lr or DEFAULT_LR[param.space]
     if objective.batch is not None and objective.batch != param.batch:
         raise ConvscopeError(f"the objective needs a batch of {objective.batch} images, the parameterization has "
                              f"{param.batch}")
