@@ -160,6 +160,8 @@ def test_visualize_mix_and_class(capsys, tmp_path):
     (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "1 alphas for 2 objectives"),
     (["--layer", "feature.3"], "unknown layer `feature.3`"),
     (["--channels", "1"], "visualize needs --layer"),
+    (["--layer", "features.3", "--lr", "-1"], "learning rate must be positive, got -1.0"),
+    (["--layer", "features.3", "--size", "4"], "image size must be at least 8 pixels"),
 ])
 def test_visualize_bad_input(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, "visualize", "--model", "digits", "--steps", "2", *argv, "--out", tmp_path)
@@ -177,3 +179,6 @@ def test_dream_json_contract(capsys, tmp_path, digit_png):
     code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--channels", "99",
                            "--out", tmp_path)
     assert code == 2 and "channel 99 out of range 0..31" in err
+    code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octave-scale", "1",
+                           "--out", tmp_path)
+    assert code == 2 and "an octave scale > 1" in err

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .errors import ConvscopeError
 from .objectives import Objective
-from .param import IMAGENET_COLOR_SQRT, _normalized
+from .param import decorrelation_matrix, mix_colors
 from .subject import Subject
 
 
@@ -33,15 +33,16 @@ def dream(subject: Subject, image: torch.Tensor, objective: Objective, *, octave
           octave_scale: float = 1.4, steps: int = 10, step_size: float = 0.01, jitter: int = 32,
           decorrelate: bool = True, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> DreamResult:
     """Dream `objective` into `image` [1, C, H, W] in [0, 1] at its own resolution."""
-    if octaves < 1 or steps < 1 or octave_scale <= 1:
-        raise ConvscopeError("dream needs octaves >= 1, steps >= 1 and an octave scale > 1")
+    if octaves < 1 or steps < 1 or octave_scale <= 1 or step_size <= 0 or jitter < 0:
+        raise ConvscopeError(f"dream needs octaves >= 1, steps >= 1, an octave scale > 1, a step size > 0 and "
+                             f"a jitter >= 0 (got {octaves}, {steps}, {octave_scale}, {step_size}, {jitter})")
     image = subject.prepare(image)[:1]
     generator = torch.Generator().manual_seed(seed)
     height, width = image.shape[2:]
     sizes = [(max(8, round(height / octave_scale ** k)), max(8, round(width / octave_scale ** k)))
              for k in reversed(range(octaves))]
     use_color = decorrelate and image.shape[1] == 3
-    matrix = _normalized(IMAGENET_COLOR_SQRT).to(image) if use_color else None
+    matrix = decorrelation_matrix().to(image) if use_color else None
     inverse = torch.linalg.inv(matrix) if use_color else None
     layers = list(objective.layers)
 
@@ -74,8 +75,8 @@ def dream(subject: Subject, image: torch.Tensor, objective: Objective, *, octave
 
 
 def _to_space(x: torch.Tensor, inverse: torch.Tensor | None) -> torch.Tensor:
-    return x.detach().clone() if inverse is None else torch.einsum("ij,njhw->nihw", inverse, x)
+    return x.detach().clone() if inverse is None else mix_colors(inverse, x)
 
 
 def _from_space(z: torch.Tensor, matrix: torch.Tensor | None) -> torch.Tensor:
-    return z if matrix is None else torch.einsum("ij,njhw->nihw", matrix, z)
+    return z if matrix is None else mix_colors(matrix, z)

@@ -31,9 +31,16 @@ def color_matrix(images: torch.Tensor) -> torch.Tensor:
     return (eigenvectors * eigenvalues.clamp_min(0).sqrt()).float()
 
 
-def _normalized(matrix: torch.Tensor) -> torch.Tensor:
-    """Divide by the largest column norm, as Lucid does, so a unit step moves no channel by more than 1."""
+def decorrelation_matrix(color: torch.Tensor | None = None) -> torch.Tensor:
+    """The color matrix M (ImageNet's by default) divided by its largest column norm, as Lucid does, so a unit
+    step in the decorrelated space moves no RGB channel by more than 1."""
+    matrix = IMAGENET_COLOR_SQRT if color is None else color.float()
     return matrix / matrix.norm(dim=0).max()
+
+
+def mix_colors(matrix: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Apply a 3x3 matrix to the channel axis of [N, 3, H, W] images: out[:, i] = sum_j M[i, j] images[:, j]."""
+    return torch.einsum("ij,njhw->nihw", matrix, images)
 
 
 class ImageParam(nn.Module):
@@ -50,8 +57,7 @@ class ImageParam(nn.Module):
         self.batch, self.channels, self.size = batch, channels, tuple(size)
         self.space, self.squash, self.decay_power = space, squash, decay_power
         self.decorrelate = decorrelate and channels == 3
-        matrix = _normalized(IMAGENET_COLOR_SQRT if color is None else color.float())
-        self.register_buffer("color", matrix, persistent=False)
+        self.register_buffer("color", decorrelation_matrix(color), persistent=False)
         height, width = self.size
         if space == "fft":
             self.register_buffer("spectrum_scale", self._fft_scale(height, width), persistent=False)
@@ -90,7 +96,7 @@ class ImageParam(nn.Module):
     def forward(self) -> torch.Tensor:
         t = self.raw()
         if self.decorrelate:
-            t = torch.einsum("ij,njhw->nihw", self.color, t)
+            t = mix_colors(self.color, t)
         return torch.sigmoid(t) if self.squash == "sigmoid" else (t + 0.5).clamp(0, 1)
 
     # --- inverse: image -> parameters ----------------------------------------------------------------------
@@ -107,7 +113,7 @@ class ImageParam(nn.Module):
         else:
             t = images - 0.5
         if self.decorrelate:
-            t = torch.einsum("ij,njhw->nihw", torch.linalg.inv(self.color), t)
+            t = mix_colors(torch.linalg.inv(self.color), t)
         height, width = self.size
         if self.space == "fft":
             spectrum = torch.fft.rfft2(t * 4.0, norm="ortho") / self.spectrum_scale

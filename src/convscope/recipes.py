@@ -62,8 +62,9 @@ def run_visualize(subject: Subject, objectives: Sequence[O.Objective], out: Path
             for objective, image, activation in zip(chunk, result.images, result.activations):
                 name = "_".join(objective.units)[:120].replace(":", "-").replace("/", "-") or "image"
                 path = out / f"{name}.png"
-                tensor_to_pil(image).save(path)
-                tiles.append(tensor_to_pil(image))
+                tile = tensor_to_pil(image)
+                tile.save(path)
+                tiles.append(tile)
                 entries.append({"units": list(objective.units), "path": str(path), "activation": activation,
                                 "objective": objective.name})
     sheet = out / "sheet.png"

@@ -124,7 +124,9 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
         height, width = (side, side) if size else subject.input.size
         param = ImageParam(batch, subject.input.channels, (height, width), param, decorrelate=decorrelate,
                            generator=generator)
-    lr = lr or DEFAULT_LR[param.space]
+    lr = DEFAULT_LR[param.space] if lr is None else lr
+    if lr <= 0:
+        raise ConvscopeError(f"learning rate must be positive, got {lr}")
     if objective.batch is not None and objective.batch != param.batch:
         raise ConvscopeError(f"the objective needs a batch of {objective.batch} images, the parameterization has "
                              f"{param.batch}")
