@@ -14,21 +14,21 @@ from pathlib import Path
 from .errors import ConvscopeError
 
 
-def _int_list(text: str) -> list[int]:
+def int_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,3, got {text!r}") from None
 
 
-def _float_list(text: str) -> list[float]:
+def float_list(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,0.5, got {text!r}") from None
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -38,7 +38,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser, command: str) -> None:
+def common_options(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--model", default="default",
                         help="model spec: default, digits, timm:<name>, torchvision:<name> or file:<path> "
                              "(default: %(default)s)")
@@ -61,74 +61,88 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
     p = commands.add_parser("layers", help="the layer graph: types, kernels, strides, output shapes, nesting, edges")
-    _common(p, "layers")
+    common_options(p, "layers")
 
     p = commands.add_parser("predict", help="top-k classes for an image")
     p.add_argument("image", type=Path, help="image file")
-    p.add_argument("--top", type=_positive, default=5, help="how many classes (default: %(default)s)")
+    p.add_argument("--top", type=positive, default=5, help="how many classes (default: %(default)s)")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash",
                    help="squash the whole image to the input size, or crop its centre (default: %(default)s)")
-    _common(p, "predict")
+    common_options(p, "predict")
 
     p = commands.add_parser("activations", help="activation maps of a layer for an image, ranked by mean activation")
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--layer", required=True, help="layer name (a named_modules() path, or logits)")
-    p.add_argument("--top", type=_positive, default=16, help="how many channels (default: %(default)s)")
-    p.add_argument("--channels", type=_int_list, help="comma-separated channel indices instead of the top ones")
+    p.add_argument("--top", type=positive, default=16, help="how many channels (default: %(default)s)")
+    p.add_argument("--channels", type=int_list, help="comma-separated channel indices instead of the top ones")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
-    _common(p, "activations")
+    common_options(p, "activations")
 
     p = commands.add_parser("dead", help="channels of a layer never positive on any of the given images")
     p.add_argument("images", type=Path, nargs="+", help="image files")
     p.add_argument("--layer", required=True, help="layer name")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how images are resized")
-    _common(p, "dead")
+    common_options(p, "dead")
 
     p = commands.add_parser("visualize", help="feature visualization: images that maximize channels, a layer, "
                                               "classes or a mix")
     p.add_argument("--layer", help="layer name (a named_modules() path); not needed with --class")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--channels", type=_int_list, help="comma-separated channels: one image per channel")
+    which.add_argument("--channels", type=int_list, help="comma-separated channels: one image per channel")
     which.add_argument("--all", action="store_true", help="every channel of the layer, one image each")
-    which.add_argument("--class", dest="classes", type=_int_list, metavar="K",
+    which.add_argument("--class", dest="classes", type=int_list, metavar="K",
                        help="comma-separated class indices: maximize their pre-softmax logits")
     p.add_argument("--mix", action="store_true", help="one image maximizing the weighted sum of the units")
-    p.add_argument("--alphas", type=_float_list, help="weights of the mixed units (default all 1)")
+    p.add_argument("--alphas", type=float_list, help="weights of the mixed units (default all 1)")
     p.add_argument("--param", choices=["fft", "pixel", "laplacian"], default="fft",
                    help="image parameterization (default: %(default)s)")
     p.add_argument("--no-decorrelate", action="store_true", help="optimize RGB directly, without color decorrelation")
     p.add_argument("--transforms", choices=["seed001", "standard", "none"], default="seed001",
                    help="random transforms: seed001 = pad 12, jitter 8, rotate 5, scale 10%%; standard = Lucid-like "
                         "(default: %(default)s)")
-    p.add_argument("--steps", type=_positive, default=256, help="optimization steps (default: %(default)s)")
-    p.add_argument("--size", type=_positive, help="image size the network sees (default: the model's input size)")
+    p.add_argument("--steps", type=positive, default=256, help="optimization steps (default: %(default)s)")
+    p.add_argument("--size", type=positive, help="image size the network sees (default: the model's input size)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.05 for every parameterization)")
-    p.add_argument("--batch-size", type=_positive, default=8, help="images optimized together (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive, default=8, help="images optimized together (default: %(default)s)")
     p.add_argument("--redirect-relu-steps", type=int, default=16,
                    help="early steps that use redirected ReLU gradients (default: %(default)s; 0 = off)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    _common(p, "visualize")
+    common_options(p, "visualize")
 
     p = commands.add_parser("dream", help="DeepDream: amplify what a layer or channels see in an image")
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--layer", required=True, help="layer name")
-    p.add_argument("--channels", type=_int_list, help="comma-separated channels (default: the whole layer)")
-    p.add_argument("--alphas", type=_float_list, help="weights of the channels (default all 1)")
-    p.add_argument("--octaves", type=_positive, default=4, help="number of octaves (default: %(default)s)")
+    p.add_argument("--channels", type=int_list, help="comma-separated channels (default: the whole layer)")
+    p.add_argument("--alphas", type=float_list, help="weights of the channels (default all 1)")
+    p.add_argument("--octaves", type=positive, default=4, help="number of octaves (default: %(default)s)")
     p.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default: %(default)s)")
-    p.add_argument("--steps", type=_positive, default=10, help="steps per octave (default: %(default)s)")
+    p.add_argument("--steps", type=positive, default=10, help="steps per octave (default: %(default)s)")
     p.add_argument("--step-size", type=float, default=0.01, help="step size eta (default: %(default)s)")
     p.add_argument("--jitter", type=int, default=32, help="max random shift in pixels (default: %(default)s)")
     p.add_argument("--no-decorrelate", action="store_true", help="step in RGB instead of decorrelated colors")
-    p.add_argument("--max-size", type=_positive, default=512,
+    p.add_argument("--max-size", type=positive, default=512,
                    help="longest side the image is reduced to before dreaming (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    _common(p, "dream")
+    common_options(p, "dream")
 
     p = commands.add_parser("demo", help="predict, activation maps and layer summary for skimage's chelsea image")
     p.add_argument("--layer", help="layer for the activation maps (default: a mid-level layer)")
-    _common(p, "demo")
+    common_options(p, "demo")
+
+    for family in command_families():  # attribution, datasets, inverse sets, ...: one module each
+        COMMANDS.update(family.register(commands))
     return parser
+
+
+def command_families() -> list:
+    """The modules of the `convscope.commands` package, each with register(subparsers) -> {name: handler}."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    return [importlib.import_module(f"{commands.__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda info: info.name)]
 
 
 # --- commands ---------------------------------------------------------------------------------------------
@@ -158,7 +172,7 @@ def cmd_models(args) -> dict:
     return result
 
 
-def _subject(args):
+def subject_from_args(args):
     from .zoo import load
 
     return load(args.model, args.weights)
@@ -183,7 +197,7 @@ def layer_table(graph) -> str:
 
 
 def cmd_layers(args) -> dict:
-    subject = _subject(args)
+    subject = subject_from_args(args)
     graph = subject.graph
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "layers.json").write_text(graph.to_json(indent=1))
@@ -198,7 +212,7 @@ def cmd_layers(args) -> dict:
 def cmd_predict(args) -> dict:
     from .predict import predict
 
-    subject = _subject(args)
+    subject = subject_from_args(args)
     predictions = predict(subject, subject.load_image(args.image, args.fit), args.top)
     if not args.json:
         for p in predictions:
@@ -209,7 +223,7 @@ def cmd_predict(args) -> dict:
 def cmd_activations(args) -> dict:
     from .activations import activation_maps, save_maps
 
-    subject = _subject(args)
+    subject = subject_from_args(args)
     layer = subject.resolve(args.layer)
     maps = activation_maps(subject, subject.load_image(args.image, args.fit), layer, args.top, args.channels)
     paths, grid_path = save_maps(maps, args.out)
@@ -229,7 +243,7 @@ def cmd_dead(args) -> dict:
 
     from .activations import dead_channels
 
-    subject = _subject(args)
+    subject = subject_from_args(args)
     layer = subject.resolve(args.layer)
     images = (subject.load_image(path, args.fit) for path in tqdm(args.images, desc="images", disable=None))
     dead, seen = dead_channels(subject, images, layer)
@@ -242,7 +256,7 @@ def cmd_dead(args) -> dict:
 def cmd_visualize(args) -> dict:
     from .recipes import run_visualize, visualization_objectives
 
-    subject = _subject(args)
+    subject = subject_from_args(args)
     objectives = visualization_objectives(subject, args.layer, args.channels, args.all, args.classes, args.mix,
                                           args.alphas)
     result = run_visualize(subject, objectives, args.out, batch_size=args.batch_size, steps=args.steps,
@@ -259,7 +273,7 @@ def cmd_visualize(args) -> dict:
 def cmd_dream(args) -> dict:
     from .recipes import run_dream
 
-    result = run_dream(_subject(args), args.image, args.layer, args.out, args.channels, args.alphas,
+    result = run_dream(subject_from_args(args), args.image, args.layer, args.out, args.channels, args.alphas,
                        args.max_size, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
                        step_size=args.step_size, jitter=args.jitter, decorrelate=not args.no_decorrelate,
                        seed=args.seed)
