@@ -68,8 +68,12 @@ def bench_render_step(repeats: int) -> list[dict]:
     forward + backward of the same truncated, frozen model at the same input size (target <= 1.10x).
 
     The bare baseline is the default model cut by hand after `blocks.4` (nn.Sequential of its stem and first
-    five stages), a fixed input that requires grad, and the same channel objective. Redirected ReLU steps are
-    measured separately (they only run in the first steps of a render)."""
+    five stages), a fixed input that requires grad, and the same channel objective, in two layouts: the
+    channels-last layout convscope gives the model (the ratio is convscope's own overhead; the target) and the
+    NCHW layout timm builds it in (what a user's own bare loop runs). Redirected ReLU steps are measured
+    separately (they only run in the first steps of a render)."""
+    import copy
+
     import torch
     from torch import nn
 
@@ -80,6 +84,7 @@ def bench_render_step(repeats: int) -> list[dict]:
     subject = convscope.load("default")
     model = subject.model
     truncated = nn.Sequential(subject.normalize, model.conv_stem, model.bn1, *model.blocks[:5])
+    truncated_nchw = copy.deepcopy(truncated).to(memory_format=torch.contiguous_format)
     results = []
     steps = 8
     for batch, size in ((1, 224), (8, 224), (8, 128)):
@@ -87,12 +92,13 @@ def bench_render_step(repeats: int) -> list[dict]:
         objective = O.per_item([O.channel("blocks.4", c) for c in channels])
         # the same layout the Subject feeds its model (channels-last), so the ratio is convscope's overhead only
         x = subject.prepare(torch.rand(batch, 3, size, size)).requires_grad_(True)
+        x_nchw = x.detach().contiguous().requires_grad_(True)
         index = torch.arange(batch)
 
-        def bare() -> None:
+        def bare(network: nn.Module = truncated, x: torch.Tensor = x) -> None:
             for _ in range(steps):
                 x.grad = None
-                out = truncated(x)
+                out = network(x)
                 (-out[index, index].mean(dim=(1, 2)).sum()).backward()
 
         def ours(redirect: int = 0) -> float:  # the loop's own time, without set-up and the final re-measure
@@ -103,6 +109,10 @@ def bench_render_step(repeats: int) -> list[dict]:
         results.append({"benchmark": "render-step", "model": "default", "layer": "blocks.4", "batch": batch,
                         "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
                         "target": "<= 1.10"})
+        versus_nchw = interleaved(ours, lambda: bare(truncated_nchw, x_nchw), repeats)
+        results.append({"benchmark": "render-step-vs-nchw", "model": "default", "layer": "blocks.4",
+                        "batch": batch, "size": size,
+                        **{k: v / steps if k.endswith("_s") else v for k, v in versus_nchw.items()}, "target": None})
         redirect = interleaved(lambda: ours(steps), ours, repeats)
         results.append({"benchmark": "redirect-relu-step", "model": "default", "layer": "blocks.4", "batch": batch,
                         "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in redirect.items()},

@@ -111,6 +111,27 @@ def test_transforms_keep_gradients_and_draw_per_image_values():
     assert all(not torch.allclose(out[0], out[i]) for i in range(1, 4))  # each image its own transform
 
 
+@pytest.mark.parametrize("threads, height", [(2, 224), (3, 96), (2, 33)])
+def test_banded_sampling_equals_grid_sample_values_and_gradients(threads, height):
+    from convscope.transforms import sample_bilinear
+
+    theta = torch.tensor([[[0.97, 0.08, 0.03], [-0.08, 1.02, -0.05]]])
+    grid = torch.nn.functional.affine_grid(theta, [1, 3, height, 64], align_corners=False)
+    x = torch.rand(1, 3, height, 64, requires_grad=True)
+    weights = torch.rand(1, 3, height, 64)
+    expected = torch.nn.functional.grid_sample(x, grid, align_corners=False)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = sample_bilinear(x, grid)
+        (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=0)
+
+
 def test_identity_pad_and_pure_jitter_are_exact():
     x = torch.rand(2, 3, 16, 16)
     assert torch.equal(Transforms(pad=0, jitter=0, rotate=0, scale=0)(x), x)

@@ -40,7 +40,7 @@ def decorrelation_matrix(color: torch.Tensor | None = None) -> torch.Tensor:
 
 def mix_colors(matrix: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Apply a 3x3 matrix to the channel axis of [N, 3, H, W] images: out[:, i] = sum_j M[i, j] images[:, j]."""
-    return torch.einsum("ij,njhw->nihw", matrix, images)
+    return torch.matmul(matrix, images.flatten(2)).view(images.shape)
 
 
 class ImageParam(nn.Module):
