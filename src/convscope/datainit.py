@@ -1,0 +1,111 @@
+"""Data-initialized activation maximization (seed 004 §4, "Algorithm for calculating the maximising image").
+
+    1. x <- the dataset image on which the objective a(x) is highest
+    2. for a fixed number of steps:  x <- clip(x + eps * da/dx, 0, 1),  eps = 0.01 / max|da/dx|
+       (the step is bounded so that no pixel moves by more than 1% of the [0, 1] range)
+    3. optionally, x_v <- 1 if x_v > threshold else 0  (the paper uses threshold = 0.9)
+
+Much faster than optimizing from noise (the paper reports ~100x): the start already excites the unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .data import ImageDataset
+from .errors import ConvscopeError
+from .images import grid, tensor_to_pil
+from .objectives import Objective
+from .subject import Subject
+
+MAX_PIXEL_STEP = 0.01  # 1% of the [0, 1] range
+
+
+@dataclass
+class DataInitResult:
+    start_index: int  # dataset index of the starting image
+    start_activation: float
+    image: torch.Tensor  # [C, H, W] in [0, 1]
+    activation: float
+    history: list[float]
+
+
+def best_images(subject: Subject, dataset: ImageDataset, objectives: Sequence[Objective], batch_size: int = 32,
+                progress: bool = False) -> list[tuple[int, float]]:
+    """For each objective, (dataset index, score) of the image that maximizes it, in one streaming pass."""
+    layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
+    best = [(-1, float("-inf"))] * len(objectives)
+    for images, indices in dataset.batches(batch_size, progress=progress):
+        with torch.no_grad():
+            acts = subject.capture(images, layers)
+            scores = [o(acts).cpu() for o in objectives]
+        for n, score in enumerate(scores):
+            value, where = score.max(dim=0)
+            if float(value) > best[n][1]:
+                best[n] = (indices[int(where)], float(value))
+    if best and best[0][0] < 0:
+        raise ConvscopeError(f"no readable image in dataset {dataset.name}")
+    return best
+
+
+def ascend(subject: Subject, start: torch.Tensor, objective: Objective, steps: int = 32,
+           threshold: float | None = None) -> tuple[torch.Tensor, list[float]]:
+    """Steps 2-3 above from `start` [C, H, W]; returns the image and the objective before each step and at the end."""
+    if steps < 0:
+        raise ConvscopeError(f"steps must be >= 0, got {steps}")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise ConvscopeError(f"threshold must be in [0, 1], got {threshold}")
+    layers = list(objective.layers)
+    x = start.detach().float()[None].clone()
+    history = []
+    for _ in range(steps):
+        x.requires_grad_(True)
+        score = objective(subject.capture(x, layers)).sum()
+        grad, = torch.autograd.grad(score, x)
+        history.append(float(score.detach()))
+        with torch.no_grad():
+            x = (x + MAX_PIXEL_STEP * grad / grad.abs().max().clamp_min(1e-12)).clamp(0, 1)
+    if threshold is not None:
+        x = (x > threshold).float()
+    with torch.no_grad():
+        history.append(float(objective(subject.capture(x, layers)).sum()))
+    return x[0].detach(), history
+
+
+def data_init(subject: Subject, dataset: ImageDataset, objectives: Sequence[Objective], *, steps: int = 32,
+              threshold: float | None = None, batch_size: int = 32, progress: bool = False) -> list[DataInitResult]:
+    """Seed 004 §4 for every objective: start from its best dataset image, ascend with bounded steps."""
+    results = []
+    for objective, (index, score) in zip(objectives, best_images(subject, dataset, objectives, batch_size,
+                                                                 progress)):
+        image, history = ascend(subject, dataset.load(index), objective, steps, threshold)
+        results.append(DataInitResult(index, score, image, history[-1], history))
+    return results
+
+
+def run_data_init(subject: Subject, objectives: Sequence[Objective], dataset: ImageDataset, out: Path, *,
+                  steps: int = 32, threshold: float | None = None, batch_size: int = 32,
+                  progress: bool = False) -> dict:
+    """`convscope visualize --init-from-data D`: PNGs (start and result side by side in the sheet) and JSON."""
+    results = data_init(subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size,
+                        progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    entries, tiles, captions = [], [], []
+    for objective, result in zip(objectives, results):
+        name = "_".join(objective.units)[:120].replace(":", "-").replace("/", "-") or "image"
+        path = out / f"{name}_data.png"
+        tensor_to_pil(result.image).save(path)
+        tiles += [tensor_to_pil(dataset.load(result.start_index)), tensor_to_pil(result.image)]
+        captions += [f"start {result.start_activation:.1f}", f"after {result.activation:.1f}"]
+        entries.append({"units": list(objective.units), "objective": objective.name, "path": str(path),
+                        "activation": result.activation, "start_image": dataset.ids[result.start_index],
+                        "start_activation": result.start_activation})
+    sheet = out / "sheet.png"
+    grid(tiles, captions, columns=2).save(sheet)
+    return {"images": entries, "steps": steps, "init_from_data": dataset.name, "threshold": threshold,
+            "max_pixel_step": MAX_PIXEL_STEP, "sheet": str(sheet),
+            "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped]}

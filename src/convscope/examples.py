@@ -1,0 +1,175 @@
+"""Top-k dataset examples: the images (or image patches) that most excite many units, in one streaming pass.
+
+The score of an image for a unit is the activation feature visualization maximizes: the channel's mean over
+space (seed 001 eq. 3.2; for [N, C] outputs such as `logits`, the value itself). With `patches = n`, n random
+square patches of `patch_size` pixels are cut from each image (at the model's input size) and each is resized
+to the input size and scored on its own, as seed 001 §3.2.9 does with 64x64 patches of larger images.
+
+The pass keeps, per unit, the k best (score, image, box) seen so far: memory O(k x units) whatever the dataset
+size, and the forward pass stops at the deepest layer needed (`Subject.capture`). A finished result
+(`TopExamples`) merges with another over other images of the same units (`a.merge(b)`): merging is
+associative and commutative (ties are broken by id, then box), so shards of a dataset can be scanned apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import ImageDataset
+from .errors import ConvscopeError
+from .images import grid, tensor_to_pil
+from .objectives import _spatial
+from .subject import Subject
+
+Unit = tuple[str, int]  # (layer, channel)
+Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels of the image at the model's input size
+
+
+@dataclass(frozen=True)
+class Example:
+    score: float
+    id: str
+    box: Box
+
+    def sort_key(self) -> tuple:
+        return (-self.score, self.id, self.box)
+
+    def to_dict(self) -> dict:
+        return {"path": self.id, "score": self.score, "box": list(self.box)}
+
+
+@dataclass
+class TopExamples:
+    """The k best examples of each unit, best first."""
+
+    k: int
+    units: list[Unit]
+    examples: list[list[Example]]
+    images_seen: int = 0
+
+    def merge(self, other: "TopExamples") -> "TopExamples":
+        """The top k of both results (same units, same k): a partial result of a shard merges into another."""
+        if self.units != other.units or self.k != other.k:
+            raise ConvscopeError("only results for the same units and the same k can be merged")
+        merged = [sorted(a + b, key=Example.sort_key)[:self.k] for a, b in zip(self.examples, other.examples)]
+        return TopExamples(self.k, list(self.units), merged, self.images_seen + other.images_seen)
+
+    def to_dict(self) -> dict:
+        return {"units": [{"layer": layer, "index": index, "examples": [e.to_dict() for e in examples]}
+                          for (layer, index), examples in zip(self.units, self.examples)]}
+
+
+def unit_scores(subject: Subject, images: torch.Tensor, units: Sequence[Unit]) -> torch.Tensor:
+    """Scores [N, U]: each unit's channel mean over space, for a batch of [0, 1] images (no gradients)."""
+    layers = list(dict.fromkeys(layer for layer, _ in units))
+    with torch.no_grad():
+        acts = subject.capture(images, layers)
+        means = {layer: _spatial(acts[layer], layer).float().mean(dim=(2, 3)) for layer in layers}
+    return torch.stack([means[layer][:, c] for layer, c in units], dim=1).cpu()
+
+
+def check_units(subject: Subject, units: Sequence[Unit]) -> list[Unit]:
+    """Resolve layer names and check channel ranges (UnknownLayerError / ChannelError)."""
+    if not units:
+        raise ConvscopeError("no units given: name a layer and channels")
+    checked = []
+    for layer, c in units:
+        layer = subject.resolve(layer)
+        subject.check_channels(layer, [c])
+        checked.append((layer, c))
+    return checked
+
+
+def random_boxes(index: int, count: int, size: int, height: int, width: int, seed: int) -> list[Box]:
+    """`count` random square boxes of side `size` in an image; they depend only on (seed, image index), so a
+    shard of the dataset cuts the same patches as a whole scan."""
+    if size > min(height, width) or size < 1:
+        raise ConvscopeError(f"patch size {size} does not fit images of {width}x{height} (the model's input size)")
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
+    tops = torch.randint(0, height - size + 1, (count,), generator=generator).tolist()
+    lefts = torch.randint(0, width - size + 1, (count,), generator=generator).tolist()
+    return [(left, top, left + size, top + size) for left, top in zip(lefts, tops)]
+
+
+def cut(image: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
+    """The box of a [C, H, W] image resized (bilinear, antialiased) to `size`."""
+    left, top, right, bottom = box
+    patch = image[:, top:bottom, left:right]
+    if tuple(patch.shape[1:]) == tuple(size):
+        return patch
+    return F.interpolate(patch[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+
+
+def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Column indices of the k largest scores of each row, best first; ties keep the earlier column."""
+    return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+
+
+def top_examples(subject: Subject, dataset: ImageDataset, units: Sequence[Unit], k: int = 9, *,
+                 patches: int = 0, patch_size: int = 64, batch_size: int = 32, indices: Sequence[int] | None = None,
+                 seed: int = 0, progress: bool = False) -> TopExamples:
+    """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit."""
+    if k < 1:
+        raise ConvscopeError(f"k must be at least 1, got {k}")
+    if patches < 0:
+        raise ConvscopeError(f"patches must be 0 (whole images) or more, got {patches}")
+    units = check_units(subject, units)
+    height, width = subject.input.size
+    if patches:
+        random_boxes(0, 1, patch_size, height, width, seed)  # checks the size before the scan starts
+    count = len(units)
+    best_scores = torch.full((count, k), float("-inf"))
+    best_items = torch.full((count, k), -1, dtype=torch.long)
+    best_boxes = torch.zeros((count, k, 4), dtype=torch.int32)
+    seen = 0
+    image_batch = max(1, batch_size // patches) if patches else batch_size
+    for images, index_list in dataset.batches(image_batch, indices, progress=progress):
+        seen += len(index_list)
+        if patches:
+            boxes = [b for i in index_list for b in random_boxes(i, patches, patch_size, height, width, seed)]
+            items = [i for i in index_list for _ in range(patches)]
+            images = torch.stack([cut(image, box, (height, width))
+                                  for image, n in zip(images, range(len(index_list)))
+                                  for box in boxes[n * patches:(n + 1) * patches]])
+        else:
+            boxes = [(0, 0, width, height)] * len(index_list)
+            items = index_list
+        scores = unit_scores(subject, images, units).T  # [U, M]
+        # the batch's own top k per unit first (stable: earlier candidates win ties), then merge with the best
+        batch_order = _top(scores, k)
+        batch_scores = scores.gather(1, batch_order)
+        batch_items = torch.tensor(items)[batch_order]
+        batch_boxes = torch.tensor(boxes, dtype=torch.int32)[batch_order]
+        all_scores = torch.cat([best_scores, batch_scores], dim=1)
+        order = _top(all_scores, k)
+        best_scores = all_scores.gather(1, order)
+        best_items = torch.cat([best_items, batch_items], dim=1).gather(1, order)
+        best_boxes = torch.cat([best_boxes, batch_boxes], dim=1).gather(1, order[:, :, None].expand(-1, -1, 4))
+    if seen == 0:
+        raise ConvscopeError(f"no readable image in dataset {dataset.name}")
+    examples = [[Example(float(s), dataset.ids[i], tuple(int(v) for v in b))
+                 for s, i, b in zip(scores.tolist(), items.tolist(), boxes) if i >= 0]
+                for scores, items, boxes in zip(best_scores, best_items, best_boxes)]
+    examples = [sorted(unit, key=Example.sort_key) for unit in examples]
+    return TopExamples(k, units, examples, seen)
+
+
+def example_sheets(result: TopExamples, dataset: ImageDataset, out: Path, thumb: int = 96) -> list[Path]:
+    """One contact sheet per unit (`examples_<layer>_<c>.png`): the examples' images or patches, with scores."""
+    out.mkdir(parents=True, exist_ok=True)
+    position = {id_: i for i, id_ in enumerate(dataset.ids)}
+    paths = []
+    for (layer, c), examples in zip(result.units, result.examples):
+        tiles = []
+        for example in examples:
+            image = cut(dataset.load(position[example.id]), example.box, (thumb, thumb))
+            tiles.append(tensor_to_pil(image))
+        path = out / f"examples_{layer.replace('/', '-')}_{c}.png"
+        grid(tiles, [f"{e.score:.2f}" for e in examples]).save(path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,276 @@
+"""Multifaceted feature visualization (MFV; seed 000 §3.2, Fig. 3; Nguyen, Yosinski & Clune 2016).
+
+Mean images (seed 000 Fig. 3), for a set of images U (the images of a class, or a unit's top-N images):
+  1. the code Phi_i of every image at a high layer (default the penultimate layer, the fc7 analogue; a
+     feature map is averaged over space),
+  2. PCA of the codes to 50 dimensions,
+  3. t-SNE (openTSNE) of the PCA codes to a 2-D embedding,
+  4. k-means (k = 10) in the embedding,
+  5. per cluster, the mean of the m = 15 images nearest its centroid: the facet's mean image x_0.
+k, m and the PCA dimensions are capped by the number of images (the result says what was used).
+
+Facet visualization: activation maximization of the target unit started from x_0, in octaves. Each octave
+has a number of iterations, a step size going linearly from `step_start` to `step_end`, a zoom applied to the
+canvas before it, and a total-variation denoising weight (Bregman, `skimage.restoration.denoise_tv_bregman`;
+a larger weight denoises less) going from `tv_start` to `tv_end`. Each iteration takes a centre-biased random
+crop of the canvas at the model's input size (offset ~ N(0, jitter) around the centre), ascends the gradient of
+the unit's activation, x <- x + step * g / mean|g| (the Caffe step of the original code), denoises the canvas
+and clips it to [0, 1]. The canvas lives in [0, 1]: the Subject applies the model's mean and std, so both are
+handled (the thesis's fix of the original, which subtracted the mean only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import objectives as O
+from .data import ImageDataset
+from .errors import ConvscopeError
+from .examples import top_examples
+from .images import grid, tensor_to_pil
+from .objectives import _spatial
+from .subject import LOGITS, Subject
+
+
+@dataclass(frozen=True)
+class Octave:
+    iterations: int
+    step_start: float  # in [0, 1] pixel units (the Caffe settings divided by 255)
+    step_end: float
+    zoom: float = 1.0  # canvas scale applied before this octave
+    tv_start: float = 30.0  # Bregman TV weight (larger = less smoothing)
+    tv_end: float = 30.0
+    jitter: float = 8.0  # standard deviation of the crop offset, in pixels
+
+
+#: Octave presets. `caffenet` has the structure of the original MFV / deepdraw settings (4 octaves of 190, 150,
+#: 150 and 10 iterations, zoom 1.2 between the first three, step sizes 11 -> 6 -> 3 on the 0..255 scale); it is
+#: meant for AlexNet-like models. `torchvision` (the default) uses six octaves, as the thesis did for deeper
+#: modern networks (seed 000 §4.V), smaller zooms and fewer iterations; tuned on EfficientNet-Lite0 and ResNets.
+PRESETS: dict[str, tuple[Octave, ...]] = {
+    "caffenet": (Octave(190, 11 / 255, 11 / 255, 1.0, 20.0, 30.0, 8.0),
+                 Octave(150, 6 / 255, 6 / 255, 1.2, 30.0, 40.0, 8.0),
+                 Octave(150, 6 / 255, 3 / 255, 1.2, 40.0, 60.0, 8.0),
+                 Octave(10, 3 / 255, 3 / 255, 1.0, 60.0, 80.0, 4.0)),
+    "torchvision": (Octave(40, 6 / 255, 6 / 255, 1.0, 40.0, 50.0, 8.0),
+                    Octave(30, 6 / 255, 4 / 255, 1.1, 50.0, 60.0, 8.0),
+                    Octave(30, 4 / 255, 4 / 255, 1.1, 60.0, 70.0, 8.0),
+                    Octave(30, 4 / 255, 3 / 255, 1.1, 70.0, 80.0, 6.0),
+                    Octave(20, 3 / 255, 2 / 255, 1.0, 80.0, 100.0, 4.0),
+                    Octave(10, 2 / 255, 2 / 255, 1.0, 100.0, 120.0, 2.0)),
+}
+
+
+def scaled_octaves(preset: str, steps: int | None) -> tuple[Octave, ...]:
+    """A preset, its iterations rescaled to `steps` in total when given (each octave keeps at least 1)."""
+    if preset not in PRESETS:
+        raise ConvscopeError(f"unknown octave preset `{preset}`: use {', '.join(PRESETS)}")
+    octaves = PRESETS[preset]
+    if steps is None:
+        return octaves
+    total = sum(o.iterations for o in octaves)
+    return tuple(replace(o, iterations=max(1, round(o.iterations * steps / total))) for o in octaves)
+
+
+def penultimate_layer(subject: Subject) -> str:
+    """The layer that feeds the last module run (the fc7 analogue): the second-to-last leaf in execution order."""
+    leaves = set(subject.graph.leaves())
+    ran = [n.name for n in subject.graph.in_execution_order() if n.name in leaves and n.name != LOGITS]
+    if len(ran) < 2:
+        raise ConvscopeError(f"model {subject.name} has no penultimate layer; give --code-layer")
+    return ran[-2]
+
+
+def codes(subject: Subject, dataset: ImageDataset, indices: Sequence[int], layer: str, batch_size: int = 32,
+          progress: bool = False) -> tuple[np.ndarray, list[int]]:
+    """Codes [N, D] of the images (feature maps averaged over space) and the indices that could be read."""
+    rows, kept = [], []
+    for images, index_list in dataset.batches(batch_size, indices, progress=progress):
+        with torch.no_grad():
+            act = _spatial(subject.capture(images, [layer])[layer], layer)
+        rows.append(act.float().mean(dim=(2, 3)).cpu().numpy())
+        kept += index_list
+    if not rows:
+        raise ConvscopeError("no readable image to compute codes from")
+    return np.concatenate(rows), kept
+
+
+@dataclass
+class Clusters:
+    embedding: np.ndarray  # [N, 2] t-SNE coordinates
+    labels: np.ndarray  # [N] cluster of each image
+    centroids: np.ndarray  # [k, 2]
+    nearest: list[list[int]]  # per cluster: positions (into the N images) sorted by distance to the centroid
+    used: dict = field(default_factory=dict)  # the k, m, PCA dims, perplexity actually used
+
+
+def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed: int = 0) -> Clusters:
+    """PCA -> t-SNE (2-D) -> k-means (seed 000 Fig. 3, steps 2-4), with k and the PCA dims capped by N."""
+    from openTSNE import TSNE
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    count, dims = code_matrix.shape
+    if count < 3:
+        raise ConvscopeError(f"facets need at least 3 images, got {count}")
+    pca_used = min(pca_dims, count, dims)
+    reduced = PCA(n_components=pca_used, random_state=seed).fit_transform(code_matrix.astype(np.float64))
+    perplexity = float(min(30.0, max(1.0, (count - 1) / 3)))
+    embedding = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
+                                verbose=False).fit(reduced))
+    k_used = min(k, count)
+    kmeans = KMeans(n_clusters=k_used, n_init=10, random_state=seed).fit(embedding)
+    nearest = []
+    for c in range(k_used):
+        members = np.flatnonzero(kmeans.labels_ == c)
+        distance = np.linalg.norm(embedding[members] - kmeans.cluster_centers_[c], axis=1)
+        nearest.append(members[np.argsort(distance, kind="stable")].tolist())
+    return Clusters(embedding, kmeans.labels_, kmeans.cluster_centers_, nearest,
+                    {"k": k_used, "pca_dims": pca_used, "perplexity": perplexity, "images": count})
+
+
+def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective, octaves: Sequence[Octave],
+                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Activation maximization started from `start` [C, H, W] in [0, 1] with octaves (see the module docstring);
+    returns the final canvas resized to the model's input size."""
+    from skimage.restoration import denoise_tv_bregman
+
+    height, width = subject.input.size
+    generator = torch.Generator().manual_seed(seed)
+    canvas = start.detach().float().cpu().clone()[None]
+    layers = list(objective.layers)
+    total, done = sum(o.iterations for o in octaves), 0
+    for octave in octaves:
+        if octave.zoom != 1.0:
+            size = (round(canvas.shape[2] * octave.zoom), round(canvas.shape[3] * octave.zoom))
+            canvas = F.interpolate(canvas, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+        room_y, room_x = canvas.shape[2] - height, canvas.shape[3] - width
+        for i in range(octave.iterations):
+            t = i / max(1, octave.iterations - 1)
+            step = octave.step_start + t * (octave.step_end - octave.step_start)
+            weight = octave.tv_start + t * (octave.tv_end - octave.tv_start)
+            dy, dx = (torch.randn(2, generator=generator) * octave.jitter).tolist()
+            top = int(np.clip(round(room_y / 2 + dy), 0, room_y))
+            left = int(np.clip(round(room_x / 2 + dx), 0, room_x))
+            crop = canvas[:, :, top:top + height, left:left + width].clone().requires_grad_(True)
+            score = objective(subject.capture(crop, layers)).sum()
+            grad, = torch.autograd.grad(score, crop)
+            with torch.no_grad():
+                ascent = step * grad.cpu() / grad.abs().mean().clamp_min(1e-12)
+                canvas[:, :, top:top + height, left:left + width] += ascent
+            array = canvas[0].permute(1, 2, 0).numpy().astype(np.float64)  # [H, W, C]
+            smooth = denoise_tv_bregman(array, weight=weight, channel_axis=-1).reshape(array.shape)  # keeps C = 1
+            canvas = torch.from_numpy(np.ascontiguousarray(smooth, dtype=np.float32)).permute(2, 0, 1)[None]
+            canvas = canvas.clamp(0, 1)
+            done += 1
+            if progress:
+                progress(done, total)
+    if tuple(canvas.shape[2:]) != (height, width):
+        canvas = F.interpolate(canvas, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    return canvas[0].clamp(0, 1)
+
+
+@dataclass
+class Facet:
+    members: list[int]  # dataset indices of the cluster, nearest the centroid first
+    mean_image: torch.Tensor
+    facet_image: torch.Tensor
+    activation: float  # the target's activation on the facet image
+    mean_activation: float  # ... and on the mean image it started from
+    nearest: int  # dataset index of the image nearest the centroid
+
+
+def facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], *, indices: Sequence[int],
+           code_layer: str | None = None, k: int = 10, m: int = 15, pca_dims: int = 50,
+           octaves: Sequence[Octave] = PRESETS["torchvision"], seed: int = 0, batch_size: int = 32,
+           progress: bool = False) -> tuple[list[Facet], Clusters, list[int]]:
+    """MFV of `target` = (layer, unit) over the dataset images `indices`; returns the facets, the clusters and
+    the dataset indices of the clustered images (in embedding order)."""
+    layer = subject.resolve(target[0])
+    unit = subject.check_channels(layer, [target[1]])[0]
+    code_layer = subject.resolve(code_layer) if code_layer else penultimate_layer(subject)
+    if m < 1 or k < 1:
+        raise ConvscopeError(f"k and m must be at least 1, got k={k}, m={m}")
+    matrix, kept = codes(subject, dataset, indices, code_layer, batch_size, progress)
+    clusters = cluster_codes(matrix, k, pca_dims, seed)
+    clusters.used.update(m=min(m, max(len(n) for n in clusters.nearest)), code_layer=code_layer)
+    objective = O.channel(layer, unit)
+    result = []
+    for c, order in enumerate(clusters.nearest):
+        members = [kept[p] for p in order]
+        mean_image = torch.stack([dataset.load(i) for i in members[:m]]).mean(dim=0)
+        image = maximize_from(subject, mean_image, objective, octaves, seed + c)
+        with torch.no_grad():
+            scores = objective(subject.capture(torch.stack([image, mean_image]), [layer])).tolist()
+        result.append(Facet(members, mean_image, image, scores[0], scores[1], members[0]))
+    return result, clusters, kept
+
+
+def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int = 900, thumb: int = 40):
+    """The t-SNE embedding with each image as a thumbnail framed in its cluster's colour (seed 000 Fig. 4)."""
+    from PIL import Image, ImageDraw
+
+    palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+               (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+    low, high = clusters.embedding.min(axis=0), clusters.embedding.max(axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    xy = (clusters.embedding - low) / span * (size - thumb - 8) + 4
+    sheet = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(sheet)
+    for (x, y), label, image in zip(xy, clusters.labels, thumbnails):
+        color = palette[int(label) % len(palette)]
+        tile = tensor_to_pil(F.interpolate(image[None], size=(thumb, thumb), mode="bilinear", antialias=True,
+                                           align_corners=False)[0])
+        draw.rectangle([int(x) - 2, int(y) - 2, int(x) + thumb + 1, int(y) + thumb + 1], fill=color)
+        sheet.paste(tile.convert("RGB"), (int(x), int(y)))
+    for c, (cx, cy) in enumerate((clusters.centroids - low) / span * (size - thumb - 8) + 4 + thumb / 2):
+        draw.text((int(cx), int(cy)), str(c), fill=(0, 0, 0))
+    return sheet
+
+
+def run_facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], out: Path, *,
+               class_name: str | None = None, top_images: int = 200, code_layer: str | None = None, k: int = 10,
+               m: int = 15, pca_dims: int = 50, steps: int | None = None, preset: str = "torchvision",
+               seed: int = 0, batch_size: int = 32, progress: bool = False) -> dict:
+    """The `facets` command: MFV of a class's images (or the unit's top images), files written, JSON returned."""
+    octaves = scaled_octaves(preset, steps)
+    layer = subject.resolve(target[0])
+    subject.check_channels(layer, [target[1]])
+    if class_name is not None:
+        indices = dataset.indices_of_class(dataset.class_index(class_name))
+        source = f"class {class_name}"
+    else:
+        best = top_examples(subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size,
+                            progress=progress)
+        position = {id_: i for i, id_ in enumerate(dataset.ids)}
+        indices = [position[e.id] for e in best.examples[0]]
+        source = f"top {len(indices)} images of {layer}:{target[1]}"
+    found, clusters, kept = facets(subject, dataset, (layer, target[1]), indices=indices, code_layer=code_layer,
+                                   k=k, m=m, pca_dims=pca_dims, octaves=octaves, seed=seed, batch_size=batch_size,
+                                   progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    clusters_json, tiles, captions = [], [], []
+    for c, facet in enumerate(found):
+        paths = {name: out / f"facet{c}_{name}.png" for name in ("mean", "facet", "nearest")}
+        nearest_image = dataset.load(facet.nearest)
+        for name, image in (("mean", facet.mean_image), ("facet", facet.facet_image), ("nearest", nearest_image)):
+            tensor_to_pil(image).save(paths[name])
+            tiles.append(tensor_to_pil(image))
+        captions += [f"{c} mean {facet.mean_activation:.1f}", f"{c} facet {facet.activation:.1f}", f"{c} nearest"]
+        clusters_json.append({"id": c, "members": [dataset.ids[i] for i in facet.members],
+                              "mean_image": str(paths["mean"]), "facet_image": str(paths["facet"]),
+                              "activation": facet.activation, "mean_activation": facet.mean_activation,
+                              "nearest_image": dataset.ids[facet.nearest]})
+    plot = out / "embedding.png"
+    embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
+    sheet = out / "facets.png"
+    grid(tiles, captions, columns=3).save(sheet)
+    return {"target": f"{layer}:{target[1]}", "images": source, "code_layer": clusters.used["code_layer"],
+            "used": clusters.used, "steps": sum(o.iterations for o in octaves), "preset": preset,
+            "clusters": clusters_json, "embedding_plot": str(plot), "sheet": str(sheet)}

@@ -1,0 +1,135 @@
+"""Top-k examples: equal to a brute-force sort, patches, merging of shards, the `examples` CLI contract."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import convscope
+from convscope.cli import main
+from convscope.data import open_dataset
+from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
+from convscope.examples import cut, random_boxes, top_examples, unit_scores
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 4, 3, stride=2), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    return convscope.wrap(model, size=24)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("noise")
+    rng = np.random.default_rng(0)
+    for i in range(23):
+        Image.fromarray(rng.integers(0, 255, (30, 26, 3), dtype=np.uint8)).save(root / f"{i:02d}.png")
+    return root
+
+
+def brute_force(tiny, dataset, units, k):
+    images = torch.stack([dataset.load(i) for i in range(len(dataset))])
+    scores = unit_scores(tiny, images, units)
+    return [[(float(scores[j, u]), dataset.ids[j]) for j in scores[:, u].argsort(descending=True)[:k].tolist()]
+            for u in range(len(units))]
+
+
+def test_top_k_equals_brute_force_sort(tiny, folder):
+    dataset = open_dataset(folder, tiny.input)
+    units = [("0", 1), ("2", 3), ("logits", 0), ("logits", 2)]
+    result = top_examples(tiny, dataset, units, k=5, batch_size=4)
+    assert result.images_seen == 23
+    expected = brute_force(tiny, dataset, units, 5)
+    for got, want in zip(result.examples, expected):
+        assert [e.id for e in got] == [w[1] for w in want]
+        assert [e.score for e in got] == pytest.approx([w[0] for w in want], rel=1e-5)
+        assert all(e.box == (0, 0, 24, 24) for e in got)
+
+
+def test_shards_merge_to_the_whole_scan(tiny, folder):
+    dataset = open_dataset(folder, tiny.input)
+    units = [("2", 0), ("logits", 1)]
+    whole = top_examples(tiny, dataset, units, k=4, patches=3, patch_size=12)
+    parts = [top_examples(tiny, dataset, units, k=4, patches=3, patch_size=12, indices=range(s, min(s + 8, 23)))
+             for s in (0, 8, 16)]
+    left = parts[0].merge(parts[1]).merge(parts[2])
+    right = parts[0].merge(parts[1].merge(parts[2]))
+    for merged in (left, right, parts[2].merge(parts[0]).merge(parts[1])):
+        assert [[(e.id, e.box) for e in u] for u in merged.examples] == \
+               [[(e.id, e.box) for e in u] for u in whole.examples]
+        assert merged.images_seen == 23
+
+
+def test_patch_scores_are_the_scores_of_the_cut_patches(tiny, folder):
+    dataset = open_dataset(folder, tiny.input)
+    result = top_examples(tiny, dataset, [("2", 2)], k=6, patches=4, patch_size=10, seed=3)
+    candidates = []
+    for i in range(len(dataset)):
+        image = dataset.load(i)
+        for box in random_boxes(i, 4, 10, 24, 24, seed=3):
+            candidates.append((float(unit_scores(tiny, cut(image, box, (24, 24))[None], [("2", 2)])[0, 0]),
+                               dataset.ids[i], box))
+    candidates.sort(key=lambda c: -c[0])
+    got = result.examples[0]
+    assert [(e.id, e.box) for e in got] == [(c[1], c[2]) for c in candidates[:6]]
+    assert all(e.box[2] - e.box[0] == 10 and e.box[3] - e.box[1] == 10 for e in got)
+
+
+def test_bad_requests(tiny, folder):
+    dataset = open_dataset(folder, tiny.input)
+    with pytest.raises(UnknownLayerError):
+        top_examples(tiny, dataset, [("nope", 0)])
+    with pytest.raises(ChannelError):
+        top_examples(tiny, dataset, [("0", 6)])
+    with pytest.raises(ConvscopeError, match="patch size 30 does not fit"):
+        top_examples(tiny, dataset, [("0", 0)], patches=2, patch_size=30)
+    a = top_examples(tiny, dataset, [("0", 0)], k=2, indices=[0, 1])
+    with pytest.raises(ConvscopeError, match="same units"):
+        a.merge(top_examples(tiny, dataset, [("0", 1)], k=2, indices=[0, 1]))
+
+
+def test_examples_cli_on_digits(capsys, tmp_path):
+    code = main(["examples", "--model", "digits", "--dataset", "digits", "--layer", "logits", "--channels", "3,7",
+                 "--top", "5", "--json", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)
+    assert [(u["layer"], u["index"]) for u in result["units"]] == [("logits", 3), ("logits", 7)]
+    labels = convscope.digits.load_data().labels
+    for unit in result["units"]:
+        scores = [e["score"] for e in unit["examples"]]
+        assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+        # the digits a class logit likes best are images of that digit
+        assert all(int(labels[int(e["path"].split(":")[1])]) == unit["index"] for e in unit["examples"])
+        assert unit["examples"][0]["box"] == [0, 0, 32, 32]
+        assert (tmp_path / f"examples_logits_{unit['index']}.png").exists()
+    assert result["images"] == 1797 and result["skipped"] == []
+
+
+def test_examples_cli_errors(capsys, tmp_path):
+    code = main(["examples", "--model", "digits", "--dataset", str(tmp_path / "none"), "--layer", "logits",
+                 "--channels", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "neither an existing folder" in err and len(err.strip().splitlines()) == 1
+    code = main(["examples", "--model", "digits", "--dataset", "digits", "--layer", "logits", "--channels", "12",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "out of range" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_examples_cli_default_model_on_a_user_folder(capsys, tmp_path):
+    from skimage import data as skdata
+
+    for name in ("chelsea", "coffee", "astronaut", "rocket"):
+        Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
+    code = main(["examples", "--dataset", str(tmp_path), "--layer", "logits", "--channels", "285,967",
+                 "--top", "2", "--patches", "2", "--patch-size", "160", "--json", "--out", str(tmp_path / "out")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["units"][0]["examples"][0]["path"].endswith("chelsea.png")  # Egyptian cat
+    assert result["units"][1]["examples"][0]["path"].endswith("coffee.png")  # espresso
