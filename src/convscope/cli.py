@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redirect-relu-steps", type=int, default=16,
                    help="early steps that use redirected ReLU gradients (default: %(default)s; 0 = off)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--init-from-data", metavar="D",
+                   help="seed 004 §4: start from the image of dataset D (a folder or digits) that most excites each "
+                        "unit, then --steps gradient steps moving no pixel by more than 1%% (try --steps 32)")
+    p.add_argument("--binarize", type=float, metavar="T",
+                   help="with --init-from-data: pixels above T become 1, the others 0 (seed 004 uses 0.9)")
+    p.add_argument("--relevant", type=Path, metavar="IMAGE",
+                   help="visualize the --top filters of --layer most relevant (Deep Taylor) for IMAGE's predicted "
+                        "class; with --mix also their relevance-weighted combination")
+    p.add_argument("--top", type=positive, default=4, help="with --relevant: how many filters (default: %(default)s)")
     common_options(p, "visualize")
 
     p = commands.add_parser("dream", help="DeepDream: amplify what a layer or channels see in an image")
@@ -257,8 +266,20 @@ def cmd_visualize(args) -> dict:
     from .recipes import run_visualize, visualization_objectives
 
     subject = subject_from_args(args)
-    objectives = visualization_objectives(subject, args.layer, args.channels, args.all, args.classes, args.mix,
-                                          args.alphas)
+    if args.relevant:
+        from .attribution.relevant import relevant_objectives
+
+        if args.channels or args.all or args.classes or args.alphas or not args.layer:
+            raise ConvscopeError("--relevant takes --layer and --top (and --mix), not --channels / --all / --class "
+                                 "/ --alphas")
+        objectives, _ = relevant_objectives(subject, args.relevant, args.layer, args.top, args.mix)
+    else:
+        objectives = visualization_objectives(subject, args.layer, args.channels, args.all, args.classes, args.mix,
+                                              args.alphas)
+    if args.init_from_data or args.binarize is not None:
+        from .commands.data import visualize_from_data
+
+        return visualize_from_data(args, subject, objectives)
     result = run_visualize(subject, objectives, args.out, batch_size=args.batch_size, steps=args.steps,
                            size=args.size, param=args.param, decorrelate=not args.no_decorrelate,
                            transforms=args.transforms, lr=args.lr, seed=args.seed,

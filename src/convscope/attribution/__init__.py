@@ -1,0 +1,16 @@
+"""Attribution: LRP / Deep Taylor relevance at every layer, filter ranking, gradient methods, Grad-CAM, occlusion.
+
+`attribute(subject, images, method)` runs any method; `LRP(subject, composite).explain(...)` gives relevance at
+every layer. See docs/attribution.md. The model is never modified (folded BatchNorm parameters are substituted
+at run time and every hook is removed, also after an error).
+"""
+
+from .cam import grad_cam
+from .gradients import gradient_attribution, integrated_gradients
+from .lrp import COMPOSITES, LRP, Attribution, Composite, Rule, lrp
+from .occlusion import occlusion
+from .ranking import rank_filters
+from .report import METHODS, attribute, run_attribute
+
+__all__ = ["COMPOSITES", "LRP", "METHODS", "Attribution", "Composite", "Rule", "attribute", "grad_cam",
+           "gradient_attribution", "integrated_gradients", "lrp", "occlusion", "rank_filters", "run_attribute"]

@@ -1,0 +1,117 @@
+"""Gradient attributions: saliency (Simonyan et al. 2014), guided backprop (Springenberg et al. 2015), deconvnet
+(Zeiler & Fergus 2014) and integrated gradients (Sundararajan et al. 2017), all wrt the network's input.
+
+Guided backprop and deconvnet rewrite the backward of every elementwise activation f, whatever it is (ReLU,
+ReLU6, SiLU, Hardswish, GELU, LeakyReLU ...; module or functional), not only nn.ReLU modules:
+  guided backprop:  g_in = f'(x) * max(g_out, 0)      (ReLU: 1[x > 0] max(g, 0); ReLU6: 1[0 < x < 6] max(g, 0))
+  deconvnet:        g_in = max(g_out, 0)              (the forward's mask / slope is dropped)
+Max-pool keeps its switches (its true gradient); gates (sigmoid) and everything else keep the true gradient.
+The per-layer result of these methods is gradient x activation at the layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from ..errors import ConvscopeError
+from ..subject import Subject
+from .lrp import ACTIVATIONS, Attribution, LayerRecorder, resolve_layers, target_classes
+
+
+class _Rectified(torch.autograd.Function):
+    """Identity forward; backward local * max(g, 0) (guided) or max(g, 0) (deconvnet)."""
+
+    @staticmethod
+    def forward(ctx, x, local, deconvnet: bool):
+        ctx.save_for_backward(local)
+        ctx.deconvnet = deconvnet
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (local,) = ctx.saved_tensors
+        rectified = grad.clamp(min=0)
+        return (rectified if ctx.deconvnet else local * rectified), None, None
+
+
+class RectifiedBackward(TorchFunctionMode):
+    """Forward unchanged; the backward of every elementwise activation rewritten (see the module docstring)."""
+
+    def __init__(self, deconvnet: bool):
+        super().__init__()
+        self.deconvnet = deconvnet
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name not in ACTIVATIONS or not (args and isinstance(args[0], torch.Tensor) and args[0].requires_grad):
+            return func(*args, **kwargs)
+        x = args[0]
+        plain = dict(kwargs, inplace=False) if "inplace" in kwargs else kwargs
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            y = func(leaf.clone(), *args[1:], **plain)
+            (local,) = torch.autograd.grad(y.sum(), leaf)  # f'(x), elementwise
+        passed = _Rectified.apply(x, local, self.deconvnet)
+        return y.detach() + (passed - passed.detach())
+
+
+def gradient_attribution(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
+                         method: str = "saliency", layers: str | Sequence[str] | None = None) -> Attribution:
+    """The (rewritten) gradient of the target logit wrt the input, and gradient x activation at `layers`."""
+    modes = {"saliency": None, "guided-backprop": False, "deconvnet": True}
+    if method not in modes:
+        raise ConvscopeError(f"unknown gradient method `{method}`; choose one of {', '.join(modes)}")
+    names = resolve_layers(subject, layers) if layers else []
+    x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
+    mode = RectifiedBackward(modes[method]) if modes[method] is not None else None
+    with torch.enable_grad(), LayerRecorder(subject, names) as recorder:
+        if mode is None:
+            logits = subject.model(x)
+        else:
+            with mode:
+                logits = subject.model(x)
+    targets = target_classes(logits.detach(), target)
+    output = logits.gather(1, targets[:, None])[:, 0]
+    captured = {n: t for n, t in recorder.outputs.items() if t.requires_grad}
+    grads = torch.autograd.grad(output.sum(), [x, *captured.values()], allow_unused=True)
+    per_layer = {n: t.detach() * g if g is not None else torch.zeros_like(t)
+                 for (n, t), g in zip(captured.items(), grads[1:])}
+    return Attribution(method, grads[0].detach(), per_layer, output.detach(), targets,
+                       {"reduce": "max-abs"}, signed=True)
+
+
+def integrated_gradients(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
+                         steps: int = 32, baseline: float = 0.0, chunk: int = 16) -> Attribution:
+    """IG_i = (x_i - x'_i) * mean_k dF/dx_i (x' + (k + 1/2)/m (x - x')), k = 0..m-1 (midpoint Riemann sum), with x'
+    the image of constant value `baseline` in [0, 1] (default black). Completeness: sum IG ~ F(x) - F(x')."""
+    if steps < 1:
+        raise ConvscopeError(f"integrated gradients needs at least 1 step, got {steps}")
+    if not 0.0 <= baseline <= 1.0:
+        raise ConvscopeError(f"the baseline must be a pixel value in [0, 1], got {baseline}")
+    images = subject.prepare(images)
+    with torch.no_grad():
+        logits = subject(images)
+        base_logits = subject(torch.full_like(images, baseline))
+    targets = target_classes(logits, target)
+    x = subject.normalize(images)
+    x0 = subject.normalize(torch.full_like(images, baseline))
+    alphas = (torch.arange(steps, dtype=x.dtype, device=x.device) + 0.5) / steps
+    total = torch.zeros_like(x)
+    for i in range(x.shape[0]):
+        for start in range(0, steps, chunk):
+            a = alphas[start:start + chunk].view(-1, 1, 1, 1)
+            path = (x0[i] + a * (x[i] - x0[i])).detach().requires_grad_(True)
+            with torch.enable_grad():
+                out = subject.model(path)[:, targets[i]]
+                (grad,) = torch.autograd.grad(out.sum(), path)
+            total[i] += grad.sum(0)
+    attribution = (x - x0) * total / steps
+    output = logits.gather(1, targets[:, None])[:, 0]
+    difference = output - base_logits.gather(1, targets[:, None])[:, 0]
+    return Attribution("integrated-gradients", attribution.detach(), {}, output, targets,
+                       {"steps": steps, "baseline": baseline, "output_minus_baseline": difference.tolist()},
+                       signed=True)

@@ -1,0 +1,527 @@
+"""Layer-wise relevance propagation (LRP / Deep Taylor decomposition) as a modified backward pass.
+
+Convention: the relevance held by any tensor t is R_t = t * g_t, where g_t is the (modified) gradient of the
+target logit at t. The forward pass runs under a TorchFunctionMode that keeps every value unchanged but rewires
+the backward of the ops that need a rule; all other ops keep their true gradient, which is already the right
+relevance rule for them:
+
+- conv / linear / pooling / stand-alone BatchNorm (linear ops z = W x + b): the layer's rule (below), written as
+  t = z_rule * stop_grad(y / z_rule), so that g_x = W_rule^T (R_out / z_rule) and R_x = x * g_x;
+- elementwise activations (ReLU, ReLU6, SiLU, Hardswish, GELU, ...): pass-through R_in = R_out, i.e. the local
+  gradient is replaced by f(x) / x;
+- additions (residuals) and concatenations: the true gradient gives R_a = a g, R_b = b g — a proportional split
+  that conserves a + b, and a channel split for cat;
+- multiplicative gates (squeeze-excitation): the sigmoid / hard-sigmoid output is a constant (stop_grad), so the
+  product passes all relevance to the gated signal and none to the gate branch;
+- max-pool: winner-take-all (its true gradient) or, with maxpool="avg", the average-pool rule (seed 001 §3.4.1);
+- BatchNorm after a conv / linear is folded into it first (canonizers.py).
+
+Rules (seed 001 §2.5.5, eq. 2.12-2.13; Montavon et al. 2017 / 2019):
+  epsilon:   R_i = sum_j x_i w_ij / (z_j + eps sign z_j) R_j,   z_j = sum_i x_i w_ij + b_j
+  zplus:     R_i = sum_j (x_i^+ w_ij^+ + x_i^- w_ij^-) / z_j^+ R_j,   z_j^+ = sum_i (...) + b_j^+   (= alpha1beta0;
+             on ReLU inputs x >= 0 this is eq. 2.12, Algorithms 1 and 4)
+  alphabeta: R_i = sum_j (alpha z_ij^+ / z_j^+ - beta z_ij^- / z_j^-) R_j,   alpha - beta = 1
+  zbox (z^B, input layer only): R_i = sum_j (x_i w_ij - l_i w_ij^+ - h_i w_ij^-) / sum_i (...) R_j, eq. 2.13,
+             l / h the images of pixel values 0 / 1 under the model's own normalization (Algorithm 2)
+  flat / w2 (input layer only): R_i = sum_j 1 / sum_i 1 R_j  and  R_i = sum_j w_ij^2 / sum_i w_ij^2 R_j
+`ignore_bias` drops b from every denominator, which makes epsilon / zplus / alphabeta conservative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves, tree_map
+
+from ..errors import ConvscopeError
+from ..subject import LOGITS, Subject
+from .canonizers import FoldPlan
+
+EPSILON = 1e-6
+
+
+# --- rules ------------------------------------------------------------------------------------------------------
+def stabilize(z: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """z + eps * sign(z), with sign(0) = +1."""
+    return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z)
+
+
+def _scaled(z: torch.Tensor, y: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
+    """z * stop_grad(y / z): the gradient at z is g * y / z = R_out / z."""
+    return z * (y / stabilize(z, eps)).detach()
+
+
+def _pos(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.clamp(min=0)
+
+
+def _neg(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.clamp(max=0)
+
+
+LinearOp = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A relevance rule for a linear op: `name` in epsilon, zplus, alphabeta, zbox, flat, w2."""
+
+    name: str
+    epsilon: float = EPSILON
+    alpha: float = 1.0
+    beta: float = 0.0
+
+    @property
+    def input_only(self) -> bool:
+        return self.name in ("zbox", "flat", "w2")
+
+    def apply(self, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              y: torch.Tensor, views: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """A tensor whose gradient implements the rule; its value is not used (see `_attach`)."""
+        if self.name == "epsilon":
+            return _scaled(op(x, weight, bias), y, self.epsilon)
+        if self.name == "zbox":
+            # (x - l) w+ + (x - h) w-: two non-negative terms, each its own leaf (no cancellation in float32)
+            z = op(views["above_low"], _pos(weight), None) + op(views["below_high"], _neg(weight), None)
+            return _scaled(z, y)
+        if self.name in ("flat", "w2"):
+            w = torch.ones_like(weight) if self.name == "flat" else weight * weight
+            return _scaled(op(views["ones"], w, None), y)
+        has_negative = bool((x < 0).any())
+        positive = op(x.clamp(min=0), _pos(weight), _pos(bias))
+        if has_negative:
+            positive = positive + op(x.clamp(max=0), _neg(weight), None)
+        if self.name == "zplus" or self.beta == 0:
+            return _scaled(positive, y)
+        negative = op(x.clamp(min=0), _neg(weight), _neg(bias))
+        if has_negative:
+            negative = negative + op(x.clamp(max=0), _pos(weight), None)
+        return self.alpha * _scaled(positive, y) - self.beta * _scaled(negative, y)
+
+
+RULES = {"epsilon": Rule("epsilon"), "zplus": Rule("zplus"), "alpha2beta1": Rule("alphabeta", alpha=2, beta=1),
+         "alpha1beta0": Rule("alphabeta", alpha=1, beta=0), "zbox": Rule("zbox"), "flat": Rule("flat"),
+         "w2": Rule("w2")}
+
+
+@dataclass(frozen=True)
+class Composite:
+    """Which rule each kind of layer gets: the input layer(s), convolutions (and pooling / stand-alone BN), linear."""
+
+    name: str
+    input: Rule
+    conv: Rule
+    linear: Rule
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "input": self.input.name, "conv": self.conv.name, "linear": self.linear.name}
+
+
+COMPOSITES = {
+    "dtd": Composite("dtd", RULES["zbox"], RULES["zplus"], RULES["zplus"],
+                     "Deep Taylor: z^B at the input layer, z+ everywhere else (seed 001 §2.5.5)"),
+    "epsilon-plus": Composite("epsilon-plus", RULES["zbox"], RULES["zplus"], RULES["epsilon"],
+                              "LRP-eps+: z^B input, z+ convolutions, epsilon dense layers"),
+    "epsilon-plus-flat": Composite("epsilon-plus-flat", RULES["flat"], RULES["zplus"], RULES["epsilon"],
+                                   "flat input layer, z+ convolutions, epsilon dense layers"),
+    "alpha2beta1": Composite("alpha2beta1", RULES["zbox"], RULES["alpha2beta1"], RULES["epsilon"],
+                             "z^B input, alpha=2 beta=1 convolutions, epsilon dense layers"),
+    "alpha1beta0": Composite("alpha1beta0", RULES["zbox"], RULES["alpha1beta0"], RULES["epsilon"],
+                             "z^B input, alpha=1 beta=0 convolutions, epsilon dense layers"),
+    "epsilon": Composite("epsilon", RULES["epsilon"], RULES["epsilon"], RULES["epsilon"],
+                         "epsilon everywhere (close to gradient x input)"),
+    "w2-plus": Composite("w2-plus", RULES["w2"], RULES["zplus"], RULES["zplus"], "w^2 input layer, z+ elsewhere"),
+}
+
+
+def get_composite(name: str | Composite) -> Composite:
+    if isinstance(name, Composite):
+        return name
+    if name not in COMPOSITES:
+        raise ConvscopeError(f"unknown LRP composite `{name}`; choose one of {', '.join(COMPOSITES)}")
+    return COMPOSITES[name]
+
+
+# --- the rewriting mode ----------------------------------------------------------------------------------------
+ACTIVATIONS = {"relu", "relu_", "relu6", "hardtanh", "hardtanh_", "silu", "silu_", "hardswish", "hardswish_",
+               "gelu", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "mish", "softplus", "clamp",
+               "clamp_", "clamp_min", "clamp_min_", "clip", "threshold", "threshold_", "prelu"}
+GATES = {"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "tanh", "tanh_"}
+AVG_POOLS = {"avg_pool2d", "adaptive_avg_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "mean"}
+MAX_POOLS = {"max_pool2d", "_max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool2d",
+             "adaptive_max_pool2d_with_indices", "boolean_dispatch"}
+PRODUCTS = {"mul", "__mul__", "__rmul__", "mul_", "__imul__", "multiply", "div", "__truediv__", "div_",
+            "__itruediv__", "true_divide"}
+IN_PLACE = {"add_": torch.add, "__iadd__": torch.add, "sub_": torch.sub, "__isub__": torch.sub,
+            "mul_": torch.mul, "__imul__": torch.mul, "div_": torch.div, "__itruediv__": torch.div}
+# ops whose true gradient is already a conservative relevance rule (linear, parameter-free)
+PASS = {"add", "__add__", "__radd__", "sub", "__sub__", "__rsub__", "rsub", "neg", "__neg__", "cat", "concat",
+        "concatenate", "stack", "view", "reshape", "flatten", "permute", "transpose", "contiguous", "clone",
+        "squeeze", "unsqueeze", "expand", "expand_as", "__getitem__", "split", "chunk", "narrow", "to", "float",
+        "pad", "dropout", "dropout2d", "dropout1d", "alpha_dropout", "feature_alpha_dropout", "sum", "detach",
+        "interpolate", "upsample", "upsample_nearest2d", "upsample_bilinear2d", "view_as", "reshape_as",
+        "type_as", "unbind", "select", "slice", "t", "movedim", "flatten_", "contiguous_", "pixel_shuffle",
+        "channel_shuffle", "roll", "repeat", "tile", "squeeze_", "unsqueeze_", "unflatten", "adaptive_avg_pool3d"}
+FOLLOW_INPUT = {"pad", "contiguous", "clone", "to", "float", "view", "reshape", "flatten", "dropout", "detach"}
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    return [leaf for leaf in tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+
+
+def _float64(value):
+    return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+
+def _attach(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The value of y (exactly) with the gradient of t."""
+    return y.detach() + (t - t.detach())
+
+
+def _arguments(args: tuple, kwargs: dict, names: Sequence[str]) -> dict:
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    return bound
+
+
+class RelevanceMode(TorchFunctionMode):
+    """Runs a Subject's forward with folded BatchNorm and (when `composite` is given) the LRP backward.
+
+    `inputs` maps id(model input) to that input and the tensors the input-layer rules need (
+    `ones`; `above_low` = x - l and `below_high` = x - h for z^B), which follow the image through padding and
+    layout ops to the first conv / linear.
+    """
+
+    def __init__(self, subject: Subject, plan: FoldPlan, composite: Composite | None, *, maxpool: str = "wta",
+                 ignore_bias: bool = False, inputs: dict[int, tuple[torch.Tensor, dict]] | None = None,
+                 fold_errors: dict[str, float] | None = None, precise: bool = False):
+        super().__init__()
+        if maxpool not in ("wta", "avg"):
+            raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
+        self.subject, self.plan, self.composite = subject, plan, composite
+        self.maxpool, self.ignore_bias = maxpool, ignore_bias
+        self.inputs = inputs if inputs is not None else {}
+        self.owners = {id(t): name for name, module in subject.model.named_modules() if name
+                       for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
+        self.precise = precise  # evaluate every op in float64 (for the folding check)
+        self.fold_errors = fold_errors  # when given: each fold checked against conv + BN on the same input
+        self.modules = dict(subject.model.named_modules())
+        self.module_stack: list[str] = []
+        self.input_layers: list[str] = []
+
+    # where are we? (for error messages)
+    def _where(self) -> str:
+        return f" in `{self.module_stack[-1]}`" if self.module_stack else ""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in ("conv2d", "linear"):
+            return self._linear(func, name, args, kwargs)
+        if name == "batch_norm":
+            return self._batch_norm(func, args, kwargs)
+        if self.precise:
+            args, kwargs = tree_map(_float64, (args, kwargs))
+        live = self.composite is not None and any(t.requires_grad for t in _tensors((args, kwargs)))
+        if not live:
+            return func(*args, **kwargs)
+        if name in ACTIVATIONS:
+            x = args[0]
+            plain = dict(kwargs, inplace=False) if "inplace" in kwargs else kwargs
+            y = func(x.detach().clone(), *args[1:], **plain)
+            ratio = torch.where(x != 0, y / torch.where(x != 0, x, 1.0), 0.0).detach()
+            return _attach(y, x * ratio)
+        if name in GATES:
+            return func(*[a.detach() if isinstance(a, torch.Tensor) else a for a in args], **kwargs)
+        if name in AVG_POOLS:
+            return self._pool(lambda t: func(t, *args[1:], **kwargs), args[0], func(*args, **kwargs))
+        if name in MAX_POOLS or "max_pool" in name:
+            return self._max_pool(func, name, args, kwargs)
+        if name in PRODUCTS:
+            operands = [a for a in args[:2] if isinstance(a, torch.Tensor) and a.requires_grad]
+            if len(operands) == 2:
+                raise ConvscopeError(f"LRP cannot split the product of two input-dependent tensors{self._where()} "
+                                     "(only sigmoid / hard-sigmoid gates are handled)")
+            op = {"mul_": torch.mul, "__imul__": torch.mul, "div_": torch.div, "__itruediv__": torch.div}.get(name)
+            return op(*args, **kwargs) if op else func(*args, **kwargs)
+        if name in IN_PLACE:
+            return IN_PLACE[name](*args, **kwargs)
+        if name in PASS:
+            output = func(*args, **kwargs)
+            if name in FOLLOW_INPUT and args and isinstance(args[0], torch.Tensor) and id(args[0]) in self.inputs:
+                views = {k: func(v, *args[1:], **kwargs) for k, v in self.inputs[id(args[0])][1].items()}
+                self.inputs[id(output)] = (output, views)
+            return output
+        output = func(*args, **kwargs)
+        if not _tensors(output):  # size(), dim(), shape ...
+            return output
+        raise ConvscopeError(f"LRP has no rule for the operation `{name}`{self._where()}; "
+                             "use a gradient method (saliency, integrated-gradients, occlusion) for this model")
+
+    # --- linear ops ---------------------------------------------------------------------------------------
+    def _linear(self, func, name, args, kwargs):
+        names = ("input", "weight", "bias")
+        bound = _arguments(args, kwargs, names)
+        x, weight, bias = bound["input"], bound["weight"], bound.get("bias")
+        rest_args = args[3:]
+        rest_kwargs = {k: v for k, v in kwargs.items() if k not in names}
+        layer = self.owners.get(id(weight), "?")
+        if self.precise:
+            x, weight, bias = tree_map(_float64, (x, weight, bias))
+        if layer in self.plan.weights:
+            if self.fold_errors is not None:
+                self._check_fold(func, layer, x, weight, bias, rest_args, rest_kwargs)
+            weight, bias = self.plan.weights64[layer] if self.precise else self.plan.weights[layer]
+        y = func(x, weight, bias, *rest_args, **rest_kwargs)
+        if self.composite is None or not x.requires_grad:
+            return y
+        op = lambda t, w, b: func(t, w, b, *rest_args, **rest_kwargs)  # noqa: E731
+        views = self.inputs[id(x)][1] if id(x) in self.inputs else None
+        if views is not None:
+            rule = self.composite.input
+            self.input_layers.append(layer)
+        else:
+            rule = self.composite.linear if name == "linear" else self.composite.conv
+        if rule.input_only and views is None:
+            raise ConvscopeError(f"the {rule.name} rule needs the image itself at the input layer, but `{layer}` "
+                                 "receives a transformed image")
+        bias = None if self.ignore_bias else bias
+        return _attach(y, rule.apply(op, x, weight, bias, y, views))
+
+    def _check_fold(self, func, layer, x, weight, bias, rest_args, rest_kwargs) -> None:
+        bn_name = next(bn for bn, conv in self.plan.folded_bns.items() if conv == layer)
+        bn = self.modules[bn_name]
+        stats = [None if t is None else t.to(x.dtype) for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias)]
+        reference = F.batch_norm(func(x, weight, bias, *rest_args, **rest_kwargs), *stats, False, 0.0, bn.eps)
+        folded = func(x, *[t.to(x.dtype) for t in self.plan.weights64[layer]], *rest_args, **rest_kwargs)
+        error = (folded - reference).abs().max() / reference.abs().max().clamp(min=1.0)
+        self.fold_errors[bn_name] = max(self.fold_errors.get(bn_name, 0.0), error.item())
+
+    def _batch_norm(self, func, args, kwargs):
+        names = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+        bound = _arguments(args, kwargs, names)
+        layer = self.owners.get(id(bound.get("running_mean")), "?")
+        x = bound["input"]
+        if layer in self.plan.folded_bns:
+            return x
+        if self.precise:
+            args, kwargs = tree_map(_float64, (args, kwargs))
+        y = func(*args, **kwargs)
+        if self.composite is None or not x.requires_grad:
+            return y
+        if bound.get("training") or bound.get("running_mean") is None:
+            raise ConvscopeError(f"BatchNorm `{layer}` uses batch statistics; LRP needs the model in eval mode")
+        mean, var, eps = bound["running_mean"], bound["running_var"], bound.get("eps", 1e-5)
+        gamma = bound.get("weight")
+        scale = (gamma if gamma is not None else torch.ones_like(mean)) / torch.sqrt(var + eps)
+        beta = bound.get("bias")
+        shift = (beta if beta is not None else torch.zeros_like(mean)) - mean * scale
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        op = lambda t, w, b: t * w.view(shape) + (0 if b is None else b.view(shape))  # noqa: E731
+        bias = None if self.ignore_bias else shift
+        return _attach(y, self._diagonal_rule().apply(op, x, scale, bias, y, None))
+
+    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor):
+        """Average pooling is a linear op with positive weights: it gets the convolutions' rule."""
+        op = lambda t, w, b: pool(t) * w  # noqa: E731
+        one = torch.ones((), dtype=x.dtype, device=x.device)
+        return _attach(y, self._diagonal_rule().apply(op, x, one, None, y, None))
+
+    def _diagonal_rule(self) -> Rule:
+        """Pooling and stand-alone BatchNorm get the convolutions' rule, except alpha-beta -> z+: their weights
+        are (almost always) positive, so the beta term would be empty and the layer would multiply R by alpha."""
+        rule = self.composite.conv
+        return RULES["zplus"] if rule.name == "alphabeta" else rule
+
+    def _max_pool(self, func, name, args, kwargs):
+        output = func(*args, **kwargs)
+        if self.maxpool == "wta":
+            return output  # the true gradient routes all relevance to the winner: R_winner = x_max g = R_out
+        if isinstance(output, tuple):
+            raise ConvscopeError(f"maxpool=avg cannot rewrite a max-pool that returns indices{self._where()}")
+        if "adaptive" in name:
+            bound = _arguments(args, kwargs, ("input", "output_size"))
+            pool = lambda t: F.adaptive_avg_pool2d(t, bound["output_size"])  # noqa: E731
+        else:
+            bound = _arguments(args, kwargs, ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode"))
+            dilation = bound.get("dilation", 1)
+            if dilation not in (1, (1, 1), [1, 1]):
+                raise ConvscopeError(f"maxpool=avg cannot rewrite a dilated max-pool{self._where()}")
+            kernel = bound["kernel_size"]
+            pool = lambda t: F.avg_pool2d(t, kernel, bound.get("stride") or kernel,  # noqa: E731
+                                          bound.get("padding", 0), bound.get("ceil_mode", False),
+                                          count_include_pad=False)
+        return self._pool(pool, args[0], output)
+
+
+# --- running it -----------------------------------------------------------------------------------------------
+@dataclass
+class Attribution:
+    """Relevance (or another attribution) of a batch: at the model input and at the requested layers."""
+
+    method: str
+    input: torch.Tensor  # [N, C, H, W] at the network's input size
+    layers: dict[str, torch.Tensor]  # name -> [N, ...] layer-shaped relevance
+    output: torch.Tensor  # [N] the target's output f_k(x) (the logit)
+    target: torch.Tensor  # [N] class indices
+    info: dict = field(default_factory=dict)
+    signed: bool | None = None  # whether negative values are meaningful (None: decided from the values)
+
+
+def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+    """The requested class per image, or the predicted one; checked against the number of classes."""
+    count = logits.shape[1]
+    if target is None:
+        return logits.argmax(1)
+    target = torch.as_tensor(target, device=logits.device).flatten()
+    if target.numel() == 1:
+        target = target.expand(logits.shape[0])
+    if target.numel() != logits.shape[0]:
+        raise ConvscopeError(f"{target.numel()} targets for {logits.shape[0]} images")
+    bad = [int(k) for k in target if not 0 <= int(k) < count]
+    if bad:
+        raise ConvscopeError(f"target class {bad[0]} out of range 0..{count - 1}")
+    return target.long()
+
+
+class LayerRecorder:
+    """Forward hooks that keep the output of each named layer (its last call), always removed on exit."""
+
+    def __init__(self, subject: Subject, layers: Sequence[str], stack: list[str] | None = None):
+        self.subject, self.layers, self.stack = subject, [n for n in layers if n != LOGITS], stack
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.handles: list = []
+
+    def __enter__(self) -> "LayerRecorder":
+        modules = dict(self.subject.model.named_modules())
+        for name in self.layers:
+            self.handles.append(modules[name].register_forward_hook(self._keep(name)))
+        if self.stack is not None:
+            for name, module in modules.items():
+                if name:
+                    self.handles.append(module.register_forward_pre_hook(self._enter(name)))
+                    self.handles.append(module.register_forward_hook(self._leave))
+        return self
+
+    def _keep(self, name):
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                self.outputs[name] = output
+        return hook
+
+    def _enter(self, name):
+        def hook(_module, _inputs):
+            self.stack.append(name)
+        return hook
+
+    def _leave(self, _module, _inputs, _output):
+        if self.stack:
+            self.stack.pop()
+
+    def __exit__(self, *exc) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+
+def default_layers(subject: Subject) -> list[str]:
+    """Every module that runs exactly once and returns one tensor, in execution order (containers included)."""
+    names = []
+    for node in subject.graph.in_execution_order():
+        if node.name == LOGITS or node.calls != 1:
+            continue
+        shape = node.output_shape
+        if isinstance(shape, list) and shape and not isinstance(shape[0], list):
+            names.append(node.name)
+    return names
+
+
+def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list[str]:
+    if layers is None or layers == "all":
+        return default_layers(subject)
+    if isinstance(layers, str):
+        layers = [part.strip() for part in layers.split(",") if part.strip()]
+    names = [subject.resolve(n) for n in layers]
+    for n in names:
+        if n != LOGITS and subject.graph.node(n).calls == 0:
+            raise ConvscopeError(f"layer `{n}` does not run in the forward pass of {subject.name}")
+    return names
+
+
+def input_bounds(subject: Subject, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """l and h of the z^B rule: pixel values 0 and 1 mapped through the model's normalization, shaped like x."""
+    low = subject.normalize(torch.zeros(1, subject.input.channels, 1, 1, device=like.device))
+    high = subject.normalize(torch.ones(1, subject.input.channels, 1, 1, device=like.device))
+    low, high = torch.minimum(low, high), torch.maximum(low, high)
+    return low.expand_as(like).clone(), high.expand_as(like).clone()
+
+
+class LRP:
+    """An LRP explainer for one Subject: BatchNorm folding planned and checked once, then `explain` per batch.
+
+    The model is never modified: folded parameters are substituted at run time and every hook is removed.
+    """
+
+    def __init__(self, subject: Subject, composite: str | Composite = "dtd", *, maxpool: str = "wta",
+                 ignore_bias: bool = False, check: bool = True):
+        from .canonizers import check_folding, plan_folding
+
+        if not subject.scriptable_hooks:
+            raise ConvscopeError(f"model {subject.name} is TorchScript: LRP needs its layers")
+        self.subject = subject
+        self.composite = get_composite(composite)
+        self.maxpool, self.ignore_bias = maxpool, ignore_bias
+        self.plan = plan_folding(subject)
+        self.fold_deviation = check_folding(subject, self.plan) if check else None
+
+    def explain(self, images: torch.Tensor, target: int | Sequence[int] | None = None,
+                layers: str | Sequence[str] | None = "all") -> Attribution:
+        """One forward, one modified backward: relevance at the input and at every requested layer."""
+        subject = self.subject
+        names = resolve_layers(subject, layers) if layers else []
+        x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
+        low, high = input_bounds(subject, x)
+        leaves = {"x": x, "above_low": (x.detach() - low).requires_grad_(True),
+                  "below_high": (x.detach() - high).requires_grad_(True),
+                  "ones": torch.ones_like(x).requires_grad_(True)}
+        inputs = {id(x): (x, {k: v for k, v in leaves.items() if k != "x"})}
+        stack: list[str] = []
+        mode = RelevanceMode(subject, self.plan, self.composite, maxpool=self.maxpool,
+                             ignore_bias=self.ignore_bias, inputs=inputs)
+        mode.module_stack = stack
+        with torch.enable_grad(), LayerRecorder(subject, names, stack) as recorder, mode:
+            logits = subject.model(x)
+        targets = target_classes(logits.detach(), target)
+        output = logits.gather(1, targets[:, None])[:, 0]
+        captured = [recorder.outputs.get(n) for n in names]
+        wanted = [*leaves.values(), *[t for t in captured if t is not None and t.requires_grad]]
+        grads = torch.autograd.grad(output.sum(), wanted, allow_unused=True)
+        by_id = {id(t): g for t, g in zip(wanted, grads)}
+        relevance = sum(t.detach() * by_id[id(t)] for t in leaves.values() if by_id[id(t)] is not None)
+        layer_relevance = {}
+        for name, tensor in zip(names, captured):
+            if name == LOGITS:
+                layer_relevance[name] = torch.zeros_like(logits.detach()).scatter(1, targets[:, None],
+                                                                                 output.detach()[:, None])
+            elif tensor is not None:
+                grad = by_id.get(id(tensor))
+                layer_relevance[name] = tensor.detach() * grad if grad is not None else torch.zeros_like(tensor)
+        signed = self.composite.conv.name in ("epsilon", "alphabeta") or \
+            self.composite.input.name == "epsilon" or self.composite.linear.name == "epsilon"
+        return Attribution(f"lrp:{self.composite.name}", relevance.detach(), layer_relevance, output.detach(),
+                           targets, {"composite": self.composite.to_dict(), "maxpool": self.maxpool,
+                                     "ignore_bias": self.ignore_bias, "input_layers": sorted(set(mode.input_layers)),
+                                     "canonizers": self.plan.to_dict(), "fold_deviation": self.fold_deviation},
+                           signed)
+
+
+def lrp(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
+        composite: str | Composite = "dtd", layers: str | Sequence[str] | None = "all", *, maxpool: str = "wta",
+        ignore_bias: bool = False) -> Attribution:
+    """LRP relevance of `target` (default: the predicted class) for a batch of [0, 1] images."""
+    return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)

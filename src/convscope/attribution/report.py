@@ -1,0 +1,143 @@
+"""The attribution recipe: one image, one method; heatmaps for every layer, filter rankings, the conservation
+trace, optionally the input attribution as .npy; returns the JSON-ready dict of the `attribute` CLI contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import ConvscopeError
+from ..images import heat_colormap, scale_to_255, upscale
+from ..subject import LOGITS, Subject
+from .lrp import LRP, Attribution
+from .ranking import channel_relevance, rank_filters
+
+LRP_METHODS = {"dtd": "dtd", "lrp-epsilon": "epsilon-plus", "lrp-alphabeta": "alpha2beta1"}
+METHODS = [*LRP_METHODS, "saliency", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"]
+
+
+def attribute(subject: Subject, images: torch.Tensor, method: str = "dtd", target: int | Sequence[int] | None = None,
+              layers: str | Sequence[str] | None = "all", *, maxpool: str = "wta", ignore_bias: bool = False,
+              alpha: float = 2.0, layer: str | None = None, steps: int = 32, patch: int | None = None,
+              stride: int | None = None, fill: str = "zero") -> Attribution:
+    """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer)."""
+    from .cam import grad_cam
+    from .gradients import gradient_attribution, integrated_gradients
+    from .lrp import COMPOSITES, Composite, Rule
+    from .occlusion import occlusion
+
+    if method in LRP_METHODS:
+        composite = LRP_METHODS[method]
+        if method == "lrp-alphabeta" and alpha != 2.0:
+            if alpha < 1:
+                raise ConvscopeError(f"alpha must be at least 1 (beta = alpha - 1), got {alpha}")
+            base = COMPOSITES["alpha2beta1"]
+            rule = Rule("alphabeta", alpha=alpha, beta=alpha - 1)
+            composite = Composite(f"alpha{alpha:g}beta{alpha - 1:g}", base.input, rule, base.linear)
+        return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)
+    if method in ("saliency", "guided-backprop", "deconvnet"):
+        return gradient_attribution(subject, images, target, method, layers)
+    if method == "gradcam":
+        return grad_cam(subject, images, target, layer)
+    if method == "integrated-gradients":
+        return integrated_gradients(subject, images, target, steps)
+    if method == "occlusion":
+        return occlusion(subject, images, target, patch, stride, fill)
+    raise ConvscopeError(f"unknown attribution method `{method}`; choose one of {', '.join(METHODS)}")
+
+
+def heatmap_values(attribution: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
+    """[C, H, W] -> [H, W]: the sum over channels (relevance), or max |.| over channels (gradients, Simonyan)."""
+    if attribution.dim() == 1:
+        return attribution[None]
+    return attribution.abs().amax(0) if reduce == "max-abs" else attribution.sum(0)
+
+
+def heatmap_image(values: torch.Tensor | np.ndarray, signed: bool) -> Image.Image:
+    """Seed 001 Algorithm 3 (A = R / max R, shown as 255 A) on the heat ramp; a signed map is divided by max |R|
+    and shown blue (negative) - white (0) - red (positive)."""
+    array = np.asarray(values.detach().float().cpu() if isinstance(values, torch.Tensor) else values, np.float64)
+    if array.ndim == 1:
+        array = array[None]
+    if not signed:
+        return Image.fromarray(heat_colormap(scale_to_255(array)))
+    peak = np.abs(array).max()
+    t = array / peak if peak > 0 else np.zeros_like(array)
+    positive, negative = np.clip(t, 0, 1), np.clip(-t, 0, 1)
+    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
+
+
+def is_signed(result: Attribution, values: torch.Tensor) -> bool:
+    return bool(result.signed) if result.signed is not None else bool((values < 0).any())
+
+
+def _safe(name: str) -> str:
+    return name.replace("/", "-").replace(":", "-")
+
+
+def run_attribute(subject: Subject, image_path: Path, out: Path, method: str = "dtd", target: int | None = None,
+                  layers: str | Sequence[str] | None = "all", rank: int = 5, save_npy: bool = False,
+                  fit_mode: str = "squash", **options) -> dict:
+    """Attribute one image file; write the heatmaps, the trace and the ranking; return the CLI's JSON."""
+    image = subject.load_image(image_path, fit_mode)
+    if method not in LRP_METHODS and method not in ("saliency", "guided-backprop", "deconvnet"):
+        layers = None  # only LRP and the gradient family give per-layer results
+    result = attribute(subject, image, method, target, layers, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{Path(image_path).stem}_{method}"
+    output = float(result.output[0])
+    input_map = heatmap_values(result.input[0], result.info.get("reduce", "sum"))
+    input_png = out / f"{stem}_input.png"
+    heatmap_image(input_map, is_signed(result, input_map)).save(input_png)
+    layer_dir = out / f"{stem}_layers"
+    entries = []
+    for name, relevance in result.layers.items():
+        values = relevance[0]
+        entry = {"name": name, "type": subject.graph.nodes[name].type if name in subject.graph.nodes else "",
+                 "shape": list(values.shape), "relevance_sum": float(values.sum()),
+                 "fraction_of_output": float(values.sum()) / output if output else None}
+        if name != LOGITS and values.dim() >= 1:
+            layer_dir.mkdir(exist_ok=True)
+            path = layer_dir / f"{_safe(name)}.png"
+            layer_map = heatmap_values(values) if values.dim() == 3 else channel_relevance(values)
+            upscale(heatmap_image(layer_map, is_signed(result, layer_map))).save(path)
+            entry["heatmap"] = str(path)
+        ranking = rank_filters(values, rank)
+        entry["top_filters"] = ranking["top_filters"]
+        entry["filters_for_90_percent"] = ranking["filters_for_90_percent"]
+        entry["cumulative"] = ranking["cumulative"][:rank]
+        entries.append(entry)
+    summary = {"image": str(image_path), "method": method, "target": int(result.target[0]),
+               "label": subject.label(int(result.target[0])), "output": output,
+               "input_relevance_sum": float(result.input[0].sum()),
+               "heatmap": str(input_png), "layers": entries, "npy": None,
+               "info": {k: v for k, v in result.info.items() if k != "reduce"}}
+    if output:
+        summary["conservation"] = summary["input_relevance_sum"] / output
+    if save_npy:
+        path = out / f"{stem}.npy"
+        np.save(path, result.input[0].detach().float().cpu().numpy())
+        summary["npy"] = str(path)
+    json_path = out / f"{stem}.json"
+    json_path.write_text(json.dumps(summary, indent=1))
+    summary["json"] = str(json_path)
+    return summary
+
+
+def trace_table(summary: dict, limit: int | None = None) -> str:
+    """The conservation trace as text: relevance sum per layer vs the target's output."""
+    rows = [f"target {summary['target']} ({summary['label']}): output {summary['output']:.4g}, "
+            f"input relevance {summary['input_relevance_sum']:.4g}"]
+    layers = summary["layers"] if limit is None else summary["layers"][-limit:]
+    for entry in layers:
+        fraction = entry["fraction_of_output"]
+        top = ", ".join(f"{f['index']}" for f in entry["top_filters"])
+        rows.append(f"  {entry['name'][:48]:<48} {entry['relevance_sum']:>11.4g} "
+                    f"{'' if fraction is None else f'{fraction:7.1%}':>8}  top {top}")
+    return "\n".join(rows)
