@@ -1,0 +1,459 @@
+"""Sampling the inverse set of neurons: many diverse images whose activations lie in given ranges [z1, z2]
+(seed 002, "inverse set" paper, §3, eqs. (6)-(13)).
+
+    problem    G (convscope.generators) turns codes into images, E (a layer of the model, flattened) embeds them,
+               constraints (layer, unit, z1, z2) read f_p(G(c)) — the unit's mean activation over space.
+    seeds      K codes by the bound-constrained augmented Lagrangian of eq. (9), slack variables eliminated in
+               closed form, stopped as soon as all K satisfy every constraint (eq. (8)).
+    sampling   eqs. (10)-(11): single gradient steps from the seeds with lambda*, mu* fixed; every feasible step
+               is a new sample and replaces its walker's anchor in C0; until n samples.
+    diversity  Table 1's measure: the mean pairwise Euclidean distance of E(G(c)) over the samples.
+
+Several constraints, in any layers, give the intersection of inverse sets (eqs. (12)-(13)): each adds its own
+terms to the Lagrangian. Baselines on the same initial codes: no diversity term (eq. (15)), code-space
+diversity (eq. (14)), activation maximization with random restarts, and the full optimization of eq. (16).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from . import objectives as O
+from .errors import ConvscopeError
+from .subject import LOGITS, Subject
+
+OBJECTIVES = ("diverse", "no-diversity", "code-diversity")
+
+
+class InfeasibleRangeError(ConvscopeError):
+    """The seeds could not reach every constraint's range within the allowed outer iterations."""
+
+
+# --- constraints and encoder ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Constraint:
+    """z1 <= f(x) <= z2 for f = the mean over space of channel `unit` of `layer` (a unit of a vector layer)."""
+
+    layer: str
+    unit: int
+    low: float
+    high: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer}:{self.unit}"
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def describe(self) -> str:
+        return f"{self.name} in [{self.low:g}, {self.high:g}]"
+
+
+def parse_constraint(text: str) -> Constraint:
+    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint."""
+    parts = text.rsplit(":", 3)
+    if len(parts) != 4 or not parts[0]:
+        raise ConvscopeError(f"constraint `{text}` is not LAYER:UNIT:Z1:Z2 (e.g. logits:3:4.0:6.0)")
+    layer, unit, low, high = parts
+    try:
+        unit_index, z1, z2 = int(unit), float(low), float(high)
+    except ValueError:
+        raise ConvscopeError(f"constraint `{text}`: UNIT must be an integer and Z1, Z2 numbers") from None
+    if not (math.isfinite(z1) and math.isfinite(z2)) or z1 >= z2:
+        raise ConvscopeError(f"constraint `{text}`: the range needs finite Z1 < Z2, got [{low}, {high}]")
+    return Constraint(layer, unit_index, z1, z2)
+
+
+def check_constraints(subject: Subject, constraints: Sequence[Constraint]) -> list[Constraint]:
+    """Resolve layers and check units, raising a one-line ConvscopeError for the first bad one."""
+    if not constraints:
+        raise ConvscopeError("inverse-set needs at least one --constraint LAYER:UNIT:Z1:Z2")
+    checked = []
+    for c in constraints:
+        layer = subject.resolve(c.layer)
+        subject.check_channels(layer, [c.unit])
+        checked.append(Constraint(layer, c.unit, c.low, c.high))
+    return checked
+
+
+def default_encoder_layer(subject: Subject) -> str:
+    """The paper's E: the first fully connected layer before the classifier, else the last pooling layer, else
+    the last layer before the output."""
+    ran = [n for n in subject.graph.in_execution_order() if n.name != LOGITS]
+    linears = [n for n in ran if n.type == "Linear"]
+    if len(linears) > 1:
+        return linears[0].name
+    pools = [n for n in ran if "Pool" in n.type and not n.children]
+    if pools:
+        parent = pools[-1].parent  # a pooling wrapper (timm's SelectAdaptivePool2d) also flattens: prefer it
+        return parent if parent and "Pool" in subject.graph.node(parent).type else pools[-1].name
+    return ran[-1].name
+
+
+class Encoder:
+    """E(x): the activations of one layer, flattened to [N, D]."""
+
+    def __init__(self, subject: Subject, layer: str | None = None):
+        self.subject = subject
+        self.layer = subject.resolve(layer) if layer else default_encoder_layer(subject)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.subject.capture(images, [self.layer])[self.layer].flatten(1)
+
+
+# --- the objective terms -------------------------------------------------------------------------------------
+def pairwise_sq_sum(x: torch.Tensor) -> torch.Tensor:
+    """sum_{i,j} ||x_i - x_j||^2 = 2 K sum_i ||x_i||^2 - 2 ||sum_i x_i||^2 (exact, no square roots)."""
+    x = x.flatten(1)
+    return 2 * len(x) * x.pow(2).sum() - 2 * x.sum(0).pow(2).sum()
+
+
+def cross_sq_sum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """sum_i sum_y ||x_i - y_y||^2 = |Y| sum ||x_i||^2 + K sum ||y_y||^2 - 2 (sum x_i) . (sum y_y)."""
+    x, y = x.flatten(1), y.flatten(1)
+    return len(y) * x.pow(2).sum() + len(x) * y.pow(2).sum() - 2 * (x.sum(0) * y.sum(0)).sum()
+
+
+def diversity(features: torch.Tensor) -> float:
+    """Table 1's measure: the mean pairwise Euclidean distance between the samples' E(G(c))."""
+    if len(features) < 2:
+        return 0.0
+    return torch.pdist(features.flatten(1).double()).mean().item()
+
+
+# --- the problem: G, E and the constraints -------------------------------------------------------------------
+@dataclass
+class Problem:
+    """Everything the Lagrangian of eq. (9) / (11) needs: images G(C), features E(G(C)), activations f_p(G(C)).
+
+    Each constraint p gives two inequalities per code in the paper's form h >= 0: the lower side of eq. (8),
+    h_lo = eps0 - z2 + f (as written), and its mirror for the upper side, h_hi = eps0 + z1 - f, with
+    eps0 = (1 - inset) (z2 - z1). The paper constrains only the lower side, with eps0 = eps / 2 (inset 1/2), so
+    its seeds aim at the upper half of the range; bounding both sides with inset 1/2 would pin f to the midpoint,
+    so both sides move in by `inset` = 1/4 of the range: the seeds aim at its middle half.
+    """
+
+    subject: Subject
+    generator: torch.nn.Module
+    encoder: Encoder
+    constraints: list[Constraint]
+    inset: float = 0.25
+    tolerance: float = 1e-3  # fraction of the range kept clear of each bound when accepting (float noise only)
+    units: list[O.Objective] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.inset < 0.5:
+            raise ConvscopeError(f"inset must be in [0, 0.5), got {self.inset}")
+        self.units = [O.channel(c.layer, c.unit) for c in self.constraints]
+        self.low = torch.tensor([c.low for c in self.constraints])
+        self.high = torch.tensor([c.high for c in self.constraints])
+        width = self.high - self.low
+        self.eps0 = (1 - self.inset) * width
+        self.margin = self.tolerance * width
+        self.layers = list(dict.fromkeys([self.encoder.layer, *(c.layer for c in self.constraints)]))
+
+    def measure(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images, activations f [K, P], features E [K, D]) in one forward pass."""
+        images = self.generator(codes)
+        acts = self.subject.capture(images, self.layers)
+        values = torch.stack([unit(acts) for unit in self.units], dim=1)
+        return images, values, acts[self.encoder.layer].flatten(1)
+
+    def sides(self, values: torch.Tensor) -> torch.Tensor:
+        """h [K, P, 2]: (eps0 - z2 + f, eps0 + z1 - f); the constraint is h >= 0."""
+        return torch.stack([self.eps0 - self.high + values, self.eps0 + self.low - values], dim=-1)
+
+    def feasible(self, values: torch.Tensor) -> torch.Tensor:
+        """[K] bool: every constraint z1 <= f <= z2 holds (eq. (8) and its upper side), with the float margin."""
+        values = values.detach()
+        return ((values >= self.low + self.margin) & (values <= self.high - self.margin)).all(dim=1)
+
+    def distance(self, values: torch.Tensor) -> torch.Tensor:
+        """[K, P]: how far each activation lies outside its range (0 inside)."""
+        values = values.detach()
+        return (self.low - values).clamp_min(0) + (values - self.high).clamp_min(0)
+
+
+def constraint_terms(h: torch.Tensor, lam: torch.Tensor, mu: float) -> torch.Tensor:
+    """sum -lambda (h - s) + mu / 2 (h - s)^2 of eq. (9), with the slack minimizing it in closed form,
+    s = max(0, h - lambda / mu) (coordinate descent in s), held constant for the step in C."""
+    s = (h - lam / mu).clamp_min(0).detach()
+    r = h - s
+    return (-lam * r + 0.5 * mu * r.pow(2)).sum()
+
+
+def diversity_term(objective: str, codes: torch.Tensor, features: torch.Tensor,
+                   anchor_codes: torch.Tensor | None = None, anchor_features: torch.Tensor | None = None):
+    """The quantity maximized: sum_ij ||E(G(c_i)) - E(G(c_j))||^2 (eq. (6)), plus the sum over the anchors C0
+    in sampling (eq. (7)); on the codes themselves for eq. (14); 0 for eq. (15)."""
+    if objective == "no-diversity":
+        return features.new_zeros(())
+    x, y = (codes, anchor_codes) if objective == "code-diversity" else (features, anchor_features)
+    total = pairwise_sq_sum(x)
+    if y is not None:
+        total = total + cross_sq_sum(x, y)
+    return total
+
+
+# --- seeds: eq. (9) ----------------------------------------------------------------------------------------
+@dataclass
+class Seeds:
+    codes: torch.Tensor  # the trainable [K, ...] tensor, at the seeds
+    optimizer: torch.optim.Optimizer
+    lam: torch.Tensor  # lambda* [K, P, 2]
+    mu: float  # mu*
+    values: torch.Tensor  # f [K, P] at the seeds
+    features: torch.Tensor  # E(G(C0)) [K, D]
+    images: torch.Tensor
+    steps: int
+    outer_iterations: int
+
+
+def find_seeds(problem: Problem, initial_codes: torch.Tensor, objective: str = "diverse", *, mu0: float = 10.0,
+               alpha: float = 10.0, inner_steps: int = 100, max_outer: int = 6, lr: float = 0.05,
+               stop_when_feasible: bool = True, progress=None) -> Seeds:
+    """Bound-constrained augmented Lagrangian of eq. (9) (seed 002 §3.4) from `initial_codes`:
+
+        min_C  -sum_ij ||E(G(c_i)) - E(G(c_j))||^2 - sum_i lambda_i (h_i - s_i) + mu / 2 sum_i (h_i - s_i)^2,  s >= 0
+
+    per outer iteration r: s = max(0, h - lambda / mu) in closed form, `inner_steps` Adam steps in C (codes
+    projected into the generator's box), then lambda <- max(lambda - mu h, 0) and mu <- alpha mu. Stops as soon
+    as all K codes satisfy every constraint; raises InfeasibleRangeError after `max_outer` iterations.
+    `stop_when_feasible=False` runs every step (the "optimize all the way" variant of §4.3).
+    """
+    if objective not in OBJECTIVES:
+        raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
+    codes = initial_codes.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([codes], lr=lr)
+    lam = torch.zeros(len(codes), len(problem.constraints), 2)
+    mu, steps = float(mu0), 0
+    best = torch.full((len(problem.constraints),), float("inf"))
+    best_value = torch.full((len(problem.constraints),), float("nan"))
+    for outer in range(max_outer):
+        for _ in range(inner_steps):
+            images, values, features = problem.measure(codes)
+            distance = problem.distance(values)
+            closest = distance.argmin(dim=0)
+            improved = distance.min(dim=0).values < best
+            best = torch.where(improved, distance.min(dim=0).values, best)
+            best_value = torch.where(improved, values.detach().gather(0, closest[None])[0], best_value)
+            if stop_when_feasible and bool(problem.feasible(values).all()):
+                return Seeds(codes, optimizer, lam, mu, values.detach(), features.detach(), images.detach(),
+                             steps, outer)
+            loss = -diversity_term(objective, codes, features) + constraint_terms(problem.sides(values), lam, mu)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            problem.generator.project(codes)
+            steps += 1
+            if progress:
+                progress("seeds", steps)
+        with torch.no_grad():
+            _, values, _ = problem.measure(codes)
+            lam = (lam - mu * problem.sides(values)).clamp_min(0)
+        mu *= alpha
+    images, values, features = (t.detach() for t in problem.measure(codes))
+    if bool(problem.feasible(values).all()) or not stop_when_feasible:
+        return Seeds(codes, optimizer, lam, mu, values, features, images, steps, max_outer)
+    worst = int(best.argmax())
+    c = problem.constraints[worst]
+    raise InfeasibleRangeError(
+        f"constraint {c.describe()} not reached: after {max_outer} outer iterations ({steps} gradient steps) the "
+        f"closest value was {best_value[worst].item():.4g}; choose a range nearer that value")
+
+
+# --- fast sampling: eqs. (10)-(11) -------------------------------------------------------------------------
+@dataclass
+class InverseSet:
+    codes: torch.Tensor  # [n, ...]
+    images: torch.Tensor  # [n, C, H, W] quantized, as saved
+    values: torch.Tensor  # [n, P]
+    features: torch.Tensor  # [n, D]
+    seed_steps: int
+    sampling_steps: int
+    outer_iterations: int
+    seconds: float
+    requested: int
+
+    @property
+    def diversity(self) -> float:
+        return diversity(self.features)
+
+
+def sample_from_seeds(problem: Problem, seeds: Seeds, n: int, objective: str = "diverse", *,
+                      max_steps: int | None = None, progress=None) -> tuple[list, int]:
+    """Eq. (11) with lambda*, mu* fixed (seed 002 §3.4, steps 1-6): from C = C0 = the seeds, repeat
+    s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC (Adam, carrying the seeds'
+    optimizer state), keep every c'_i that satisfies all constraints as a new sample and as the new anchor
+    C0_i, C <- C'. Returns ([(code, image, values, features)] for the n samples, seeds first; gradient steps).
+    At most `max_steps` steps (default 20 per K samples still needed)."""
+    codes, k = seeds.codes, len(seeds.codes)
+    anchor_codes, anchor_features = codes.detach().clone(), seeds.features.clone()
+    samples = [(codes[i].detach().clone(), seeds.images[i], seeds.values[i], seeds.features[i]) for i in range(k)]
+    max_steps = max_steps if max_steps is not None else 20 * math.ceil(max(0, n - k) / k)
+    steps = 0
+    while len(samples) < n and steps <= max_steps:
+        images, values, features = problem.measure(codes)
+        if steps > 0:  # C holds C' of the previous step: its feasible codes are new samples
+            for i in torch.nonzero(problem.feasible(values)).flatten().tolist():
+                if len(samples) < n:
+                    samples.append((codes[i].detach().clone(), images[i].detach(), values[i].detach(),
+                                    features[i].detach()))
+                anchor_codes[i], anchor_features[i] = codes[i].detach(), features[i].detach()
+            if len(samples) >= n or steps == max_steps:
+                break
+        loss = (-diversity_term(objective, codes, features, anchor_codes, anchor_features)
+                + constraint_terms(problem.sides(values), seeds.lam, seeds.mu))
+        seeds.optimizer.zero_grad()
+        loss.backward()
+        seeds.optimizer.step()
+        problem.generator.project(codes)
+        steps += 1
+        if progress:
+            progress("sampling", steps)
+    return samples, steps
+
+
+def inverse_set(problem: Problem, initial_codes: torch.Tensor, n: int, objective: str = "diverse",
+                progress=None, **seed_options) -> InverseSet:
+    """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13))."""
+    start = time.perf_counter()
+    seeds = find_seeds(problem, initial_codes, objective, progress=progress, **seed_options)
+    samples, steps = sample_from_seeds(problem, seeds, n, objective, progress=progress)
+    codes, images, values, features = (torch.stack(column) for column in zip(*samples))
+    return InverseSet(codes, images, values, features, seeds.steps, steps, seeds.outer_iterations,
+                      time.perf_counter() - start, n)
+
+
+def activation_maximization(problem: Problem, initial_codes: torch.Tensor, steps: int = 100,
+                            lr: float = 0.05) -> InverseSet:
+    """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a fixed number of
+    Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer)."""
+    start = time.perf_counter()
+    codes = initial_codes.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([codes], lr=lr)
+    for _ in range(steps):
+        _, values, _ = problem.measure(codes)
+        optimizer.zero_grad()
+        (-values.sum()).backward()
+        optimizer.step()
+        problem.generator.project(codes)
+    with torch.no_grad():
+        images, values, features = problem.measure(codes)
+    return InverseSet(codes.detach(), images, values, features, steps, 0, 0, time.perf_counter() - start,
+                      len(codes))
+
+
+# --- the recipe: files, bands, baselines ---------------------------------------------------------------------
+def remeasure(subject: Subject, problem: Problem, paths: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations [n, P] and features [n, D] of the saved image files, read back from disk."""
+    images = torch.cat([subject.load_image(path) for path in paths])
+    with torch.no_grad():
+        values, features = [], []
+        for start in range(0, len(images), 32):
+            acts = subject.capture(images[start:start + 32], problem.layers)
+            values.append(torch.stack([unit(acts) for unit in problem.units], dim=1))
+            features.append(acts[problem.encoder.layer].flatten(1))
+    return torch.cat(values), torch.cat(features)
+
+
+def band_of(value: float, constraint: Constraint, bands: int) -> int:
+    """Index of the activation band (equal slices of [z1, z2]) a value falls in (Fig. 1 of the paper)."""
+    return min(bands - 1, max(0, int((value - constraint.low) / constraint.width * bands)))
+
+
+def summarize(result: InverseSet, problem: Problem) -> dict:
+    inside = problem.feasible(result.values) if len(result.values) else torch.zeros(0, dtype=torch.bool)
+    return {"n": len(result.codes), "diversity": result.diversity, "in_range": float(inside.float().mean()),
+            "seed_steps": result.seed_steps, "sampling_steps": result.sampling_steps,
+            "seconds": round(result.seconds, 3)}
+
+
+def run_inverse_set(subject: Subject, constraints: Sequence[Constraint], out, *, n: int = 500, k: int = 10,
+                    generator: str = "fourier", encoder_layer: str | None = None, objective: str = "diverse",
+                    seed: int = 0, baselines: bool = False, bands: int = 4, animation: bool = False,
+                    inner_steps: int = 100, max_outer: int = 6, lr: float = 0.05, progress=None) -> dict:
+    """Sample the inverse set (intersection) of `constraints`; write every sample as a PNG, one contact sheet per
+    activation band of the first constraint and one of all samples (optionally an animated GIF); re-measure
+    each saved file. Returns the JSON-ready result (see docs/inverse-set.md)."""
+    from pathlib import Path
+
+    from .generators import make_generator
+    from .images import grid, tensor_to_pil, upscale
+
+    if n < k:
+        raise ConvscopeError(f"--n ({n}) must be at least --k ({k}): the K seeds are the first samples")
+    if objective not in OBJECTIVES:
+        raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
+    constraints = check_constraints(subject, constraints)
+    encoder = Encoder(subject, encoder_layer)
+    G = make_generator(generator, subject, encoder, progress=progress is not None)
+    problem = Problem(subject, G, encoder, constraints)
+    rng = torch.Generator().manual_seed(seed)
+    initial = G.initial_codes(k, encoder, rng)
+    options = {"inner_steps": inner_steps, "max_outer": max_outer, "lr": lr}
+    result = inverse_set(problem, initial, n, objective, progress=progress, **options)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tiles = [tensor_to_pil(image) for image in result.images]
+    paths = [out / f"sample_{i:04d}.png" for i in range(len(tiles))]
+    for tile, path in zip(tiles, paths):
+        tile.save(path)
+    values, features = remeasure(subject, problem, paths)
+    first = constraints[0]
+    band_index = [band_of(v, first, bands) for v in values[:, 0].tolist()]
+    samples = [{"path": str(path), "activations": {c.name: float(v) for c, v in zip(constraints, row)},
+                "band": b, "inside": bool(ok)}
+               for path, row, b, ok in zip(paths, values.tolist(), band_index, problem.feasible(values).tolist())]
+    shown = [upscale(tile, 64) for tile in tiles]
+    edges = [first.low + first.width * j / bands for j in range(bands + 1)]
+    sheets = []
+    for b in range(bands):
+        members = [i for i, bi in enumerate(band_index) if bi == b]
+        if members:
+            path = out / f"band_{b}.png"
+            grid([shown[i] for i in members], [f"{values[i, 0]:.2f}" for i in members]).save(path)
+            sheets.append({"band": b, "range": [edges[b], edges[b + 1]], "count": len(members), "path": str(path)})
+    order = sorted(range(len(tiles)), key=lambda i: float(values[i, 0]))
+    sheet = out / "sheet.png"
+    grid([shown[i] for i in order], [f"{values[i, 0]:.2f}" for i in order]).save(sheet)
+    report = {"samples": samples, "diversity": diversity(features), "seed_steps": result.seed_steps,
+              "sampling_steps": result.sampling_steps, "outer_iterations": result.outer_iterations,
+              "seconds": round(result.seconds, 3), "n": len(samples), "requested": n, "k": k,
+              "all_inside": all(s["inside"] for s in samples), "objective": objective,
+              "constraints": [{"layer": c.layer, "unit": c.unit, "z1": c.low, "z2": c.high} for c in constraints],
+              "encoder_layer": encoder.layer, "generator": G.describe(), "seed": seed, "sheet": str(sheet),
+              "band_sheets": sheets, "baselines": {}}
+    if animation:
+        path = out / "animation.gif"
+        frames = [tile.convert("RGB") for tile in shown]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=120, loop=0)
+        report["animation"] = str(path)
+    if baselines:
+        report["baselines"] = run_baselines(problem, initial, n, objective, options)
+    return report
+
+
+def run_baselines(problem: Problem, initial: torch.Tensor, n: int, chosen: str, options: dict) -> dict:
+    """The other objectives of §4 from the same initial codes (seeds and sampling each), and activation
+    maximization from the same K starts, each summarized by the Table 1 diversity and the share in range."""
+    found = {}
+    for objective in OBJECTIVES:
+        if objective == chosen:
+            continue
+        try:
+            found[objective] = summarize(inverse_set(problem, initial, n, objective, **options), problem)
+        except InfeasibleRangeError as exc:
+            found[objective] = {"error": str(exc)}
+    am = activation_maximization(problem, initial, steps=options["inner_steps"], lr=options["lr"])
+    found["activation-maximization"] = {**summarize(am, problem), "restarts": len(initial),
+                                        "steps": options["inner_steps"]}
+    return found
