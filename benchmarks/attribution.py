@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import MALLOC_ENV, interleaved  # noqa: E402
+from run import interleaved, quiet_allocator  # noqa: E402
 
 
 def zennit_composite(subject):
@@ -82,8 +81,7 @@ def bench(repeats: int) -> list[dict]:
 
 
 def main() -> int:
-    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    quiet_allocator()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true")

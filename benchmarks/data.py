@@ -17,30 +17,14 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
-
-
-def interleaved(candidate, baseline, repeats: int) -> dict:
-    """Alternate baseline and candidate (after a warm-up each); medians and the median time ratio."""
-    candidate(), baseline()
-    cand, base, ratios = [], [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        baseline()
-        base.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        candidate()
-        cand.append(time.perf_counter() - start)
-        ratios.append(cand[-1] / base[-1])
-    return {"candidate_s": statistics.median(cand), "baseline_s": statistics.median(base),
-            "ratio": statistics.median(ratios), "throughput": 1 / statistics.median(ratios)}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import MALLOC_ENV, interleaved, quiet_allocator  # noqa: E402
 
 
 def memory_dataset(images):
@@ -84,8 +68,9 @@ def bench_scan(repeats: int) -> list[dict]:
     rows = []
     for label, dataset in (("decoded", decoded), ("jpeg-folder", files)):
         scan = lambda d=dataset: top_examples(subject, d, units, k=9, batch_size=batch)  # noqa: E731
+        measured = interleaved(scan, bare, repeats)
         rows.append({"benchmark": f"scan-{label}", "units": 1000, "k": 9, "images": count, "batch": batch,
-                     **interleaved(scan, bare, repeats), "target": "throughput >= 0.90"})
+                     **measured, "throughput": 1 / measured["ratio"], "target": "throughput >= 0.90"})
     shutil.rmtree(folder, ignore_errors=True)
     return rows
 
@@ -143,8 +128,7 @@ def bench_cluster(repeats: int, big: bool = False) -> list[dict]:
 
 
 def main() -> int:
-    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    quiet_allocator()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", choices=["scan", "memory", "cluster"])

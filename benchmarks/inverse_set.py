@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import MALLOC_ENV  # noqa: E402 - the allocator settings of benchmarks/run.py
+from run import quiet_allocator  # noqa: E402 - the allocator settings of benchmarks/run.py
 
 CASES = {  # model, constraint, generator, seed-ALM inner steps
     "digits": ("digits", "logits:3:4:6", "trained:digits", 100),
@@ -69,8 +69,7 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int) -> dict:
 
 
 def main() -> None:
-    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    quiet_allocator()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=sorted(CASES))

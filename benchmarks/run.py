@@ -27,6 +27,12 @@ def _timed(function: Callable[[], object]) -> float:
     return reported if isinstance(reported, float) else time.perf_counter() - start
 
 
+def quiet_allocator() -> None:
+    """Re-execute this script with glibc's mmap / trim thresholds raised (they caused 2-60x stalls), once."""
+    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+
+
 def interleaved(candidate: Callable[[], object], baseline: Callable[[], object], repeats: int) -> dict:
     """Run baseline and candidate alternately (after one warm-up each); return medians and the median ratio."""
     candidate(), baseline()
@@ -182,8 +188,7 @@ BENCHMARKS = {"truncation": bench_truncation, "render": bench_render_step, "luce
 
 
 def main() -> int:
-    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    quiet_allocator()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
