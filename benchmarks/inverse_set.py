@@ -1,7 +1,8 @@
 """Inverse-set benchmark (seed 002 §4.3): seeds + fast sampling of n samples vs the full optimization of eq. (16)
 of n_full samples at once, with the same constraint, generator and initial codes (the first K of the n_full).
 
-    .venv/bin/python benchmarks/inverse_set.py [--repeats N] [--only digits|default] [--n 500] [--n-full 100] [--json]
+    .venv/bin/python benchmarks/inverse_set.py [--repeats N] [--only digits|default] [--n 500] [--n-full 100]
+        [--device cpu|cuda] [--json]
 
 Reports gradient steps, seconds, seconds per sample, the share of samples in range and the Table 1 diversity of
 both, and the ratios candidate / baseline (time and time per sample), as medians over interleaved repeats.
@@ -27,7 +28,7 @@ CASES = {  # model, constraint, generator, seed-ALM inner steps
 }
 
 
-def run_case(name: str, n: int, n_full: int, k: int, repeats: int) -> dict:
+def run_case(name: str, n: int, n_full: int, k: int, repeats: int, device: str = "cpu") -> dict:
     import torch
 
     import convscope
@@ -36,7 +37,7 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int) -> dict:
                                        summarize)
 
     model, constraint, generator_spec, inner_steps = CASES[name]
-    subject = convscope.load(model)
+    subject = convscope.load(model).to(device)
     encoder = Encoder(subject)
     generator = make_generator(generator_spec, subject, encoder)
     problem = Problem(subject, generator, encoder, [parse_constraint(constraint)])
@@ -57,7 +58,7 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int) -> dict:
         return statistics.median(r[key] for r in rows)
 
     report = {"benchmark": "inverse-set", "case": name, "model": model, "constraint": constraint,
-              "generator": generator_spec, "k": k, "repeats": repeats,
+              "generator": generator_spec, "k": k, "repeats": repeats, "device": device,
               "fast": {"n": n, **{key: median(fast, key) for key in
                                   ("seed_steps", "sampling_steps", "seconds", "diversity", "in_range")}},
               "eq16": {"n": n_full, **{key: median(full, key) for key in ("seed_steps", "seconds", "diversity",
@@ -77,8 +78,9 @@ def main() -> None:
     parser.add_argument("--n-full", type=int, default=100)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (both methods run on it)")
     args = parser.parse_args()
-    reports = [run_case(name, args.n, args.n_full, args.k, args.repeats)
+    reports = [run_case(name, args.n, args.n_full, args.k, args.repeats, args.device)
                for name in CASES if args.only in (None, name)]
     if args.json:
         print(json.dumps(reports, indent=1))

@@ -89,6 +89,7 @@ def test_models_lists_builtins_and_families(capsys):
     (["predict", "{truncated}", "--model", "digits"], "truncated or corrupt"),
     (["predict", "{missing}", "--model", "digits"], "no such file"),
     (["predict", "{digit}", "--model", "digits", "--weights", "{missing}"], "must be default, none or an existing"),
+    (["predict", "{digit}", "--model", "digits", "--device", "gpu0"], "unknown device 'gpu0'"),
 ])
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, digit_png, argv, message):
     text = tmp_path / "text.jpg"
@@ -183,3 +184,19 @@ def test_dream_json_contract(capsys, tmp_path, digit_png):
     code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octave-scale", "1",
                            "--out", tmp_path)
     assert code == 2 and "an octave scale > 1" in err
+
+
+def test_device_option_is_checked_before_any_work(capsys, tmp_path, digit_png):
+    """`--device cuda` on a machine without CUDA names the problem; `auto` falls back to the CPU."""
+    import torch
+
+    from convscope.subject import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():  # the CI machines have no GPU; on a GPU machine `cuda` is valid
+        code, out, err = run_cli(capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "cuda",
+                                 "--out", str(tmp_path))
+        assert code == 2 and "no CUDA GPU is available" in err and "Traceback" not in err
+    code, out, err = run_cli(capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "auto",
+                             "--json", "--out", str(tmp_path))
+    assert code == 0 and json.loads(out)["predictions"]

@@ -47,6 +47,9 @@ def common_options(parser: argparse.ArgumentParser, command: str) -> None:
                              "or PATH to a state dict (.safetensors or torch file) (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("convscope-out") / command,
                         help="folder for the files written (default: %(default)s)")
+    parser.add_argument("--device", default="cpu",
+                        help="where the model runs: cpu, cuda, cuda:N, mps or auto (cuda when available) "
+                             "(default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
@@ -182,9 +185,12 @@ def cmd_models(args) -> dict:
 
 
 def subject_from_args(args):
+    from .subject import resolve_device
     from .zoo import load
 
-    return load(args.model, args.weights)
+    device = resolve_device(getattr(args, "device", "cpu"))
+    subject = load(args.model, args.weights)
+    return subject if device.type == "cpu" else subject.to(device)
 
 
 def _fmt(value) -> str:
@@ -334,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(run again with --debug for the traceback)", file=sys.stderr)
         return 1
     if getattr(args, "json", False):
-        print(json.dumps(result, indent=1))
+        try:
+            print(json.dumps(result, indent=1))
+        except BrokenPipeError:  # `convscope ... --json | head`: the reader left; not an error of ours
+            sys.stdout = None
     return 0
 
 

@@ -80,7 +80,7 @@ class Generator(nn.Module):
     def project(self, codes: torch.Tensor) -> None:
         """Clamp codes (in place) into the generator's box, the bound constraint on C."""
         if self.bounds is not None:
-            low, high = self.bounds
+            low, high = (bound.to(codes.device) for bound in self.bounds)
             codes.data.copy_(torch.maximum(torch.minimum(codes.data, high), low))
 
     def describe(self) -> dict:
@@ -203,7 +203,7 @@ def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch
             codes.append(encoder(images_of(torch.arange(start, min(count, start + 256)))))
     codes = torch.cat(codes)
     scale = codes.var(dim=0).mean().clamp_min(1e-8)
-    generator = DecoderGenerator(codes.shape[1], subject.input.channels, subject.input.size)
+    generator = DecoderGenerator(codes.shape[1], subject.input.channels, subject.input.size).to(codes.device)
     generator.code_low.copy_(codes.min(dim=0).values)
     generator.code_high.copy_(codes.max(dim=0).values)
     picks = (torch.randperm(count, generator=rng)[:EXAMPLE_CODES] if count >= EXAMPLE_CODES
@@ -218,7 +218,7 @@ def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch
         order = torch.randperm(count, generator=rng)
         for start in range(0, count, batch_size):
             batch = order[start:start + batch_size]
-            x, c = images_of(batch), codes[batch]
+            x, c = images_of(batch).to(codes.device), codes[batch.to(codes.device)]
             x_hat = generator.images(c)
             loss = F.mse_loss(x_hat, x) + feature_weight * F.mse_loss(encoder(x_hat), c) / scale
             optimizer.zero_grad()
@@ -242,14 +242,14 @@ def trained_generator(subject, encoder, dataset: str, progress: bool = False, **
                       "widths": _upsampling_channels(subject.input.size)}, sort_keys=True)
     path = cache_dir() / f"generator-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
     if path.exists():
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
         generator = DecoderGenerator(state["code_low"].numel(), subject.input.channels, subject.input.size)
         generator.load_state_dict(state)
         generator.dataset = dataset
         return generator.eval().requires_grad_(False)
     generator = train_decoder(subject, encoder, images_of, count, progress=progress, dataset_name=dataset,
                               **training)
-    save_atomically(generator.state_dict(), path)
+    save_atomically({name: tensor.cpu() for name, tensor in generator.state_dict().items()}, path)
     return generator
 
 
@@ -375,7 +375,12 @@ def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Gener
 
 
 def make_generator(spec: str, subject, encoder, progress: bool = False) -> Generator:
-    """`fourier`, `trained:DATASET` or `file:PATH` (fc6 weights) -> a Generator for the subject's input."""
+    """`fourier`, `trained:DATASET` or `file:PATH` (fc6 weights) -> a Generator for the subject's input, on the
+    subject's device."""
+    return _generator(spec, subject, encoder, progress).to(subject.device)
+
+
+def _generator(spec: str, subject, encoder, progress: bool) -> Generator:
     if spec == "fourier":
         return FourierGenerator(subject.input.channels, subject.input.size)
     if spec.startswith("trained:") and spec[len("trained:"):]:

@@ -152,8 +152,8 @@ class Problem:
         if not 0 <= self.inset < 0.5:
             raise ConvscopeError(f"inset must be in [0, 0.5), got {self.inset}")
         self.units = [O.channel(c.layer, c.unit) for c in self.constraints]
-        self.low = torch.tensor([c.low for c in self.constraints])
-        self.high = torch.tensor([c.high for c in self.constraints])
+        self.low = torch.tensor([c.low for c in self.constraints], device=self.subject.device)
+        self.high = torch.tensor([c.high for c in self.constraints], device=self.subject.device)
         width = self.high - self.low
         self.eps0 = (1 - self.inset) * width
         self.margin = self.tolerance * width
@@ -230,12 +230,13 @@ def find_seeds(problem: Problem, initial_codes: torch.Tensor, objective: str = "
     """
     if objective not in OBJECTIVES:
         raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
-    codes = initial_codes.detach().clone().requires_grad_(True)
+    device = problem.low.device
+    codes = initial_codes.detach().to(device).clone().requires_grad_(True)
     optimizer = torch.optim.Adam([codes], lr=lr)
-    lam = torch.zeros(len(codes), len(problem.constraints), 2)
+    lam = torch.zeros(len(codes), len(problem.constraints), 2, device=device)
     mu, steps = float(mu0), 0
-    best = torch.full((len(problem.constraints),), float("inf"))
-    best_value = torch.full((len(problem.constraints),), float("nan"))
+    best = torch.full((len(problem.constraints),), float("inf"), device=device)
+    best_value = torch.full((len(problem.constraints),), float("nan"), device=device)
     for outer in range(max_outer):
         for _ in range(inner_steps):
             images, values, features = problem.measure(codes)

@@ -139,6 +139,7 @@ class Subject:
 
     # --- running ------------------------------------------------------------------------------------------
     def to(self, device: str | torch.device) -> "Subject":
+        device = resolve_device(device)
         self.model.to(device)
         self.normalize.to(device)
         return self
@@ -224,3 +225,27 @@ class Subject:
 
     def label(self, index: int) -> str:
         return self.labels[index] if self.labels and index < len(self.labels) else str(index)
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """`cpu`, `cuda`, `cuda:N`, `mps` or `auto` (the first GPU when there is one) as a usable torch.device."""
+    if isinstance(name, torch.device):
+        device = name
+    elif name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except (RuntimeError, ValueError):
+            raise ConvscopeError(f"unknown device {name!r}: use cpu, cuda, cuda:N, mps or auto") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConvscopeError(f"device {name}: no CUDA GPU is available to this PyTorch "
+                                 f"(torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConvscopeError(f"device {name}: GPU index out of range 0..{torch.cuda.device_count() - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConvscopeError(f"device {name}: MPS is not available on this machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConvscopeError(f"unsupported device {name!r}: use cpu, cuda, cuda:N, mps or auto")
+    return device
