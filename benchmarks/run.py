@@ -77,7 +77,9 @@ def bench_render_step(repeats: int) -> list[dict]:
     five stages), a fixed input that requires grad, and the same channel objective, in two layouts: the
     channels-last layout convscope gives the model (the ratio is convscope's own overhead; the target) and the
     NCHW layout timm builds it in (what a user's own bare loop runs). Redirected ReLU steps are measured
-    separately (they only run in the first steps of a render)."""
+    separately (they only run in the first steps of a render). The render step folds eval-mode BatchNorms into
+    their convs (convscope.fold, on by default); `render-step-unfolded` is the same step without folding, i.e.
+    the overhead of the rest of the machinery."""
     import copy
 
     import torch
@@ -107,14 +109,18 @@ def bench_render_step(repeats: int) -> list[dict]:
                 out = network(x)
                 (-out[index, index].mean(dim=(1, 2)).sum()).backward()
 
-        def ours(redirect: int = 0) -> float:  # the loop's own time, without set-up and the final re-measure
-            return render(subject, objective, size=size, steps=steps, redirect_relu_steps=redirect
-                          ).seconds_per_step * steps
+        def ours(redirect: int = 0, fold: bool = True) -> float:  # the loop's own time, without set-up
+            return render(subject, objective, size=size, steps=steps, redirect_relu_steps=redirect,
+                          fold_batchnorm=fold).seconds_per_step * steps
 
         measured = interleaved(ours, bare, repeats)
         results.append({"benchmark": "render-step", "model": "default", "layer": "blocks.4", "batch": batch,
                         "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
                         "target": "<= 1.10"})
+        unfolded = interleaved(lambda: ours(fold=False), bare, repeats)
+        results.append({"benchmark": "render-step-unfolded", "model": "default", "layer": "blocks.4",
+                        "batch": batch, "size": size,
+                        **{k: v / steps if k.endswith("_s") else v for k, v in unfolded.items()}, "target": None})
         versus_nchw = interleaved(ours, lambda: bare(truncated_nchw, x_nchw), repeats)
         results.append({"benchmark": "render-step-vs-nchw", "model": "default", "layer": "blocks.4",
                         "batch": batch, "size": size,

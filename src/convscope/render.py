@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from .errors import ConvscopeError
+from .fold import TOLERANCE as FOLD_TOLERANCE
+from .fold import folded_forward, verify
 from .objectives import Objective
 from .param import DEFAULT_LR, ImageParam
 from .subject import Subject
@@ -38,6 +40,7 @@ class RenderResult:
     seconds_per_step: float
     steps: int
     units: tuple[str, ...] = field(default_factory=tuple)
+    folded_batchnorms: int = 0  # BatchNorms folded into their convs for the loop (see convscope.fold)
 
 
 class _RedirectedReLUGrad(torch.autograd.Function):
@@ -107,11 +110,14 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
            param: ImageParam | str = "fft", decorrelate: bool = True, transforms: Transforms | str = "seed001",
            steps: int = 256, lr: float | None = None, optimizer: str = "adam", seed: int = 0,
            redirect_relu_steps: int = 16, init: torch.Tensor | None = None, progress: Progress | None = None,
-           cancel: Callable[[], bool] | None = None) -> RenderResult:
+           cancel: Callable[[], bool] | None = None, fold_batchnorm: bool = True) -> RenderResult:
     """Maximize `objective` over images; returns the images, the score history and the final activations.
 
     `size` is the size the network sees (no hidden upsampling; default the model's input size). `param` is an
     ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] starts from real images.
+    `fold_batchnorm` runs the loop with eval-mode BatchNorms folded into their convs (convscope.fold: the same
+    function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are always
+    measured on the unmodified model.
     """
     if steps < 1:
         raise ConvscopeError(f"steps must be at least 1, got {steps}")
@@ -137,6 +143,10 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
     layers = list(objective.layers)
     for layer in layers:
         subject.resolve(layer)
+    fold = folded_forward(subject, layers) if fold_batchnorm else None
+    if fold is not None and verify(subject, fold, param().detach(), layers) > FOLD_TOLERANCE:
+        fold = None  # the substitution does not reproduce this model's outputs: run it as it is
+    folded = fold or nullcontext()
     opt = make_optimizer(optimizer, param.parameters(), lr)
     history: list[list[float]] = []
     step = 0
@@ -147,7 +157,8 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
             images = transforms(param(), generator)
-            scores = objective(subject.capture(images, layers))
+            with folded:
+                scores = objective(subject.capture(images, layers))
             (-scores.sum()).backward()
             opt.step()
             history.append(scores.detach().cpu().tolist())
@@ -159,4 +170,5 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
     with torch.no_grad():
         final = param().detach()
         activations = objective(subject.capture(final, layers)).cpu().tolist()
-    return RenderResult(final.cpu(), history, activations, seconds_per_step, steps, objective.units)
+    return RenderResult(final.cpu(), history, activations, seconds_per_step, steps, objective.units,
+                        fold.count if fold is not None else 0)
