@@ -145,8 +145,23 @@ def test_visualize_relevant_filters(digits_subject, tmp_path, capsys):
     assert status == 0, err
     result = json.loads(out)
     assert [e["units"] for e in result["images"][:len(chosen)]] == [[f"{layer}:{c}"] for c, _ in chosen]
+    # each visualized filter carries its relevance R_c, its share of the layer's relevance and its mix weight
+    from convscope.attribution import lrp
+
+    layer_relevance = lrp(digits_subject, digits_subject.load_image(image), layers=[layer]).layers[layer][0]
+    per_channel = layer_relevance.flatten(1).sum(1)
+    assert result["relevant"]["layer_relevance"] == pytest.approx(per_channel.sum().item(), rel=1e-5)
+    assert result["relevant"]["target"] == int(digits_subject(digits_subject.load_image(image)).argmax())
+    for entry, (c, r) in zip(result["images"], chosen):
+        assert entry["filter"] == c
+        assert entry["relevance"] == pytest.approx(per_channel[c].item(), rel=1e-5)
+        assert entry["relevance_share"] == pytest.approx(per_channel[c].item() / per_channel.sum().item(), rel=1e-5)
+        assert entry["mix_weight"] == pytest.approx(r / sum(v for _, v in chosen), rel=1e-6)
     if len(chosen) > 1:
         assert len(result["images"]) == len(chosen) + 1
+        mixed = result["images"][-1]
+        assert mixed["relevance"] == pytest.approx(sum(r for _, r in chosen), rel=1e-6)
+        assert mixed["mix_weight"] == 1.0 and 0 < mixed["relevance_share"] <= 1 + 1e-6
     status, _, err = run_cli(["visualize", "--model", "digits", "--relevant", str(image), "--layer", layer,
                               "--channels", "1", "--out", str(tmp_path / "v")], capsys)
     assert status == 2 and "--relevant" in err

@@ -269,19 +269,27 @@ def cmd_dead(args) -> dict:
 
 
 def cmd_visualize(args) -> dict:
-    from .recipes import run_visualize, visualization_objectives
+    from .recipes import visualization_objectives
 
     subject = subject_from_args(args)
     if args.relevant:
-        from .attribution.relevant import relevant_objectives
+        from .attribution.relevant import add_relevance, relevant_objectives
 
         if args.channels or args.all or args.classes or args.alphas or not args.layer:
             raise ConvscopeError("--relevant takes --layer and --top (and --mix), not --channels / --all / --class "
                                  "/ --alphas")
-        objectives, _ = relevant_objectives(subject, args.relevant, args.layer, args.top, args.mix)
+        details: dict = {}
+        objectives, chosen = relevant_objectives(subject, args.relevant, args.layer, args.top, args.mix, details)
+        return add_relevance(cmd_visualize_objectives(args, subject, objectives), chosen, details, args.mix)
     else:
         objectives = visualization_objectives(subject, args.layer, args.channels, args.all, args.classes, args.mix,
                                               args.alphas)
+    return cmd_visualize_objectives(args, subject, objectives)
+
+
+def cmd_visualize_objectives(args, subject, objectives) -> dict:
+    from .recipes import run_visualize
+
     if args.init_from_data or args.binarize is not None:
         from .commands.data import visualize_from_data
 

@@ -11,6 +11,7 @@ original ones to 1e-5 (relative to the largest logit).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +21,8 @@ from ..errors import ConvscopeError
 from ..subject import Subject
 
 FOLD_TOLERANCE = 1e-5
+CHECK_SIZE = 64  # the folding check runs at (at most) this input size: the algebra does not depend on it
+_FOLDINGS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -82,27 +85,51 @@ def plan_folding(subject: Subject) -> FoldPlan:
     return plan
 
 
+def _state_signature(model: nn.Module) -> tuple:
+    """Changes when any parameter or buffer is replaced or modified in place."""
+    return tuple((id(t), t.data_ptr(), t._version) for t in [*model.parameters(), *model.buffers()])
+
+
+def folding(subject: Subject, check: bool = True) -> tuple[FoldPlan, float | None]:
+    """`plan_folding` and (with `check`) `check_folding` of a Subject, cached per model for as long as none of its
+    parameters or buffers changes: (plan, deviation or None)."""
+    model = subject.model
+    signature = _state_signature(model)
+    cached = _FOLDINGS.get(model)
+    if cached is not None and cached[0] == signature and cached[1] is subject and (cached[3] is not None or
+                                                                                   not check):
+        return cached[2], cached[3]
+    plan = plan_folding(subject)
+    deviation = check_folding(subject, plan) if check else None
+    _FOLDINGS[model] = (signature, subject, plan, deviation)
+    return plan, deviation
+
+
 def check_folding(subject: Subject, plan: FoldPlan, images: torch.Tensor | None = None) -> float:
     """Run the model with the folded parameters; refuse (naming the layer) unless each folded layer's output and
     the logits match the original ones to 1e-5 (relative to max(1, largest value)). Both runs evaluate every op
     in float64 with W', b' in float64, so the check measures the folding itself, not float32 noise (the float32
     rounding of W', b' that LRP then uses is an error of the same size as float32 evaluation).
 
+    Without `images`: one random image at the input size capped to 64 pixels a side (the model's own size when it
+    needs it); the folding algebra does not depend on the size, and float64 depthwise convolutions are slow.
     Returns the relative deviation max |folded - original| / max(1, max |original|).
     """
-    from .lrp import RelevanceMode
-
     if not plan.folded_bns:
         return 0.0
-    if images is None:
-        generator = torch.Generator().manual_seed(0)
-        images = torch.rand(2, subject.input.channels, *subject.input.size, generator=generator)
     errors: dict[str, float] = {}
-    with torch.no_grad():
-        with RelevanceMode(subject, FoldPlan(), composite=None, precise=True):
-            original = subject(images)
-        with RelevanceMode(subject, plan, composite=None, fold_errors=errors, precise=True):
-            folded = subject(images)
+    if images is None:  # one random image, first at a small size (float64 depthwise convs are slow on CPU)
+        generator = torch.Generator().manual_seed(0)
+        small = tuple(min(s, CHECK_SIZE) for s in subject.input.size)
+        try:
+            images = torch.rand(1, subject.input.channels, *small, generator=generator)
+            original, folded = _run_both(subject, plan, images, errors)
+        except RuntimeError:  # a model that needs its own input size (e.g. a fixed flatten)
+            images = torch.rand(1, subject.input.channels, *subject.input.size, generator=generator)
+            errors.clear()
+            original, folded = _run_both(subject, plan, images, errors)
+    else:
+        original, folded = _run_both(subject, plan, images, errors)
     for bn, deviation in errors.items():  # each fold against conv + BN on the same input, in execution order
         if not deviation <= FOLD_TOLERANCE:
             raise ConvscopeError(f"folding BatchNorm `{bn}` into `{plan.folded_bns[bn]}` changes its output by "
@@ -112,6 +139,18 @@ def check_folding(subject: Subject, plan: FoldPlan, images: torch.Tensor | None 
         raise ConvscopeError(f"folding BatchNorm changes the logits of {subject.name} by {deviation:.2e} "
                              f"(more than {FOLD_TOLERANCE:g}); refusing")
     return deviation
+
+
+def _run_both(subject: Subject, plan: FoldPlan, images: torch.Tensor, errors: dict[str, float]):
+    """The logits without and with the folding, every op in float64; `errors` gets each fold's deviation."""
+    from .lrp import RelevanceMode
+
+    with torch.no_grad():
+        with RelevanceMode(subject, FoldPlan(), composite=None, precise=True):
+            original = subject(images)
+        with RelevanceMode(subject, plan, composite=None, fold_errors=errors, precise=True):
+            folded = subject(images)
+    return original, folded
 
 
 def _relative_deviation(new: torch.Tensor, old: torch.Tensor) -> float:

@@ -8,13 +8,19 @@ relevance rule for them:
 - conv / linear / pooling / stand-alone BatchNorm (linear ops z = W x + b): the layer's rule (below), written as
   t = z_rule * stop_grad(y / z_rule), so that g_x = W_rule^T (R_out / z_rule) and R_x = x * g_x;
 - elementwise activations (ReLU, ReLU6, SiLU, Hardswish, GELU, ...): pass-through R_in = R_out, i.e. the local
-  gradient is replaced by f(x) / x;
-- additions (residuals) and concatenations: the true gradient gives R_a = a g, R_b = b g — a proportional split
+  gradient is replaced by f(x) / x (ReLU keeps its true gradient, which is exactly that);
+- additions of two input-dependent tensors (residuals) under a z+ conv rule: the sign-matched split
+  R_a = a^s / (a^s + b^s) R_z, s = sign(z) (conservative where z != 0, never negative; `SignMatchedSum`);
+  other additions and concatenations: the true gradient gives R_a = a g, R_b = b g — a proportional split
   that conserves a + b, and a channel split for cat;
 - multiplicative gates (squeeze-excitation): the sigmoid / hard-sigmoid output is a constant (stop_grad), so the
   product passes all relevance to the gated signal and none to the gate branch;
 - max-pool: winner-take-all (its true gradient) or, with maxpool="avg", the average-pool rule (seed 001 §3.4.1);
 - BatchNorm after a conv / linear is folded into it first (canonizers.py).
+
+Each rewritten op is a custom autograd Function whose forward is the op itself and whose backward computes the
+rule from the saved input (`RuleBackward`, `PassThrough`): no extra tensors or elementwise passes in the forward;
+the relevance y g an op computes in its backward is kept for the layers asked for (no second multiply).
 
 Rules (seed 001 §2.5.5, eq. 2.12-2.13; Montavon et al. 2017 / 2019):
   epsilon:   R_i = sum_j x_i w_ij / (z_j + eps sign z_j) R_j,   z_j = sum_i x_i w_ij + b_j
@@ -45,25 +51,30 @@ EPSILON = 1e-6
 
 
 # --- rules ------------------------------------------------------------------------------------------------------
-def stabilize(z: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
-    """z + eps * sign(z), with sign(0) = +1."""
-    return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z)
-
-
-def _scaled(z: torch.Tensor, y: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
-    """z * stop_grad(y / z): the gradient at z is g * y / z = R_out / z."""
-    return z * (y / stabilize(z, eps)).detach()
-
-
-def _pos(t: torch.Tensor | None) -> torch.Tensor | None:
-    return None if t is None else t.clamp(min=0)
-
-
-def _neg(t: torch.Tensor | None) -> torch.Tensor | None:
-    return None if t is None else t.clamp(max=0)
+def stabilize(z: torch.Tensor, eps: float = EPSILON, non_negative: bool = False) -> torch.Tensor:
+    """z + eps * sign(z), with sign(0) = +1 (a new tensor)."""
+    return z + eps if non_negative else z + torch.where(z >= 0, eps, -eps)
 
 
 LinearOp = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+# (coefficient c_k, z_k, z_k >= 0 by construction): R_in = sum_k c_k in * J_k^T (R_out / z_k)
+Terms = list[tuple[float, torch.Tensor, bool]]
+
+
+class WeightParts:
+    """W^+, W^- (and b^+, b^-) of each weight, computed once per weight version (they are reused every call)."""
+
+    def __init__(self):
+        self.cache: dict[tuple[int, int, str], torch.Tensor] = {}
+
+    def get(self, t: torch.Tensor | None, sign: str) -> torch.Tensor | None:
+        if t is None:
+            return None
+        key = (id(t), t._version, sign)
+        part = self.cache.get(key)
+        if part is None or part.shape != t.shape:
+            part = self.cache[key] = (t.clamp(min=0) if sign == "+" else t.clamp(max=0)).detach()
+        return part
 
 
 @dataclass(frozen=True)
@@ -79,28 +90,113 @@ class Rule:
     def input_only(self) -> bool:
         return self.name in ("zbox", "flat", "w2")
 
-    def apply(self, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-              y: torch.Tensor, views: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        """A tensor whose gradient implements the rule; its value is not used (see `_attach`)."""
+    def terms(self, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              views: dict[str, torch.Tensor] | None, parts: WeightParts, has_negative: bool) -> Terms:
+        """The rule's denominators z_k as differentiable functions of the layer's input (or the input views):
+        the relevance of input i is sum_k c_k x_i d z_k / d x_i R_out / z_k (see the module docstring)."""
         if self.name == "epsilon":
-            return _scaled(op(x, weight, bias), y, self.epsilon)
+            return [(1.0, op(x, weight, bias), False)]
         if self.name == "zbox":
             # (x - l) w+ + (x - h) w-: two non-negative terms, each its own leaf (no cancellation in float32)
-            z = op(views["above_low"], _pos(weight), None) + op(views["below_high"], _neg(weight), None)
-            return _scaled(z, y)
+            z = op(views["above_low"], parts.get(weight, "+"), None) + \
+                op(views["below_high"], parts.get(weight, "-"), None)
+            return [(1.0, z, True)]
         if self.name in ("flat", "w2"):
             w = torch.ones_like(weight) if self.name == "flat" else weight * weight
-            return _scaled(op(views["ones"], w, None), y)
-        has_negative = bool((x < 0).any())
-        positive = op(x.clamp(min=0), _pos(weight), _pos(bias))
+            return [(1.0, op(views["ones"], w, None), True)]
+        w_pos, w_neg = parts.get(weight, "+"), parts.get(weight, "-")
         if has_negative:
-            positive = positive + op(x.clamp(max=0), _neg(weight), None)
+            x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
+            positive = op(x_pos, w_pos, parts.get(bias, "+")) + op(x_neg, w_neg, None)
+        else:
+            x_pos = x
+            positive = op(x, w_pos, parts.get(bias, "+"))
         if self.name == "zplus" or self.beta == 0:
-            return _scaled(positive, y)
-        negative = op(x.clamp(min=0), _neg(weight), _neg(bias))
+            return [(1.0, positive, True)]
+        negative = op(x_pos, w_neg, parts.get(bias, "-"))
         if has_negative:
-            negative = negative + op(x.clamp(max=0), _pos(weight), None)
-        return self.alpha * _scaled(positive, y) - self.beta * _scaled(negative, y)
+            negative = negative + op(x_neg, w_pos, None)
+        return [(self.alpha, positive, True), (-self.beta, negative, False)]
+
+
+def _kept(ctx, relevance: torch.Tensor) -> torch.Tensor:
+    """The relevance R = y g of a rewritten op's output, kept on its autograd node when that output is a layer
+    the user asked for (`explain` reads it there instead of multiplying again)."""
+    if ctx.keep:
+        ctx.relevance = relevance
+    return relevance
+
+
+class RuleBackward(torch.autograd.Function):
+    """Value: `compute()`, exactly the layer's output y. Backward: for each input t of the rule,
+    g_t = sum_k c_k J_k^T (g y / stabilize(z_k)), so R_t = t g_t distributes R_out = y g by the rule's terms.
+    The terms are rebuilt from the saved inputs in the backward (no extra tensors kept from the forward)."""
+
+    @staticmethod
+    def forward(ctx, compute, terms, epsilon, *inputs):
+        y = compute()
+        ctx.terms, ctx.epsilon, ctx.keep = terms, epsilon, False
+        ctx.save_for_backward(y, *inputs)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, *inputs = ctx.saved_tensors
+        wanted = [i for i, need in enumerate(ctx.needs_input_grad[3:]) if need]
+        leaves = [t.detach().requires_grad_(i in wanted) for i, t in enumerate(inputs)]
+        with torch.enable_grad():
+            terms = ctx.terms(*leaves)
+        relevance = _kept(ctx, grad * y)
+        outputs, grad_outputs = [], []
+        for coefficient, z, non_negative in terms:
+            message = relevance / stabilize(z.detach(), ctx.epsilon, non_negative)
+            outputs.append(z)
+            grad_outputs.append(message if coefficient == 1.0 else message.mul_(coefficient))
+        grads = torch.autograd.grad(outputs, [leaves[i] for i in wanted], grad_outputs, allow_unused=True)
+        result = [None] * len(inputs)
+        for i, g in zip(wanted, grads):
+            result[i] = g
+        return (None, None, None, *result)
+
+
+class PassThrough(torch.autograd.Function):
+    """Value y = compute(x); backward g_x = g y / x (0 where x = 0), so R_x = x g_x = R_y."""
+
+    @staticmethod
+    def forward(ctx, compute, x):
+        y = compute()
+        ctx.keep = False
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        relevance = _kept(ctx, grad * y)
+        return None, torch.where(x == 0, 0.0, relevance / x)
+
+
+class SignMatchedSum(torch.autograd.Function):
+    """z = a + b (broadcasting) split by the z+ idea relative to the sign of z: R_a = a^s / (a^s + b^s) R_z with
+    s = sign(z) (the operands with the sum's sign share it by size): conservative wherever z != 0, and
+    non-negative relevance stays non-negative (the plain gradient gives R_a = a / z R_z, negative for a < 0)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = a + b
+        ctx.keep = False
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, z = ctx.saved_tensors
+        positive = z > 0
+        a_in = torch.where(positive, a > 0, a < 0)
+        b_in = torch.where(positive, b > 0, b < 0)
+        same_sign = a * a_in + b * b_in
+        share = torch.where(same_sign == 0, 0.0, _kept(ctx, grad * z) / same_sign)
+        return (share * a_in).sum_to_size(a.shape), (share * b_in).sum_to_size(b.shape)
 
 
 RULES = {"epsilon": Rule("epsilon"), "zplus": Rule("zplus"), "alpha2beta1": Rule("alphabeta", alpha=2, beta=1),
@@ -157,6 +253,7 @@ MAX_POOLS = {"max_pool2d", "_max_pool2d", "max_pool2d_with_indices", "adaptive_m
              "adaptive_max_pool2d_with_indices", "boolean_dispatch"}
 PRODUCTS = {"mul", "__mul__", "__rmul__", "mul_", "__imul__", "multiply", "div", "__truediv__", "div_",
             "__itruediv__", "true_divide"}
+ADDITIONS = {"add", "__add__", "__radd__", "add_", "__iadd__"}
 IN_PLACE = {"add_": torch.add, "__iadd__": torch.add, "sub_": torch.sub, "__isub__": torch.sub,
             "mul_": torch.mul, "__imul__": torch.mul, "div_": torch.div, "__itruediv__": torch.div}
 # ops whose true gradient is already a conservative relevance rule (linear, parameter-free)
@@ -178,9 +275,16 @@ def _float64(value):
     return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
 
 
-def _attach(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """The value of y (exactly) with the gradient of t."""
-    return y.detach() + (t - t.detach())
+def _out_of_place(func):
+    def run(x, *args, **kwargs):
+        return func(x.clone(), *args, **kwargs)
+    return run
+
+
+def parameter_owners(subject: Subject) -> dict[int, str]:
+    """id(parameter or buffer) -> the name of the module that holds it."""
+    return {id(t): name for name, module in subject.model.named_modules() if name
+            for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
 
 
 def _arguments(args: tuple, kwargs: dict, names: Sequence[str]) -> dict:
@@ -199,20 +303,21 @@ class RelevanceMode(TorchFunctionMode):
 
     def __init__(self, subject: Subject, plan: FoldPlan, composite: Composite | None, *, maxpool: str = "wta",
                  ignore_bias: bool = False, inputs: dict[int, tuple[torch.Tensor, dict]] | None = None,
-                 fold_errors: dict[str, float] | None = None, precise: bool = False):
+                 fold_errors: dict[str, float] | None = None, precise: bool = False,
+                 owners: dict[int, str] | None = None, parts: WeightParts | None = None):
         super().__init__()
         if maxpool not in ("wta", "avg"):
             raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
         self.subject, self.plan, self.composite = subject, plan, composite
         self.maxpool, self.ignore_bias = maxpool, ignore_bias
         self.inputs = inputs if inputs is not None else {}
-        self.owners = {id(t): name for name, module in subject.model.named_modules() if name
-                       for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
+        self.owners = owners if owners is not None else parameter_owners(subject)
         self.precise = precise  # evaluate every op in float64 (for the folding check)
         self.fold_errors = fold_errors  # when given: each fold checked against conv + BN on the same input
-        self.modules = dict(subject.model.named_modules())
         self.module_stack: list[str] = []
         self.input_layers: list[str] = []
+        self.parts = parts if parts is not None else WeightParts()
+        self.ones: dict = {}
 
     # where are we? (for error messages)
     def _where(self) -> str:
@@ -233,13 +338,20 @@ class RelevanceMode(TorchFunctionMode):
         if name in ACTIVATIONS:
             x = args[0]
             plain = dict(kwargs, inplace=False) if "inplace" in kwargs else kwargs
-            y = func(x.detach().clone(), *args[1:], **plain)
-            ratio = torch.where(x != 0, y / torch.where(x != 0, x, 1.0), 0.0).detach()
-            return _attach(y, x * ratio)
+            if name.endswith("_"):  # in-place variants run out of place (the module uses the returned value)
+                name = name[:-1]
+                func = getattr(torch, name, None) or getattr(F, name, None) or _out_of_place(func)
+            if name == "relu":  # its true gradient 1[x > 0] is already y / x: pass-through at no extra cost
+                return func(*args, **plain)
+            return PassThrough.apply(lambda: func(x.detach(), *args[1:], **plain), x)
+        if name in ADDITIONS and self.composite.conv.name == "zplus":
+            operands = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+            if len(operands) == 2 and all(a.requires_grad for a in operands) and not kwargs:
+                return SignMatchedSum.apply(*operands)
         if name in GATES:
             return func(*[a.detach() if isinstance(a, torch.Tensor) else a for a in args], **kwargs)
         if name in AVG_POOLS:
-            return self._pool(lambda t: func(t, *args[1:], **kwargs), args[0], func(*args, **kwargs))
+            return self._pool(lambda t: func(t, *args[1:], **kwargs), args[0], lambda: func(*args, **kwargs))
         if name in MAX_POOLS or "max_pool" in name:
             return self._max_pool(func, name, args, kwargs)
         if name in PRODUCTS:
@@ -277,9 +389,8 @@ class RelevanceMode(TorchFunctionMode):
             if self.fold_errors is not None:
                 self._check_fold(func, layer, x, weight, bias, rest_args, rest_kwargs)
             weight, bias = self.plan.weights64[layer] if self.precise else self.plan.weights[layer]
-        y = func(x, weight, bias, *rest_args, **rest_kwargs)
         if self.composite is None or not x.requires_grad:
-            return y
+            return func(x, weight, bias, *rest_args, **rest_kwargs)
         op = lambda t, w, b: func(t, w, b, *rest_args, **rest_kwargs)  # noqa: E731
         views = self.inputs[id(x)][1] if id(x) in self.inputs else None
         if views is not None:
@@ -290,12 +401,27 @@ class RelevanceMode(TorchFunctionMode):
         if rule.input_only and views is None:
             raise ConvscopeError(f"the {rule.name} rule needs the image itself at the input layer, but `{layer}` "
                                  "receives a transformed image")
-        bias = None if self.ignore_bias else bias
-        return _attach(y, rule.apply(op, x, weight, bias, y, views))
+        return self._rule(rule, op, x, weight, None if self.ignore_bias else bias, views,
+                          lambda: func(x, weight, bias, *rest_args, **rest_kwargs))
+
+    def _rule(self, rule: Rule, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              views: dict[str, torch.Tensor] | None, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The layer's output `compute()` with the backward of `rule` for the linear op `op(x, weight, bias)`."""
+        parts = self.parts
+        if views is not None and rule.input_only:
+            keys = list(views)
+            inputs = [views[k] for k in keys]
+            terms = lambda *leaves: rule.terms(op, None, weight, bias, dict(zip(keys, leaves)), parts,  # noqa: E731
+                                               False)
+        else:
+            has_negative = rule.name != "epsilon" and bool(x.amin() < 0) if x.numel() else False
+            inputs = [x]
+            terms = lambda leaf: rule.terms(op, leaf, weight, bias, None, parts, has_negative)  # noqa: E731
+        return RuleBackward.apply(compute, terms, rule.epsilon, *inputs)
 
     def _check_fold(self, func, layer, x, weight, bias, rest_args, rest_kwargs) -> None:
         bn_name = next(bn for bn, conv in self.plan.folded_bns.items() if conv == layer)
-        bn = self.modules[bn_name]
+        bn = self.subject.model.get_submodule(bn_name)
         stats = [None if t is None else t.to(x.dtype) for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias)]
         reference = F.batch_norm(func(x, weight, bias, *rest_args, **rest_kwargs), *stats, False, 0.0, bn.eps)
         folded = func(x, *[t.to(x.dtype) for t in self.plan.weights64[layer]], *rest_args, **rest_kwargs)
@@ -311,9 +437,8 @@ class RelevanceMode(TorchFunctionMode):
             return x
         if self.precise:
             args, kwargs = tree_map(_float64, (args, kwargs))
-        y = func(*args, **kwargs)
         if self.composite is None or not x.requires_grad:
-            return y
+            return func(*args, **kwargs)
         if bound.get("training") or bound.get("running_mean") is None:
             raise ConvscopeError(f"BatchNorm `{layer}` uses batch statistics; LRP needs the model in eval mode")
         mean, var, eps = bound["running_mean"], bound["running_var"], bound.get("eps", 1e-5)
@@ -324,13 +449,19 @@ class RelevanceMode(TorchFunctionMode):
         shape = (1, -1) + (1,) * (x.dim() - 2)
         op = lambda t, w, b: t * w.view(shape) + (0 if b is None else b.view(shape))  # noqa: E731
         bias = None if self.ignore_bias else shift
-        return _attach(y, self._diagonal_rule().apply(op, x, scale, bias, y, None))
+        return self._rule(self._diagonal_rule(), op, x, scale, bias, None, lambda: func(*args, **kwargs))
 
-    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor):
+    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+              compute: Callable[[], torch.Tensor]):
         """Average pooling is a linear op with positive weights: it gets the convolutions' rule."""
         op = lambda t, w, b: pool(t) * w  # noqa: E731
-        one = torch.ones((), dtype=x.dtype, device=x.device)
-        return _attach(y, self._diagonal_rule().apply(op, x, one, None, y, None))
+        return self._rule(self._diagonal_rule(), op, x, self.one(x), None, None, compute)
+
+    def one(self, like: torch.Tensor) -> torch.Tensor:
+        key = (like.dtype, like.device)
+        if key not in self.ones:
+            self.ones[key] = torch.ones((), dtype=like.dtype, device=like.device)
+        return self.ones[key]
 
     def _diagonal_rule(self) -> Rule:
         """Pooling and stand-alone BatchNorm get the convolutions' rule, except alpha-beta -> z+: their weights
@@ -342,7 +473,7 @@ class RelevanceMode(TorchFunctionMode):
         output = func(*args, **kwargs)
         if self.maxpool == "wta":
             return output  # the true gradient routes all relevance to the winner: R_winner = x_max g = R_out
-        if isinstance(output, tuple):
+        if not isinstance(output, torch.Tensor):
             raise ConvscopeError(f"maxpool=avg cannot rewrite a max-pool that returns indices{self._where()}")
         if "adaptive" in name:
             bound = _arguments(args, kwargs, ("input", "output_size"))
@@ -356,7 +487,7 @@ class RelevanceMode(TorchFunctionMode):
             pool = lambda t: F.avg_pool2d(t, kernel, bound.get("stride") or kernel,  # noqa: E731
                                           bound.get("padding", 0), bound.get("ceil_mode", False),
                                           count_include_pad=False)
-        return self._pool(pool, args[0], output)
+        return self._pool(pool, args[0], lambda: func(*args, **kwargs))
 
 
 # --- running it -----------------------------------------------------------------------------------------------
@@ -469,15 +600,18 @@ class LRP:
 
     def __init__(self, subject: Subject, composite: str | Composite = "dtd", *, maxpool: str = "wta",
                  ignore_bias: bool = False, check: bool = True):
-        from .canonizers import check_folding, plan_folding
+        from .canonizers import folding
 
         if not subject.scriptable_hooks:
             raise ConvscopeError(f"model {subject.name} is TorchScript: LRP needs its layers")
+        if maxpool not in ("wta", "avg"):
+            raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
         self.subject = subject
         self.composite = get_composite(composite)
         self.maxpool, self.ignore_bias = maxpool, ignore_bias
-        self.plan = plan_folding(subject)
-        self.fold_deviation = check_folding(subject, self.plan) if check else None
+        self.plan, self.fold_deviation = folding(subject, check)
+        self.owners = parameter_owners(subject)
+        self.parts = WeightParts()
 
     def explain(self, images: torch.Tensor, target: int | Sequence[int] | None = None,
                 layers: str | Sequence[str] | None = "all") -> Attribution:
@@ -492,25 +626,31 @@ class LRP:
         inputs = {id(x): (x, {k: v for k, v in leaves.items() if k != "x"})}
         stack: list[str] = []
         mode = RelevanceMode(subject, self.plan, self.composite, maxpool=self.maxpool,
-                             ignore_bias=self.ignore_bias, inputs=inputs)
+                             ignore_bias=self.ignore_bias, inputs=inputs, owners=self.owners, parts=self.parts)
         mode.module_stack = stack
         with torch.enable_grad(), LayerRecorder(subject, names, stack) as recorder, mode:
             logits = subject.model(x)
         targets = target_classes(logits.detach(), target)
         output = logits.gather(1, targets[:, None])[:, 0]
         captured = [recorder.outputs.get(n) for n in names]
-        wanted = [*leaves.values(), *[t for t in captured if t is not None and t.requires_grad]]
-        grads = torch.autograd.grad(output.sum(), wanted, allow_unused=True)
-        by_id = {id(t): g for t, g in zip(wanted, grads)}
-        relevance = sum(t.detach() * by_id[id(t)] for t in leaves.values() if by_id[id(t)] is not None)
+        distinct = {id(t): t for t in [*leaves.values(), *captured] if t is not None and t.requires_grad}
+        # R_t = t * g_t, once per distinct tensor (a container's output is its last child's, a folded BN's is
+        # its conv's); a rewritten op computes it in its backward anyway and keeps it for us
+        nodes = {key: t.grad_fn for key, t in distinct.items() if hasattr(t.grad_fn, "keep")}
+        for node in nodes.values():
+            node.keep = True
+        others = {key: t for key, t in distinct.items() if key not in nodes}
+        grads = torch.autograd.grad(output.sum(), [output, *others.values()], allow_unused=True)[1:]
+        held = {key: t.detach() * g for (key, t), g in zip(others.items(), grads) if g is not None}
+        held.update({key: node.relevance for key, node in nodes.items() if hasattr(node, "relevance")})
+        relevance = sum(held[id(t)] for t in leaves.values() if id(t) in held)
         layer_relevance = {}
         for name, tensor in zip(names, captured):
             if name == LOGITS:
                 layer_relevance[name] = torch.zeros_like(logits.detach()).scatter(1, targets[:, None],
                                                                                  output.detach()[:, None])
             elif tensor is not None:
-                grad = by_id.get(id(tensor))
-                layer_relevance[name] = tensor.detach() * grad if grad is not None else torch.zeros_like(tensor)
+                layer_relevance[name] = held[id(tensor)] if id(tensor) in held else torch.zeros_like(tensor)
         signed = self.composite.conv.name in ("epsilon", "alphabeta") or \
             self.composite.input.name == "epsilon" or self.composite.linear.name == "epsilon"
         return Attribution(f"lrp:{self.composite.name}", relevance.detach(), layer_relevance, output.detach(),

@@ -14,8 +14,9 @@ from .ranking import channel_relevance
 
 
 def relevant_filters(subject: Subject, image_path: Path, layer: str, top: int,
-                     composite: str = "dtd") -> list[tuple[int, float]]:
-    """The `top` filters of `layer` with the largest positive relevance for the image's predicted class."""
+                     composite: str = "dtd", details: dict | None = None) -> list[tuple[int, float]]:
+    """The `top` filters of `layer` with the largest positive relevance R_c for the image's predicted class.
+    `details` (when given) receives the target, its logit and the layer's total relevance sum_c R_c."""
     layer = subject.resolve(layer)
     if layer == LOGITS:
         raise ConvscopeError("--relevant needs a hidden layer, not logits (use --class for classes)")
@@ -25,13 +26,42 @@ def relevant_filters(subject: Subject, image_path: Path, layer: str, top: int,
     chosen = [(int(c), float(scores[c])) for c in order if scores[c] > 0]
     if not chosen:
         raise ConvscopeError(f"no filter of `{layer}` has positive relevance for this image")
+    if details is not None:
+        target = int(result.target[0])
+        details.update({"image": str(image_path), "layer": layer, "composite": result.info["composite"]["name"],
+                        "target": target, "label": subject.label(target), "output": float(result.output[0]),
+                        "layer_relevance": float(scores.sum())})
     return chosen
 
 
-def relevant_objectives(subject: Subject, image_path: Path, layer: str, top: int, mix: bool = False
-                        ) -> tuple[list[O.Objective], list[tuple[int, float]]]:
+def relevance_entries(chosen: list[tuple[int, float]], layer_relevance: float, mix: bool) -> list[dict]:
+    """Per visualized image (same order as `relevant_objectives`): the filter's relevance R_c, its share of the
+    layer's relevance R_c / sum_all R, and its weight in the mix R_c / sum_chosen R (the mix: the sums)."""
+    chosen_total = sum(r for _, r in chosen)
+
+    def share(r: float) -> float | None:
+        return r / layer_relevance if layer_relevance else None
+
+    entries = [{"filter": c, "relevance": r, "relevance_share": share(r), "mix_weight": r / chosen_total}
+               for c, r in chosen]
+    if mix and len(chosen) > 1:
+        entries.append({"filter": None, "relevance": chosen_total, "relevance_share": share(chosen_total),
+                        "mix_weight": 1.0})
+    return entries
+
+
+def add_relevance(result: dict, chosen: list[tuple[int, float]], details: dict, mix: bool) -> dict:
+    """Put each visualized filter's relevance into the visualize JSON (its `images` follow the objectives)."""
+    for entry, relevance in zip(result["images"], relevance_entries(chosen, details["layer_relevance"], mix)):
+        entry.update(relevance)
+    result["relevant"] = details
+    return result
+
+
+def relevant_objectives(subject: Subject, image_path: Path, layer: str, top: int, mix: bool = False,
+                        details: dict | None = None) -> tuple[list[O.Objective], list[tuple[int, float]]]:
     """One channel objective per relevant filter; with `mix`, also their relevance-weighted sum."""
-    chosen = relevant_filters(subject, image_path, layer, top)
+    chosen = relevant_filters(subject, image_path, layer, top, details=details)
     units = [O.channel(layer, c) for c, _ in chosen]
     if mix and len(units) > 1:
         total = sum(r for _, r in chosen)
