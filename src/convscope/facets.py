@@ -9,14 +9,19 @@ Mean images (seed 000 Fig. 3), for a set of images U (the images of a class, or 
   5. per cluster, the mean of the m = 15 images nearest its centroid: the facet's mean image x_0.
 k, m and the PCA dimensions are capped by the number of images (the result says what was used).
 
-Facet visualization: activation maximization of the target unit started from x_0, in octaves. Each octave
-has a number of iterations, a step size going linearly from `step_start` to `step_end`, a zoom applied to the
-canvas before it, and a total-variation denoising weight (Bregman, `skimage.restoration.denoise_tv_bregman`;
-a larger weight denoises less) going from `tv_start` to `tv_end`. Each iteration takes a centre-biased random
-crop of the canvas at the model's input size (offset ~ N(0, jitter) around the centre), ascends the gradient of
-the unit's activation, x <- x + step * g / mean|g| (the Caffe step of the original code), denoises the canvas
-and clips it to [0, 1]. The canvas lives in [0, 1]: the Subject applies the model's mean and std, so both are
-handled (the thesis's fix of the original, which subtracted the mean only).
+Facet visualization: activation maximization x* = argmax_x Phi_lj(x) - R(x) (seed 000 eq. 3.1) started from
+x_0, in octaves, as the original MFV code does (seed 000 §4.II.B; its R is TV denoising plus clipping). Per
+octave: zoom the canvas, then per iteration
+  1. a crop of the model's input size, offset ~ N(centre, window x room) per axis (room = canvas - input);
+  2. g = d Phi_lj / d x on the crop, zeroed within `margin` x its side of its border;
+  3. x <- clip(x + (s / 255) g / mean|g|, 0, 1), s going linearly from `step_start` to `step_end`;
+  4. x <- argmin_u TV(u) + (lambda / 2) ||u - x||^2 (ROF, split Bregman: skimage's denoise_tv_bregman) with
+     the weight w = lambda / 2 going linearly from `tv_start` to `tv_end`; smaller w = more smoothing.
+Step sizes and TV weights are in the original's 0..255 pixel units. The canvas is a [0, 1] image, so the
+denoiser gets 255 w and the stopping tolerance 1e-3 / 255: with u = 255 v the ROF energy in 0..255 units is
+255 [TV(v) + (255 w / 2) ||v - x / 255||^2], the same minimizer (tested). Working on [0, 1] pixels and
+letting the Subject apply the model's mean and std is the thesis's fix (the original subtracted the mean only);
+the gradient is taken in pixel space, and clipping keeps pixels valid.
 """
 
 from __future__ import annotations
@@ -40,30 +45,39 @@ from .subject import LOGITS, Subject
 
 @dataclass(frozen=True)
 class Octave:
+    """One octave of the MFV loop (module docstring); steps and TV weights in 0..255 pixel units."""
+
     iterations: int
-    step_start: float  # in [0, 1] pixel units (the Caffe settings divided by 255)
+    step_start: float  # s: mean |dx| per step, 0..255 units
     step_end: float
-    zoom: float = 1.0  # canvas scale applied before this octave
-    tv_start: float = 30.0  # Bregman TV weight (larger = less smoothing)
-    tv_end: float = 30.0
-    jitter: float = 8.0  # standard deviation of the crop offset, in pixels
+    zoom: float = 1.0  # canvas scale applied before the octave (never below the input size)
+    tv_start: float = 0.4  # Bregman TV weight w = lambda / 2, 0..255 units (smaller = smoother; 0 = none)
+    tv_end: float = 0.4
+    window: float = 0.3  # std of the crop offset, as a fraction of the canvas's room over the input size
+    margin: float = 0.0  # gradient zeroed within this fraction of the input side from the crop border
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1 or self.zoom <= 0 or min(self.step_start, self.step_end) < 0:
+            raise ConvscopeError(f"octave needs iterations >= 1, zoom > 0 and steps >= 0, got {self}")
+        if min(self.tv_start, self.tv_end) < 0 or self.window < 0 or not 0 <= self.margin < 0.5:
+            raise ConvscopeError(f"octave needs TV weights and window >= 0 and a margin in [0, 0.5), got {self}")
 
 
-#: Octave presets. `caffenet` has the structure of the original MFV / deepdraw settings (4 octaves of 190, 150,
-#: 150 and 10 iterations, zoom 1.2 between the first three, step sizes 11 -> 6 -> 3 on the 0..255 scale); it is
-#: meant for AlexNet-like models. `torchvision` (the default) uses six octaves, as the thesis did for deeper
-#: modern networks (seed 000 §4.V), smaller zooms and fewer iterations; tuned on EfficientNet-Lite0 and ResNets.
+#: Octave presets. `caffenet`: the original MFV code's AlexNet settings, as published with the paper (190 /
+#: 150 / 20 / 10 iterations; zoom 1.2 before the second octave; a 50 px gradient margin at 227 px in the third;
+#: steps 1 -> 2, 1, 2, 2; TV weights 0.4, 0.01 -> 2, 0.1 -> 2, 0.4 -> 2; windows 0.3 / 0.3 / 0.2 / 0.3). Its canvas
+#: ends 1.2x the input and is shrunk to the input size at the end. `torchvision` (the default), tuned on
+#: EfficientNet-Lite0: the same step and TV scales in three octaves of 60 / 50 / 20 iterations: the whole
+#: image, then zoomed 1.2 with centre-biased crops, then zoomed back to the input size so that the last steps
+#: see, and the reported activation measures, the whole image shown.
 PRESETS: dict[str, tuple[Octave, ...]] = {
-    "caffenet": (Octave(190, 11 / 255, 11 / 255, 1.0, 20.0, 30.0, 8.0),
-                 Octave(150, 6 / 255, 6 / 255, 1.2, 30.0, 40.0, 8.0),
-                 Octave(150, 6 / 255, 3 / 255, 1.2, 40.0, 60.0, 8.0),
-                 Octave(10, 3 / 255, 3 / 255, 1.0, 60.0, 80.0, 4.0)),
-    "torchvision": (Octave(40, 6 / 255, 6 / 255, 1.0, 40.0, 50.0, 8.0),
-                    Octave(30, 6 / 255, 4 / 255, 1.1, 50.0, 60.0, 8.0),
-                    Octave(30, 4 / 255, 4 / 255, 1.1, 60.0, 70.0, 8.0),
-                    Octave(30, 4 / 255, 3 / 255, 1.1, 70.0, 80.0, 6.0),
-                    Octave(20, 3 / 255, 2 / 255, 1.0, 80.0, 100.0, 4.0),
-                    Octave(10, 2 / 255, 2 / 255, 1.0, 100.0, 120.0, 2.0)),
+    "caffenet": (Octave(190, 1.0, 2.0, 1.0, 0.4, 0.4, 0.3),
+                 Octave(150, 1.0, 1.0, 1.2, 0.01, 2.0, 0.3),
+                 Octave(20, 2.0, 2.0, 1.0, 0.1, 2.0, 0.2, margin=50 / 227),
+                 Octave(10, 2.0, 2.0, 1.0, 0.4, 2.0, 0.3)),
+    "torchvision": (Octave(60, 2.0, 2.0, 1.0, 0.4, 0.4, 0.3),
+                    Octave(50, 2.0, 1.0, 1.2, 0.4, 2.0, 0.3),
+                    Octave(20, 1.0, 1.0, 1 / 1.2, 1.0, 2.0, 0.3)),
 }
 
 
@@ -135,45 +149,80 @@ def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed
                     {"k": k_used, "pca_dims": pca_used, "perplexity": perplexity, "images": count})
 
 
-def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective, octaves: Sequence[Octave],
-                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Activation maximization started from `start` [C, H, W] in [0, 1] with octaves (see the module docstring);
-    returns the final canvas resized to the model's input size."""
+def tv_denoise(image: torch.Tensor, weight: float) -> torch.Tensor:
+    """ROF / split-Bregman TV denoising of a [C, H, W] image in [0, 1], `weight` in 0..255 units (see the module
+    docstring: weight x 255 and tolerance 1e-3 / 255 on the [0, 1] image equal the original call on 0..255)."""
     from skimage.restoration import denoise_tv_bregman
 
+    array = image.permute(1, 2, 0).numpy().astype(np.float64)
+    smooth = denoise_tv_bregman(array, weight=weight * 255.0, max_num_iter=100, eps=1e-3 / 255.0, channel_axis=-1)
+    return torch.from_numpy(smooth.reshape(array.shape).astype(np.float32)).permute(2, 0, 1)
+
+
+def _zoom(canvas: torch.Tensor, factor: float, floor: tuple[int, int]) -> torch.Tensor:
+    """The canvas [1, C, H, W] scaled by `factor` (bicubic, antialiased when shrinking), never below `floor`."""
+    size = tuple(max(f, round(s * factor)) for s, f in zip(canvas.shape[2:], floor))
+    if size == tuple(canvas.shape[2:]):
+        return canvas
+    smaller = size[0] < canvas.shape[2]
+    return F.interpolate(canvas, size=size, mode="bicubic", align_corners=False, antialias=smaller).clamp(0, 1)
+
+
+def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective, octaves: Sequence[Octave],
+                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Activation maximization of `objective` started from `start` [C, H, W] in [0, 1], in octaves (module
+    docstring, steps 1-4); returns the final canvas at the model's input size (shrunk when a preset ends on a
+    zoomed canvas, as `caffenet` does)."""
     height, width = subject.input.size
     generator = torch.Generator().manual_seed(seed)
     canvas = start.detach().float().cpu().clone()[None]
+    if tuple(canvas.shape[2:]) != (height, width):
+        canvas = F.interpolate(canvas, size=(height, width), mode="bilinear", align_corners=False,
+                               antialias=True).clamp(0, 1)
     layers = list(objective.layers)
     total, done = sum(o.iterations for o in octaves), 0
     for octave in octaves:
-        if octave.zoom != 1.0:
-            size = (round(canvas.shape[2] * octave.zoom), round(canvas.shape[3] * octave.zoom))
-            canvas = F.interpolate(canvas, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+        canvas = _zoom(canvas, octave.zoom, (height, width))
         room_y, room_x = canvas.shape[2] - height, canvas.shape[3] - width
+        mask = torch.zeros(1, 1, height, width)
+        my, mx = round(octave.margin * height), round(octave.margin * width)
+        mask[:, :, my:height - my, mx:width - mx] = 1
         for i in range(octave.iterations):
-            t = i / max(1, octave.iterations - 1)
-            step = octave.step_start + t * (octave.step_end - octave.step_start)
+            t = i / octave.iterations
+            step = (octave.step_start + t * (octave.step_end - octave.step_start)) / 255.0
             weight = octave.tv_start + t * (octave.tv_end - octave.tv_start)
-            dy, dx = (torch.randn(2, generator=generator) * octave.jitter).tolist()
-            top = int(np.clip(round(room_y / 2 + dy), 0, room_y))
-            left = int(np.clip(round(room_x / 2 + dx), 0, room_x))
+            dy, dx = torch.randn(2, generator=generator).tolist()
+            top = int(np.clip(round(room_y / 2 + dy * octave.window * room_y), 0, room_y))
+            left = int(np.clip(round(room_x / 2 + dx * octave.window * room_x), 0, room_x))
             crop = canvas[:, :, top:top + height, left:left + width].clone().requires_grad_(True)
             score = objective(subject.capture(crop, layers)).sum()
             grad, = torch.autograd.grad(score, crop)
+            grad = grad.cpu() * mask
             with torch.no_grad():
-                ascent = step * grad.cpu() / grad.abs().mean().clamp_min(1e-12)
-                canvas[:, :, top:top + height, left:left + width] += ascent
-            array = canvas[0].permute(1, 2, 0).numpy().astype(np.float64)  # [H, W, C]
-            smooth = denoise_tv_bregman(array, weight=weight, channel_axis=-1).reshape(array.shape)  # keeps C = 1
-            canvas = torch.from_numpy(np.ascontiguousarray(smooth, dtype=np.float32)).permute(2, 0, 1)[None]
-            canvas = canvas.clamp(0, 1)
+                crop = (crop + step * grad / grad.abs().mean().clamp_min(1e-12)).clamp(0, 1)
+                if weight > 0:
+                    crop = tv_denoise(crop[0], weight)[None]
+                canvas[:, :, top:top + height, left:left + width] = crop
             done += 1
             if progress:
                 progress(done, total)
     if tuple(canvas.shape[2:]) != (height, width):
         canvas = F.interpolate(canvas, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
     return canvas[0].clamp(0, 1)
+
+
+def structure_similarity(image: torch.Tensor, start: torch.Tensor, sigma: float = 0.02) -> float:
+    """Pearson correlation of two [C, H, W] images after a Gaussian blur of `sigma` x their side: how much of
+    the start's global layout and colours (MFV's point) an image keeps, blind to fine texture. 1 = same."""
+    from scipy.ndimage import gaussian_filter
+
+    if image.shape != start.shape:
+        raise ConvscopeError(f"cannot compare images of shapes {list(image.shape)} and {list(start.shape)}")
+    width = sigma * max(image.shape[1:])
+    a, b = (gaussian_filter(x.detach().cpu().double().numpy(), (0, width, width)).ravel() for x in (image, start))
+    if a.std() == 0 or b.std() == 0:
+        return float(np.all(a == b))
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 @dataclass
@@ -184,6 +233,7 @@ class Facet:
     activation: float  # the target's activation on the facet image
     mean_activation: float  # ... and on the mean image it started from
     nearest: int  # dataset index of the image nearest the centroid
+    structure: float  # structure_similarity(facet image, mean image)
 
 
 def facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], *, indices: Sequence[int],
@@ -208,7 +258,8 @@ def facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], *, 
         image = maximize_from(subject, mean_image, objective, octaves, seed + c)
         with torch.no_grad():
             scores = objective(subject.capture(torch.stack([image, mean_image]), [layer])).tolist()
-        result.append(Facet(members, mean_image, image, scores[0], scores[1], members[0]))
+        result.append(Facet(members, mean_image, image, scores[0], scores[1], members[0],
+                            structure_similarity(image, mean_image)))
     return result, clusters, kept
 
 
@@ -262,10 +313,12 @@ def run_facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int],
         for name, image in (("mean", facet.mean_image), ("facet", facet.facet_image), ("nearest", nearest_image)):
             tensor_to_pil(image).save(paths[name])
             tiles.append(tensor_to_pil(image))
-        captions += [f"{c} mean {facet.mean_activation:.1f}", f"{c} facet {facet.activation:.1f}", f"{c} nearest"]
+        captions += [f"{c} mean {facet.mean_activation:.1f}",
+                     f"{c} facet {facet.activation:.1f} (r {facet.structure:.2f})", f"{c} nearest"]
         clusters_json.append({"id": c, "members": [dataset.ids[i] for i in facet.members],
                               "mean_image": str(paths["mean"]), "facet_image": str(paths["facet"]),
                               "activation": facet.activation, "mean_activation": facet.mean_activation,
+                              "structure": facet.structure,
                               "nearest_image": dataset.ids[facet.nearest]})
     plot = out / "embedding.png"
     embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)

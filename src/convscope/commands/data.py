@@ -49,7 +49,8 @@ def register(subparsers) -> dict:
     p.add_argument("--pca", type=positive, default=50, help="PCA dimensions (default: %(default)s)")
     p.add_argument("--steps", type=positive, help="optimization steps of each facet (default: the preset's)")
     p.add_argument("--preset", choices=["torchvision", "caffenet"], default="torchvision",
-                   help="octave settings (default: %(default)s; caffenet = the original MFV settings)")
+                   help="octave settings (default: %(default)s, tuned on EfficientNet-Lite0; caffenet = the "
+                        "original MFV code's AlexNet settings)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     common_options(p, "facets")
     return {"examples": cmd_examples, "selectivity": cmd_selectivity, "facets": cmd_facets}
@@ -119,7 +120,8 @@ def cmd_facets(args) -> dict:
     if not args.json:
         for cluster in output["clusters"]:
             print(f"facet {cluster['id']}: {len(cluster['members'])} images, activation "
-                  f"{cluster['activation']:.3f}  {cluster['facet_image']}")
+                  f"{cluster['mean_activation']:.3f} -> {cluster['activation']:.3f}, structure kept "
+                  f"{cluster['structure']:.2f}  {cluster['facet_image']}")
         print(f"embedding plot {output['embedding_plot']}")
     return output
 
