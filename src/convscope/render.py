@@ -40,7 +40,8 @@ class RenderResult:
     seconds_per_step: float
     steps: int
     units: tuple[str, ...] = field(default_factory=tuple)
-    folded_batchnorms: int = 0  # BatchNorms folded into their convs for the loop (see convscope.fold)
+    folded_batchnorms: int = 0  # conv -> BatchNorm pairs substituted in the loop (convscope.fold), counting
+    # those past the deepest layer read, which a truncated forward never reaches
 
 
 class _RedirectedReLUGrad(torch.autograd.Function):
