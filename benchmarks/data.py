@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/data.py [--repeats N] [--only scan|memory|cluster] [--big] [--json]
 
 - scan: throughput of a top-k examples scan vs a bare forward of the same model over the same images
-  (target >= 90%, i.e. time ratio <= 1.11), from decoded tensors and from a folder of JPEG files (decoding
-  overlapped with the forward by `ImageDataset.batches`); interleaved, medians.
+  (target >= 90%, i.e. time ratio <= 1.11), from decoded tensors and from a folder of JPEG files (vs a bare
+  loop that decodes the same files and runs the model, and vs the bare forward of pre-decoded tensors: see
+  `bench_scan`); interleaved, medians. `--threads N` sets torch's threads (default: torch's own).
 - memory: extra peak RSS of a scan over a bare forward pass of the same data, for several k and unit counts,
   each in a fresh subprocess (the state is O(k x units): k x units x 44 bytes).
 - cluster: PCA (50) + openTSNE (2-D) + k-means (10) seconds for 10k codes (and 100k with --big); absolute
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import MALLOC_ENV, interleaved, quiet_allocator  # noqa: E402
+from run import MALLOC_ENV, interleaved_rounds, paired, quiet_allocator  # noqa: E402
 
 
 def memory_dataset(images):
@@ -38,40 +39,65 @@ def memory_dataset(images):
 
 
 def bench_scan(repeats: int) -> list[dict]:
+    """Three interleaved pairs over the same 64 images (4 batches of 16), 1000 units (all logits), k = 9:
+
+    - scan-decoded: scan of decoded tensors vs a bare forward of the same tensors (the scan's own cost);
+    - scan-jpeg-folder: scan of a JPEG folder vs a bare loop over the same files (decode each batch with the
+      dataset's own reader, then forward) - the work any forward over those images has to do;
+    - scan-jpeg-vs-decoded: the same scan vs the bare forward of pre-decoded tensors, i.e. decoding included
+      in the scan only. Where torch's threads fill every core (2 threads on 2 cores) decoding cannot hide and
+      this shows its cost; with a spare core, `batches` overlaps it with the forward.
+    """
     import numpy as np
     import torch
     from PIL import Image
 
     import convscope
-    from convscope.data import open_dataset
+    from convscope.data import _as_float, open_dataset
     from convscope.examples import top_examples
 
     torch.manual_seed(0)
     subject = convscope.load("default")
-    count, batch = 48, 16
+    count, batch = 64, 16
     rng = np.random.default_rng(0)
     folder = Path(tempfile.mkdtemp(prefix="convscope-bench-"))
     for i in range(count):  # smooth random images, saved as 320x240 JPEGs
         small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
         Image.fromarray(small).resize((320, 240), Image.Resampling.BICUBIC).save(folder / f"{i:03d}.jpg")
     files = open_dataset(folder, subject.input)
-    images = torch.stack([files.load(i) for i in range(count)])
+    images = torch.stack([files.load(i) for i in range(count)]).contiguous()
     decoded = memory_dataset(images)
     subject.graph  # noqa: B018 - the dry run is not measured
-
-    def bare() -> None:
-        with torch.no_grad():
-            for start in range(0, count, batch):
-                subject.model(subject.normalize(subject.prepare(images[start:start + batch])))
-
     units = [("logits", c) for c in range(1000)]
-    rows = []
-    for label, dataset in (("decoded", decoded), ("jpeg-folder", files)):
-        scan = lambda d=dataset: top_examples(subject, d, units, k=9, batch_size=batch)  # noqa: E731
-        measured = interleaved(scan, bare, repeats)
-        rows.append({"benchmark": f"scan-{label}", "units": 1000, "k": 9, "images": count, "batch": batch,
-                     **measured, "throughput": 1 / measured["ratio"], "target": "throughput >= 0.90"})
+
+    def forward(x: torch.Tensor) -> None:
+        with torch.no_grad():
+            subject.model(subject.normalize(subject.prepare(x)))
+
+    def bare_decoded() -> None:
+        for start in range(0, count, batch):
+            forward(images[start:start + batch])
+
+    def bare_jpeg() -> None:
+        for start in range(0, count, batch):
+            forward(_as_float(torch.stack([files._read(i) for i in range(start, min(count, start + batch))])))
+
+    times = interleaved_rounds({
+        "bare-decoded": bare_decoded,
+        "scan-decoded": lambda: top_examples(subject, decoded, units, k=9, batch_size=batch),
+        "bare-jpeg": bare_jpeg,
+        "scan-jpeg": lambda: top_examples(subject, files, units, k=9, batch_size=batch),
+    }, repeats)
     shutil.rmtree(folder, ignore_errors=True)
+    rows = []
+    for label, candidate, baseline, target in (
+            ("scan-decoded", "scan-decoded", "bare-decoded", "throughput >= 0.90"),
+            ("scan-jpeg-folder", "scan-jpeg", "bare-jpeg", "throughput >= 0.90"),
+            ("scan-jpeg-vs-decoded", "scan-jpeg", "bare-decoded", "decoding included in the scan only")):
+        measured = paired(times, candidate, baseline)
+        rows.append({"benchmark": label, "baseline": baseline, "units": 1000, "k": 9, "images": count,
+                     "batch": batch, **measured, "throughput": 1 / measured["ratio"], "target": target,
+                     "threads": torch.get_num_threads(), "cpus": os.cpu_count()})
     return rows
 
 
@@ -134,7 +160,12 @@ def main() -> int:
     parser.add_argument("--only", choices=["scan", "memory", "cluster"])
     parser.add_argument("--big", action="store_true", help="also cluster 100k codes (minutes)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     rows = []
     if args.only in (None, "scan"):
         rows += bench_scan(args.repeats)
@@ -147,9 +178,10 @@ def main() -> int:
         return 0
     for r in rows:
         if "ratio" in r:
-            print(f"{r['benchmark']:<18} {r['images']} images, {r['units']} units, k={r['k']}: scan "
-                  f"{r['candidate_s']:.2f}s vs bare forward {r['baseline_s']:.2f}s, time ratio {r['ratio']:.3f}, "
-                  f"throughput {r['throughput']:.0%} ({r['target']})")
+            print(f"{r['benchmark']:<20} {r['images']} images, {r['units']} units, k={r['k']}: scan "
+                  f"{r['candidate_s']:.2f}s vs {r['baseline']} {r['baseline_s']:.2f}s, time ratio {r['ratio']:.3f}, "
+                  f"throughput {r['throughput']:.0%} ({r['target']}; {r['threads']} torch threads, "
+                  f"{r['cpus']} CPUs)")
         elif "extra_peak_rss_bytes" in r:
             print(f"{r['benchmark']:<18} units={r['units']:<5} k={r['k']:<5} extra peak RSS "
                   f"{r['extra_peak_rss_bytes'] / 2**20:8.2f} MiB (top-k state {r['state_bytes'] / 2**20:.2f} MiB)")

@@ -33,16 +33,27 @@ def quiet_allocator() -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
 
 
+def interleaved_rounds(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each function per round: one warm-up each, then every round runs them all in the given order."""
+    for function in functions.values():
+        function()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            times[name].append(_timed(function))
+    return times
+
+
+def paired(times: dict[str, list[float]], candidate: str, baseline: str) -> dict:
+    """Medians of two functions' rounds and the median of their per-round time ratios."""
+    ratios = [c / b for c, b in zip(times[candidate], times[baseline])]
+    return {"candidate_s": statistics.median(times[candidate]), "baseline_s": statistics.median(times[baseline]),
+            "ratio": statistics.median(ratios)}
+
+
 def interleaved(candidate: Callable[[], object], baseline: Callable[[], object], repeats: int) -> dict:
     """Run baseline and candidate alternately (after one warm-up each); return medians and the median ratio."""
-    candidate(), baseline()
-    cand, base, ratios = [], [], []
-    for _ in range(repeats):
-        base.append(_timed(baseline))
-        cand.append(_timed(candidate))
-        ratios.append(cand[-1] / base[-1])
-    return {"candidate_s": statistics.median(cand), "baseline_s": statistics.median(base),
-            "ratio": statistics.median(ratios)}
+    return paired(interleaved_rounds({"baseline": baseline, "candidate": candidate}, repeats), "candidate", "baseline")
 
 
 def bench_truncation(repeats: int) -> list[dict]:

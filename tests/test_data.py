@@ -99,3 +99,35 @@ def test_bad_dataset_specs(tmp_path):
     with pytest.raises(ConvscopeError, match="unknown class `cats`"):
         open_dataset("digits", SPEC).class_index("cats")
     assert list(dataset.batches(2)) == [] and dataset.skipped[0][0].endswith("x.png")
+
+
+def test_batches_equal_loaded_images_and_out_of_range_indices_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    dataset = open_dataset(tmp_path, SPEC)
+    (images, indices), = list(dataset.batches(8))
+    assert images.dtype == torch.float32 and images.shape == (5, 3, 16, 16)
+    assert torch.equal(images, torch.stack([dataset.load(i) for i in indices]))  # one uint8 -> float conversion
+    assert torch.equal(dataset.load(2) * 255, (dataset.load(2) * 255).round())  # 8-bit levels, exact
+    for bad in (5, -1):
+        with pytest.raises(ConvscopeError, match=f"image index {bad} out of range 0..4"):
+            list(dataset.batches(2, indices=[0, bad]))
+        with pytest.raises(ConvscopeError, match=f"image index {bad} out of range"):
+            dataset.load(bad)
+
+
+def test_big_jpegs_decode_at_reduced_scale_close_to_a_full_decode(tmp_path):
+    from convscope.images import fit, open_image, pil_to_tensor
+
+    small = np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8)  # smooth 1600x1200 photo
+    Image.fromarray(small).resize((1600, 1200), Image.Resampling.BICUBIC).save(tmp_path / "big.jpg", quality=95)
+    spec = InputSpec(size=(224, 224), channels=3)
+    drafted = open_image(tmp_path / "big.jpg", draft=(224, 224))
+    assert drafted.size == (400, 300)  # DCT scaling by 1/4: the largest reduction still covering 224 x 224
+    assert open_image(tmp_path / "big.jpg").size == (1600, 1200)
+    for mode in ("squash", "crop"):
+        reference = pil_to_tensor(fit(open_image(tmp_path / "big.jpg"), (224, 224), mode))
+        got = open_dataset(tmp_path, spec, fit=mode).load(0)
+        assert reference.std() > 0.1  # the picture has structure, so the comparison means something
+        assert got.shape == (3, 224, 224) and (got - reference).abs().mean() < 0.01

@@ -12,7 +12,7 @@ import convscope
 from convscope.cli import main
 from convscope.data import open_dataset
 from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
-from convscope.examples import cut, random_boxes, top_examples, unit_scores
+from convscope.examples import cut, gc_paused, random_boxes, top_examples, unit_scores
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,27 @@ def test_top_k_equals_brute_force_sort(tiny, folder):
         assert [e.id for e in got] == [w[1] for w in want]
         assert [e.score for e in got] == pytest.approx([w[0] for w in want], rel=1e-5)
         assert all(e.box == (0, 0, 24, 24) for e in got)
+
+
+def test_the_garbage_collector_is_paused_only_while_the_result_is_built(tiny, folder):
+    import gc
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice to keep it off is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError
+    assert gc.isenabled()
+    top_examples(tiny, open_dataset(folder, tiny.input), [("logits", 0)], k=2)
+    assert gc.isenabled()
 
 
 def test_shards_merge_to_the_whole_scan(tiny, folder):

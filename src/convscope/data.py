@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .errors import ConvscopeError, ImageError
 from .images import fit as fit_image
-from .images import open_image, pil_to_tensor, to_mode
+from .images import open_image, pil_to_uint8, to_mode, uint8_to_float
 from .subject import InputSpec
 
 #: file suffixes read as images (case-insensitive); other files are reported as skipped
@@ -35,6 +35,8 @@ class ImageDataset:
 
     `load(i)` gives a [C, H, W] tensor in [0, 1] at the model's input size and channels (ImageError for a bad
     file); `batches(...)` streams [N, C, H, W] batches with their indices, skipping bad files into `skipped`.
+    `read(i)` returns either that float tensor or, for decoded files, a uint8 [H, W, C] tensor: a batch of those
+    is converted to float in one operation (`images.uint8_to_float`), which is cheaper than per image.
     """
 
     def __init__(self, ids: list[str], targets: list[int | None], classes: list[str] | None, input: InputSpec,
@@ -53,9 +55,13 @@ class ImageDataset:
         return f"ImageDataset({self.name!r}, {len(self)} images{classes})"
 
     def load(self, i: int) -> torch.Tensor:
-        if not 0 <= i < len(self.ids):
-            raise ConvscopeError(f"image index {i} out of range 0..{len(self.ids) - 1} of dataset {self.name}")
-        return self._read(i)
+        self._check_indices([i])
+        return _as_float(self._read(i))
+
+    def _check_indices(self, indices: Sequence[int]) -> None:
+        outside = [i for i in indices if not 0 <= i < len(self.ids)]
+        if outside:
+            raise ConvscopeError(f"image index {outside[0]} out of range 0..{len(self.ids) - 1} of dataset {self.name}")
 
     def class_index(self, name: str) -> int:
         """The index of a class by name, with a clear error naming the classes when it is not one."""
@@ -70,9 +76,9 @@ class ImageDataset:
         return [i for i, t in enumerate(self.targets) if t == target]
 
     def _try_load(self, i: int) -> torch.Tensor | ImageError:
-        """The image, or the ImageError that explains why it cannot be read (reported by `batches`, in order)."""
+        """What `read` gives, or the ImageError that explains why it cannot be read (reported by `batches`)."""
         try:
-            return self.load(i)
+            return self._read(i)
         except ImageError as exc:
             return exc
 
@@ -89,6 +95,7 @@ class ImageDataset:
         if batch_size < 1:
             raise ConvscopeError(f"batch size must be at least 1, got {batch_size}")
         order = list(range(len(self)) if indices is None else indices)
+        self._check_indices(order)
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         seen_skipped = {entry[0] for entry in self.skipped}
         bar = tqdm(total=len(order), desc=f"images of {self.name}", unit="img", disable=None if progress else True,
@@ -106,8 +113,13 @@ class ImageDataset:
                         self.skipped.append((self.ids[i], str(x)))
                 bar.update(len(chunk))
                 if good:
-                    yield torch.stack([x for _, x in good]), [i for i, _ in good]
+                    yield _as_float(torch.stack([x for _, x in good])), [i for i, _ in good]
         bar.close()
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    """A float [(N,) C, H, W] image (batch) in [0, 1] from what `read` returns (float, or uint8 [(N,) H, W, C])."""
+    return uint8_to_float(images) if images.dtype == torch.uint8 else images
 
 
 def open_dataset(spec: str | Path, input: InputSpec, *, fit: str = "squash") -> ImageDataset:
@@ -158,9 +170,11 @@ def _folder_dataset(root: Path, input: InputSpec, fit: str) -> ImageDataset:
     if not paths:
         raise ConvscopeError(f"dataset folder {root} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
 
+    height, width = input.size
+
     def read(i: int) -> torch.Tensor:
-        image = to_mode(open_image(paths[i]), input.channels)
-        return pil_to_tensor(fit_image(image, input.size, fit))
+        image = to_mode(open_image(paths[i], draft=(width, height)), input.channels)
+        return pil_to_uint8(fit_image(image, input.size, fit))
 
     return ImageDataset([str(p) for p in paths], targets, classes, input, read, skipped, name=str(root))
 
