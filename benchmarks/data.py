@@ -162,6 +162,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.threads:
         import torch
 

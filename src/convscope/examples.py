@@ -17,6 +17,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import torch
@@ -86,7 +87,7 @@ def unit_scores(subject: Subject, images: torch.Tensor, units: Sequence[Unit]) -
     with torch.no_grad():
         acts = subject.capture(images, layers)
         means = [_spatial(acts[layer], layer).float().mean(dim=(2, 3)) for layer in layers]
-    offsets = dict(zip(layers, [0, *torch.tensor([m.shape[1] for m in means]).cumsum(0).tolist()]))
+    offsets = dict(zip(layers, accumulate([0, *(m.shape[1] for m in means)])))  # first column of each layer
     columns = torch.tensor([offsets[layer] + c for layer, c in units])  # one gather, not a stack of U columns
     return torch.cat(means, dim=1)[:, columns].cpu()
 

@@ -95,13 +95,8 @@ def fit(image: Image.Image, size: tuple[int, int], mode: str = "squash") -> Imag
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image (RGB or L) -> float tensor [C, H, W] in [0, 1]."""
-    array = np.array(image, dtype=np.float32) / 255.0
-    if array.ndim == 2:
-        array = array[None]
-    else:
-        array = array.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(array))
+    """PIL image (RGB or L) -> contiguous float tensor [C, H, W] in [0, 1]."""
+    return uint8_to_float(pil_to_uint8(image)).contiguous()
 
 
 def pil_to_uint8(image: Image.Image) -> torch.Tensor:
