@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
 #: Largest image (in pixels) convscope decodes unless told otherwise; `CONVSCOPE_MAX_PIXELS` overrides it.
 DEFAULT_MAX_PIXELS = 64_000_000
+
+#: `image.info` key where `open_image` records the full-scale value of a 16/32-bit integer image (see `to_mode`)
+FULL_SCALE = "convscope.full_scale"
+_INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def max_pixels() -> int:
@@ -24,11 +30,22 @@ def max_pixels() -> int:
 
 def open_image(path: str | os.PathLike, *, limit: int | None = None,
                draft: tuple[int, int] | None = None) -> Image.Image:
-    """Decode an image file completely, refusing non-images, truncated files and images over `limit` pixels.
+    """Decode an image file completely, as image viewers show it; refuse anything that is not a readable image.
 
-    The size is checked from the header before any pixel is decoded, so a decompression bomb costs nothing.
+    - Refused with a one-line `ImageError` naming the file: missing files, folders, empty files, non-images,
+      truncated or corrupt files, and images over `limit` pixels (default `max_pixels()`). The size is checked
+      from the header before any pixel is decoded, so a decompression bomb costs nothing.
+    - The EXIF orientation (JPEG, PNG, WebP, TIFF; all 8 values) is applied, so a phone photo stored sideways
+      comes out upright; the returned image carries no orientation any more.
+    - Animations and multi-page files (GIF, WebP, TIFF): the first frame.
+    - The pixels keep the file's mode (convert with `to_mode`). For 16- and 32-bit integer images the full-scale
+      value of the file's sample format (65535 for 16 bits, 4095 for 12-bit TIFF, 32767 for signed 16 bits,
+      2**31 - 1 for 32 bits) is recorded in `image.info[FULL_SCALE]` for `to_mode`; Pillow opens some of these
+      as mode I, whose pixels alone do not tell the bit depth.
+
     `draft` = (width, height) lets a JPEG decode at 1/2, 1/4 or 1/8 scale in the DCT (Pillow's `draft`) as long
-    as the result still covers that size: a 4000x3000 photo read for a 224 px model decodes ~50x less data.
+    as the result still covers that size (after the orientation is applied): a 4000x3000 photo read for a 224 px
+    model decodes ~50x less data.
     """
     path = Path(path)
     limit = max_pixels() if limit is None else limit
@@ -36,45 +53,100 @@ def open_image(path: str | os.PathLike, *, limit: int | None = None,
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            width, height = image.size
-            if width * height > limit:
-                raise ImageError(
-                    f"{path}: image is {width}x{height} = {width * height / 1e6:.1f} MP, "
-                    f"over the limit of {limit / 1e6:.1f} MP (set CONVSCOPE_MAX_PIXELS to raise it)"
-                )
-            if draft is not None and image.format == "JPEG":
-                image.draft(None, draft)
-            image.load()
+            # From a file object, not a path: Pillow then never memory-maps the file (its mmap path reads an
+            # uncompressed TIFF with EXIF orientation 5..8 at the turned size: scrambled pixels).
+            with open(path, "rb") as file, Image.open(file) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise ImageError(
+                        f"{path}: image is {width}x{height} = {width * height / 1e6:.1f} MP, "
+                        f"over the limit of {limit / 1e6:.1f} MP (set CONVSCOPE_MAX_PIXELS to raise it)"
+                    )
+                full_scale = _full_scale(_raw_mode(image))
+                if draft is not None and image.format == "JPEG":
+                    sideways = image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
+                    image.draft(None, tuple(draft[::-1]) if sideways else tuple(draft))
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: file is not an image (no known image format)") from None
+        raise ImageError(f"{path}: file is not an image (no known image format, or a corrupt header)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: image is too large to decode safely ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: image is truncated or corrupt ({exc})") from None
+        raise ImageError(f"{path}: image is too large to decode safely ({_one_line(exc)})") from None
+    except Exception as exc:  # Pillow reports broken files with many exception types (OSError, EOFError, ...)
+        raise ImageError(f"{path}: image is truncated or corrupt ({_one_line(exc)})") from None
+    if image.mode in _INTEGER_MODES and full_scale is not None:
+        image.info[FULL_SCALE] = full_scale
     return image
 
 
-def to_mode(image: Image.Image, channels: int) -> Image.Image:
-    """Convert any Pillow mode (L, LA, RGBA, P, CMYK, I;16, F, ...) to RGB (3 channels) or L (1 channel).
+def _raw_mode(image: Image.Image) -> str:
+    """The raw mode the file stores its first tile in (e.g. 'I;16B' for a 16-bit PNG), '' when not known.
 
-    Transparent pixels are composited on white; 16-bit and float images are rescaled to 8 bits by their range.
+    Read from `image.tile` before `load()`, which clears it."""
+    args = image.tile[0].args if image.tile else None
+    if isinstance(args, tuple) and args:
+        args = args[0]
+    return args if isinstance(args, str) else ""
+
+
+def _full_scale(raw_mode: str) -> int | None:
+    """Largest value of an integer sample format: 'I;16B' -> 65535, 'I;12' -> 4095, 'I;16S' -> 32767,
+    'I;32S' and 'I' -> 2**31 - 1; None for anything else."""
+    if raw_mode == "I":
+        return 2**31 - 1
+    match = re.fullmatch(r"I;(\d+)[BLNR]?(S?)", raw_mode)
+    return 2 ** (int(match[1]) - bool(match[2])) - 1 if match else None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """Convert any Pillow mode to RGB (3 channels) or L (1 channel), keeping the values' meaning.
+
+    - 8-bit modes (1, L, P, RGB, RGBX, CMYK, YCbCr, LAB, HSV) are converted with Pillow's colour conversions;
+      1 channel is Pillow's luma L = 0.299 R + 0.587 G + 0.114 B of the RGB image.
+    - Integer modes above 8 bits (I;16, I;16B, I;16L, I;16N, I) are divided by their full-scale value, never
+      stretched to their own min..max: `image.info[FULL_SCALE]` as recorded by `open_image` from the file's
+      sample format, else 65535 (16 bits). Negative values (signed files) become 0.
+    - Float images (F) are taken as already in [0, 1]: values outside are clipped, NaN becomes 0.
+    - Transparent pixels (LA, La, PA, RGBA, RGBa, or a transparent colour in `image.info`) are composited on
+      white; premultiplied modes are un-premultiplied first.
+    The 8-bit result has a quantization step of 1/255.
     """
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
-        low, high = float(array.min()), float(array.max())
-        array = (array - low) / (high - low) * 255 if high > low else np.zeros_like(array)
-        image = Image.fromarray(array.round().astype(np.uint8), mode="L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in _INTEGER_MODES or image.mode == "F":
+        image = _high_bit_depth_to_8_bits(image)
+    if image.mode == "La":  # Pillow converts La only to LA
+        image = image.convert("LA")
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode not in ("1", "L", "RGB"):  # P, RGBA, RGBX, CMYK, YCbCr, LAB, HSV: RGB first (no LAB -> L)
+        image = image.convert("RGB")
     return image.convert("RGB" if channels == 3 else "L")
+
+
+def _high_bit_depth_to_8_bits(image: Image.Image) -> Image.Image:
+    """I;16* / I / F -> L (LA when a transparent value is set), by the rules of `to_mode`."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        scaled = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
+    else:
+        scaled = values / image.info.get(FULL_SCALE, 65535)
+    gray = Image.fromarray((np.clip(scaled, 0, 1) * 255).round().astype(np.uint8))
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and image.mode != "F":  # e.g. a 16-bit grey PNG with a tRNS value
+        alpha = Image.fromarray(np.where(values == transparency, 0, 255).astype(np.uint8))
+        return Image.merge("LA", (gray, alpha))
+    return gray
 
 
 def fit(image: Image.Image, size: tuple[int, int], mode: str = "squash") -> Image.Image:
@@ -130,7 +202,7 @@ def scale_to_255(activation: torch.Tensor | np.ndarray) -> np.ndarray:
     Negative values (pre-activation layers) are shown as 0; a map whose maximum is <= 0 is all zeros.
     """
     values = np.asarray(activation.detach().float().cpu() if isinstance(activation, torch.Tensor) else activation)
-    values = values.astype(np.float64)
+    values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)  # non-finite: shown as 0
     peak = values.max() if values.size else 0.0
     if peak <= 0:
         return np.zeros(values.shape, dtype=np.uint8)
