@@ -88,7 +88,7 @@ def test_models_lists_builtins_and_families(capsys):
     (["predict", "{text}", "--model", "digits"], "file is not an image"),
     (["predict", "{truncated}", "--model", "digits"], "truncated or corrupt"),
     (["predict", "{missing}", "--model", "digits"], "no such file"),
-    (["predict", "{digit}", "--model", "digits", "--weights", "{missing}"], "must be default, none or an existing"),
+    (["predict", "{digit}", "--model", "digits", "--weights", "{missing}"], "must be default, none, none:SEED or an existing"),
     (["predict", "{digit}", "--model", "digits", "--device", "gpu0"], "unknown device 'gpu0'"),
 ])
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, digit_png, argv, message):

@@ -102,7 +102,7 @@ def test_weights_path_state_dict_and_safetensors(tmp_path, digits_subject):
     torch.save({"features.0.weight": torch.zeros(3, 3)}, tmp_path / "bad.pt")
     with pytest.raises(WeightsError, match=r"do not fit the architecture: missing .*wrong shape features\.0\.weight"):
         convscope.load("digits", str(tmp_path / "bad.pt"))
-    with pytest.raises(WeightsError, match="must be default, none or an existing file"):
+    with pytest.raises(WeightsError, match="must be default, none, none:SEED or an existing file"):
         convscope.load("digits", str(tmp_path / "nothing.pt"))
 
 

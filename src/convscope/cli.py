@@ -7,11 +7,12 @@ Errors in the user's input print one line on stderr and exit with status 2 (1 fo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import warnings
 from pathlib import Path
 
-from .errors import ConvscopeError
+from . import jsonio
+from .errors import ConvscopeError, ConvscopeWarning
 
 
 def int_list(text: str) -> list[int]:
@@ -43,8 +44,12 @@ def common_options(parser: argparse.ArgumentParser, command: str) -> None:
                         help="model spec: default, digits, timm:<name>, torchvision:<name> or file:<path> "
                              "(default: %(default)s)")
     parser.add_argument("--weights", default="default",
-                        help="default (the spec's pretrained weights, from the local cache), none (random init) "
-                             "or PATH to a state dict (.safetensors or torch file) (default: %(default)s)")
+                        help="default (the spec's pretrained weights, from the local cache), none (random init, "
+                             "seeded: none:N for seed N) or PATH to a state dict (.safetensors or torch file) "
+                             "(default: %(default)s)")
+    parser.add_argument("--output", metavar="KEY",
+                        help="for a model whose forward returns a tuple or a dict: the index or key of the class "
+                             "scores (default: the first tensor, or the dict's logits / out entry)")
     parser.add_argument("--out", type=Path, default=Path("convscope-out") / command,
                         help="folder for the files written (default: %(default)s)")
     parser.add_argument("--device", default="cpu",
@@ -189,7 +194,7 @@ def subject_from_args(args):
     from .zoo import load
 
     device = resolve_device(getattr(args, "device", "cpu"))
-    subject = load(args.model, args.weights)
+    subject = load(args.model, args.weights, output=getattr(args, "output", None))
     return subject if device.type == "cpu" else subject.to(device)
 
 
@@ -331,6 +336,20 @@ COMMANDS = {"models": cmd_models, "layers": cmd_layers, "predict": cmd_predict, 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # convscope's own warnings as one line each; restored on return
+        default = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ConvscopeWarning):
+                print(f"convscope {args.command}: warning: {message}", file=sys.stderr)
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         result = COMMANDS[args.command](args)
     except ConvscopeError as exc:
@@ -349,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if getattr(args, "json", False):
         try:
-            print(json.dumps(result, indent=1))
+            print(jsonio.dumps(result))
         except BrokenPipeError:  # `convscope ... --json | head`: the reader left; not an error of ours
             sys.stdout = None
     return 0

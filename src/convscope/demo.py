@@ -4,11 +4,11 @@ activation maps of a mid-level layer and a layer summary, all into one folder wi
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from PIL import Image
 
+from . import jsonio
 from .activations import activation_maps, save_maps
 from .cli import layer_table
 from .predict import predict
@@ -51,7 +51,7 @@ def run_demo(model: str = "default", weights: str = "default", out: Path = Path(
               "layer": layer, "channels": [{"index": m.index, "mean": m.mean, "max": m.max, "image": str(p)}
                                            for m, p in zip(maps, map_paths)],
               "grid": str(grid_path), "layers": str(out / "layers.json")}
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    (out / "result.json").write_text(jsonio.dumps(result))
     _write_index(out, result, layer_table(graph))
     say(f"everything is in {out.resolve()} (open {out / 'index.html'})")
     return result

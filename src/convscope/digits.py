@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import cache_dir, save_atomically
+from .seeding import seeded
 
 SIZE = 32
 VERSION = 1  # bump when the architecture, data or training recipe changes
@@ -71,12 +72,10 @@ def accuracy(model: nn.Module, data: DigitsData, indices: np.ndarray) -> float:
     return (logits.argmax(1) == data.labels[indices]).float().mean().item()
 
 
-def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
-    """Train DigitsNet on the training split (Adam, one-cycle learning rate up to 1e-2, batches of 32, random
-    1-pixel shifts); return it with its held-out accuracy. Deterministic for a given seed and torch build."""
+def _train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
+    """The body of `train`, run under `seeded(seed)`."""
     from tqdm import tqdm
 
-    torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     data = load_data()
     model = DigitsNet()
@@ -100,6 +99,13 @@ def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[Digit
             schedule.step()
     model.eval()
     return model, accuracy(model, data, data.test)
+
+
+def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
+    """Train DigitsNet on the training split (Adam, one-cycle learning rate up to 1e-2, batches of 32, random
+    1-pixel shifts); return it with its held-out accuracy. Deterministic for a given seed and torch build."""
+    with seeded(seed):  # initializers and training draw from a local stream, never the global one
+        return _train(epochs=epochs, seed=seed, progress=progress)
 
 
 def pretrained(progress: bool = True) -> DigitsNet:

@@ -45,6 +45,7 @@ def dream(subject: Subject, image: torch.Tensor, objective: Objective, *, octave
     matrix = decorrelation_matrix().to(image) if use_color else None
     inverse = torch.linalg.inv(matrix) if use_color else None
     layers = list(objective.layers)
+    subject.check_size(sizes[0], layers, field=f"the smallest octave (octaves={octaves}, octave scale={octave_scale:g})")
 
     def score(x: torch.Tensor) -> torch.Tensor:
         return objective(subject.capture(x, layers)).sum()

@@ -30,6 +30,14 @@ class ImageError(ConvscopeError):
     """A file that is not a readable image, is truncated, or is too large."""
 
 
+class ConvscopeWarning(UserWarning):
+    """Something the user should know about a result that is still given (the CLI prints it as one line)."""
+
+
+class SizeError(ConvscopeError):
+    """An image size too small for a layer: its feature map would be empty (the message names the smallest size)."""
+
+
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ' (did you mean a, b?)' for the closest candidates, or '' when none is close."""
     close = difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.6)

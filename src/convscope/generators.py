@@ -27,6 +27,7 @@ from torch import nn
 from .cache import cache_dir, save_atomically
 from .errors import ConvscopeError, WeightsError
 from .param import ImageParam
+from .seeding import seeded
 
 DECODER_VERSION = 3  # bump when the decoder architecture or its training recipe changes
 
@@ -174,28 +175,16 @@ class DecoderGenerator(VectorGenerator):
         return {"kind": self.kind, "dataset": self.dataset, "code_dim": self.code_dim}
 
 
-def _model_fingerprint(subject) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in subject.model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 #: the decoder's training options (all part of its cache key)
 DECODER_TRAINING = {"epochs": 8, "batch_size": 64, "lr": 5e-3, "feature_weight": 0.1, "seed": 0}
 
 
-def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch_size: int, lr: float,
-                  feature_weight: float, seed: int, progress: bool = False, dataset_name: str = "?"
-                  ) -> DecoderGenerator:
-    """Train G to invert E on a dataset: minimize ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)).
-
-    `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
-    """
+def _train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch_size: int, lr: float,
+                   feature_weight: float, seed: int, progress: bool = False, dataset_name: str = "?"
+                   ) -> DecoderGenerator:
+    """The body of `train_decoder`, run under `seeded(seed)`."""
     from tqdm import tqdm
 
-    torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
     codes = []
     with torch.no_grad():
@@ -229,6 +218,18 @@ def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch
     return generator
 
 
+def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch_size: int, lr: float,
+                  feature_weight: float, seed: int, progress: bool = False, dataset_name: str = "?"
+                  ) -> DecoderGenerator:
+    """Train G to invert E on a dataset: minimize ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)).
+
+    `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
+    """
+    with seeded(seed):  # initializers and training draw from a local stream, never the global one
+        return _train_decoder(subject, encoder, images_of, count, epochs=epochs, batch_size=batch_size, lr=lr,
+                              feature_weight=feature_weight, seed=seed, progress=progress, dataset_name=dataset_name)
+
+
 def trained_generator(subject, encoder, dataset: str, progress: bool = False, **training) -> DecoderGenerator:
     """The decoder for (model weights, encoder layer, dataset, training options), trained on first use and cached.
 
@@ -237,7 +238,7 @@ def trained_generator(subject, encoder, dataset: str, progress: bool = False, **
     images_of, count, contents = _dataset_reader(dataset, subject)
     training = {**DECODER_TRAINING, **training}
     key = json.dumps({"v": DECODER_VERSION, "torch": torch.__version__.split("+")[0], "model": subject.name,
-                      "weights": _model_fingerprint(subject), "encoder": encoder.layer, "dataset": dataset,
+                      "weights": subject.fingerprint(), "encoder": encoder.layer, "dataset": dataset,
                       "count": count, "contents": contents, "input": subject.input.to_dict(), "training": training,
                       "widths": _upsampling_channels(subject.input.size)}, sort_keys=True)
     path = cache_dir() / f"generator-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"

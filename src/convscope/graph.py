@@ -13,7 +13,6 @@ data-dependent control flow (timm's "same" padding, say) and reports exactly wha
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from .errors import UnknownLayerError, suggest
+from . import jsonio
+from .errors import ConvscopeError, UnknownLayerError, suggest
 
 if TYPE_CHECKING:
     from .subject import Subject
@@ -177,11 +177,13 @@ class LayerGraph:
         return {"model": self.model_name, "input_shape": self.input_shape, "layers": layers, "edges": [list(e) for e in self.edges]}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        return jsonio.dumps(self.to_dict(), indent=indent)
 
 
 def trace_graph(subject: "Subject") -> LayerGraph:
     """Build the LayerGraph of `subject` from one no-grad dry run on a fixed random image at its input size."""
+    from .subject import SIZE_FAILURES, select_output
+
     model = subject.model
     nodes: dict[str, LayerNode] = {}
     for name, module in model.named_modules():
@@ -240,7 +242,17 @@ def trace_graph(subject: "Subject") -> LayerGraph:
         with torch.no_grad(), _Provenance(owners, edges):
             x = subject.normalize(x01)
             _tag(x, frozenset([INPUT]))
-            output = model(x)
+            try:
+                output = model(x)
+            except SIZE_FAILURES as exc:  # the input spec does not fit the model: say so in one line
+                first = " ".join(str(exc).split())[:300]
+                raise ConvscopeError(f"model {subject.name} fails on its own input spec ({channels}x{height}x"
+                                     f"{width}): {type(exc).__name__}: {first}; check the size and channels given "
+                                     "to wrap / the checkpoint's input") from None
+            try:  # the tensor convscope treats as `logits` (a tuple / dict output: see select_output)
+                output = select_output(output, subject.output, subject.name)
+            except ConvscopeError:
+                pass  # no single tensor: `logits` keeps every shape, and using it says why
             for source in sorted(_sources(output)):
                 edges[(source, "logits")] = None
     finally:

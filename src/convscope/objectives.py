@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import ConvscopeError
-from .subject import LOGITS
+from .subject import LOGITS, looks_like_probabilities
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -114,8 +114,7 @@ def class_logit(k: int) -> Objective:
         logits = acts[LOGITS]
         if logits.dim() != 2:
             raise ConvscopeError(f"the model output has shape {list(logits.shape[1:])}, not [classes]")
-        sums = logits.detach().sum(dim=1)
-        if bool((logits.detach() >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+        if looks_like_probabilities(logits):
             raise ConvscopeError("the model output looks like softmax probabilities; class objectives need "
                                  "pre-softmax logits (wrap the model without its final softmax)")
         return logits[:, k]

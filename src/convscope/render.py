@@ -142,8 +142,7 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
         param.set_image(init)
     transforms = (preset(transforms) if isinstance(transforms, str) else transforms).for_size(min(param.size))
     layers = list(objective.layers)
-    for layer in layers:
-        subject.resolve(layer)
+    subject.check_size(tuple(param.size), layers)
     fold = folded_forward(subject, layers) if fold_batchnorm else None
     if fold is not None and verify(subject, fold, param().detach(), layers) > FOLD_TOLERANCE:
         fold = None  # the substitution does not reproduce this model's outputs: run it as it is

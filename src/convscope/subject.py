@@ -7,15 +7,16 @@ convention (value range, mean, std) before the model sees them. Layer names are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import torch
+import xxhash
 from torch import nn
 
-from .errors import ChannelError, ConvscopeError, UnknownLayerError, suggest
+from .errors import ChannelError, ConvscopeError, SizeError, UnknownLayerError, suggest
 from .images import fit, open_image, pil_to_tensor, to_mode
 
 LOGITS = "logits"
@@ -57,6 +58,130 @@ class _StopForward(Exception):
     """Raised from a hook once every requested layer has produced its output: the rest of the forward is skipped."""
 
 
+#: errors PyTorch raises when an input is too small for a layer (kernel larger than the map, empty output)
+SIZE_FAILURES = (RuntimeError, ValueError, IndexError)
+
+
+def select_output(output, selector: str | int | None = None, model_name: str = "model") -> torch.Tensor:
+    """The one tensor of a model's output that convscope treats as its class scores (`logits`).
+
+    The rule: a tensor is taken as it is. A tuple / list (named tuples included: torchvision's GoogLeNet and
+    Inception aux outputs, timm's distilled heads) gives its first tensor, or element `selector` (an index, or a
+    named tuple's field name). A mapping (dict, OrderedDict, Hugging Face style outputs) gives
+    `output[selector]`, else its `logits` or `out` entry, else its only tensor. Anything else, or a mapping with
+    several tensors and no selector, raises ConvscopeError naming the choices (the field `output`).
+    """
+    if isinstance(output, torch.Tensor) and selector is None:
+        return output
+    if isinstance(output, Mapping):
+        keys = list(output)
+        if selector is not None:
+            if str(selector) not in output:
+                raise ConvscopeError(f"{model_name} returns a mapping without the key `{selector}` (field output); "
+                                     f"its keys: {', '.join(map(str, keys))}")
+            chosen = output[str(selector)]
+        else:
+            tensors = [k for k in keys if isinstance(output[k], torch.Tensor)]
+            named = [k for k in ("logits", "out") if k in tensors]
+            if not named and len(tensors) != 1:
+                raise ConvscopeError(f"{model_name} returns a mapping with {len(tensors)} tensors "
+                                     f"({', '.join(map(str, tensors)) or 'none'}): choose the class scores with "
+                                     "the field output (--output KEY)")
+            chosen = output[(named or tensors)[0]]
+    elif isinstance(output, (tuple, list)):
+        if selector is not None:
+            fields = getattr(output, "_fields", ())
+            if str(selector) in fields:
+                chosen = getattr(output, str(selector))
+            else:
+                try:
+                    chosen = output[int(selector)]
+                except (ValueError, IndexError):
+                    raise ConvscopeError(f"{model_name} returns {len(output)} values: output `{selector}` must be "
+                                         f"an index 0..{len(output) - 1}{' or one of ' + ', '.join(fields) if fields else ''}"
+                                         " (field output)") from None
+        else:
+            chosen = next((t for t in output if isinstance(t, torch.Tensor)), None)
+    elif isinstance(output, torch.Tensor):
+        raise ConvscopeError(f"{model_name} returns one tensor: the field output (`{selector}`) only applies to "
+                             "models that return a tuple or a mapping")
+    else:
+        chosen = None
+    if not isinstance(chosen, torch.Tensor):
+        raise ConvscopeError(f"{model_name} returns {type(output).__name__}, and convscope found no tensor of class "
+                             "scores in it (field output); wrap the model so that its forward returns one tensor")
+    return chosen
+
+
+def looks_like_probabilities(scores: torch.Tensor) -> bool:
+    """True when class scores [N, K] are rows of non-negative values summing to 1 (a softmax output), whose
+    gradients vanish where one class dominates: attribution maps come out near zero, class objectives stall."""
+    if scores.dim() != 2 or scores.shape[1] < 2:
+        return False
+    scores = scores.detach()
+    sums = scores.sum(dim=1)
+    return bool((scores >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+
+
+def state_fingerprint(model: nn.Module) -> str:
+    """A hash of the bytes of every parameter and buffer (xxh3, ~3 GB/s on a CPU): changes whenever any value
+    changes, however it was changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor)."""
+    digest = xxhash.xxh3_64()
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        t = tensor.detach()
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            t = t.permute(0, 2, 3, 1)  # the same bytes, seen in storage order
+        t = t.contiguous().cpu()
+        digest.update(f"{name}:{t.dtype}:{list(t.shape)};".encode())
+        digest.update(memoryview(t.view(torch.uint8).numpy() if t.dtype == torch.bfloat16 else t.numpy())
+                      .cast("B") if t.numel() else b"")
+    return digest.hexdigest()
+
+
+class LayerTap:
+    """Forward hooks that keep the output of each named layer (its last call in the forward), always removed on
+    exit. The one place where convscope reads a layer's output while the model runs.
+
+    A layer whose output a later op rewrites in place (`ReLU(inplace=True)`, `out += identity`; found by the
+    graph's dry run) hands the rest of the forward a copy, so the tensor kept is the layer's own output and
+    gradients taken with respect to it flow through everything downstream. With `stop=True` the forward is
+    stopped (`_StopForward`) once every layer has produced its last output.
+    """
+
+    def __init__(self, subject: "Subject", layers: Sequence[str], stop: bool = False):
+        self.subject, self.stop = subject, stop
+        self.layers = [n for n in dict.fromkeys(layers) if n != LOGITS]
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.handles: list = []
+
+    def __enter__(self) -> "LayerTap":
+        if not self.layers:
+            return self
+        graph = self.subject.graph
+        self.expected = {n: graph.node(n).calls for n in self.layers}
+        self.calls = dict.fromkeys(self.layers, 0)
+        for n in self.layers:
+            self.handles.append(self.subject.module(n).register_forward_hook(self._hook(n, graph.node(n).mutated_later)))
+        return self
+
+    def _hook(self, name: str, mutated_later: bool):
+        def hook(_module, _inputs, output):
+            self.calls[name] += 1
+            self.outputs[name] = output
+            if self.stop and all(self.calls[n] >= self.expected[n] for n in self.layers):
+                raise _StopForward
+            if mutated_later and isinstance(output, torch.Tensor):
+                return output.clone()  # later in-place ops rewrite the copy, not the tensor kept here
+            return None
+
+        return hook
+
+    def __exit__(self, *exc) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+
 class Normalize(nn.Module):
     """x01 in [0, 1] -> the model's input convention (value range, then per-channel mean / std)."""
 
@@ -83,6 +208,7 @@ class Subject:
     name: str = "custom"
     scriptable_hooks: bool = True  # False for TorchScript models, whose modules cannot take Python hooks
     channels_last: bool = True  # store 4-D weights and feed images channels-last (1.1-1.4x faster on CPU)
+    output: str | int | None = None  # which tensor of a tuple / dict output is `logits` (see select_output)
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -95,6 +221,7 @@ class Subject:
         self.normalize = Normalize(self.input)
         self._modules = dict(self.model.named_modules())
         del self._modules[""]
+        self._working_sizes: dict[tuple, tuple[int, int] | None] = {}
 
     # --- layers -------------------------------------------------------------------------------------------
     @property
@@ -149,7 +276,10 @@ class Subject:
         return self.normalize.scale.device
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Check a [C,H,W] or [N,C,H,W] batch of [0, 1] images and move it to the model's device."""
+        """Check a [C,H,W] or [N,C,H,W] batch of [0, 1] images and move it to the model's device.
+
+        Raises ConvscopeError for a wrong shape or channel count, and when the model (or any module in it) was put
+        back in training mode: dropout and batch statistics would make every result random."""
         if images.dim() == 3:
             images = images[None]
         if images.dim() != 4:
@@ -157,20 +287,34 @@ class Subject:
         if images.shape[1] != self.input.channels:
             raise ConvscopeError(f"model {self.name} takes {self.input.channels}-channel images, "
                                  f"got {images.shape[1]} channels")
+        if self.model.training or any(m.training for m in self._modules.values()):
+            training = next((n for n, m in self._modules.items() if m.training), "the model")
+            raise ConvscopeError(f"model {self.name} is in training mode (`{training}`): convscope needs eval mode, "
+                                 "where dropout is off and BatchNorm uses its running statistics; call "
+                                 "subject.model.eval()")
         images = images.to(self.device, torch.float32)
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
+    def model_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's class scores [N, K] (`logits`, chosen by `select_output`) for an already normalized input."""
+        return select_output(self.model(x), self.output, f"model {self.name}")
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of [0, 1] images."""
-        return self.model(self.normalize(self.prepare(images)))
+        return self.model_output(self.normalize(self.prepare(images)))
 
     __call__ = forward
+
+    def fingerprint(self) -> str:
+        """`state_fingerprint` of the model: equal exactly when every parameter and buffer holds the same values."""
+        return state_fingerprint(self.model)
 
     def capture(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """Activations of `layers` for a batch of [0, 1] images, via forward hooks that are always removed.
 
         The forward pass stops as soon as every requested layer has produced its output (its last call,
         when a module runs several times per forward, as a reused ReLU does), so later layers cost nothing.
+        Each tensor is the layer's own output, even when a later in-place op rewrites it (`LayerTap`).
         Gradients flow through the returned tensors when the caller has grad enabled.
         """
         names = list(dict.fromkeys(self.resolve(n) for n in layers))
@@ -179,38 +323,69 @@ class Subject:
             raise ConvscopeError(f"model {self.name} is TorchScript: its layers cannot be hooked, only `logits`; "
                                  "save a checkpoint with an architecture spec to inspect layers")
         x = self.normalize(self.prepare(images))
-        graph = self.graph if wanted else None
-        expected = {n: graph.node(n).calls for n in wanted} if graph else {}
         for n in wanted:
-            if expected[n] == 0:
+            if self.graph.node(n).calls == 0:
                 raise ConvscopeError(f"layer `{n}` does not run in the forward pass of {self.name} (eval mode)")
-        stop_early = LOGITS not in names
         store: dict[str, torch.Tensor] = {}
-        calls = dict.fromkeys(wanted, 0)
-
-        def make_hook(name: str, clone: bool):
-            def hook(_module, _inputs, output):
-                calls[name] += 1
-                done = all(calls[n] >= expected[n] for n in wanted)
-                # Later in-place ops (ReLU(inplace=True), `+=`) would overwrite the stored tensor: keep a copy.
-                keep_copy = clone and not (done and stop_early)
-                store[name] = output.clone() if keep_copy and isinstance(output, torch.Tensor) else output
-                if done and stop_early:
-                    raise _StopForward
-
-            return hook
-
-        handles = [self._modules[n].register_forward_hook(make_hook(n, graph.node(n).mutated_later))
-                   for n in wanted]
-        try:
-            output = self.model(x)
-            store[LOGITS] = output
-        except _StopForward:
-            pass
-        finally:
-            for handle in handles:
-                handle.remove()
+        with LayerTap(self, wanted, stop=LOGITS not in names) as tap:
+            try:
+                store[LOGITS] = self.model_output(x)
+            except _StopForward:
+                pass
+        store.update(tap.outputs)
         return {n: store[n] for n in names}
+
+    # --- sizes --------------------------------------------------------------------------------------------
+    def check_size(self, size: int | tuple[int, int], layers: Sequence[str], field: str = "size") -> None:
+        """Raise SizeError when an image of `size` (a side or (height, width)) is too small to reach `layers`:
+        one line naming the size, the layer and the smallest size that works (found by trying sizes with the
+        same aspect ratio; the result is cached per layer set and size)."""
+        height, width = (size, size) if isinstance(size, int) else size
+        names = tuple(sorted({self.resolve(n) for n in layers} or {LOGITS}))
+        if self._size_works(names, height, width):
+            return
+        smallest = self._smallest_size(names, height, width)
+        layer = next((n for n in names if not self._size_works((n,), height, width)), names[0])
+        where = "the model's output" if layer == LOGITS else f"layer `{layer}`"
+        if smallest is None:  # e.g. a flatten that needs exactly the model's input size
+            own = self.input.size
+            hint = f"its own input size {own[0]}x{own[1]} does" if self._size_works(names, *own) else \
+                "no other size tried works either"
+            raise SizeError(f"{field} {height}x{width} does not work for {where} of {self.name} ({hint})")
+        raise SizeError(f"{field} {height}x{width} is too small for {where} of {self.name} (its feature map "
+                        f"would be empty); the smallest size that works is {smallest[0]}x{smallest[1]}")
+
+    def _size_works(self, names: tuple[str, ...], height: int, width: int) -> bool:
+        key = (names, height, width)
+        if key not in self._working_sizes:
+            x = torch.full((1, self.input.channels, height, width), 0.5, device=self.device)
+            try:
+                with torch.no_grad():
+                    outputs = self.capture(x, list(names))
+                works = all(t.numel() > 0 for t in outputs.values() if isinstance(t, torch.Tensor))
+            except SIZE_FAILURES:
+                works = False
+            self._working_sizes[key] = works
+        return self._working_sizes[key]
+
+    def _smallest_size(self, names: tuple[str, ...], height: int, width: int) -> tuple[int, int] | None:
+        """The smallest (h, w) with the aspect ratio of (height, width) that reaches `names` (binary search on the
+        shorter side, assuming that a size that works keeps working when larger)."""
+        ratio = width / height
+
+        def shape(side: int) -> tuple[int, int]:
+            return (side, max(1, round(side * ratio))) if height <= width else (max(1, round(side / ratio)), side)
+
+        low, high = min(height, width), max(min(height, width), 1)
+        limit = 4 * max(self.input.size)
+        while not self._size_works(names, *shape(high)):
+            if high >= limit:
+                return None
+            low, high = high, min(limit, high * 2)
+        while high - low > 1:  # low fails, high works
+            middle = (low + high) // 2
+            low, high = (low, middle) if self._size_works(names, *shape(middle)) else (middle, high)
+        return shape(high)
 
     def activations(self, images: torch.Tensor, layer: str) -> torch.Tensor:
         """Activations of one layer (no gradients)."""

@@ -7,8 +7,13 @@
 - `file:<path>`         a convscope checkpoint (architecture spec + state dict) or a TorchScript model
 
 `weights` is `default` (the spec's own pretrained weights, from the local cache only), `none` (random
-initialization) or a path to a state dict (`.safetensors`, or a torch file read with `weights_only=True`).
-Nothing is downloaded: missing pretrained weights give an error naming the file to place and where.
+initialization, seeded: the same every time; `none:N` for another seed N) or a path to a state dict
+(`.safetensors`, or a torch file read with `weights_only=True`). Nothing is downloaded: missing pretrained weights
+give an error naming the file to place and where. The random initialization runs on a local stream
+(`seeding.seeded`): loading a model never changes the caller's global torch seed.
+
+`output` picks the class scores of a model whose forward returns a tuple or a mapping (see
+`subject.select_output`: by default the first tensor, or the `logits` / `out` entry).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 from torch import nn
 
 from .errors import UnknownModelError, WeightsError, suggest
+from .seeding import seeded
 from .subject import IMAGENET_MEAN, IMAGENET_STD, InputSpec, Subject
 
 BUILTIN = {
@@ -230,11 +236,27 @@ def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
 
 
 # --- entry point ------------------------------------------------------------------------------------------
-def load(spec: str = "default", weights: str | None = "default") -> Subject:
-    """Build the Subject a model spec names (see the module docstring for the spellings)."""
+def load(spec: str = "default", weights: str | None = "default", output: str | int | None = None) -> Subject:
+    """Build the Subject a model spec names (see the module docstring for the spellings).
+
+    Raises UnknownModelError (spec), WeightsError (weights: a missing file, `none:N` with a bad N, a mismatch)."""
     weights = "default" if weights in (None, "") else weights
+    seed = 0
+    if weights.startswith("none:") and not Path(weights).is_file():
+        try:
+            weights, seed = "none", int(weights.split(":", 1)[1])
+        except ValueError:
+            raise WeightsError(f"weights `{weights}`: none:N needs an integer seed N") from None
     if weights not in ("default", "none") and not Path(weights).is_file():
-        raise WeightsError(f"--weights must be default, none or an existing file; {weights} does not exist")
+        raise WeightsError(f"--weights must be default, none, none:SEED or an existing file; {weights} does not "
+                           "exist")
+    with seeded(seed):  # a random initialization is the same every time
+        subject = _build(spec, weights)
+    subject.output = output
+    return subject
+
+
+def _build(spec: str, weights: str) -> Subject:
     if spec in ("default", "digits"):
         return _default(weights) if spec == "default" else _digits(weights)
     kind, _, name = spec.partition(":")
@@ -251,10 +273,11 @@ def load(spec: str = "default", weights: str | None = "default") -> Subject:
 def wrap(model: nn.Module, size: int | tuple[int, int] = 224, channels: int = 3,
          mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
          value_range: tuple[float, float] = (0.0, 1.0), labels: list[str] | None = None,
-         name: str = "custom", channels_last: bool = False) -> Subject:
-    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode. Its weights keep their
-    memory layout unless `channels_last=True` (faster on CPU, but your module's 4-D tensors become
-    non-contiguous: use `subject.state_dict()` to save them)."""
+         name: str = "custom", channels_last: bool = False, output: str | int | None = None) -> Subject:
+    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode (convscope refuses to run
+    it if it is put back in training mode). Its weights keep their memory layout unless `channels_last=True`
+    (faster on CPU, but your module's 4-D tensors become non-contiguous: use `subject.state_dict()` to save
+    them). `output` picks the class scores when the forward returns a tuple or a dict (`select_output`)."""
     size = (size, size) if isinstance(size, int) else tuple(size)
     return Subject(model, InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)), labels, name,
-                   channels_last=channels_last)
+                   channels_last=channels_last, output=output)

@@ -26,17 +26,25 @@ def last_spatial_layer(subject: Subject) -> str:
 
 def grad_cam(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
              layer: str | None = None) -> Attribution:
+    """Grad-CAM (Selvaraju et al. 2017, eq. 1-2) of `target` (default: the predicted class) for [N, C, H, W]
+    images in [0, 1]: `input` is the [N, 1, H, W] map (>= 0, logit units x activation units), `layers[layer]` the
+    per-channel contributions alpha_c A_c [N, C, h, w]. `layer`'s own output is used even when a later in-place op
+    rewrites it (`LayerTap`). Raises ConvscopeError for a layer without a [C, h, w] output or one the target's
+    output does not depend on."""
     layer = subject.resolve(layer) if layer else last_spatial_layer(subject)
     shape = subject.graph.output_shape(layer) if layer != LOGITS else []
     if len(shape) != 3:
         raise ConvscopeError(f"Grad-CAM needs a layer with a spatial [C, H, W] output; `{layer}` gives {shape}")
     x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
     with torch.enable_grad(), LayerRecorder(subject, [layer]) as recorder:
-        logits = subject.model(x)
+        logits = subject.model_output(x)
     activation = recorder.outputs[layer]
     targets = target_classes(logits.detach(), target)
     output = logits.gather(1, targets[:, None])[:, 0]
-    (grad,) = torch.autograd.grad(output.sum(), activation)
+    (grad,) = torch.autograd.grad(output.sum(), activation, allow_unused=True)
+    if grad is None:
+        raise ConvscopeError(f"the model's output does not depend on layer `{layer}` (Grad-CAM needs a layer on the "
+                             "path to the logits)")
     weights = grad.mean((2, 3), keepdim=True)
     contributions = (weights * activation).detach()
     cam = F.relu(contributions.sum(1, keepdim=True))

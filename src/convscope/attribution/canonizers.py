@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConvscopeError
-from ..subject import Subject
+from ..subject import Subject, state_fingerprint
 
 FOLD_TOLERANCE = 1e-5
 CHECK_SIZE = 64  # the folding check runs at (at most) this input size: the algebra does not depend on it
@@ -86,22 +86,24 @@ def plan_folding(subject: Subject) -> FoldPlan:
 
 
 def _state_signature(model: nn.Module) -> tuple:
-    """Changes when any parameter or buffer is replaced or modified in place."""
-    return tuple((id(t), t.data_ptr(), t._version) for t in [*model.parameters(), *model.buffers()])
+    """Changes when any parameter or buffer is replaced or holds other values, however they were changed (in place,
+    through `.data`, by `load_state_dict`): the tensors' identities and a hash of their bytes."""
+    return tuple(id(t) for t in [*model.parameters(), *model.buffers()]), state_fingerprint(model)
 
 
 def folding(subject: Subject, check: bool = True) -> tuple[FoldPlan, float | None]:
     """`plan_folding` and (with `check`) `check_folding` of a Subject, cached per model for as long as none of its
-    parameters or buffers changes: (plan, deviation or None)."""
+    parameters or buffers changes: (plan, deviation or None). The same plan object comes back while the model is
+    unchanged; a new one as soon as any value differs (callers that derive tensors from it compare identities)."""
     model = subject.model
     signature = _state_signature(model)
     cached = _FOLDINGS.get(model)
-    if cached is not None and cached[0] == signature and cached[1] is subject and (cached[3] is not None or
-                                                                                   not check):
+    if cached is not None and cached[0] == signature and cached[1]() is subject and (cached[3] is not None or
+                                                                                     not check):
         return cached[2], cached[3]
     plan = plan_folding(subject)
     deviation = check_folding(subject, plan) if check else None
-    _FOLDINGS[model] = (signature, subject, plan, deviation)
+    _FOLDINGS[model] = (signature, weakref.ref(subject), plan, deviation)
     return plan, deviation
 
 

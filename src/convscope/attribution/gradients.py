@@ -70,13 +70,13 @@ def gradient_attribution(subject: Subject, images: torch.Tensor, target: int | S
     mode = RectifiedBackward(modes[method]) if modes[method] is not None else None
     with torch.enable_grad(), LayerRecorder(subject, names) as recorder:
         if mode is None:
-            logits = subject.model(x)
+            logits = subject.model_output(x)
         else:
             with mode:
-                logits = subject.model(x)
+                logits = subject.model_output(x)
     targets = target_classes(logits.detach(), target)
     output = logits.gather(1, targets[:, None])[:, 0]
-    captured = {n: t for n, t in recorder.outputs.items() if t.requires_grad}
+    captured = {n: t for n, t in recorder.tensors.items() if t.requires_grad}
     grads = torch.autograd.grad(output.sum(), [x, *captured.values()], allow_unused=True)
     per_layer = {n: t.detach() * g if g is not None else torch.zeros_like(t)
                  for (n, t), g in zip(captured.items(), grads[1:])}
@@ -106,7 +106,7 @@ def integrated_gradients(subject: Subject, images: torch.Tensor, target: int | S
             a = alphas[start:start + chunk].view(-1, 1, 1, 1)
             path = (x0[i] + a * (x[i] - x0[i])).detach().requires_grad_(True)
             with torch.enable_grad():
-                out = subject.model(path)[:, targets[i]]
+                out = subject.model_output(path)[:, targets[i]]
                 (grad,) = torch.autograd.grad(out.sum(), path)
             total[i] += grad.sum(0)
     attribution = (x - x0) * total / steps

@@ -30,11 +30,17 @@ Rules (seed 001 §2.5.5, eq. 2.12-2.13; Montavon et al. 2017 / 2019):
   zbox (z^B, input layer only): R_i = sum_j (x_i w_ij - l_i w_ij^+ - h_i w_ij^-) / sum_i (...) R_j, eq. 2.13,
              l / h the images of pixel values 0 / 1 under the model's own normalization (Algorithm 2)
   flat / w2 (input layer only): R_i = sum_j 1 / sum_i 1 R_j  and  R_i = sum_j w_ij^2 / sum_i w_ij^2 R_j
-`ignore_bias` drops b from every denominator, which makes epsilon / zplus / alphabeta conservative.
+`ignore_bias` drops b from every denominator: a neuron's relevance then passes entirely to its inputs wherever its
+bias-free denominator is non-zero (R_in sums to R_out layer by layer). Where it is zero (a z+ neuron whose inputs
+contribute nothing positive, active through its bias alone) the relevance stops there: the conservation trace
+shows that leak (EfficientNet-Lite0 on a photo: ~5% of the logit reaches the input under DTD). With the epsilon
+rule the bias-free z' = W x crosses 0 while the neuron's output (its bias) does not, so R / z' can grow without
+bound layer after layer; `explain` refuses any result that float32 cannot hold (`MAX_AMPLIFICATION`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,11 +49,14 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
-from ..errors import ConvscopeError
-from ..subject import LOGITS, Subject
+from ..errors import ConvscopeError, ConvscopeWarning
+from ..subject import LOGITS, LayerTap, Subject, looks_like_probabilities
 from .canonizers import FoldPlan
 
 EPSILON = 1e-6
+#: relevance whose magnitude at some layer exceeds this many times the explained logit has lost every significant
+#: digit of float32 (7) to cancellation: `explain` refuses it, as it refuses NaN / inf (healthy runs stay < 1e4)
+MAX_AMPLIFICATION = 1e6
 
 
 # --- rules ------------------------------------------------------------------------------------------------------
@@ -505,7 +514,18 @@ class Attribution:
 
 
 def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
-    """The requested class per image, or the predicted one; checked against the number of classes."""
+    """The requested class per image, or the predicted one; checked against the number of classes.
+
+    Raises ConvscopeError when the model's output is not class scores [N, K] (a feature map, say)."""
+    if logits.dim() != 2:
+        raise ConvscopeError(f"the model's output is shaped {list(logits.shape)}, not class scores [N, classes]: "
+                             "attribution explains one class score (a tuple or dict output: choose one with "
+                             "the field output)")
+    if looks_like_probabilities(logits):
+        warnings.warn("the model's outputs look like softmax probabilities (non-negative rows summing to 1): their "
+                      "gradients vanish where one class dominates, so attribution maps come out near zero; "
+                      "explain the pre-softmax logits (wrap the model without its final softmax)",
+                      ConvscopeWarning, stacklevel=3)
     count = logits.shape[1]
     if target is None:
         return logits.argmax(1)
@@ -520,30 +540,27 @@ def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Ten
     return target.long()
 
 
-class LayerRecorder:
-    """Forward hooks that keep the output of each named layer (its last call), always removed on exit."""
+class LayerRecorder(LayerTap):
+    """`LayerTap` (each named layer's own output, safe against later in-place ops; hooks always removed) that
+    can also keep the stack of modules being run in `stack`, for error messages that name the layer."""
 
     def __init__(self, subject: Subject, layers: Sequence[str], stack: list[str] | None = None):
-        self.subject, self.layers, self.stack = subject, [n for n in layers if n != LOGITS], stack
-        self.outputs: dict[str, torch.Tensor] = {}
-        self.handles: list = []
+        super().__init__(subject, layers)
+        self.stack = stack
+
+    @property
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The kept outputs that are single tensors (a layer returning a tuple has no one relevance map)."""
+        return {n: t for n, t in self.outputs.items() if isinstance(t, torch.Tensor)}
 
     def __enter__(self) -> "LayerRecorder":
-        modules = dict(self.subject.model.named_modules())
-        for name in self.layers:
-            self.handles.append(modules[name].register_forward_hook(self._keep(name)))
+        super().__enter__()
         if self.stack is not None:
-            for name, module in modules.items():
+            for name, module in self.subject.model.named_modules():
                 if name:
                     self.handles.append(module.register_forward_pre_hook(self._enter(name)))
                     self.handles.append(module.register_forward_hook(self._leave))
         return self
-
-    def _keep(self, name):
-        def hook(_module, _inputs, output):
-            if isinstance(output, torch.Tensor):
-                self.outputs[name] = output
-        return hook
 
     def _enter(self, name):
         def hook(_module, _inputs):
@@ -553,11 +570,6 @@ class LayerRecorder:
     def _leave(self, _module, _inputs, _output):
         if self.stack:
             self.stack.pop()
-
-    def __exit__(self, *exc) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles.clear()
 
 
 def default_layers(subject: Subject) -> list[str]:
@@ -600,23 +612,33 @@ class LRP:
 
     def __init__(self, subject: Subject, composite: str | Composite = "dtd", *, maxpool: str = "wta",
                  ignore_bias: bool = False, check: bool = True):
-        from .canonizers import folding
-
         if not subject.scriptable_hooks:
             raise ConvscopeError(f"model {subject.name} is TorchScript: LRP needs its layers")
         if maxpool not in ("wta", "avg"):
             raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
         self.subject = subject
         self.composite = get_composite(composite)
-        self.maxpool, self.ignore_bias = maxpool, ignore_bias
-        self.plan, self.fold_deviation = folding(subject, check)
-        self.owners = parameter_owners(subject)
-        self.parts = WeightParts()
+        self.maxpool, self.ignore_bias, self.check = maxpool, ignore_bias, check
+        self.plan = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-plan the folding and drop the cached W+ / W- whenever the model's parameters or buffers changed since
+        the last call (any change: in place, through `.data`, new tensors), so the explanation always matches
+        the model as it is now. Costs one hash of the weights (~6 ms for EfficientNet-Lite0 on a CPU)."""
+        from .canonizers import folding
+
+        plan, self.fold_deviation = folding(self.subject, self.check)
+        if plan is not self.plan:
+            self.plan = plan
+            self.owners = parameter_owners(self.subject)
+            self.parts = WeightParts()
 
     def explain(self, images: torch.Tensor, target: int | Sequence[int] | None = None,
                 layers: str | Sequence[str] | None = "all") -> Attribution:
         """One forward, one modified backward: relevance at the input and at every requested layer."""
         subject = self.subject
+        self._refresh()
         names = resolve_layers(subject, layers) if layers else []
         x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
         low, high = input_bounds(subject, x)
@@ -629,10 +651,10 @@ class LRP:
                              ignore_bias=self.ignore_bias, inputs=inputs, owners=self.owners, parts=self.parts)
         mode.module_stack = stack
         with torch.enable_grad(), LayerRecorder(subject, names, stack) as recorder, mode:
-            logits = subject.model(x)
+            logits = subject.model_output(x)
         targets = target_classes(logits.detach(), target)
         output = logits.gather(1, targets[:, None])[:, 0]
-        captured = [recorder.outputs.get(n) for n in names]
+        captured = [recorder.tensors.get(n) for n in names]
         distinct = {id(t): t for t in [*leaves.values(), *captured] if t is not None and t.requires_grad}
         # R_t = t * g_t, once per distinct tensor (a container's output is its last child's, a folded BN's is
         # its conv's); a rewritten op computes it in its backward anyway and keeps it for us
@@ -651,6 +673,7 @@ class LRP:
                                                                                  output.detach()[:, None])
             elif tensor is not None:
                 layer_relevance[name] = held[id(tensor)] if id(tensor) in held else torch.zeros_like(tensor)
+        self._check_stable(relevance, layer_relevance, output)
         signed = self.composite.conv.name in ("epsilon", "alphabeta") or \
             self.composite.input.name == "epsilon" or self.composite.linear.name == "epsilon"
         return Attribution(f"lrp:{self.composite.name}", relevance.detach(), layer_relevance, output.detach(),
@@ -658,6 +681,27 @@ class LRP:
                                      "ignore_bias": self.ignore_bias, "input_layers": sorted(set(mode.input_layers)),
                                      "canonizers": self.plan.to_dict(), "fold_deviation": self.fold_deviation},
                            signed)
+
+    def _check_stable(self, relevance: torch.Tensor, layers: dict[str, torch.Tensor], output: torch.Tensor) -> None:
+        """Refuse relevance that is not finite or whose magnitude anywhere exceeds MAX_AMPLIFICATION x |logit|,
+        naming the deepest layer where that happens and why (see the module docstring on ignore_bias)."""
+        scale = output.detach().abs().clamp(min=1e-6)
+        for name, values in [*reversed(list(layers.items())), ("the input", relevance)]:
+            values = values.detach()
+            finite = bool(torch.isfinite(values).all())
+            ratio = float((values.flatten(1).abs().sum(1) / scale).max()) if finite else float("inf")
+            if ratio <= MAX_AMPLIFICATION:
+                continue
+            what = "is not finite" if not finite else f"reaches {ratio:.1e} times the logit in magnitude"
+            epsilon = "epsilon" in {self.composite.conv.name, self.composite.linear.name, self.composite.input.name}
+            why = ("with ignore_bias the epsilon rule divides by bias-free pre-activations z' = Wx that come close "
+                   "to 0 where the neuron's output (its bias) does not, and the quotients grow layer after layer; "
+                   "keep the biases (ignore_bias=False) or use a z+ composite (dtd, epsilon-plus)"
+                   if self.ignore_bias and epsilon else
+                   "float32 cannot hold the cancellations this needs; try ignore_bias=False or the dtd composite")
+            where = name if name == "the input" else f"`{name}`"
+            raise ConvscopeError(f"LRP ({self.composite.name}) is numerically unstable on {self.subject.name}: "
+                                 f"relevance at {where} {what}: {why}")
 
 
 def lrp(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,

@@ -1,7 +1,9 @@
 """Occlusion (seed 004; Zeiler & Fergus 2014): slide a patch over the image and record how much the target's
 output drops. Map[h, w] = mean over the patches covering (h, w) of F_k(x) - F_k(x with the patch filled), the
 patch filled with zeros of the network's input (after normalization: the dataset mean colour for ImageNet models)
-or with the image's own per-channel mean; patches are evaluated in batches."""
+or with the image's own per-channel mean; patches are evaluated in batches. With a stride larger than the patch,
+pixels that no patch covers get 0 (nothing was measured there; never 0 / 0) and `info["uncovered_fraction"]`
+says how many there are."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def occlusion(subject: Subject, images: torch.Tensor, target: int | Sequence[int
         lefts.append(width - patch)
     positions = [(t, l) for t in tops for l in lefts]
     with torch.no_grad():
-        logits = subject.model(x)
+        logits = subject.model_output(x)
         targets = target_classes(logits, target)
         output = logits.gather(1, targets[:, None])[:, 0]
         drop = torch.zeros(x.shape[0], 1, height, width, dtype=x.dtype, device=x.device)
@@ -50,9 +52,11 @@ def occlusion(subject: Subject, images: torch.Tensor, target: int | Sequence[int
                 batch = x[i].expand(len(chunk), -1, -1, -1).clone()
                 for j, (t, l) in enumerate(chunk):
                     batch[j, :, t:t + patch, l:l + patch] = value
-                scores = subject.model(batch)[:, targets[i]]
+                scores = subject.model_output(batch)[:, targets[i]]
                 for (t, l), score in zip(chunk, scores):
                     drop[i, 0, t:t + patch, l:l + patch] += output[i] - score
-        attribution = drop / count
+        attribution = torch.where(count > 0, drop / count.clamp(min=1), 0.0)
+        uncovered = float((count == 0).float().mean())
     return Attribution("occlusion", attribution, {}, output, targets,
-                       {"patch": patch, "stride": stride, "fill": fill, "patches": len(positions)}, signed=True)
+                       {"patch": patch, "stride": stride, "fill": fill, "patches": len(positions),
+                        "uncovered_fraction": uncovered}, signed=True)

@@ -3,7 +3,6 @@ trace, optionally the input attribution as .npy; returns the JSON-ready dict of 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .. import jsonio
 from ..errors import ConvscopeError
 from ..images import heat_colormap, scale_to_255, upscale
 from ..subject import LOGITS, Subject
@@ -62,6 +62,7 @@ def heatmap_image(values: torch.Tensor | np.ndarray, signed: bool) -> Image.Imag
     """Seed 001 Algorithm 3 (A = R / max R, shown as 255 A) on the heat ramp; a signed map is divided by max |R|
     and shown blue (negative) - white (0) - red (positive)."""
     array = np.asarray(values.detach().float().cpu() if isinstance(values, torch.Tensor) else values, np.float64)
+    array = np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)  # a non-finite value is no evidence: shown as 0
     if array.ndim == 1:
         array = array[None]
     if not signed:
@@ -96,12 +97,14 @@ def run_attribute(subject: Subject, image_path: Path, out: Path, method: str = "
     input_png = out / f"{stem}_input.png"
     heatmap_image(input_map, is_signed(result, input_map)).save(input_png)
     layer_dir = out / f"{stem}_layers"
+    conserving = method in LRP_METHODS
     entries = []
     for name, relevance in result.layers.items():
         values = relevance[0]
         entry = {"name": name, "type": subject.graph.nodes[name].type if name in subject.graph.nodes else "",
-                 "shape": list(values.shape), "relevance_sum": float(values.sum()),
-                 "fraction_of_output": float(values.sum()) / output if output else None}
+                 "shape": list(values.shape), "relevance_sum": float(values.sum())}
+        if conserving:  # the conservation trace; the gradient family's gradient x activation conserves nothing
+            entry["fraction_of_output"] = float(values.sum()) / output if output else None
         if name != LOGITS and values.dim() >= 1:
             layer_dir.mkdir(exist_ok=True)
             path = layer_dir / f"{_safe(name)}.png"
@@ -118,14 +121,14 @@ def run_attribute(subject: Subject, image_path: Path, out: Path, method: str = "
                "input_relevance_sum": float(result.input[0].sum()),
                "heatmap": str(input_png), "layers": entries, "npy": None,
                "info": {k: v for k, v in result.info.items() if k != "reduce"}}
-    if output:
+    if output and conserving:
         summary["conservation"] = summary["input_relevance_sum"] / output
     if save_npy:
         path = out / f"{stem}.npy"
         np.save(path, result.input[0].detach().float().cpu().numpy())
         summary["npy"] = str(path)
     json_path = out / f"{stem}.json"
-    json_path.write_text(json.dumps(summary, indent=1))
+    json_path.write_text(jsonio.dumps(summary))
     summary["json"] = str(json_path)
     return summary
 
@@ -136,7 +139,7 @@ def trace_table(summary: dict, limit: int | None = None) -> str:
             f"input relevance {summary['input_relevance_sum']:.4g}"]
     layers = summary["layers"] if limit is None else summary["layers"][-limit:]
     for entry in layers:
-        fraction = entry["fraction_of_output"]
+        fraction = entry.get("fraction_of_output")
         top = ", ".join(f"{f['index']}" for f in entry["top_filters"])
         rows.append(f"  {entry['name'][:48]:<48} {entry['relevance_sum']:>11.4g} "
                     f"{'' if fraction is None else f'{fraction:7.1%}':>8}  top {top}")
