@@ -34,8 +34,9 @@ def memory_dataset(images):
     from convscope.subject import InputSpec
 
     spec = InputSpec(size=tuple(images.shape[2:]), channels=images.shape[1])
-    return ImageDataset([f"mem:{i}" for i in range(len(images))], [None] * len(images), None, spec,
-                        lambda i: images[i], name="memory")
+    return ImageDataset(
+        [f"mem:{i}" for i in range(len(images))], [None] * len(images), None, spec, lambda i: images[i], name="memory"
+    )
 
 
 def bench_scan(repeats: int) -> list[dict]:
@@ -76,28 +77,44 @@ def bench_scan(repeats: int) -> list[dict]:
 
     def bare_decoded() -> None:
         for start in range(0, count, batch):
-            forward(images[start:start + batch])
+            forward(images[start : start + batch])
 
     def bare_jpeg() -> None:
         for start in range(0, count, batch):
             forward(_as_float(torch.stack([files._read(i) for i in range(start, min(count, start + batch))])))
 
-    times = interleaved_rounds({
-        "bare-decoded": bare_decoded,
-        "scan-decoded": lambda: top_examples(subject, decoded, units, k=9, batch_size=batch),
-        "bare-jpeg": bare_jpeg,
-        "scan-jpeg": lambda: top_examples(subject, files, units, k=9, batch_size=batch),
-    }, repeats)
+    times = interleaved_rounds(
+        {
+            "bare-decoded": bare_decoded,
+            "scan-decoded": lambda: top_examples(subject, decoded, units, k=9, batch_size=batch),
+            "bare-jpeg": bare_jpeg,
+            "scan-jpeg": lambda: top_examples(subject, files, units, k=9, batch_size=batch),
+        },
+        repeats,
+    )
     shutil.rmtree(folder, ignore_errors=True)
     rows = []
     for label, candidate, baseline, target in (
-            ("scan-decoded", "scan-decoded", "bare-decoded", "throughput >= 0.90"),
-            ("scan-jpeg-folder", "scan-jpeg", "bare-jpeg", "throughput >= 0.90"),
-            ("scan-jpeg-vs-decoded", "scan-jpeg", "bare-decoded", "decoding included in the scan only")):
+        ("scan-decoded", "scan-decoded", "bare-decoded", "throughput >= 0.90"),
+        ("scan-jpeg-folder", "scan-jpeg", "bare-jpeg", "throughput >= 0.90"),
+        ("scan-jpeg-vs-decoded", "scan-jpeg", "bare-decoded", "decoding included in the scan only"),
+    ):
         measured = paired(times, candidate, baseline)
-        rows.append({"benchmark": label, "baseline": baseline, "units": 1000, "k": 9, "images": count,
-                     "batch": batch, **measured, "throughput": 1 / measured["ratio"], "target": target,
-                     "threads": torch.get_num_threads(), "cpus": os.cpu_count()})
+        rows.append(
+            {
+                "benchmark": label,
+                "baseline": baseline,
+                "units": 1000,
+                "k": 9,
+                "images": count,
+                "batch": batch,
+                **measured,
+                "throughput": 1 / measured["ratio"],
+                "target": target,
+                "threads": torch.get_num_threads(),
+                "cpus": os.cpu_count(),
+            }
+        )
     return rows
 
 
@@ -129,10 +146,27 @@ def bench_memory(repeats: int) -> list[dict]:
     here = str(Path(__file__).resolve().parent)
     for units, k in ((64, 10), (64, 1000), (1024, 10), (1024, 100), (4096, 100)):
         code = MEMORY_CHILD.format(here=here, units=units, k=k)
-        extra = [int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                    env={**os.environ, **MALLOC_ENV}).stdout.split()[-1]) for _ in range(3)]
-        rows.append({"benchmark": "scan-memory", "units": units, "k": k, "extra_peak_rss_bytes": min(extra),
-                     "state_bytes": units * k * (4 + 8 + 32)})
+        extra = [
+            int(
+                subprocess.run(
+                    [sys.executable, "-c", code],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={**os.environ, **MALLOC_ENV},
+                ).stdout.split()[-1]
+            )
+            for _ in range(3)
+        ]
+        rows.append(
+            {
+                "benchmark": "scan-memory",
+                "units": units,
+                "k": k,
+                "extra_peak_rss_bytes": min(extra),
+                "state_bytes": units * k * (4 + 8 + 32),
+            }
+        )
     return rows
 
 
@@ -148,8 +182,15 @@ def bench_cluster(repeats: int, big: bool = False) -> list[dict]:
         codes = (centres[rng.integers(0, 10, count)] + rng.normal(0, 1, (count, 1280))).astype(np.float32)
         start = time.perf_counter()
         result = cluster_codes(codes, k=10, pca_dims=50)
-        rows.append({"benchmark": "pca-tsne-kmeans", "codes": count, "dims": 1280,
-                     "seconds": time.perf_counter() - start, "used": result.used})
+        rows.append(
+            {
+                "benchmark": "pca-tsne-kmeans",
+                "codes": count,
+                "dims": 1280,
+                "seconds": time.perf_counter() - start,
+                "used": result.used,
+            }
+        )
     return rows
 
 
@@ -180,13 +221,17 @@ def main() -> int:
         return 0
     for r in rows:
         if "ratio" in r:
-            print(f"{r['benchmark']:<20} {r['images']} images, {r['units']} units, k={r['k']}: scan "
-                  f"{r['candidate_s']:.2f}s vs {r['baseline']} {r['baseline_s']:.2f}s, time ratio {r['ratio']:.3f}, "
-                  f"throughput {r['throughput']:.0%} ({r['target']}; {r['threads']} torch threads, "
-                  f"{r['cpus']} CPUs)")
+            print(
+                f"{r['benchmark']:<20} {r['images']} images, {r['units']} units, k={r['k']}: scan "
+                f"{r['candidate_s']:.2f}s vs {r['baseline']} {r['baseline_s']:.2f}s, time ratio {r['ratio']:.3f}, "
+                f"throughput {r['throughput']:.0%} ({r['target']}; {r['threads']} torch threads, "
+                f"{r['cpus']} CPUs)"
+            )
         elif "extra_peak_rss_bytes" in r:
-            print(f"{r['benchmark']:<18} units={r['units']:<5} k={r['k']:<5} extra peak RSS "
-                  f"{r['extra_peak_rss_bytes'] / 2**20:8.2f} MiB (top-k state {r['state_bytes'] / 2**20:.2f} MiB)")
+            print(
+                f"{r['benchmark']:<18} units={r['units']:<5} k={r['k']:<5} extra peak RSS "
+                f"{r['extra_peak_rss_bytes'] / 2**20:8.2f} MiB (top-k state {r['state_bytes'] / 2**20:.2f} MiB)"
+            )
         else:
             print(f"{r['benchmark']:<18} {r['codes']} codes x {r['dims']}: {r['seconds']:.1f}s ({r['used']})")
     return 0

@@ -40,6 +40,7 @@ def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
             x, y = np.asarray(pluck(a, key_path), float), np.asarray(pluck(b, key_path), float)
             err = float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-12))
             return [] if err <= tol else [f"{key_path}: relative difference {err:.2e} > {tol}"]
+
         return check
 
     def npy_correlation(threshold):
@@ -47,12 +48,14 @@ def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
             x, y = np.load(a["npy"]).ravel(), np.load(b["npy"]).ravel()
             r = float(np.corrcoef(x, y)[0, 1])
             return [] if r >= threshold else [f"input attribution correlation {r:.4f} < {threshold}"]
+
         return check
 
     def reached(key_path, minimum):
         def check(a, b):
             values = np.asarray(pluck(b, key_path), float)
             return [] if np.all(values >= minimum) else [f"{key_path} = {values.tolist()} below {minimum}"]
+
         return check
 
     def all_inside(a, b):
@@ -60,30 +63,106 @@ def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
 
     cases = {
         "predict": (["predict", str(image), "--top", "3"], close("predictions.*.probability", 1e-3)),
-        "activations": (["activations", str(image), "--layer", "blocks.3", "--top", "4"],
-                        close("channels.*.mean", 1e-3)),
-        "visualize": (["visualize", "--layer", "blocks.4", "--channels", "0,1", "--steps", "24", "--size", "128"],
-                      reached("images.*.activation", 1.0)),
-        "visualize-class": (["visualize", "--class", "285", "--steps", "24", "--size", "128"],
-                            reached("images.*.activation", 5.0)),
+        "activations": (
+            ["activations", str(image), "--layer", "blocks.3", "--top", "4"],
+            close("channels.*.mean", 1e-3),
+        ),
+        "visualize": (
+            ["visualize", "--layer", "blocks.4", "--channels", "0,1", "--steps", "24", "--size", "128"],
+            reached("images.*.activation", 1.0),
+        ),
+        "visualize-class": (
+            ["visualize", "--class", "285", "--steps", "24", "--size", "128"],
+            reached("images.*.activation", 5.0),
+        ),
         "dream": (["dream", str(image), "--layer", "blocks.3", "--octaves", "2", "--steps", "4"], lambda a, b: []),
-        "examples": (["examples", "--model", "digits", "--dataset", "digits", "--layer", "logits",
-                      "--channels", "3,7", "--top", "4"], close("units.*.examples.*.score", 1e-3)),
-        "selectivity": (["selectivity", "--model", "digits", "--dataset", "digits", "--layer", "logits"],
-                        lambda a, b: [] if [u["kind"] for u in a["units"]] == [u["kind"] for u in b["units"]]
-                        else ["unit kinds differ"]),
-        "facets": (["facets", "--model", "digits", "--dataset", "digits", "--class", "3", "--target", "logits:3",
-                    "--k", "3", "--m", "5", "--steps", "8"], lambda a, b: []),
-        "inverse-set-digits": (["inverse-set", "--model", "digits", "--constraint", "logits:3:4:6",
-                                "--generator", "trained:digits", "--n", "60"], all_inside),
-        "inverse-set-default": (["inverse-set", "--constraint", "logits:285:4:7", "--generator", "fourier",
-                                 "--n", "30", "--inner-steps", "50"], all_inside),
+        "examples": (
+            [
+                "examples",
+                "--model",
+                "digits",
+                "--dataset",
+                "digits",
+                "--layer",
+                "logits",
+                "--channels",
+                "3,7",
+                "--top",
+                "4",
+            ],
+            close("units.*.examples.*.score", 1e-3),
+        ),
+        "selectivity": (
+            ["selectivity", "--model", "digits", "--dataset", "digits", "--layer", "logits"],
+            lambda a, b: (
+                [] if [u["kind"] for u in a["units"]] == [u["kind"] for u in b["units"]] else ["unit kinds differ"]
+            ),
+        ),
+        "facets": (
+            [
+                "facets",
+                "--model",
+                "digits",
+                "--dataset",
+                "digits",
+                "--class",
+                "3",
+                "--target",
+                "logits:3",
+                "--k",
+                "3",
+                "--m",
+                "5",
+                "--steps",
+                "8",
+            ],
+            lambda a, b: [],
+        ),
+        "inverse-set-digits": (
+            [
+                "inverse-set",
+                "--model",
+                "digits",
+                "--constraint",
+                "logits:3:4:6",
+                "--generator",
+                "trained:digits",
+                "--n",
+                "60",
+            ],
+            all_inside,
+        ),
+        "inverse-set-default": (
+            [
+                "inverse-set",
+                "--constraint",
+                "logits:285:4:7",
+                "--generator",
+                "fourier",
+                "--n",
+                "30",
+                "--inner-steps",
+                "50",
+            ],
+            all_inside,
+        ),
     }
-    for method in ("dtd", "lrp-epsilon", "lrp-alphabeta", "saliency", "guided-backprop", "deconvnet", "gradcam",
-                   "integrated-gradients", "occlusion"):
+    for method in (
+        "dtd",
+        "lrp-epsilon",
+        "lrp-alphabeta",
+        "saliency",
+        "guided-backprop",
+        "deconvnet",
+        "gradcam",
+        "integrated-gradients",
+        "occlusion",
+    ):
         extra = ["--stride", "16", "--patch", "32"] if method == "occlusion" else []
-        cases[f"attribute-{method}"] = (["attribute", str(image), "--method", method, "--save-npy", *extra],
-                                        npy_correlation(0.999))
+        cases[f"attribute-{method}"] = (
+            ["attribute", str(image), "--method", method, "--save-npy", *extra],
+            npy_correlation(0.999),
+        )
     return cases
 
 
@@ -139,10 +218,19 @@ def main() -> None:
             except Exception:  # noqa: BLE001
                 problems = [f"check failed: {traceback.format_exc(limit=-3)}"]
         failures += bool(problems)
-        rows.append({"command": name, "cpu_seconds": round(cpu_s, 2), "device_seconds": round(dev_s, 2),
-                     "ok": not problems, "problems": problems})
-        print(f"{'ok  ' if not problems else 'FAIL'} {name:<32} cpu {cpu_s:7.2f} s  {args.device} {dev_s:7.2f} s",
-              flush=True)
+        rows.append(
+            {
+                "command": name,
+                "cpu_seconds": round(cpu_s, 2),
+                "device_seconds": round(dev_s, 2),
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+        print(
+            f"{'ok  ' if not problems else 'FAIL'} {name:<32} cpu {cpu_s:7.2f} s  {args.device} {dev_s:7.2f} s",
+            flush=True,
+        )
         for problem in problems:
             print("     " + problem.replace("\n", "\n     "), flush=True)
     if args.json:

@@ -33,8 +33,7 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int, device: str =
 
     import convscope
     from convscope.generators import make_generator
-    from convscope.inverse_set import (Encoder, InverseSet, Problem, find_seeds, inverse_set, parse_constraint,
-                                       summarize)
+    from convscope.inverse_set import Encoder, InverseSet, Problem, find_seeds, inverse_set, parse_constraint, summarize
 
     model, constraint, generator_spec, inner_steps = CASES[name]
     subject = convscope.load(model).to(device)
@@ -47,8 +46,17 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int, device: str =
         start = time.perf_counter()
         seeds = find_seeds(problem, initial, inner_steps=inner_steps, max_outer=8)
         seconds = time.perf_counter() - start
-        everything = InverseSet(seeds.codes.detach(), seeds.images, seeds.values, seeds.features, seeds.steps, 0,
-                                seeds.outer_iterations, seconds, n_full)
+        everything = InverseSet(
+            seeds.codes.detach(),
+            seeds.images,
+            seeds.values,
+            seeds.features,
+            seeds.steps,
+            0,
+            seeds.outer_iterations,
+            seconds,
+            n_full,
+        )
         full.append(summarize(everything, problem))
         result = inverse_set(problem, initial[:k], n, inner_steps=inner_steps, max_outer=8)
         fast.append(summarize(result, problem))
@@ -57,12 +65,21 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int, device: str =
     def median(rows, key):
         return statistics.median(r[key] for r in rows)
 
-    report = {"benchmark": "inverse-set", "case": name, "model": model, "constraint": constraint,
-              "generator": generator_spec, "k": k, "repeats": repeats, "device": device,
-              "fast": {"n": n, **{key: median(fast, key) for key in
-                                  ("seed_steps", "sampling_steps", "seconds", "diversity", "in_range")}},
-              "eq16": {"n": n_full, **{key: median(full, key) for key in ("seed_steps", "seconds", "diversity",
-                                                                         "in_range")}}}
+    report = {
+        "benchmark": "inverse-set",
+        "case": name,
+        "model": model,
+        "constraint": constraint,
+        "generator": generator_spec,
+        "k": k,
+        "repeats": repeats,
+        "device": device,
+        "fast": {
+            "n": n,
+            **{key: median(fast, key) for key in ("seed_steps", "sampling_steps", "seconds", "diversity", "in_range")},
+        },
+        "eq16": {"n": n_full, **{key: median(full, key) for key in ("seed_steps", "seconds", "diversity", "in_range")}},
+    }
     report["fast"]["steps"] = report["fast"]["seed_steps"] + report["fast"]["sampling_steps"]
     report["time_ratio"] = statistics.median(f["seconds"] / b["seconds"] for f, b in zip(fast, full))
     report["time_per_sample_ratio"] = report["time_ratio"] * n_full / n
@@ -80,18 +97,23 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (both methods run on it)")
     args = parser.parse_args()
-    reports = [run_case(name, args.n, args.n_full, args.k, args.repeats, args.device)
-               for name in CASES if args.only in (None, name)]
+    reports = [
+        run_case(name, args.n, args.n_full, args.k, args.repeats, args.device)
+        for name in CASES
+        if args.only in (None, name)
+    ]
     if args.json:
         print(json.dumps(reports, indent=1))
         return
     for r in reports:
         f, b = r["fast"], r["eq16"]
-        print(f"{r['case']:8} fast n={f['n']}: {f['seed_steps']:.0f} seed + {f['sampling_steps']:.0f} sampling steps, "
-              f"{f['seconds']:.1f} s, diversity {f['diversity']:.2f}, in range {f['in_range']:.0%} | "
-              f"eq.(16) n={b['n']}: {b['seed_steps']:.0f} steps, {b['seconds']:.1f} s, diversity "
-              f"{b['diversity']:.2f}, in range {b['in_range']:.0%} | time ratio {r['time_ratio']:.3f}, per sample "
-              f"{r['time_per_sample_ratio']:.3f}")
+        print(
+            f"{r['case']:8} fast n={f['n']}: {f['seed_steps']:.0f} seed + {f['sampling_steps']:.0f} sampling steps, "
+            f"{f['seconds']:.1f} s, diversity {f['diversity']:.2f}, in range {f['in_range']:.0%} | "
+            f"eq.(16) n={b['n']}: {b['seed_steps']:.0f} steps, {b['seconds']:.1f} s, diversity "
+            f"{b['diversity']:.2f}, in range {b['in_range']:.0%} | time ratio {r['time_ratio']:.3f}, per sample "
+            f"{r['time_per_sample_ratio']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,15 @@ def _remove_lucent_hooks(model: torch.nn.Module) -> None:
                 owner.close()
 
 
-def make_lucent_render(model: torch.nn.Module, layer: str, channels: list[int], size: int, steps: int,
-                       seed: int = 0, fixed_size: bool = True) -> Callable[[], np.ndarray]:
+def make_lucent_render(
+    model: torch.nn.Module,
+    layer: str,
+    channels: list[int],
+    size: int,
+    steps: int,
+    seed: int = 0,
+    fixed_size: bool = True,
+) -> Callable[[], np.ndarray]:
     """Return a zero-argument callable running Lucent's render_vis: batch item i maximizes the mean of channel
     `channels[i]` of `layer` (Lucent's name: the module path with "." replaced by "_"), FFT + decorrelated
     parameterization at size x size, standard transforms, `steps` Adam steps. It returns the final images as
@@ -84,9 +91,15 @@ def make_lucent_render(model: torch.nn.Module, layer: str, channels: list[int], 
         torch.manual_seed(seed)
         np.random.seed(seed)
         try:
-            images = render.render_vis(model, objective, lambda: param.image(size, batch=len(channels)),
-                                       thresholds=(steps,), show_image=False, progress=False,
-                                       fixed_image_size=size if fixed_size else None)
+            images = render.render_vis(
+                model,
+                objective,
+                lambda: param.image(size, batch=len(channels)),
+                thresholds=(steps,),
+                show_image=False,
+                progress=False,
+                fixed_image_size=size if fixed_size else None,
+            )
         finally:
             _remove_lucent_hooks(model)
         return np.ascontiguousarray(images[-1], dtype=np.float32)
@@ -109,5 +122,7 @@ if __name__ == "__main__":
         out = render_fn()
         per_step = (time.perf_counter() - start) / STEPS
         hooks = sum(len(m._forward_hooks) for m in net.modules())
-        print(f"batch {len(chans)}: {per_step:.3f} s/step, output {out.shape} {out.dtype} "
-              f"[{out.min():.3f}, {out.max():.3f}], hooks left on the model: {hooks}")
+        print(
+            f"batch {len(chans)}: {per_step:.3f} s/step, output {out.shape} {out.dtype} "
+            f"[{out.min():.3f}, {out.max():.3f}], hooks left on the model: {hooks}"
+        )

@@ -47,8 +47,11 @@ def interleaved_rounds(functions: dict[str, Callable[[], object]], repeats: int)
 def paired(times: dict[str, list[float]], candidate: str, baseline: str) -> dict:
     """Medians of two functions' rounds and the median of their per-round time ratios."""
     ratios = [c / b for c, b in zip(times[candidate], times[baseline])]
-    return {"candidate_s": statistics.median(times[candidate]), "baseline_s": statistics.median(times[baseline]),
-            "ratio": statistics.median(ratios)}
+    return {
+        "candidate_s": statistics.median(times[candidate]),
+        "baseline_s": statistics.median(times[baseline]),
+        "ratio": statistics.median(ratios),
+    }
 
 
 def interleaved(candidate: Callable[[], object], baseline: Callable[[], object], repeats: int) -> dict:
@@ -73,10 +76,26 @@ def bench_truncation(repeats: int) -> list[dict]:
             full = lambda: subject.model(subject.normalize(x))  # noqa: E731
             early = interleaved(lambda: subject.capture(x, [layer]), full, repeats)
             wrapper = interleaved(lambda: subject.capture(x, ["logits"]), full, repeats)
-        results.append({"benchmark": "truncation", "model": spec, "layer": layer, "batch": batch, **early,
-                        "target": "<= 0.333" if spec == "torchvision:vgg16" else None})
-        results.append({"benchmark": "capture-overhead", "model": spec, "layer": "logits", "batch": batch,
-                        **wrapper, "target": None})
+        results.append(
+            {
+                "benchmark": "truncation",
+                "model": spec,
+                "layer": layer,
+                "batch": batch,
+                **early,
+                "target": "<= 0.333" if spec == "torchvision:vgg16" else None,
+            }
+        )
+        results.append(
+            {
+                "benchmark": "capture-overhead",
+                "model": spec,
+                "layer": "logits",
+                "batch": batch,
+                **wrapper,
+                "target": None,
+            }
+        )
     return results
 
 
@@ -121,25 +140,61 @@ def bench_render_step(repeats: int) -> list[dict]:
                 (-out[index, index].mean(dim=(1, 2)).sum()).backward()
 
         def ours(redirect: int = 0, fold: bool = True) -> float:  # the loop's own time, without set-up
-            return render(subject, objective, size=size, steps=steps, redirect_relu_steps=redirect,
-                          fold_batchnorm=fold).seconds_per_step * steps
+            return (
+                render(
+                    subject, objective, size=size, steps=steps, redirect_relu_steps=redirect, fold_batchnorm=fold
+                ).seconds_per_step
+                * steps
+            )
 
         measured = interleaved(ours, bare, repeats)
-        results.append({"benchmark": "render-step", "model": "default", "layer": "blocks.4", "batch": batch,
-                        "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
-                        "target": "<= 1.10"})
+        results.append(
+            {
+                "benchmark": "render-step",
+                "model": "default",
+                "layer": "blocks.4",
+                "batch": batch,
+                "size": size,
+                **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
+                "target": "<= 1.10",
+            }
+        )
         unfolded = interleaved(lambda: ours(fold=False), bare, repeats)
-        results.append({"benchmark": "render-step-unfolded", "model": "default", "layer": "blocks.4",
-                        "batch": batch, "size": size,
-                        **{k: v / steps if k.endswith("_s") else v for k, v in unfolded.items()}, "target": None})
+        results.append(
+            {
+                "benchmark": "render-step-unfolded",
+                "model": "default",
+                "layer": "blocks.4",
+                "batch": batch,
+                "size": size,
+                **{k: v / steps if k.endswith("_s") else v for k, v in unfolded.items()},
+                "target": None,
+            }
+        )
         versus_nchw = interleaved(ours, lambda: bare(truncated_nchw, x_nchw), repeats)
-        results.append({"benchmark": "render-step-vs-nchw", "model": "default", "layer": "blocks.4",
-                        "batch": batch, "size": size,
-                        **{k: v / steps if k.endswith("_s") else v for k, v in versus_nchw.items()}, "target": None})
+        results.append(
+            {
+                "benchmark": "render-step-vs-nchw",
+                "model": "default",
+                "layer": "blocks.4",
+                "batch": batch,
+                "size": size,
+                **{k: v / steps if k.endswith("_s") else v for k, v in versus_nchw.items()},
+                "target": None,
+            }
+        )
         redirect = interleaved(lambda: ours(steps), ours, repeats)
-        results.append({"benchmark": "redirect-relu-step", "model": "default", "layer": "blocks.4", "batch": batch,
-                        "size": size, **{k: v / steps if k.endswith("_s") else v for k, v in redirect.items()},
-                        "target": None})
+        results.append(
+            {
+                "benchmark": "redirect-relu-step",
+                "model": "default",
+                "layer": "blocks.4",
+                "batch": batch,
+                "size": size,
+                **{k: v / steps if k.endswith("_s") else v for k, v in redirect.items()},
+                "target": None,
+            }
+        )
     return results
 
 
@@ -176,28 +231,51 @@ def bench_vs_lucent(repeats: int) -> list[dict]:
     for channels in ([0], list(range(8))):
         lucent = make_lucent_render(lucent_model, layer, channels, 224, steps)
         measured = interleaved(lambda: ours(channels, steps).seconds_per_step * steps, lucent, repeats)
-        results.append({"benchmark": "step-vs-lucent", "model": "torchvision:googlenet", "layer": layer,
-                        "batch": len(channels), "size": 224,
-                        **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
-                        "speedup": 1 / measured["ratio"], "target": "speedup >= 1.7"})
+        results.append(
+            {
+                "benchmark": "step-vs-lucent",
+                "model": "torchvision:googlenet",
+                "layer": layer,
+                "batch": len(channels),
+                "size": 224,
+                **{k: v / steps if k.endswith("_s") else v for k, v in measured.items()},
+                "speedup": 1 / measured["ratio"],
+                "target": "speedup >= 1.7",
+            }
+        )
     # activation at equal steps: googlenet (random init, as above) and the default model (real ImageNet weights)
     default = convscope.load("default")
     default_lucent = copy.deepcopy(default.model).to(memory_format=torch.contiguous_format)
     channels, quality_steps = list(range(8)), 128
-    for name, subj, their_model, unit_layer in (("torchvision:googlenet", subject, lucent_model, layer),
-                                                 ("default", default, default_lucent, "blocks.4")):
+    for name, subj, their_model, unit_layer in (
+        ("torchvision:googlenet", subject, lucent_model, layer),
+        ("default", default, default_lucent, "blocks.4"),
+    ):
         objective = O.per_item([O.channel(unit_layer, c) for c in channels])
-        mine = render(subj, objective, size=224, steps=quality_steps, transforms="standard",
-                      redirect_relu_steps=0).images
-        theirs = torch.from_numpy(make_lucent_render(their_model, unit_layer.replace(".", "_"), channels, 224,
-                                                     quality_steps)()).permute(0, 3, 1, 2)
+        mine = render(
+            subj, objective, size=224, steps=quality_steps, transforms="standard", redirect_relu_steps=0
+        ).images
+        theirs = torch.from_numpy(
+            make_lucent_render(their_model, unit_layer.replace(".", "_"), channels, 224, quality_steps)()
+        ).permute(0, 3, 1, 2)
         with torch.no_grad():
             a_ours = objective(subj.capture(mine, [unit_layer])).numpy()
             a_lucent = objective(subj.capture(theirs, [unit_layer])).numpy()
-        results.append({"benchmark": "activation-vs-lucent", "model": name, "layer": unit_layer, "batch": 8,
-                        "size": 224, "candidate_s": float(np.mean(a_ours)), "baseline_s": float(np.mean(a_lucent)),
-                        "ratio": float(np.mean(a_ours) / np.mean(a_lucent)), "wins": int((a_ours >= a_lucent).sum()),
-                        "target": f"ratio >= 1 (mean activation, {quality_steps} steps)", "unit": "activation"})
+        results.append(
+            {
+                "benchmark": "activation-vs-lucent",
+                "model": name,
+                "layer": unit_layer,
+                "batch": 8,
+                "size": 224,
+                "candidate_s": float(np.mean(a_ours)),
+                "baseline_s": float(np.mean(a_lucent)),
+                "ratio": float(np.mean(a_ours) / np.mean(a_lucent)),
+                "wins": int((a_ours >= a_lucent).sum()),
+                "target": f"ratio >= 1 (mean activation, {quality_steps} steps)",
+                "unit": "activation",
+            }
+        )
     return results
 
 
@@ -210,8 +288,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", choices=sorted(BENCHMARKS))
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--skip", action="append", default=[], choices=sorted(BENCHMARKS),
-                        help="leave a benchmark out (repeatable)")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=sorted(BENCHMARKS), help="leave a benchmark out (repeatable)"
+    )
     args = parser.parse_args()
     rows = []
     for name, bench in BENCHMARKS.items():
@@ -221,8 +300,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"{'benchmark':<20} {'model':<22} {'layer':<12} {'batch':>5} {'size':>5} {'candidate':>11} "
-              f"{'baseline':>11} {'ratio':>7}  target")
+        print(
+            f"{'benchmark':<20} {'model':<22} {'layer':<12} {'batch':>5} {'size':>5} {'candidate':>11} "
+            f"{'baseline':>11} {'ratio':>7}  target"
+        )
         for r in rows:
             if r.get("unit") == "activation":
                 values = f"{r['candidate_s']:>11.2f} {r['baseline_s']:>11.2f}"
@@ -230,8 +311,10 @@ def main() -> int:
                 values = f"{r['candidate_s'] * 1e3:>9.1f}ms {r['baseline_s'] * 1e3:>9.1f}ms"
             extra = f" speedup {r['speedup']:.2f}x" if "speedup" in r else ""
             extra += f" ({r['wins']}/8 channels higher)" if "wins" in r else ""
-            print(f"{r['benchmark']:<20} {r['model']:<22} {r['layer']:<12} {r['batch']:>5} {r.get('size', 224):>5} "
-                  f"{values} {r['ratio']:>7.3f}  {r['target'] or ''}{extra}")
+            print(
+                f"{r['benchmark']:<20} {r['model']:<22} {r['layer']:<12} {r['batch']:>5} {r.get('size', 224):>5} "
+                f"{values} {r['ratio']:>7.3f}  {r['target'] or ''}{extra}"
+            )
     return 0
 
 

@@ -31,7 +31,7 @@ def main() -> int:
     from skimage import data
 
     import convscope
-    from convscope.attribution.report import METHODS, attribute, heatmap_values, heatmap_image, is_signed
+    from convscope.attribution.report import METHODS, attribute, heatmap_image, heatmap_values, is_signed
     from convscope.images import fit, grid, upscale
 
     subject = convscope.load("default").to(args.device)
@@ -59,8 +59,9 @@ def main() -> int:
         relevance = layers.layers[name][0].cpu()
         values = heatmap_values(relevance)
         share = float(relevance.sum()) / output
-        tiles.append(upscale(heatmap_image(values, is_signed(layers, values))).resize((112, 112),
-                                                                                     Image.Resampling.NEAREST))
+        tiles.append(
+            upscale(heatmap_image(values, is_signed(layers, values))).resize((112, 112), Image.Resampling.NEAREST)
+        )
         captions.append(f"{name} {100 * share:.3g}%")
         print(f"{name:<10} relevance {float(relevance.sum()):9.4f} = {share:7.2%} of the logit {output:.3f}")
     grid(tiles, captions, columns=4).save(DOCS / "images" / "attribution-chelsea-layers.png")

@@ -24,9 +24,24 @@ import time
 from collections import Counter
 from pathlib import Path
 
-SOURCES = ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "hubble_deep_field",
-           "immunohistochemistry", "coins", "brick", "grass", "gravel", "retina", "colorwheel", "camera", "clock",
-           "moon"]
+SOURCES = [
+    "chelsea",
+    "coffee",
+    "astronaut",
+    "rocket",
+    "motorcycle_left",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+    "retina",
+    "colorwheel",
+    "camera",
+    "clock",
+    "moon",
+]
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 
@@ -63,8 +78,12 @@ def build_folder(root: Path, copies: int = 16, seed: int = 0) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cpu or cuda (default: %(default)s)")
-    parser.add_argument("--work", type=Path, default=Path("convscope-out/facets-figure"),
-                        help="working folder for the image folder and the command's output")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("convscope-out/facets-figure"),
+        help="working folder for the image folder and the command's output",
+    )
     parser.add_argument("--preset", default="torchvision", help="octave preset (default: %(default)s)")
     parser.add_argument("--steps", type=int, help="steps per facet (default: the preset's)")
     args = parser.parse_args()
@@ -73,9 +92,27 @@ def main() -> int:
     folder, out = args.work / "folder", args.work / "facets"
     count = build_folder(folder)
     print(f"{count} images in {folder}")
-    command = [sys.executable, "-m", "convscope.cli", "facets", "--dataset", str(folder), "--target", "logits:285",
-               "--top-images", "96", "--k", "8", "--preset", args.preset, "--device", args.device,
-               "--out", str(out), "--json"] + (["--steps", str(args.steps)] if args.steps else [])
+    command = [
+        sys.executable,
+        "-m",
+        "convscope.cli",
+        "facets",
+        "--dataset",
+        str(folder),
+        "--target",
+        "logits:285",
+        "--top-images",
+        "96",
+        "--k",
+        "8",
+        "--preset",
+        args.preset,
+        "--device",
+        args.device,
+        "--out",
+        str(out),
+        "--json",
+    ] + (["--steps", str(args.steps)] if args.steps else [])
     print(" ".join(command[2:]))
     start = time.perf_counter()
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
@@ -86,20 +123,36 @@ def main() -> int:
     rows = []
     for cluster in result["clusters"]:
         kinds = Counter(Path(p).parent.name for p in cluster["members"])
-        rows.append({"facet": cluster["id"], "mean_activation": cluster["mean_activation"],
-                     "activation": cluster["activation"], "structure": cluster["structure"],
-                     "members": dict(kinds.most_common())})
-    summary = {"seconds": seconds, "device": args.device, "preset": result["preset"], "steps": result["steps"],
-               "used": result["used"], "facets": rows}
+        rows.append(
+            {
+                "facet": cluster["id"],
+                "mean_activation": cluster["mean_activation"],
+                "activation": cluster["activation"],
+                "structure": cluster["structure"],
+                "members": dict(kinds.most_common()),
+            }
+        )
+    summary = {
+        "seconds": seconds,
+        "device": args.device,
+        "preset": result["preset"],
+        "steps": result["steps"],
+        "used": result["used"],
+        "facets": rows,
+    }
     (args.work / "facets-summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"{seconds:.0f} s on {args.device}, preset {result['preset']}, {result['steps']} steps per facet, "
-          f"used {result['used']}")
+    print(
+        f"{seconds:.0f} s on {args.device}, preset {result['preset']}, {result['steps']} steps per facet, "
+        f"used {result['used']}"
+    )
     print("| facet | cluster (source image: count) | activation mean image -> facet | structure kept r |")
     print("| --- | --- | --- | --- |")
     for row in rows:
         members = ", ".join(f"{name} {n}" for name, n in row["members"].items())
-        print(f"| {row['facet']} | {members} | {row['mean_activation']:.1f} -> {row['activation']:.1f} | "
-              f"{row['structure']:.2f} |")
+        print(
+            f"| {row['facet']} | {members} | {row['mean_activation']:.1f} -> {row['activation']:.1f} | "
+            f"{row['structure']:.2f} |"
+        )
     rose = sum(r["activation"] > r["mean_activation"] for r in rows)
     print(f"activation rose in {rose} of {len(rows)} facets; figures copied to {DOCS / 'images'}")
     return 0

@@ -1,6 +1,6 @@
 """Render the contact sheets shown in docs/feature-visualization.md (default model, CPU, a few minutes).
 
-    .venv/bin/python scripts/docs_sheets.py [--steps 256] [--size 128]
+.venv/bin/python scripts/docs_sheets.py [--steps 256] [--size 128]
 """
 
 from __future__ import annotations
@@ -35,15 +35,18 @@ def main() -> None:
     subject = convscope.load("default")
     for name, objectives in SHEETS.items():
         result = render(subject, O.per_item(objectives), size=args.size, steps=args.steps, seed=0)
-        captions = [f"{o.units[0].replace('logits:', 'class ')} {a:.1f}" for o, a in
-                    zip(objectives, result.activations)]
+        captions = [
+            f"{o.units[0].replace('logits:', 'class ')} {a:.1f}" for o, a in zip(objectives, result.activations)
+        ]
         grid([tensor_to_pil(i) for i in result.images], captions, columns=8).save(OUT / f"{name}.png")
-        print(name, f"{result.seconds_per_step * 1e3:.0f} ms/step", [round(a, 1) for a in result.activations],
-              flush=True)
+        print(
+            name, f"{result.seconds_per_step * 1e3:.0f} ms/step", [round(a, 1) for a in result.activations], flush=True
+        )
     image = pil_to_tensor(Image.fromarray(data.chelsea()))[None]
     dreamed = dream(subject, image, O.deepdream("blocks.3"), octaves=4, steps=10, step_size=0.02)
-    grid([tensor_to_pil(image[0]), tensor_to_pil(dreamed.image[0])], ["chelsea", "dream blocks.3"],
-         columns=2).save(OUT / "dream-chelsea.png")
+    grid([tensor_to_pil(image[0]), tensor_to_pil(dreamed.image[0])], ["chelsea", "dream blocks.3"], columns=2).save(
+        OUT / "dream-chelsea.png"
+    )
     print("dream", round(dreamed.objective_before, 1), "->", round(dreamed.objective_after, 1))
 
 

@@ -12,6 +12,7 @@ def _isolated_cache(tmp_path_factory):
     """Keep the digits model cache of the test run in one temporary folder shared by all tests."""
     if "CONVSCOPE_CACHE" not in os.environ:
         os.environ["CONVSCOPE_CACHE"] = str(tmp_path_factory.mktemp("convscope-cache"))
+    os.environ["CONVSCOPE_DATA"] = str(tmp_path_factory.mktemp("convscope-data"))  # the result store of this run
     torch.manual_seed(0)
 
 

@@ -41,8 +41,7 @@ def test_dead_channels_are_found():
         conv.weight.zero_()
         conv.bias.copy_(torch.tensor([1.0, -1.0, 0.5, -0.1]))
         conv.weight[3].fill_(0.01)  # alive only where the input is bright enough: 9 * 0.01 * 1 - 0.1 < 0
-    subject = convscope.wrap(nn.Sequential(conv, nn.ReLU(), nn.Flatten()), size=6, channels=1, mean=(0.0,),
-                             std=(1.0,))
+    subject = convscope.wrap(nn.Sequential(conv, nn.ReLU(), nn.Flatten()), size=6, channels=1, mean=(0.0,), std=(1.0,))
     dead, seen = dead_channels(subject, [torch.rand(2, 1, 6, 6), torch.rand(3, 1, 6, 6)], "1")
     assert dead == [1, 3] and seen == 5
     dead, _ = dead_channels(subject, [torch.full((1, 1, 6, 6), 1.0) * 2], "0")  # pre-ReLU: channel 3 positive

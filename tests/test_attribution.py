@@ -38,7 +38,7 @@ def bias_free(model: nn.Module) -> nn.Module:
     """Every conv / linear bias zero and every BatchNorm a pure scaling (mean 0, shift 0, same second moment)."""
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.running_var += module.running_mean ** 2
+            module.running_var += module.running_mean**2
             module.running_mean.zero_()
             module.bias.data.zero_()
         elif getattr(module, "bias", None) is not None:
@@ -54,9 +54,12 @@ def torchvision_model(arch: str) -> nn.Module:
 
 
 def snapshot(model: nn.Module):
-    return ({k: v.clone() for k, v in model.state_dict().items()}, repr(model),
-            sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules()),
-            [p.requires_grad for p in model.parameters()])
+    return (
+        {k: v.clone() for k, v in model.state_dict().items()},
+        repr(model),
+        sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules()),
+        [p.requires_grad for p in model.parameters()],
+    )
 
 
 def assert_unchanged(model: nn.Module, before) -> None:
@@ -87,8 +90,11 @@ def test_dtd_conserves_relevance_on_bias_free_relu_networks(arch):
     assert result.output.abs().min() > 1e-3  # a real signal, not a vanished one
     assert torch.allclose(sums(result.input), result.output, rtol=1e-4, atol=0)
     # every layer on the main path holds the whole relevance (max-pool, concatenation, adaptive pooling)
-    main_path = ["features.30", "avgpool", "classifier.3"] if arch == "vgg16" else \
-        ["maxpool2", "inception3a", "inception4e", "maxpool4", "inception5b", "avgpool", "dropout"]
+    main_path = (
+        ["features.30", "avgpool", "classifier.3"]
+        if arch == "vgg16"
+        else ["maxpool2", "inception3a", "inception4e", "maxpool4", "inception5b", "avgpool", "dropout"]
+    )
     for name in main_path:
         assert torch.allclose(sums(result.layers[name]), result.output, rtol=1e-4, atol=0), name
     if arch == "googlenet":  # a concatenation splits by channel: the four branches add up
@@ -115,10 +121,15 @@ def test_zplus_and_zbox_relevance_is_non_negative():
     assert not torch.allclose(avg.input, result.input)
 
 
-@pytest.mark.parametrize("spec", ["timm:tf_efficientnet_lite0",
-                                  pytest.param("torchvision:resnet50", marks=pytest.mark.slow),
-                                  pytest.param("torchvision:densenet121", marks=pytest.mark.slow),
-                                  pytest.param("torchvision:mobilenet_v2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "timm:tf_efficientnet_lite0",
+        pytest.param("torchvision:resnet50", marks=pytest.mark.slow),
+        pytest.param("torchvision:densenet121", marks=pytest.mark.slow),
+        pytest.param("torchvision:mobilenet_v2", marks=pytest.mark.slow),
+    ],
+)
 def test_batchnorm_folding_is_exact_and_found_from_the_graph(spec):
     family, arch = spec.split(":")
     model = timm.create_model(arch, pretrained=False) if family == "timm" else torchvision_model(arch)
@@ -144,8 +155,19 @@ def test_batchnorm_folding_is_exact_and_found_from_the_graph(spec):
 
 
 def test_broken_folding_is_refused_with_the_layer_name():
-    model = calibrate(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU6(), nn.Conv2d(8, 8, 3),
-                                    nn.BatchNorm2d(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)), 16)
+    model = calibrate(
+        nn.Sequential(
+            nn.Conv2d(3, 8, 3),
+            nn.BatchNorm2d(8),
+            nn.ReLU6(),
+            nn.Conv2d(8, 8, 3),
+            nn.BatchNorm2d(8),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(8, 3),
+        ),
+        16,
+    )
     subject = wrap(model, 16)
     plan = plan_folding(subject)
     assert check_folding(subject, plan, images(2, 16)) <= 1e-5
@@ -164,8 +186,15 @@ class Product(nn.Module):
 
 
 def test_model_unchanged_after_a_failure():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), Product(), nn.AdaptiveAvgPool2d(1),
-                          nn.Flatten(), nn.Linear(4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        Product(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
     model = calibrate(model, 16)
     subject = wrap(model, 16, channels_last=True)
     before = snapshot(model)
@@ -197,8 +226,13 @@ def test_agrees_with_zennit_on_vgg16():
     normalized = subject.normalize(x)
     low, high = subject.normalize(torch.zeros(1, 3, 1, 1)), subject.normalize(torch.ones(1, 3, 1, 1))
     names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    composite = NameMapComposite([([names[0]], ZBox(low, high)), (names[1:], ZPlus()),
-                                  ([n for n, m in model.named_modules() if isinstance(m, nn.ReLU)], Pass())])
+    composite = NameMapComposite(
+        [
+            ([names[0]], ZBox(low, high)),
+            (names[1:], ZPlus()),
+            ([n for n, m in model.named_modules() if isinstance(m, nn.ReLU)], Pass()),
+        ]
+    )
     normalized.requires_grad_(True)
     with composite.context(model) as modified:
         out = modified(normalized)

@@ -8,15 +8,26 @@ import warnings
 import pytest
 import timm
 import torch
-from test_attribution import bias_free, calibrate, torchvision_model
 
 from convscope.attribution import METHODS, attribute
 from convscope.attribution.lrp import default_layers
 from convscope.zoo import wrap
+from test_attribution import bias_free, calibrate, torchvision_model
 
 SIZE = 64
-ARCHS = ["alexnet", "vgg16", "googlenet", "squeezenet1_1", "resnet50", "mobilenet_v2", "densenet121",
-         "timm:efficientnet_b0", "timm:mobilenetv3_large_100", "default", "digits"]
+ARCHS = [
+    "alexnet",
+    "vgg16",
+    "googlenet",
+    "squeezenet1_1",
+    "resnet50",
+    "mobilenet_v2",
+    "densenet121",
+    "timm:efficientnet_b0",
+    "timm:mobilenetv3_large_100",
+    "default",
+    "digits",
+]
 LRP_METHODS = ["dtd", "lrp-epsilon", "lrp-alphabeta"]
 # activations whose negative outputs carry relevance: z+ loses the relevance of a neuron with y_j < 0 and no
 # positive contribution (measured: efficientnet_b0 keeps 98.6 %, mobilenetv3 93.5 % bias-free; docs/attribution.md)
@@ -122,8 +133,9 @@ def test_lrp_conserves_relevance_on_bias_free_models(arch, subjects):
     to the input: the trace ends where it starts. alpha-beta is reported but does not conserve (see the docs)."""
     source = subjects(arch)
     model = bias_free(copy.deepcopy(source.model))
-    subject = wrap(model, source.input.size, source.input.channels, source.input.mean, source.input.std,
-                   channels_last=True)
+    subject = wrap(
+        model, source.input.size, source.input.channels, source.input.mean, source.input.std, channels_last=True
+    )
     x = image(subject)
     for method in LRP_METHODS:
         result = attribute(subject, x, method, layers=None, ignore_bias=True)

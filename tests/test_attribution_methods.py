@@ -18,9 +18,15 @@ from convscope.zoo import wrap
 
 def relu6_net(activation=nn.ReLU6) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), activation(inplace=True) if activation is not nn.SiLU
-                         else activation(), nn.Conv2d(8, 8, 3, padding=1), activation(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        activation(inplace=True) if activation is not nn.SiLU else activation(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        activation(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
 
 
 @pytest.mark.parametrize("activation", [nn.ReLU6, nn.SiLU])
@@ -36,6 +42,7 @@ def test_guided_backprop_and_deconvnet_rewrite_relu6_and_silu(activation):
     # guided backprop: the gradient leaving the first activation (at the first conv's output) is f'(x) max(g, 0)
     grads = {}
     first = subject.model[0]
+
     def keep_gradient(_module, _inputs, output):
         grads["x"] = output.detach().clone()
         output.register_hook(lambda g: grads.setdefault("g", g))
@@ -87,8 +94,24 @@ def test_attribute_cli_contract(digits_subject, tmp_path, capsys):
 
     image = tmp_path / "digit.png"
     Image.fromarray((np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)).save(image)
-    status, out, err = run_cli(["attribute", str(image), "--model", "digits", "--method", "dtd", "--rank", "3",
-                                "--save-npy", "--ignore-bias", "--json", "--out", str(tmp_path / "o")], capsys)
+    status, out, err = run_cli(
+        [
+            "attribute",
+            str(image),
+            "--model",
+            "digits",
+            "--method",
+            "dtd",
+            "--rank",
+            "3",
+            "--save-npy",
+            "--ignore-bias",
+            "--json",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
     assert status == 0, err
     result = json.loads(out)
     assert {"target", "output", "input_relevance_sum", "layers", "npy"} <= result.keys()
@@ -100,30 +123,58 @@ def test_attribute_cli_contract(digits_subject, tmp_path, capsys):
     assert {"name", "relevance_sum", "heatmap", "top_filters"} <= layer.keys()
     assert len(layer["top_filters"]) == 3 and set(layer["top_filters"][0]) == {"index", "relevance"}
     assert (tmp_path / "o").exists() and all(
-        __import__("pathlib").Path(e["heatmap"]).exists() for e in result["layers"] if "heatmap" in e)
-    assert json.loads(__import__("pathlib").Path(result["json"]).read_text())["layers"] == result["layers"]
+        __import__("pathlib").Path(e["heatmap"]).exists() for e in result["layers"] if "heatmap" in e
+    )
+    details_path = __import__("pathlib").Path(result["json"])
+    details = json.loads(details_path.read_text())  # the file next to the artifacts: paths relative to its folder
+    for saved, printed in zip(details["layers"], result["layers"], strict=True):
+        assert {k: v for k, v in saved.items() if k != "heatmap"} == {
+            k: v for k, v in printed.items() if k != "heatmap"
+        }
+        if "heatmap" in printed:
+            assert details_path.parent / saved["heatmap"] == __import__("pathlib").Path(printed["heatmap"])
     # the trace is printed without --json
-    status, out, _ = run_cli(["attribute", str(image), "--model", "digits", "--method", "saliency",
-                              "--out", str(tmp_path / "s")], capsys)
+    status, out, _ = run_cli(
+        ["attribute", str(image), "--model", "digits", "--method", "saliency", "--out", str(tmp_path / "s")], capsys
+    )
     assert status == 0 and "input relevance" in out
     # bad input: one line, status 2
-    for argv, message in [(["--target", "12"], "target class 12 out of range"),
-                          (["--layers", "nope"], "unknown layer `nope`"),
-                          (["--method", "gradcam", "--layer", "logits"], "spatial")]:
-        status, _, err = run_cli(["attribute", str(image), "--model", "digits", "--out", str(tmp_path / "e"),
-                                  *argv], capsys)
+    for argv, message in [
+        (["--target", "12"], "target class 12 out of range"),
+        (["--layers", "nope"], "unknown layer `nope`"),
+        (["--method", "gradcam", "--layer", "logits"], "spatial"),
+    ]:
+        status, _, err = run_cli(
+            ["attribute", str(image), "--model", "digits", "--out", str(tmp_path / "e"), *argv], capsys
+        )
         assert status == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("method", ["lrp-epsilon", "lrp-alphabeta", "guided-backprop", "deconvnet", "gradcam",
-                                    "integrated-gradients", "occlusion"])
+@pytest.mark.parametrize(
+    "method",
+    ["lrp-epsilon", "lrp-alphabeta", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"],
+)
 def test_every_method_runs_from_the_cli(method, digits_subject, tmp_path, capsys):
     from PIL import Image
 
     image = tmp_path / "digit.png"
     Image.fromarray((np.random.default_rng(1).random((32, 32)) * 255).astype(np.uint8)).save(image)
-    status, out, err = run_cli(["attribute", str(image), "--model", "digits", "--method", method, "--steps", "8",
-                                "--json", "--out", str(tmp_path)], capsys)
+    status, out, err = run_cli(
+        [
+            "attribute",
+            str(image),
+            "--model",
+            "digits",
+            "--method",
+            method,
+            "--steps",
+            "8",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert status == 0, err
     result = json.loads(out)
     assert np.isfinite(result["input_relevance_sum"]) and result["output"] != 0
@@ -140,11 +191,29 @@ def test_visualize_relevant_filters(digits_subject, tmp_path, capsys):
     chosen = relevant_filters(digits_subject, image, layer, 3)
     assert len(chosen) >= 1 and all(r > 0 for _, r in chosen)
     assert [r for _, r in chosen] == sorted((r for _, r in chosen), reverse=True)
-    status, out, err = run_cli(["visualize", "--model", "digits", "--relevant", str(image), "--layer", layer,
-                                "--top", "3", "--mix", "--steps", "4", "--json", "--out", str(tmp_path / "v")], capsys)
+    status, out, err = run_cli(
+        [
+            "visualize",
+            "--model",
+            "digits",
+            "--relevant",
+            str(image),
+            "--layer",
+            layer,
+            "--top",
+            "3",
+            "--mix",
+            "--steps",
+            "4",
+            "--json",
+            "--out",
+            str(tmp_path / "v"),
+        ],
+        capsys,
+    )
     assert status == 0, err
     result = json.loads(out)
-    assert [e["units"] for e in result["images"][:len(chosen)]] == [[f"{layer}:{c}"] for c, _ in chosen]
+    assert [e["units"] for e in result["images"][: len(chosen)]] == [[f"{layer}:{c}"] for c, _ in chosen]
     # each visualized filter carries its relevance R_c, its share of the layer's relevance and its mix weight
     from convscope.attribution import lrp
 
@@ -162,6 +231,20 @@ def test_visualize_relevant_filters(digits_subject, tmp_path, capsys):
         mixed = result["images"][-1]
         assert mixed["relevance"] == pytest.approx(sum(r for _, r in chosen), rel=1e-6)
         assert mixed["mix_weight"] == 1.0 and 0 < mixed["relevance_share"] <= 1 + 1e-6
-    status, _, err = run_cli(["visualize", "--model", "digits", "--relevant", str(image), "--layer", layer,
-                              "--channels", "1", "--out", str(tmp_path / "v")], capsys)
+    status, _, err = run_cli(
+        [
+            "visualize",
+            "--model",
+            "digits",
+            "--relevant",
+            str(image),
+            "--layer",
+            layer,
+            "--channels",
+            "1",
+            "--out",
+            str(tmp_path / "v"),
+        ],
+        capsys,
+    )
     assert status == 2 and "--relevant" in err

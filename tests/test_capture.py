@@ -5,9 +5,8 @@ import torch
 from torch import nn
 
 import convscope
-from convscope.errors import ChannelError, UnknownLayerError
-
 from conftest import hooks_left
+from convscope.errors import ChannelError, UnknownLayerError
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 import convscope
-import torch
 from convscope import digits
 from convscope.cli import main
 from convscope.images import tensor_to_pil
@@ -53,8 +53,20 @@ def test_predict_json_contract(capsys, digit_png, tmp_path):
 
 def test_activations_json_contract(capsys, digit_png, tmp_path):
     path, _ = digit_png
-    code, out, _ = run_cli(capsys, "activations", path, "--model", "digits", "--layer", "features.3", "--top", "5",
-                           "--json", "--out", tmp_path)
+    code, out, _ = run_cli(
+        capsys,
+        "activations",
+        path,
+        "--model",
+        "digits",
+        "--layer",
+        "features.3",
+        "--top",
+        "5",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert code == 0
     result = json.loads(out)
     assert result["layer"] == "features.3" and len(result["channels"]) == 5
@@ -65,8 +77,9 @@ def test_activations_json_contract(capsys, digit_png, tmp_path):
 
 def test_dead_json(capsys, digit_png, tmp_path):
     path, _ = digit_png
-    code, out, _ = run_cli(capsys, "dead", path, path, "--model", "digits", "--layer", "features.1", "--json",
-                           "--out", tmp_path)
+    code, out, _ = run_cli(
+        capsys, "dead", path, path, "--model", "digits", "--layer", "features.1", "--json", "--out", tmp_path
+    )
     result = json.loads(out)
     assert code == 0 and result["images"] == 2 and result["channels"] == 16
     assert all(0 <= c < 16 for c in result["dead"])
@@ -79,18 +92,26 @@ def test_models_lists_builtins_and_families(capsys):
     assert {f["spec"] for f in result["families"]} == {"timm:<name>", "torchvision:<name>", "file:<path>"}
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["layers", "--model", "timm:resnet5O"], "unknown timm model `resnet5O`"),
-    (["layers", "--model", "nonsense"], "unknown model spec `nonsense`"),
-    (["activations", "{digit}", "--model", "digits", "--layer", "features.99"], "unknown layer `features.99`"),
-    (["activations", "{digit}", "--model", "digits", "--layer", "features.3", "--channels", "3,40"],
-     "channel 40 out of range 0..31"),
-    (["predict", "{text}", "--model", "digits"], "file is not an image"),
-    (["predict", "{truncated}", "--model", "digits"], "truncated or corrupt"),
-    (["predict", "{missing}", "--model", "digits"], "no such file"),
-    (["predict", "{digit}", "--model", "digits", "--weights", "{missing}"], "must be default, none, none:SEED or an existing"),
-    (["predict", "{digit}", "--model", "digits", "--device", "gpu0"], "unknown device 'gpu0'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["layers", "--model", "timm:resnet5O"], "unknown timm model `resnet5O`"),
+        (["layers", "--model", "nonsense"], "unknown model spec `nonsense`"),
+        (["activations", "{digit}", "--model", "digits", "--layer", "features.99"], "unknown layer `features.99`"),
+        (
+            ["activations", "{digit}", "--model", "digits", "--layer", "features.3", "--channels", "3,40"],
+            "channel 40 out of range 0..31",
+        ),
+        (["predict", "{text}", "--model", "digits"], "file is not an image"),
+        (["predict", "{truncated}", "--model", "digits"], "truncated or corrupt"),
+        (["predict", "{missing}", "--model", "digits"], "no such file"),
+        (
+            ["predict", "{digit}", "--model", "digits", "--weights", "{missing}"],
+            "must be default, none, none:SEED or an existing",
+        ),
+        (["predict", "{digit}", "--model", "digits", "--device", "gpu0"], "unknown device 'gpu0'"),
+    ],
+)
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, digit_png, argv, message):
     text = tmp_path / "text.jpg"
     text.write_text("hello")
@@ -108,7 +129,7 @@ def test_image_over_the_pixel_limit(capsys, tmp_path, monkeypatch):
     Image.new("L", (300, 300)).save(path)
     monkeypatch.setenv("CONVSCOPE_MAX_PIXELS", "50000")
     code, _, err = run_cli(capsys, "predict", path, "--model", "digits", "--out", tmp_path)
-    assert code == 2 and "300x300 = 0.1 MP, over the limit of 0.1 MP" in err
+    assert code == 2 and "300x300 = 90,000 pixels, over the limit of 50,000 pixels" in err
 
 
 def test_missing_pretrained_weights_offline(capsys, tmp_path, monkeypatch):
@@ -122,8 +143,7 @@ def test_demo_end_to_end_through_the_installed_command(tmp_path):
     """The README's main job: the installed `convscope demo` on the default model."""
     exe = Path(sys.executable).with_name("convscope")
     out = tmp_path / "demo"
-    done = subprocess.run([str(exe), "demo", "--out", str(out), "--json"], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([str(exe), "demo", "--out", str(out), "--json"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["predictions"][0]["index"] == 285 and result["layer"] == "blocks.4"
@@ -133,8 +153,21 @@ def test_demo_end_to_end_through_the_installed_command(tmp_path):
 
 
 def test_visualize_json_contract(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "visualize", "--model", "digits", "--layer", "features.3", "--channels", "0,5",
-                             "--steps", "30", "--json", "--out", tmp_path)
+    code, out, err = run_cli(
+        capsys,
+        "visualize",
+        "--model",
+        "digits",
+        "--layer",
+        "features.3",
+        "--channels",
+        "0,5",
+        "--steps",
+        "30",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["steps"] == 30 and result["seconds_per_step"] > 0
@@ -148,23 +181,40 @@ def test_visualize_json_contract(capsys, tmp_path):
 
 
 def test_visualize_mix_and_class(capsys, tmp_path):
-    code, out, _ = run_cli(capsys, "visualize", "--model", "digits", "--class", "2,8", "--mix", "--alphas", "1,6",
-                           "--steps", "20", "--json", "--out", tmp_path)
+    code, out, _ = run_cli(
+        capsys,
+        "visualize",
+        "--model",
+        "digits",
+        "--class",
+        "2,8",
+        "--mix",
+        "--alphas",
+        "1,6",
+        "--steps",
+        "20",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     result = json.loads(out)
     assert code == 0 and len(result["images"]) == 1
     assert result["images"][0]["units"] == ["logits:2", "logits:8"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--layer", "features.3", "--channels", "0,64"], "channel 64 out of range 0..31"),
-    (["--class", "10"], "class 10 out of range 0..9"),
-    (["--layer", "features.3", "--mix"], "--mix needs --channels or --class"),
-    (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "1 alphas for 2 objectives"),
-    (["--layer", "feature.3"], "unknown layer `feature.3`"),
-    (["--channels", "1"], "visualize needs --layer"),
-    (["--layer", "features.3", "--lr", "-1"], "learning rate must be positive, got -1.0"),
-    (["--layer", "features.3", "--size", "4"], "image size must be at least 8 pixels"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--layer", "features.3", "--channels", "0,64"], "channel 64 out of range 0..31"),
+        (["--class", "10"], "classes[0]=10 out of range 0..9"),
+        (["--layer", "features.3", "--mix"], "mix (--mix) needs channels or classes"),
+        (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "1 alphas for 2 objectives"),
+        (["--layer", "feature.3"], "unknown layer `feature.3`"),
+        (["--channels", "1"], "visualize needs a layer (--layer)"),
+        (["--layer", "features.3", "--lr", "-1"], "lr: Input should be greater than 0 (got -1.0)"),
+        (["--layer", "features.3", "--size", "4"], "size: Input should be greater than or equal to 8 (got 4)"),
+    ],
+)
 def test_visualize_bad_input(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, "visualize", "--model", "digits", "--steps", "2", *argv, "--out", tmp_path)
     assert code == 2 and message in err and "Traceback" not in err
@@ -172,18 +222,36 @@ def test_visualize_bad_input(capsys, tmp_path, argv, message):
 
 def test_dream_json_contract(capsys, tmp_path, digit_png):
     path, _ = digit_png
-    code, out, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octaves", "2",
-                             "--steps", "5", "--jitter", "2", "--json", "--out", tmp_path)
+    code, out, err = run_cli(
+        capsys,
+        "dream",
+        path,
+        "--model",
+        "digits",
+        "--layer",
+        "features.3",
+        "--octaves",
+        "2",
+        "--steps",
+        "5",
+        "--jitter",
+        "2",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["objective_after"] > result["objective_before"]
     assert Image.open(result["path"]).size == (32, 32)
-    code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--channels", "99",
-                           "--out", tmp_path)
+    code, _, err = run_cli(
+        capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--channels", "99", "--out", tmp_path
+    )
     assert code == 2 and "channel 99 out of range 0..31" in err
-    code, _, err = run_cli(capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octave-scale", "1",
-                           "--out", tmp_path)
-    assert code == 2 and "an octave scale > 1" in err
+    code, _, err = run_cli(
+        capsys, "dream", path, "--model", "digits", "--layer", "features.3", "--octave-scale", "1", "--out", tmp_path
+    )
+    assert code == 2 and "octave_scale: Input should be greater than 1" in err
 
 
 def test_device_option_is_checked_before_any_work(capsys, tmp_path, digit_png):
@@ -194,9 +262,11 @@ def test_device_option_is_checked_before_any_work(capsys, tmp_path, digit_png):
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():  # the CI machines have no GPU; on a GPU machine `cuda` is valid
-        code, out, err = run_cli(capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "cuda",
-                                 "--out", str(tmp_path))
+        code, out, err = run_cli(
+            capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "cuda", "--out", str(tmp_path)
+        )
         assert code == 2 and "no CUDA GPU is available" in err and "Traceback" not in err
-    code, out, err = run_cli(capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "auto",
-                             "--json", "--out", str(tmp_path))
+    code, out, err = run_cli(
+        capsys, "predict", str(digit_png[0]), "--model", "digits", "--device", "auto", "--json", "--out", str(tmp_path)
+    )
     assert code == 0 and json.loads(out)["predictions"]

@@ -44,8 +44,16 @@ def test_image_folder_layout_with_odd_modes_and_bad_files(messy_folder):
     dataset = open_dataset(messy_folder, SPEC)
     assert dataset.classes == ["cats", "dogs"]
     names = [p.split("/data/")[1] for p in dataset.ids]
-    assert names == ["cats/a.png", "cats/b.png", "cats/c.png", "cats/sub/d.gif", "dogs/e.jpg", "dogs/f.png",
-                     "dogs/g_corrupt.png", "dogs/h_huge.png"]
+    assert names == [
+        "cats/a.png",
+        "cats/b.png",
+        "cats/c.png",
+        "cats/sub/d.gif",
+        "dogs/e.jpg",
+        "dogs/f.png",
+        "dogs/g_corrupt.png",
+        "dogs/h_huge.png",
+    ]
     assert dataset.targets == [0, 0, 0, 0, 1, 1, 1, 1]
     x = dataset.load(0)
     assert x.shape == (3, 16, 16) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
@@ -106,7 +114,7 @@ def test_batches_equal_loaded_images_and_out_of_range_indices_are_refused(tmp_pa
     for i in range(5):
         Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
     dataset = open_dataset(tmp_path, SPEC)
-    (images, indices), = list(dataset.batches(8))
+    ((images, indices),) = list(dataset.batches(8))
     assert images.dtype == torch.float32 and images.shape == (5, 3, 16, 16)
     assert torch.equal(images, torch.stack([dataset.load(i) for i in indices]))  # one uint8 -> float conversion
     assert torch.equal(dataset.load(2) * 255, (dataset.load(2) * 255).round())  # 8-bit levels, exact

@@ -43,18 +43,32 @@ def test_steps_are_bounded_and_raise_the_unit(digits_subject, digits_data):
 
 
 def test_data_init_results(digits_subject, digits_data):
-    result, = data_init(digits_subject, digits_data, [O.class_logit(7)], steps=10, batch_size=512)
+    (result,) = data_init(digits_subject, digits_data, [O.class_logit(7)], steps=10, batch_size=512)
     assert digits_data.targets[result.start_index] == 7
     assert result.activation > result.start_activation
 
 
 def test_visualize_init_from_data_cli(capsys, tmp_path):
-    code = main(["visualize", "--model", "digits", "--class", "2,5", "--init-from-data", "digits", "--steps", "8",
-                 "--json", "--out", str(tmp_path)])
+    code = main(
+        [
+            "visualize",
+            "--model",
+            "digits",
+            "--class",
+            "2,5",
+            "--init-from-data",
+            "digits",
+            "--steps",
+            "8",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["init_from_data"] == "digits" and result["steps"] == 8
     for entry in result["images"]:
         assert entry["activation"] > entry["start_activation"]
         assert entry["start_image"].startswith("digits:") and Image.open(entry["path"]).size == (32, 32)
     code = main(["visualize", "--model", "digits", "--class", "2", "--binarize", "0.9", "--out", str(tmp_path)])
-    assert code == 2 and "--binarize only applies with --init-from-data" in capsys.readouterr().err
+    assert code == 2 and "binarize (--binarize) only applies with init_from_data" in capsys.readouterr().err

@@ -18,8 +18,15 @@ from convscope.examples import cut, gc_paused, random_boxes, top_examples, unit_
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 4, 3, stride=2), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 4, 3, stride=2),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
     return convscope.wrap(model, size=24)
 
 
@@ -35,8 +42,10 @@ def folder(tmp_path_factory):
 def brute_force(tiny, dataset, units, k):
     images = torch.stack([dataset.load(i) for i in range(len(dataset))])
     scores = unit_scores(tiny, images, units)
-    return [[(float(scores[j, u]), dataset.ids[j]) for j in scores[:, u].argsort(descending=True)[:k].tolist()]
-            for u in range(len(units))]
+    return [
+        [(float(scores[j, u]), dataset.ids[j]) for j in scores[:, u].argsort(descending=True)[:k].tolist()]
+        for u in range(len(units))
+    ]
 
 
 def test_top_k_equals_brute_force_sort(tiny, folder):
@@ -76,13 +85,16 @@ def test_shards_merge_to_the_whole_scan(tiny, folder):
     dataset = open_dataset(folder, tiny.input)
     units = [("2", 0), ("logits", 1)]
     whole = top_examples(tiny, dataset, units, k=4, patches=3, patch_size=12)
-    parts = [top_examples(tiny, dataset, units, k=4, patches=3, patch_size=12, indices=range(s, min(s + 8, 23)))
-             for s in (0, 8, 16)]
+    parts = [
+        top_examples(tiny, dataset, units, k=4, patches=3, patch_size=12, indices=range(s, min(s + 8, 23)))
+        for s in (0, 8, 16)
+    ]
     left = parts[0].merge(parts[1]).merge(parts[2])
     right = parts[0].merge(parts[1].merge(parts[2]))
     for merged in (left, right, parts[2].merge(parts[0]).merge(parts[1])):
-        assert [[(e.id, e.box) for e in u] for u in merged.examples] == \
-               [[(e.id, e.box) for e in u] for u in whole.examples]
+        assert [[(e.id, e.box) for e in u] for u in merged.examples] == [
+            [(e.id, e.box) for e in u] for u in whole.examples
+        ]
         assert merged.images_seen == 23
 
 
@@ -93,8 +105,9 @@ def test_patch_scores_are_the_scores_of_the_cut_patches(tiny, folder):
     for i in range(len(dataset)):
         image = dataset.load(i)
         for box in random_boxes(i, 4, 10, 24, 24, seed=3):
-            candidates.append((float(unit_scores(tiny, cut(image, box, (24, 24))[None], [("2", 2)])[0, 0]),
-                               dataset.ids[i], box))
+            candidates.append(
+                (float(unit_scores(tiny, cut(image, box, (24, 24))[None], [("2", 2)])[0, 0]), dataset.ids[i], box)
+            )
     candidates.sort(key=lambda c: -c[0])
     got = result.examples[0]
     assert [(e.id, e.box) for e in got] == [(c[1], c[2]) for c in candidates[:6]]
@@ -115,8 +128,24 @@ def test_bad_requests(tiny, folder):
 
 
 def test_examples_cli_on_digits(capsys, tmp_path):
-    code = main(["examples", "--model", "digits", "--dataset", "digits", "--layer", "logits", "--channels", "3,7",
-                 "--top", "5", "--json", "--out", str(tmp_path)])
+    code = main(
+        [
+            "examples",
+            "--model",
+            "digits",
+            "--dataset",
+            "digits",
+            "--layer",
+            "logits",
+            "--channels",
+            "3,7",
+            "--top",
+            "5",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out)
@@ -133,12 +162,38 @@ def test_examples_cli_on_digits(capsys, tmp_path):
 
 
 def test_examples_cli_errors(capsys, tmp_path):
-    code = main(["examples", "--model", "digits", "--dataset", str(tmp_path / "none"), "--layer", "logits",
-                 "--channels", "1", "--out", str(tmp_path)])
+    code = main(
+        [
+            "examples",
+            "--model",
+            "digits",
+            "--dataset",
+            str(tmp_path / "none"),
+            "--layer",
+            "logits",
+            "--channels",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "neither an existing folder" in err and len(err.strip().splitlines()) == 1
-    code = main(["examples", "--model", "digits", "--dataset", "digits", "--layer", "logits", "--channels", "12",
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "examples",
+            "--model",
+            "digits",
+            "--dataset",
+            "digits",
+            "--layer",
+            "logits",
+            "--channels",
+            "12",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 2 and "out of range" in capsys.readouterr().err
 
 
@@ -148,8 +203,26 @@ def test_examples_cli_default_model_on_a_user_folder(capsys, tmp_path):
 
     for name in ("chelsea", "coffee", "astronaut", "rocket"):
         Image.fromarray(getattr(skdata, name)()).save(tmp_path / f"{name}.png")
-    code = main(["examples", "--dataset", str(tmp_path), "--layer", "logits", "--channels", "285,967",
-                 "--top", "2", "--patches", "2", "--patch-size", "160", "--json", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "examples",
+            "--dataset",
+            str(tmp_path),
+            "--layer",
+            "logits",
+            "--channels",
+            "285,967",
+            "--top",
+            "2",
+            "--patches",
+            "2",
+            "--patch-size",
+            "160",
+            "--json",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["units"][0]["examples"][0]["path"].endswith("chelsea.png")  # Egyptian cat

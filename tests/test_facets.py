@@ -31,8 +31,9 @@ from convscope.facets import (
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(8, 4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)
+    )
     return convscope.wrap(model, size=24)
 
 
@@ -45,7 +46,7 @@ def two_kinds(tmp_path_factory):
         (root / folder).mkdir()
     for i in range(12):
         warm = np.clip(np.array([0.9, 0.5, 0.1]) + rng.normal(0, 0.05, (24, 24, 3)), 0, 1)
-        warm[rng.integers(0, 16):, rng.integers(0, 16):][:6, :6] *= 0.3
+        warm[rng.integers(0, 16) :, rng.integers(0, 16) :][:6, :6] *= 0.3
         cool = np.clip(np.array([0.1, 0.6, 0.7]) + rng.normal(0, 0.05, (24, 24, 3)), 0, 1)
         cool[::4] *= 0.5
         for name, pixels in ((f"warm{i:02d}", warm), (f"cool{i:02d}", cool)):
@@ -58,10 +59,17 @@ def two_kinds(tmp_path_factory):
 def test_two_subtypes_come_out_as_two_facets(tiny, two_kinds):
     dataset = open_dataset(two_kinds, tiny.input)
     indices = dataset.indices_of_class(dataset.class_index("mixed"))
-    found, clusters, _kept = facets(tiny, dataset, ("logits", 1), indices=indices, k=2, m=5,
-                                   octaves=scaled_octaves("torchvision", 12))
-    assert clusters.used == {"k": 2, "pca_dims": 8, "perplexity": pytest.approx(23 / 3), "images": 24, "m": 5,
-                             "code_layer": "3"}
+    found, clusters, _kept = facets(
+        tiny, dataset, ("logits", 1), indices=indices, k=2, m=5, octaves=scaled_octaves("torchvision", 12)
+    )
+    assert clusters.used == {
+        "k": 2,
+        "pca_dims": 8,
+        "perplexity": pytest.approx(23 / 3),
+        "images": 24,
+        "m": 5,
+        "code_layer": "3",
+    }
     kinds = [{dataset.ids[i].split("/")[-1][:4] for i in facet.members} for facet in found]
     assert sorted(map(sorted, kinds)) == [["cool"], ["warm"]]  # each facet is one sub-type, purity 1
     for facet, kind in zip(found, kinds):
@@ -81,8 +89,10 @@ def test_tv_denoise_is_the_original_call_in_0_255_units():
 
     image = torch.from_numpy(chelsea()[::6, ::6].astype(np.float32) / 255).permute(2, 0, 1)  # [3, 50, 76]
     for weight in (0.1, 0.4, 2.0):
-        original = denoise_tv_bregman(image.permute(1, 2, 0).double().numpy() * 255, weight=weight, eps=1e-3,
-                                      channel_axis=-1) / 255
+        original = (
+            denoise_tv_bregman(image.permute(1, 2, 0).double().numpy() * 255, weight=weight, eps=1e-3, channel_axis=-1)
+            / 255
+        )
         assert np.abs(tv_denoise(image, weight).permute(1, 2, 0).numpy() - original).max() < 1e-5
     smooth = image
     for _ in range(20):
@@ -97,8 +107,9 @@ def test_maximization_from_mean_images_raises_every_facet_and_keeps_structure(di
     scaled to 24 steps): each result stays closer to its own start than to any other digit's mean image."""
     dataset = open_dataset("digits", digits_subject.input)
     labels = np.asarray(convscope.digits.load_data().labels)
-    means = [torch.stack([dataset.load(int(i)) for i in np.flatnonzero(labels == d)[:15]]).mean(dim=0)
-             for d in range(10)]
+    means = [
+        torch.stack([dataset.load(int(i)) for i in np.flatnonzero(labels == d)[:15]]).mean(dim=0) for d in range(10)
+    ]
     objective = O.channel("logits", 3)
     for digit in (3, 5, 8, 0):
         mean = means[digit]
@@ -133,7 +144,9 @@ def test_caps_and_defaults(tiny, digits_subject):
     with pytest.raises(ConvscopeError, match="at least 3 images"):
         cluster_codes(np.zeros((2, 4)))
     assert penultimate_layer(tiny) == "3" and penultimate_layer(digits_subject) == "classifier.2"
-    assert [o.iterations for o in PRESETS["caffenet"]] == [190, 150, 20, 10] and round(PRESETS["caffenet"][2].margin * 227) == 50
+    assert [o.iterations for o in PRESETS["caffenet"]] == [190, 150, 20, 10] and round(
+        PRESETS["caffenet"][2].margin * 227
+    ) == 50
     assert [o.zoom for o in PRESETS["torchvision"]] == [1.0, 1.2, pytest.approx(1 / 1.2)]
     assert sum(o.iterations for o in scaled_octaves("caffenet", 50)) in range(48, 53)
     with pytest.raises(ConvscopeError, match="unknown octave preset"):
@@ -141,8 +154,28 @@ def test_caps_and_defaults(tiny, digits_subject):
 
 
 def test_facets_cli_on_digits(capsys, tmp_path):
-    code = main(["facets", "--model", "digits", "--dataset", "digits", "--target", "logits:3", "--top-images", "60",
-                 "--k", "3", "--m", "4", "--steps", "6", "--json", "--out", str(tmp_path)])
+    code = main(
+        [
+            "facets",
+            "--model",
+            "digits",
+            "--dataset",
+            "digits",
+            "--target",
+            "logits:3",
+            "--top-images",
+            "60",
+            "--k",
+            "3",
+            "--m",
+            "4",
+            "--steps",
+            "6",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["used"]["k"] == 3 and result["code_layer"] == "classifier.2"
     assert sum(len(c["members"]) for c in result["clusters"]) == 60
@@ -158,8 +191,10 @@ def test_facets_cli_on_digits(capsys, tmp_path):
 
 
 def test_facets_cli_errors(capsys, tmp_path):
-    for argv, message in ((["--target", "logits"], "must be LAYER:UNIT"),
-                          (["--target", "logits:3", "--class", "cat"], "unknown class `cat`"),
-                          (["--target", "logits:30"], "out of range")):
+    for argv, message in (
+        (["--target", "logits"], "must be LAYER:UNIT"),
+        (["--target", "logits:3", "--class", "cat"], "unknown class `cat`"),
+        (["--target", "logits:30"], "out of range"),
+    ):
         code = main(["facets", "--model", "digits", "--dataset", "digits", "--out", str(tmp_path), *argv])
         assert code == 2 and message in capsys.readouterr().err

@@ -8,7 +8,6 @@ import convscope.generators as generators
 from convscope.errors import WeightsError
 from convscope.generators import FC6_LAYERS, load_fc6, make_generator, trained_generator
 from convscope.inverse_set import Constraint, Encoder, Problem, find_seeds
-
 from test_inverse_set import TEST_TRAINING, digits_decoder  # noqa: F401 - the session's decoder fixture
 
 
@@ -37,17 +36,29 @@ def test_trained_decoder_is_cached_by_everything_that_changes_it(digits_subject,
     assert not calls  # same key: loaded from the cache
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), digits_decoder.state_dict().values()))
     with pytest.raises(RuntimeError, match="would train"):
-        monkeypatch.setattr(generators, "train_decoder", lambda *a, **k: (_ for _ in ()).throw(
-            RuntimeError("would train")))
+        monkeypatch.setattr(
+            generators, "train_decoder", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("would train"))
+        )
         trained_generator(digits_subject, Encoder(digits_subject, "pool"), "digits", **TEST_TRAINING)  # other E
 
 
 def small_fc6_state(code=32, hidden=48, seed=0):
     """Random weights for a narrow fc6 generator (the real one is 4096 wide; the file gives the widths)."""
     g = torch.Generator().manual_seed(seed)
-    widths = {"defc7": (code, hidden), "defc6": (hidden, hidden), "defc5": (hidden, 8 * 16), "deconv5": (8, 8),
-              "conv5_1": (8, 16), "deconv4": (16, 8), "conv4_1": (8, 8), "deconv3": (8, 8), "conv3_1": (8, 8),
-              "deconv2": (8, 8), "deconv1": (8, 4), "deconv0": (4, 3)}
+    widths = {
+        "defc7": (code, hidden),
+        "defc6": (hidden, hidden),
+        "defc5": (hidden, 8 * 16),
+        "deconv5": (8, 8),
+        "conv5_1": (8, 16),
+        "deconv4": (16, 8),
+        "conv4_1": (8, 8),
+        "deconv3": (8, 8),
+        "conv3_1": (8, 8),
+        "deconv2": (8, 8),
+        "deconv1": (8, 4),
+        "deconv0": (4, 3),
+    }
     state = {}
     for name, kind in FC6_LAYERS:
         n_in, n_out = widths[name]
@@ -122,7 +133,11 @@ def test_decoder_trains_on_a_folder_dataset(digits_subject, tmp_path):
     encoder = Encoder(digits_subject)
     first = trained_generator(digits_subject, encoder, str(folder), epochs=2)
     assert first.dataset == str(folder) and first(first.initial_codes(2, encoder, torch.Generator())).shape == (
-        2, 1, 32, 32)
+        2,
+        1,
+        32,
+        32,
+    )
     Image.fromarray((images[0, 0].numpy() * 128).astype("uint8")).save(folder / "00.png")  # edit one image
     calls = []
     original = generators.train_decoder

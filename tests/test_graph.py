@@ -6,9 +6,19 @@ import pytest
 
 import convscope
 
-ARCHITECTURES = ["torchvision:alexnet", "torchvision:vgg16", "torchvision:googlenet", "torchvision:squeezenet1_1",
-                 "torchvision:resnet50", "torchvision:mobilenet_v2", "torchvision:densenet121",
-                 "timm:efficientnet_b0", "timm:mobilenetv3_large_100", "default", "digits"]
+ARCHITECTURES = [
+    "torchvision:alexnet",
+    "torchvision:vgg16",
+    "torchvision:googlenet",
+    "torchvision:squeezenet1_1",
+    "torchvision:resnet50",
+    "torchvision:mobilenet_v2",
+    "torchvision:densenet121",
+    "timm:efficientnet_b0",
+    "timm:mobilenetv3_large_100",
+    "default",
+    "digits",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +50,8 @@ def test_graph_of_every_supported_architecture(spec):
     assert set(leaves_that_ran) <= reached
     exported = json.loads(graph.to_json())
     assert {"name", "type", "parent", "children", "output_shape", "kernel_size", "stride", "params"} <= set(
-        exported["layers"][0])
+        exported["layers"][0]
+    )
     assert exported["edges"] and all(len(e) == 2 for e in exported["edges"])
 
 
@@ -48,8 +59,12 @@ def test_googlenet_nests_inception_branches_with_their_shapes(googlenet):
     graph = googlenet.graph
     block = graph.node("inception3a")
     assert block.type == "Inception" and block.parent is None
-    assert block.children == ["inception3a.branch1", "inception3a.branch2", "inception3a.branch3",
-                              "inception3a.branch4"]
+    assert block.children == [
+        "inception3a.branch1",
+        "inception3a.branch2",
+        "inception3a.branch3",
+        "inception3a.branch4",
+    ]
     assert graph.node("inception3a.branch2").children == ["inception3a.branch2.0", "inception3a.branch2.1"]
     assert graph.node("inception3a.branch2.1.conv").parent == "inception3a.branch2.1"
     assert graph.output_shape("inception3a") == [256, 28, 28]
@@ -62,8 +77,12 @@ def test_googlenet_nests_inception_branches_with_their_shapes(googlenet):
     assert graph.node("conv1.conv").stride == [2, 2] and graph.node("conv1.conv").params == 64 * 3 * 7 * 7
     # the concatenation feeds all four branches' last modules into each branch of inception3b
     into_3b = {src for src, dst in graph.edges if dst == "inception3b.branch1.conv"}
-    assert into_3b == {"inception3a.branch1.bn", "inception3a.branch2.1.bn", "inception3a.branch3.1.bn",
-                       "inception3a.branch4.1.bn"}
+    assert into_3b == {
+        "inception3a.branch1.bn",
+        "inception3a.branch2.1.bn",
+        "inception3a.branch3.1.bn",
+        "inception3a.branch4.1.bn",
+    }
 
 
 def test_resnet_residual_edges_and_reused_relu():
@@ -72,8 +91,9 @@ def test_resnet_residual_edges_and_reused_relu():
     assert {"layer1.0.bn1", "layer1.0.bn2", "layer1.0.bn3", "layer1.0.downsample.1"} <= into_relu
     assert graph.node("layer1.0.relu").calls == 3
     assert graph.node("layer1.0.downsample.0").kernel_size == [1, 1]
-    assert graph.node("layer1").params == sum(p.numel() for p in convscope.load(
-        "torchvision:resnet50", "none").model.layer1.parameters())
+    assert graph.node("layer1").params == sum(
+        p.numel() for p in convscope.load("torchvision:resnet50", "none").model.layer1.parameters()
+    )
 
 
 def test_efficientnet_edges_go_through_batchnorm_act_modules(default_subject):

@@ -57,8 +57,9 @@ CB, CR = 128 + 6 * (_x - 8), 128 + 8 * (_y - 6)
 
 def _ycbcr_to_rgb(y, cb, cr):
     """JPEG (JFIF) YCbCr -> RGB, 0..255."""
-    rgb = np.stack([y + 1.402 * (cr - 128), y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128),
-                    y + 1.772 * (cb - 128)], axis=-1)
+    rgb = np.stack(
+        [y + 1.402 * (cr - 128), y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128), y + 1.772 * (cb - 128)], axis=-1
+    )
     return np.clip(rgb, 0, 255)
 
 
@@ -95,8 +96,11 @@ def _expected(mode: str, alpha_kept: bool) -> np.ndarray:
     """The upright picture a viewer shows, RGB [H, W, 3] in [0, 1] (transparent pixels white)."""
     rgb = {
         "1": np.repeat((GRAY > 128)[..., None] * 255.0, 3, -1),
-        "P": PALETTE[INDEX], "PA": PALETTE[INDEX],
-        "RGB": COLOR, "RGBA": COLOR, "CMYK": COLOR,
+        "P": PALETTE[INDEX],
+        "PA": PALETTE[INDEX],
+        "RGB": COLOR,
+        "RGBA": COLOR,
+        "CMYK": COLOR,
         "YCbCr": _ycbcr_to_rgb(GRAY, CB, CR),
     }.get(mode, np.repeat(GRAY[..., None], 3, -1)).astype(np.float64) / 255
     if mode in ALPHA_MODES and alpha_kept:
@@ -174,8 +178,13 @@ def test_every_mode_format_and_orientation(tmp_path, mode, fmt):
             alpha_kept = stored.mode in ALPHA_MODES or "transparency" in stored.info
         assert open_image(path).size == (W, H)
         for channels in (3, 1):
-            _check(_read(path, channels), _expected(mode, alpha_kept), channels, lossy,
-                   f"{mode} {fmt} orientation {orientation} channels {channels}")
+            _check(
+                _read(path, channels),
+                _expected(mode, alpha_kept),
+                channels,
+                lossy,
+                f"{mode} {fmt} orientation {orientation} channels {channels}",
+            )
         if orientation is None:
             truncated = path.with_name("truncated-" + path.name)
             truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -214,9 +223,12 @@ def test_16_bit_images_are_scaled_by_the_format_range_never_stretched(tmp_path):
     Image.fromarray(ramp8).save(tmp_path / "ramp8.png")
     eight_bit = _read(tmp_path / "ramp8.png", 1)
     assert abs(eight_bit.min().item() - 0.016) < 0.002 and abs(eight_bit.max().item() - 0.031) < 0.002
-    for name, image in [("ramp16.png", Image.fromarray(ramp)), ("ramp16.tif", Image.fromarray(ramp)),
-                        ("ramp16b.tif", Image.frombytes("I;16B", (W, H), ramp.astype(">u2").tobytes())),
-                        ("ramp16-lzw.tif", Image.fromarray(ramp))]:
+    for name, image in [
+        ("ramp16.png", Image.fromarray(ramp)),
+        ("ramp16.tif", Image.fromarray(ramp)),
+        ("ramp16b.tif", Image.frombytes("I;16B", (W, H), ramp.astype(">u2").tobytes())),
+        ("ramp16-lzw.tif", Image.fromarray(ramp)),
+    ]:
         image.save(tmp_path / name, **({"compression": "tiff_lzw"} if "lzw" in name else {}))
         got = _read(tmp_path / name, 1)[0].double().numpy()
         assert np.abs(got - ramp / 65535).max() <= 0.5 * Q + 1e-9, name
@@ -248,9 +260,18 @@ def _tiff(path, array: np.ndarray, sample_format: int) -> None:
     def long(tag, value):
         return struct.pack("<HHII", tag, 4, 1, value)
 
-    entries = [short(256, width), short(257, height), short(258, array.dtype.itemsize * 8), short(259, 1),
-               short(262, 1), long(273, 8), short(277, 1), short(278, height), long(279, len(data)),
-               short(339, sample_format)]
+    entries = [
+        short(256, width),
+        short(257, height),
+        short(258, array.dtype.itemsize * 8),
+        short(259, 1),
+        short(262, 1),
+        long(273, 8),
+        short(277, 1),
+        short(278, height),
+        long(279, len(data)),
+        short(339, sample_format),
+    ]
     ifd = struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", 0)
     path.write_bytes(b"II*\x00" + struct.pack("<I", 8 + len(data)) + data + ifd)
 
@@ -275,6 +296,7 @@ def test_signed_32_bit_and_float_images(tmp_path):
 
 def test_modes_pillow_opens_but_does_not_write(tmp_path):
     """La / RGBa (premultiplied), RGBX, HSV, LAB and the 16-bit byte orders give the right RGB and L."""
+
     def rgb(image):
         return to_mode(image, 3).getpixel((0, 0))
 
@@ -311,8 +333,11 @@ def test_transparency_is_composited_on_white(tmp_path):
     palette.save(tmp_path / "p-trns.gif", transparency=5)
     gray16 = Image.fromarray((GRAY * 257).astype(np.uint16))
     gray16.save(tmp_path / "gray16-trns.png", transparency=int(GRAY[0, 0] * 257))  # one 16-bit value transparent
-    for name, rgb in [("p-trns.png", PALETTE[INDEX]), ("p-trns.gif", PALETTE[INDEX]),
-                      ("gray16-trns.png", np.repeat(GRAY[..., None], 3, -1))]:
+    for name, rgb in [
+        ("p-trns.png", PALETTE[INDEX]),
+        ("p-trns.gif", PALETTE[INDEX]),
+        ("gray16-trns.png", np.repeat(GRAY[..., None], 3, -1)),
+    ]:
         transparent = INDEX == 5 if name.startswith("p") else GRAY == GRAY[0, 0]
         rgb = np.where(transparent[..., None], 255, rgb) / 255
         for channels in (3, 1):
@@ -348,8 +373,9 @@ def _as_model_input(array: np.ndarray, size=(16, 16)) -> torch.Tensor:
 
 
 def test_subject_load_image_sees_the_upright_photo(tmp_path):
-    subject = convscope.wrap(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1),
-                                                 torch.nn.Flatten()), size=16)
+    subject = convscope.wrap(
+        torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), size=16
+    )
     upright = _sideways_photo(tmp_path / "phone.jpg", (32, 32))
     x = subject.load_image(tmp_path / "phone.jpg")
     assert x.shape == (1, 3, 16, 16)

@@ -8,9 +8,21 @@ import torch
 
 from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
 from convscope.generators import FourierGenerator, make_generator, trained_generator
-from convscope.inverse_set import (Constraint, Encoder, InfeasibleRangeError, Problem, check_constraints,
-                                   constraint_terms, cross_sq_sum, default_encoder_layer, diversity, find_seeds,
-                                   pairwise_sq_sum, parse_constraint, run_inverse_set)
+from convscope.inverse_set import (
+    Constraint,
+    Encoder,
+    InfeasibleRangeError,
+    Problem,
+    check_constraints,
+    constraint_terms,
+    cross_sq_sum,
+    default_encoder_layer,
+    diversity,
+    find_seeds,
+    pairwise_sq_sum,
+    parse_constraint,
+    run_inverse_set,
+)
 
 #: a cheaper decoder than the default (fewer epochs) so the test session trains it once in well under a minute
 TEST_TRAINING = {"epochs": 5}
@@ -27,8 +39,13 @@ def test_decoder(monkeypatch, digits_decoder):
     import convscope.generators as generators
 
     original = generators.make_generator
-    monkeypatch.setattr(generators, "make_generator", lambda spec, subject, encoder, progress=False: (
-        digits_decoder if spec == "trained:digits" else original(spec, subject, encoder, progress)))
+    monkeypatch.setattr(
+        generators,
+        "make_generator",
+        lambda spec, subject, encoder, progress=False: (
+            digits_decoder if spec == "trained:digits" else original(spec, subject, encoder, progress)
+        ),
+    )
 
 
 def values_from_files(subject, report):
@@ -93,8 +110,17 @@ def test_slack_makes_the_lagrangian_flat_well_inside():
 
 # --- digits with the trained generator -----------------------------------------------------------------------
 def test_samples_inside_range_from_saved_files(digits_subject, test_decoder, tmp_path):
-    report = run_inverse_set(digits_subject, [parse_constraint("logits:3:4:6")], tmp_path, n=40, k=5,
-                             generator="trained:digits", seed=0, bands=4, animation=True)
+    report = run_inverse_set(
+        digits_subject,
+        [parse_constraint("logits:3:4:6")],
+        tmp_path,
+        n=40,
+        k=5,
+        generator="trained:digits",
+        seed=0,
+        bands=4,
+        animation=True,
+    )
     assert report["n"] == 40 and len(report["samples"]) == 40
     assert_all_inside(digits_subject, report)
     assert report["seed_steps"] > 0
@@ -110,10 +136,17 @@ def test_samples_inside_range_from_saved_files(digits_subject, test_decoder, tmp
 
 def test_diverse_objective_beats_no_diversity_on_same_seeds(digits_subject, test_decoder, tmp_path):
     constraint = [parse_constraint("logits:3:4:6")]
-    diverse = run_inverse_set(digits_subject, constraint, tmp_path / "d", n=30, k=5, generator="trained:digits",
-                              seed=1)
-    plain = run_inverse_set(digits_subject, constraint, tmp_path / "p", n=30, k=5, generator="trained:digits",
-                            seed=1, objective="no-diversity")
+    diverse = run_inverse_set(digits_subject, constraint, tmp_path / "d", n=30, k=5, generator="trained:digits", seed=1)
+    plain = run_inverse_set(
+        digits_subject,
+        constraint,
+        tmp_path / "p",
+        n=30,
+        k=5,
+        generator="trained:digits",
+        seed=1,
+        objective="no-diversity",
+    )
     assert_all_inside(digits_subject, plain)
     assert diverse["diversity"] > 1.5 * plain["diversity"], (diverse["diversity"], plain["diversity"])
 
@@ -151,8 +184,16 @@ def test_make_generator_rejects_unknown_specs(digits_subject):
 # --- the default model with the Fourier generator --------------------------------------------------------------
 @pytest.mark.slow
 def test_fourier_generator_on_default_model(default_subject, tmp_path):
-    report = run_inverse_set(default_subject, [parse_constraint("logits:285:4:7")], tmp_path, n=6, k=2,
-                             generator="fourier", inner_steps=40, seed=0)
+    report = run_inverse_set(
+        default_subject,
+        [parse_constraint("logits:285:4:7")],
+        tmp_path,
+        n=6,
+        k=2,
+        generator="fourier",
+        inner_steps=40,
+        seed=0,
+    )
     assert report["generator"]["kind"] == "fourier" and report["encoder_layer"] == "global_pool"
     assert report["n"] == 6
     assert_all_inside(default_subject, report)

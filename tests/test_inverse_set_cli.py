@@ -15,9 +15,26 @@ def run_cli(capsys, *argv):
 
 
 def test_json_contract_digits_fourier(capsys, tmp_path, digits_subject):
-    code, out, err = run_cli(capsys, "inverse-set", "--model", "digits", "--constraint", "logits:3:2:4",
-                             "--n", "12", "--k", "4", "--generator", "fourier", "--inner-steps", "50",
-                             "--baselines", "--json", "--out", tmp_path)
+    code, out, err = run_cli(
+        capsys,
+        "inverse-set",
+        "--model",
+        "digits",
+        "--constraint",
+        "logits:3:2:4",
+        "--n",
+        "12",
+        "--k",
+        "4",
+        "--generator",
+        "fourier",
+        "--inner-steps",
+        "50",
+        "--baselines",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     result = json.loads(out)
     for key in ("samples", "diversity", "seed_steps", "sampling_steps", "baselines"):
@@ -38,15 +55,20 @@ def test_malformed_constraint_is_rejected_by_argparse(capsys, tmp_path):
     assert exit_info.value.code == 2 and "not LAYER:UNIT:Z1:Z2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--constraint", "logits:12:1:2"], "channel 12 out of range 0..9"),
-    (["--constraint", "nope:1:1:2"], "unknown layer `nope`"),
-    (["--constraint", "logits:3:1:2", "--generator", "gan"], "unknown generator `gan`"),
-    (["--constraint", "logits:3:1:2", "--generator", "file:/no/such.safetensors"], "not found"),
-    (["--constraint", "logits:3:1:2", "--n", "3", "--k", "5"], "at least --k"),
-    (["--constraint", "logits:3:300:400", "--generator", "fourier", "--inner-steps", "5", "--max-outer", "2"],
-     "logits:3 in [300, 400] not reached"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--constraint", "logits:12:1:2"], "channel 12 out of range 0..9"),
+        (["--constraint", "nope:1:1:2"], "unknown layer `nope`"),
+        (["--constraint", "logits:3:1:2", "--generator", "gan"], "unknown generator `gan`"),
+        (["--constraint", "logits:3:1:2", "--generator", "file:/no/such.safetensors"], "not found"),
+        (["--constraint", "logits:3:1:2", "--n", "3", "--k", "5"], "must be at least k=5"),
+        (
+            ["--constraint", "logits:3:300:400", "--generator", "fourier", "--inner-steps", "5", "--max-outer", "2"],
+            "logits:3 in [300, 400] not reached",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, message):
     code, _, err = run_cli(capsys, "inverse-set", "--model", "digits", *argv, "--out", tmp_path)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
@@ -54,8 +76,22 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, message):
 
 @pytest.mark.slow
 def test_default_model_fourier_cli(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "inverse-set", "--constraint", "logits:285:4:7", "--n", "6", "--k", "2",
-                             "--inner-steps", "40", "--json", "--out", tmp_path, "--animation")
+    code, out, err = run_cli(
+        capsys,
+        "inverse-set",
+        "--constraint",
+        "logits:285:4:7",
+        "--n",
+        "6",
+        "--k",
+        "2",
+        "--inner-steps",
+        "40",
+        "--json",
+        "--out",
+        tmp_path,
+        "--animation",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["n"] == 6 and result["all_inside"] and (tmp_path / "animation.gif").exists()

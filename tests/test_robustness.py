@@ -12,15 +12,23 @@ import torch.nn.functional as F
 from torch import nn
 
 import convscope
+from conftest import hooks_left
 from convscope.attribution import attribute, grad_cam, gradient_attribution, lrp
 from convscope.cli import main
 from convscope.errors import ConvscopeError, SizeError
 from convscope.images import tensor_to_pil
 
-from conftest import hooks_left
-
-METHODS = ["dtd", "lrp-epsilon", "lrp-alphabeta", "saliency", "guided-backprop", "deconvnet", "gradcam",
-           "integrated-gradients", "occlusion"]
+METHODS = [
+    "dtd",
+    "lrp-epsilon",
+    "lrp-alphabeta",
+    "saliency",
+    "guided-backprop",
+    "deconvnet",
+    "gradcam",
+    "integrated-gradients",
+    "occlusion",
+]
 
 
 def run_cli(capsys, *argv):
@@ -31,8 +39,10 @@ def run_cli(capsys, *argv):
 
 def strict_json(text: str):
     """json.loads that refuses NaN / Infinity, as every strict JSON parser does."""
+
     def refuse(constant):
         raise ValueError(f"non-standard JSON constant {constant}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -49,8 +59,15 @@ def digit_png(tmp_path):
 # --- 1. layers whose output a later in-place op rewrites -----------------------------------------------------
 def toy(inplace: bool) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=inplace), nn.Conv2d(8, 16, 3, padding=1),
-                         nn.ReLU(inplace=inplace), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(inplace=inplace),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(inplace=inplace),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
+    )
 
 
 def test_grad_cam_of_a_layer_rewritten_in_place_is_that_layers():
@@ -180,13 +197,37 @@ def test_cli_tuple_and_dict_torchscript_models(capsys, tmp_path, rgb_png):
     assert code == 0 and len(strict_json(out)["predictions"]) == 2
     code, out, err = run_cli(capsys, "predict", rgb_png, "--model", f"file:{dict_file}", "--json")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--output" in err
-    code, out, _ = run_cli(capsys, "attribute", rgb_png, "--model", f"file:{dict_file}", "--output", "main",
-                           "--method", "saliency", "--json", "--out", tmp_path / "a")
+    code, out, _ = run_cli(
+        capsys,
+        "attribute",
+        rgb_png,
+        "--model",
+        f"file:{dict_file}",
+        "--output",
+        "main",
+        "--method",
+        "saliency",
+        "--json",
+        "--out",
+        tmp_path / "a",
+    )
     subject = convscope.load(f"file:{dict_file}", output="main")
     assert code == 0 and strict_json(out)["output"] == pytest.approx(
-        subject(subject.load_image(rgb_png)).max().item(), rel=1e-5)
-    code, _, err = run_cli(capsys, "attribute", rgb_png, "--model", f"file:{dict_file}", "--output", "zzz",
-                           "--method", "saliency", "--out", tmp_path / "b")
+        subject(subject.load_image(rgb_png)).max().item(), rel=1e-5
+    )
+    code, _, err = run_cli(
+        capsys,
+        "attribute",
+        rgb_png,
+        "--model",
+        f"file:{dict_file}",
+        "--output",
+        "zzz",
+        "--method",
+        "saliency",
+        "--out",
+        tmp_path / "b",
+    )
     assert code == 2 and "without the key `zzz`" in err and len(err.strip().splitlines()) == 1
 
 
@@ -197,7 +238,7 @@ def test_occlusion_with_gaps_is_finite_and_reports_them(digits_subject):
     covered = torch.zeros(32, 32, dtype=torch.bool)
     for top in [*range(0, 29, 8), 28]:
         for left in [*range(0, 29, 8), 28]:
-            covered[top:top + 4, left:left + 4] = True
+            covered[top : top + 4, left : left + 4] = True
     assert bool(torch.isfinite(result.input).all())
     assert bool((result.input[0, 0][~covered] == 0).all())
     assert result.info["uncovered_fraction"] == pytest.approx(float((~covered).float().mean()))
@@ -205,15 +246,29 @@ def test_occlusion_with_gaps_is_finite_and_reports_them(digits_subject):
 
 
 def test_occlusion_cli_json_is_strict(capsys, tmp_path, digit_png):
-    code, out, err = run_cli(capsys, "attribute", digit_png, "--model", "digits", "--method", "occlusion",
-                             "--patch", 4, "--stride", 8, "--json", "--out", tmp_path)
+    code, out, err = run_cli(
+        capsys,
+        "attribute",
+        digit_png,
+        "--model",
+        "digits",
+        "--method",
+        "occlusion",
+        "--patch",
+        4,
+        "--stride",
+        8,
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     result = strict_json(out)
     assert math.isfinite(result["input_relevance_sum"]) and result["info"]["uncovered_fraction"] > 0.5
     assert "conservation" not in result and all("fraction_of_output" not in e for e in result["layers"])
     strict_json((tmp_path / "digit_occlusion.json").read_text())
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     heatmap = np.asarray(Image.open(result["heatmap"]))
     assert heatmap.std() > 0  # not a blank picture
@@ -229,8 +284,18 @@ def test_strict_json_turns_non_finite_numbers_into_null_with_a_warning():
 
 def test_conservation_is_reported_for_lrp_only(capsys, tmp_path, digit_png):
     for method, expected in [("dtd", True), ("saliency", False), ("gradcam", False)]:
-        code, out, _ = run_cli(capsys, "attribute", digit_png, "--model", "digits", "--method", method, "--json",
-                               "--out", tmp_path / method)
+        code, out, _ = run_cli(
+            capsys,
+            "attribute",
+            digit_png,
+            "--model",
+            "digits",
+            "--method",
+            method,
+            "--json",
+            "--out",
+            tmp_path / method,
+        )
         result = strict_json(out)
         assert code == 0 and ("conservation" in result) == expected
         assert all(("fraction_of_output" in e) == expected for e in result["layers"])
@@ -239,8 +304,9 @@ def test_conservation_is_reported_for_lrp_only(capsys, tmp_path, digit_png):
 # --- 4. BatchNorm folding after the weights change ----------------------------------------------------------
 def bn_net() -> nn.Module:
     torch.manual_seed(5)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 3))
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)
+    )
     with torch.no_grad():
         net[1].running_mean.normal_()
         net[1].running_var.uniform_(0.5, 2)
@@ -294,13 +360,47 @@ def test_size_too_small_names_the_smallest_size(capsys, tmp_path, rgb_png):
     with pytest.raises(SizeError, match=r"size 16x16 is too small for layer `features.20`.* 32x32"):
         subject.check_size(16, ["features.20"])
     subject.check_size(32, ["features.20"])
-    code, out, err = run_cli(capsys, "visualize", "--model", "torchvision:vgg11", "--weights", "none", "--layer",
-                             "features.20", "--channels", 0, "--size", 16, "--steps", 2, "--out", tmp_path)
+    code, out, err = run_cli(
+        capsys,
+        "visualize",
+        "--model",
+        "torchvision:vgg11",
+        "--weights",
+        "none",
+        "--layer",
+        "features.20",
+        "--channels",
+        0,
+        "--size",
+        16,
+        "--steps",
+        2,
+        "--out",
+        tmp_path,
+    )
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "16x16" in err and "features.20" in err and "32x32" in err
-    code, _, err = run_cli(capsys, "dream", rgb_png, "--model", "torchvision:vgg11", "--weights", "none", "--layer",
-                           "features.20", "--octaves", 4, "--octave-scale", 2, "--steps", 1, "--max-size", 64,
-                           "--out", tmp_path)
+    code, _, err = run_cli(
+        capsys,
+        "dream",
+        rgb_png,
+        "--model",
+        "torchvision:vgg11",
+        "--weights",
+        "none",
+        "--layer",
+        "features.20",
+        "--octaves",
+        4,
+        "--octave-scale",
+        2,
+        "--steps",
+        1,
+        "--max-size",
+        64,
+        "--out",
+        tmp_path,
+    )
     assert code == 2 and "smallest octave" in err and "features.20" in err and len(err.strip().splitlines()) == 1
 
 
@@ -318,8 +418,10 @@ def test_unstable_lrp_is_refused_with_the_reason():
     from skimage import data
 
     subject = convscope.load("torchvision:resnet18", weights="none")
-    photos = [torch.tensor(getattr(data, name)()).permute(2, 0, 1).float() / 255
-              for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    photos = [
+        torch.tensor(getattr(data, name)()).permute(2, 0, 1).float() / 255
+        for name in ("chelsea", "coffee", "astronaut", "rocket")
+    ]
     x = torch.stack([F.interpolate(p[None], size=(64, 64), mode="bilinear")[0] for p in photos])
     for module in subject.model.modules():  # BatchNorm statistics from real images, as a trained model has
         if isinstance(module, nn.BatchNorm2d):
@@ -359,17 +461,43 @@ def test_random_initialization_is_seeded_and_leaves_the_global_seed_alone(capsys
     for name, tensor in first.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name])
     assert not torch.equal(first.model.state_dict()["features.0.weight"], other.model.state_dict()["features.0.weight"])
-    outputs = [run_cli(capsys, "predict", digit_png, "--model", "digits", "--weights", "none", "--json")[1]
-               for _ in range(2)]
+    outputs = [
+        run_cli(capsys, "predict", digit_png, "--model", "digits", "--weights", "none", "--json", "--no-cache")[1]
+        for _ in range(2)
+    ]
     assert outputs[0] == outputs[1]
     code, _, err = run_cli(capsys, "predict", digit_png, "--model", "digits", "--weights", "none:x")
     assert code == 2 and "none:N" in err
 
 
 def test_visualize_with_random_weights_repeats(capsys, tmp_path):
-    runs = [strict_json(run_cli(capsys, "visualize", "--model", "torchvision:resnet18", "--weights", "none",
-                                "--layer", "layer1", "--channels", "0,1", "--size", 32, "--steps", 3, "--seed", 0,
-                                "--json", "--out", tmp_path / str(i))[1]) for i in range(2)]
+    runs = [
+        strict_json(
+            run_cli(
+                capsys,
+                "visualize",
+                "--model",
+                "torchvision:resnet18",
+                "--weights",
+                "none",
+                "--layer",
+                "layer1",
+                "--channels",
+                "0,1",
+                "--size",
+                32,
+                "--steps",
+                3,
+                "--seed",
+                0,
+                "--json",
+                "--no-cache",
+                "--out",
+                tmp_path / str(i),
+            )[1]
+        )
+        for i in range(2)
+    ]
     assert [e["activation"] for e in runs[0]["images"]] == [e["activation"] for e in runs[1]["images"]]
 
 
@@ -387,3 +515,130 @@ def test_softmax_outputs_warn_and_training_mode_is_refused():
     for call in (lambda: subject(x), lambda: attribute(subject, x, "dtd"), lambda: subject.capture(x, ["0"])):
         with pytest.raises(ConvscopeError, match=r"training mode \(`0`\).*eval"):
             call()
+
+
+# --- neighbours found by an independent re-check ---------------------------------------------------------------
+def test_training_mode_is_refused_before_anything_runs():
+    net = bn_net()
+    subject = convscope.wrap(net, size=16)
+    net.train()
+    before = net[1].running_mean.clone()
+    for call in (lambda: subject.graph, lambda: attribute(subject, torch.rand(1, 3, 16, 16), "dtd")):
+        with pytest.raises(ConvscopeError, match="training mode"):
+            call()
+    assert torch.equal(net[1].running_mean, before)  # the dry run never ran in training mode
+
+
+class Discards(nn.Module):
+    """An in-place op whose returned value the forward ignores (it relies on the overwrite)."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.fc, self.kind = nn.Conv2d(3, 4, 3), nn.Linear(4, 2), kind
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.kind == "relu_":
+            y.relu_()
+        elif self.kind == "functional":
+            F.relu(y, inplace=True)
+        else:
+            y = F.relu(y, inplace=True)  # the returned value is used: fine
+        return self.fc(y.mean((2, 3)))
+
+
+@pytest.mark.parametrize("kind", ["relu_", "functional", "used"])
+def test_discarded_in_place_results_are_explained_or_refused(kind):
+    subject = convscope.wrap(Discards(kind), size=8)
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    logit = subject(x)[0, 1].item()
+    for method in ("dtd", "lrp-epsilon", "guided-backprop", "deconvnet", "saliency", "gradcam"):
+        if kind != "used" and method not in ("saliency", "gradcam"):
+            with pytest.raises(ConvscopeError, match="discards the result of an in-place"):
+                attribute(subject, x, method, 1)
+        else:
+            assert attribute(subject, x, method, 1).output.item() == pytest.approx(logit, abs=1e-6)
+
+
+def test_rewritten_backward_methods_refuse_torchscript(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.jit.script(toy(False).eval()).save(str(path))
+    subject = convscope.load(f"file:{path}")
+    x = torch.rand(1, 3, 224, 224)
+    assert attribute(subject, x, "saliency").input.shape == (1, 3, 224, 224)
+    for method in ("guided-backprop", "deconvnet"):
+        with pytest.raises(ConvscopeError, match="TorchScript"):
+            attribute(subject, x, method)
+
+
+def test_hyper_parameters_and_replaced_modules_are_seen():
+    net = bn_net()
+    subject = convscope.wrap(net, size=16)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    lrp(subject, x, 0, "dtd")
+    net[1].eps = 0.5
+    assert lrp(subject, x, 0, "dtd").output.item() == pytest.approx(subject(x)[0, 0].item(), abs=1e-6)
+    net[1] = nn.BatchNorm2d(4).eval()
+    assert torch.allclose(subject.capture(x, ["1", "logits"])["logits"], subject(x))
+    assert lrp(subject, x, 0, "dtd").output.item() == pytest.approx(subject(x)[0, 0].item(), abs=1e-6)
+    net.double()
+    assert subject(x).dtype == torch.float64
+
+
+def test_output_rule_neighbours():
+    from convscope.outputs import select_output
+
+    logits, features = torch.zeros(1, 4), torch.ones(1, 6)
+    assert select_output(((logits, features), features)) is logits  # depth first
+    assert select_output((None, logits)) is logits
+    assert select_output({0: logits, 1: features}, "0") is logits  # an int key, spelled as text on the CLI
+
+    class NaNNet(nn.Module):
+        def forward(self, x):
+            return x.mean((2, 3)) * float("nan")
+
+    with pytest.raises(ConvscopeError, match="not finite"):
+        lrp(convscope.wrap(NaNNet(), size=8), torch.rand(1, 3, 8, 8), 0, "epsilon")
+
+
+def test_degenerate_datasets_give_one_line(capsys, tmp_path, digit_png):
+    from PIL import Image
+
+    folder = tmp_path / "same"
+    folder.mkdir()
+    for i in range(6):
+        Image.open(digit_png).save(folder / f"{i}.png")
+    code, _, err = run_cli(
+        capsys,
+        "facets",
+        "--model",
+        "digits",
+        "--dataset",
+        folder,
+        "--target",
+        "logits:3",
+        "--k",
+        "3",
+        "--steps",
+        "2",
+        "--out",
+        tmp_path / "f",
+    )
+    assert code == 2 and "same code" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_input_errors_are_one_line(capsys, tmp_path, digit_png, monkeypatch, digits_subject):
+    code, _, err = run_cli(capsys, "predict", digit_png, "--model", "digits", "--weights", "none:99999999999999999999")
+    assert code == 2 and "seed" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one line, not the usage block
+        main(["visualize", "--model", "digits", "--size", "0"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--size" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(
+        capsys, "visualize", "--model", "digits", "--class", "1", "--init-from-data", "digits", "--size", "16"
+    )
+    assert code == 2 and "size (--size) does not apply" in err
+    monkeypatch.setenv("CONVSCOPE_MAX_PIXELS", "abc")
+    code, _, err = run_cli(capsys, "predict", digit_png, "--model", "digits", "--no-cache")
+    assert code == 2 and "CONVSCOPE_MAX_PIXELS" in err and len(err.strip().splitlines()) == 1

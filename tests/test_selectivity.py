@@ -35,8 +35,9 @@ def color_units():
     """1x1 conv + ReLU with hand-set units: 0 fires on red, 1 on red and green, 2 on everything, 3 never."""
     conv = nn.Conv2d(3, 4, 1)
     with torch.no_grad():
-        conv.weight.copy_(torch.tensor([[1.0, -0.5, -0.5], [1.0, 1.0, -1.0], [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])
-                          .view(4, 3, 1, 1))
+        conv.weight.copy_(
+            torch.tensor([[1.0, -0.5, -0.5], [1.0, 1.0, -1.0], [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]).view(4, 3, 1, 1)
+        )
         conv.bias.copy_(torch.tensor([0.0, -0.5, 0.0, -1.0]))
     return convscope.wrap(nn.Sequential(conv, nn.ReLU()), size=12, mean=(0, 0, 0), std=(1, 1, 1))
 
@@ -50,8 +51,7 @@ def test_units_built_for_classes_are_found(color_units, color_folder):
     units = result.to_dict()["units"]
     assert units[0]["classes"] == ["red"] and units[1]["classes"] == ["green", "red"]
     assert units[2]["classes"] == [] and units[3]["classes"] == []
-    assert result.to_dict()["fractions"]["1"] == {"unimodal": 0.25, "bimodal": 0.25, "non-specific": 0.25,
-                                                  "dead": 0.25}
+    assert result.to_dict()["fractions"]["1"] == {"unimodal": 0.25, "bimodal": 0.25, "non-specific": 0.25, "dead": 0.25}
     # the red unit's red mean is ~4x its overall mean (one class of four); a threshold of 3 (300%) rejects it
     assert entry.class_means[3, 0] / entry.overall_mean[0] == pytest.approx(4.0, rel=0.05)
     strict = selectivity(color_units, dataset, ["1"], threshold=3.1).layers[0]
@@ -74,8 +74,22 @@ def test_selectivity_needs_classes(color_units, tmp_path):
 
 
 def test_selectivity_cli(capsys, tmp_path):
-    code = main(["selectivity", "--model", "digits", "--dataset", "digits", "--layer", "logits,classifier.1",
-                 "--batch-size", "512", "--json", "--out", str(tmp_path)])
+    code = main(
+        [
+            "selectivity",
+            "--model",
+            "digits",
+            "--dataset",
+            "digits",
+            "--layer",
+            "logits,classifier.1",
+            "--batch-size",
+            "512",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert set(result["fractions"]) == {"logits", "classifier.1"} and len(result["units"]) == 10 + 64

@@ -8,13 +8,12 @@ from skimage import data
 from torch import nn
 
 import convscope
+from conftest import hooks_left
 from convscope import objectives as O
 from convscope.images import pil_to_tensor
 from convscope.param import ImageParam, color_matrix
 from convscope.render import Cancelled, render
 from convscope.transforms import Transforms
-
-from conftest import hooks_left
 
 LAYER, CHANNELS, SIZE = "blocks.3", [0, 5, 17, 33], 128
 
@@ -27,8 +26,16 @@ def rendered(default_subject):
 
 def natural_images(size):
     images = []
-    for name in ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina",
-                 "colorwheel"):
+    for name in (
+        "astronaut",
+        "chelsea",
+        "coffee",
+        "rocket",
+        "immunohistochemistry",
+        "hubble_deep_field",
+        "retina",
+        "colorwheel",
+    ):
         array = getattr(data, name)()
         if array.ndim == 3:
             images.append(pil_to_tensor(Image.fromarray(array[..., :3]).resize((size, size), Image.BICUBIC)))
@@ -141,8 +148,14 @@ def test_identity_pad_and_pure_jitter_are_exact():
     torch.testing.assert_close(framed, expected, atol=1e-5, rtol=0)
     jittered = Transforms(pad=0, jitter=2, rotate=0, scale=0)(x, torch.Generator().manual_seed(3))
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=0.5)
-    matches = [any(torch.allclose(jittered[i], padded[i, :, 2 + dy:18 + dy, 2 + dx:18 + dx], atol=1e-5)
-                   for dy in range(-2, 3) for dx in range(-2, 3)) for i in range(2)]
+    matches = [
+        any(
+            torch.allclose(jittered[i], padded[i, :, 2 + dy : 18 + dy, 2 + dx : 18 + dx], atol=1e-5)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+        )
+        for i in range(2)
+    ]
     assert all(matches)
 
 
@@ -155,12 +168,13 @@ def test_objectives_compose_and_declare_their_layers():
     torch.testing.assert_close(O.neuron("a", 2)(acts), acts["a"][:, 2, 2, 2])
     torch.testing.assert_close(O.deepdream("b")(acts), acts["b"].pow(2).mean((1, 2, 3)))
     v = torch.tensor([1.0, 0, 0, 1.0])
-    torch.testing.assert_close(O.direction("a", v)(acts), (acts["a"][:, 0] + acts["a"][:, 3]).mean((1, 2)) / 2 ** 0.5)
+    torch.testing.assert_close(O.direction("a", v)(acts), (acts["a"][:, 0] + acts["a"][:, 3]).mean((1, 2)) / 2**0.5)
     same = {"a": torch.ones(2, 4, 3, 3)}
     torch.testing.assert_close(O.diversity("a")(same), torch.tensor([-1.0, -1.0]))
     items = O.per_item([O.channel("a", 0), O.channel("a", 1), O.channel("b", 2)])
-    torch.testing.assert_close(items(acts), torch.stack([acts["a"][0, 0].mean(), acts["a"][1, 1].mean(),
-                                                         acts["b"][2, 2].mean()]))
+    torch.testing.assert_close(
+        items(acts), torch.stack([acts["a"][0, 0].mean(), acts["a"][1, 1].mean(), acts["b"][2, 2].mean()])
+    )
     with pytest.raises(convscope.ConvscopeError, match="batch"):
         items + O.per_item([O.channel("a", 0)])
 
@@ -186,8 +200,7 @@ def test_rgb_32px_model_works():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     subject = convscope.wrap(model, size=32)
-    result = render(subject, O.per_item([O.channel("2", c) for c in range(4)]), steps=30, seed=1,
-                    transforms="standard")
+    result = render(subject, O.per_item([O.channel("2", c) for c in range(4)]), steps=30, seed=1, transforms="standard")
     with torch.no_grad():
         start = subject.capture(torch.full((1, 3, 32, 32), 0.5), ["2"])["2"].mean(dim=(2, 3))[0]
     assert (torch.tensor(result.activations) > start).all()

@@ -82,7 +82,10 @@ def test_pretrained_weights_are_read_from_the_local_cache(tmp_path, monkeypatch)
     torch.save(tv_reference, checkpoints / "squeezenet1_1-b8a52dc0.pth")
     timm_reference = convscope.load("timm:tf_efficientnet_lite0", "none").model.state_dict()
     torch.save(timm_reference, checkpoints / "tf_efficientnet_lite0-0aa007d2.pth")
-    for spec, reference in (("torchvision:squeezenet1_1", tv_reference), ("timm:tf_efficientnet_lite0", timm_reference)):
+    for spec, reference in (
+        ("torchvision:squeezenet1_1", tv_reference),
+        ("timm:tf_efficientnet_lite0", timm_reference),
+    ):
         loaded = convscope.load(spec).model.state_dict()
         key = next(k for k in reference if k.endswith("weight"))
         assert torch.equal(loaded[key], reference[key]), spec
@@ -125,8 +128,9 @@ def test_torchscript_file_gives_logits_and_refuses_layers(tmp_path, digits_subje
     scripted = torch.jit.trace(digits_subject.model, torch.zeros(1, 1, 32, 32))
     scripted.save(str(tmp_path / "digits.ts"))
     subject = convscope.load(f"file:{tmp_path / 'digits.ts'}")
-    subject = convscope.Subject(subject.model, digits_subject.input, digits_subject.labels, "ts",
-                                scriptable_hooks=False)
+    subject = convscope.Subject(
+        subject.model, digits_subject.input, digits_subject.labels, "ts", scriptable_hooks=False
+    )
     image = digits.load_data().images[:2]
     with torch.no_grad():
         torch.testing.assert_close(subject.capture(image, ["logits"])["logits"], digits_subject(image))
@@ -139,8 +143,7 @@ def test_wrap_any_module_with_its_own_input_convention():
         def forward(self, x):
             return x.flatten(1)[:, :3]
 
-    subject = convscope.wrap(Caffe(), size=4, mean=(100.0, 110.0, 120.0), std=(1.0, 1.0, 1.0),
-                             value_range=(0.0, 255.0))
+    subject = convscope.wrap(Caffe(), size=4, mean=(100.0, 110.0, 120.0), std=(1.0, 1.0, 1.0), value_range=(0.0, 255.0))
     x = torch.ones(1, 3, 4, 4)
     with torch.no_grad():
         assert subject(x)[0].tolist() == [155.0, 155.0, 155.0]

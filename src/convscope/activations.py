@@ -34,13 +34,15 @@ def _feature_maps(subject: Subject, image: torch.Tensor, layer: str) -> torch.Te
     if activation.dim() == 2:  # [N, C] (linear layers, logits): one 1x1 "map" per unit
         activation = activation[:, :, None, None]
     if activation.dim() != 4:
-        raise ConvscopeError(f"layer `{layer}` has output shape {list(activation.shape[1:])}, "
-                             "not channel maps [C, H, W]")
+        raise ConvscopeError(
+            f"layer `{layer}` has output shape {list(activation.shape[1:])}, not channel maps [C, H, W]"
+        )
     return activation
 
 
-def activation_maps(subject: Subject, image: torch.Tensor, layer: str, top: int | None = 16,
-                    channels: Sequence[int] | None = None) -> list[ChannelMap]:
+def activation_maps(
+    subject: Subject, image: torch.Tensor, layer: str, top: int | None = 16, channels: Sequence[int] | None = None
+) -> list[ChannelMap]:
     """Channel maps of one image at `layer`, ranked by mean activation (descending).
 
     `channels` picks specific channels (kept in the given order); otherwise the `top` channels are returned
@@ -52,7 +54,7 @@ def activation_maps(subject: Subject, image: torch.Tensor, layer: str, top: int 
         order = subject.check_channels(layer, channels)
     else:
         if top is not None and top < 1:
-            raise ConvscopeError(f"--top must be at least 1, got {top}")
+            raise ConvscopeError(f"top must be at least 1, got {top}")
         order = torch.argsort(means, descending=True, stable=True).tolist()[: top or None]
     return [ChannelMap(c, float(means[c]), float(maps[c].max()), scale_to_255(maps[c])) for c in order]
 

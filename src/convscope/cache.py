@@ -10,7 +10,10 @@ import torch
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("CONVSCOPE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "convscope"
+    root = (
+        os.environ.get("CONVSCOPE_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "convscope"
+    )
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -25,8 +25,9 @@ from .images import open_image, pil_to_uint8, to_mode, uint8_to_float
 from .subject import InputSpec
 
 #: file suffixes read as images (case-insensitive); other files are reported as skipped
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-                            ".pbm", ".pnm", ".ico", ".jfif"})
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".jfif"}
+)
 DIGITS = "digits"
 
 
@@ -39,9 +40,16 @@ class ImageDataset:
     is converted to float in one operation (`images.uint8_to_float`), which is cheaper than per image.
     """
 
-    def __init__(self, ids: list[str], targets: list[int | None], classes: list[str] | None, input: InputSpec,
-                 read: Callable[[int], torch.Tensor], skipped: list[tuple[str, str]] | None = None,
-                 name: str = "dataset"):
+    def __init__(
+        self,
+        ids: list[str],
+        targets: list[int | None],
+        classes: list[str] | None,
+        input: InputSpec,
+        read: Callable[[int], torch.Tensor],
+        skipped: list[tuple[str, str]] | None = None,
+        name: str = "dataset",
+    ):
         self.ids, self.targets, self.classes, self.input = ids, targets, classes, input
         self.name = name
         self._read = read
@@ -82,24 +90,28 @@ class ImageDataset:
         except ImageError as exc:
             return exc
 
-    def batches(self, batch_size: int, indices: Sequence[int] | None = None, progress: bool = False,
-                workers: int = 2) -> Iterator[tuple[torch.Tensor, list[int]]]:
+    def batches(
+        self,
+        batch_size: int,
+        indices: Sequence[int] | None = None,
+        progress: bool | Callable[[int, int], None] = False,
+        workers: int = 2,
+    ) -> Iterator[tuple[torch.Tensor, list[int]]]:
         """Stream (images [N, C, H, W], their indices) in the given (default: dataset) order.
 
         Decoding runs in `workers` threads one batch ahead of the caller (Pillow releases the GIL while it
         decodes and resizes), so the model's forward and the decoding overlap. Unreadable files are left out of
         their batch and appended to `skipped` (once each); a batch whose files all failed is not yielded.
+        `progress`: a callable (images done, total) called after each batch (a run's context reports it and
+        raises `Cancelled` to stop the scan between batches); anything else reports nothing.
         """
-        from tqdm import tqdm
-
         if batch_size < 1:
             raise ConvscopeError(f"batch size must be at least 1, got {batch_size}")
         order = list(range(len(self)) if indices is None else indices)
         self._check_indices(order)
-        chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         seen_skipped = {entry[0] for entry in self.skipped}
-        bar = tqdm(total=len(order), desc=f"images of {self.name}", unit="img", disable=None if progress else True,
-                   leave=False)
+        report = progress if callable(progress) else None
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             pending = [pool.map(self._try_load, chunks[0])] if chunks else []
             for n, chunk in enumerate(chunks):
@@ -111,10 +123,10 @@ class ImageDataset:
                     if not isinstance(x, torch.Tensor) and self.ids[i] not in seen_skipped:
                         seen_skipped.add(self.ids[i])
                         self.skipped.append((self.ids[i], str(x)))
-                bar.update(len(chunk))
+                if report is not None:
+                    report(min(len(order), (n + 1) * batch_size), len(order))
                 if good:
                     yield _as_float(torch.stack([x for _, x in good])), [i for i, _ in good]
-        bar.close()
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:
@@ -192,5 +204,6 @@ def _digits_dataset(input: InputSpec) -> ImageDataset:
             x = F.interpolate(x[None], size=input.size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
         return x.expand(input.channels, -1, -1).contiguous()
 
-    return ImageDataset([f"digits:{i}" for i in range(len(images))], data.labels.tolist(), list(digits.LABELS),
-                        input, read, name=DIGITS)
+    return ImageDataset(
+        [f"digits:{i}" for i in range(len(images))], data.labels.tolist(), list(digits.LABELS), input, read, name=DIGITS
+    )

@@ -34,8 +34,13 @@ class DataInitResult:
     history: list[float]
 
 
-def best_images(subject: Subject, dataset: ImageDataset, objectives: Sequence[Objective], batch_size: int = 32,
-                progress: bool = False) -> list[tuple[int, float]]:
+def best_images(
+    subject: Subject,
+    dataset: ImageDataset,
+    objectives: Sequence[Objective],
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[tuple[int, float]]:
     """For each objective, (dataset index, score) of the image that maximizes it, in one streaming pass."""
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
     best = [(-1, float("-inf"))] * len(objectives)
@@ -52,8 +57,9 @@ def best_images(subject: Subject, dataset: ImageDataset, objectives: Sequence[Ob
     return best
 
 
-def ascend(subject: Subject, start: torch.Tensor, objective: Objective, steps: int = 32,
-           threshold: float | None = None) -> tuple[torch.Tensor, list[float]]:
+def ascend(
+    subject: Subject, start: torch.Tensor, objective: Objective, steps: int = 32, threshold: float | None = None
+) -> tuple[torch.Tensor, list[float]]:
     """Steps 2-3 above from `start` [C, H, W]; returns the image and the objective before each step and at the end."""
     if steps < 0:
         raise ConvscopeError(f"steps must be >= 0, got {steps}")
@@ -65,7 +71,7 @@ def ascend(subject: Subject, start: torch.Tensor, objective: Objective, steps: i
     for _ in range(steps):
         x.requires_grad_(True)
         score = objective(subject.capture(x, layers)).sum()
-        grad, = torch.autograd.grad(score, x)
+        (grad,) = torch.autograd.grad(score, x)
         history.append(float(score.detach()))
         with torch.no_grad():
             x = (x + MAX_PIXEL_STEP * grad / grad.abs().max().clamp_min(1e-12)).clamp(0, 1)
@@ -76,23 +82,39 @@ def ascend(subject: Subject, start: torch.Tensor, objective: Objective, steps: i
     return x[0].detach(), history
 
 
-def data_init(subject: Subject, dataset: ImageDataset, objectives: Sequence[Objective], *, steps: int = 32,
-              threshold: float | None = None, batch_size: int = 32, progress: bool = False) -> list[DataInitResult]:
+def data_init(
+    subject: Subject,
+    dataset: ImageDataset,
+    objectives: Sequence[Objective],
+    *,
+    steps: int = 32,
+    threshold: float | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[DataInitResult]:
     """Seed 004 §4 for every objective: start from its best dataset image, ascend with bounded steps."""
     results = []
-    for objective, (index, score) in zip(objectives, best_images(subject, dataset, objectives, batch_size,
-                                                                 progress)):
+    for objective, (index, score) in zip(objectives, best_images(subject, dataset, objectives, batch_size, progress)):
         image, history = ascend(subject, dataset.load(index), objective, steps, threshold)
         results.append(DataInitResult(index, score, image, history[-1], history))
     return results
 
 
-def run_data_init(subject: Subject, objectives: Sequence[Objective], dataset: ImageDataset, out: Path, *,
-                  steps: int = 32, threshold: float | None = None, batch_size: int = 32,
-                  progress: bool = False) -> dict:
+def run_data_init(
+    subject: Subject,
+    objectives: Sequence[Objective],
+    dataset: ImageDataset,
+    out: Path,
+    *,
+    steps: int = 32,
+    threshold: float | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict:
     """`convscope visualize --init-from-data D`: PNGs (start and result side by side in the sheet) and JSON."""
-    results = data_init(subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size,
-                        progress=progress)
+    results = data_init(
+        subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=progress
+    )
     out.mkdir(parents=True, exist_ok=True)
     entries, tiles, captions = [], [], []
     for objective, result in zip(objectives, results):
@@ -101,11 +123,24 @@ def run_data_init(subject: Subject, objectives: Sequence[Objective], dataset: Im
         tensor_to_pil(result.image).save(path)
         tiles += [tensor_to_pil(dataset.load(result.start_index)), tensor_to_pil(result.image)]
         captions += [f"start {result.start_activation:.1f}", f"after {result.activation:.1f}"]
-        entries.append({"units": list(objective.units), "objective": objective.name, "path": str(path),
-                        "activation": result.activation, "start_image": dataset.ids[result.start_index],
-                        "start_activation": result.start_activation})
+        entries.append(
+            {
+                "units": list(objective.units),
+                "objective": objective.name,
+                "path": str(path),
+                "activation": result.activation,
+                "start_image": dataset.ids[result.start_index],
+                "start_activation": result.start_activation,
+            }
+        )
     sheet = out / "sheet.png"
     grid(tiles, captions, columns=2).save(sheet)
-    return {"images": entries, "steps": steps, "init_from_data": dataset.name, "threshold": threshold,
-            "max_pixel_step": MAX_PIXEL_STEP, "sheet": str(sheet),
-            "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped]}
+    return {
+        "images": entries,
+        "steps": steps,
+        "init_from_data": dataset.name,
+        "threshold": threshold,
+        "max_pixel_step": MAX_PIXEL_STEP,
+        "sheet": str(sheet),
+        "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped],
+    }

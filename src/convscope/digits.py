@@ -45,14 +45,20 @@ def load_data() -> DigitsData:
 
 
 class DigitsNet(nn.Module):
-    """conv(1->16) relu pool, conv(16->32) relu pool, conv(32->64) relu, global average pool, fc(64->64) relu, fc(64->10)."""
+    """conv(1->16) relu pool, conv(16->32) relu pool, conv(32->64) relu, global average pool, fc(64->64) relu,
+    fc(64->10)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -84,12 +90,11 @@ def _train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[Digi
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     steps_per_epoch = -(-len(train_y) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 1e-2, total_steps=epochs * steps_per_epoch)
-    for _ in tqdm(range(epochs), desc="training the digits model (first use only)", disable=not progress,
-                  leave=False):
+    for _ in tqdm(range(epochs), desc="training the digits model (first use only)", disable=not progress, leave=False):
         model.train()
         order = torch.randperm(len(train_y), generator=generator)
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
             x = torch.roll(train_x[batch], shifts=shift, dims=(2, 3))
             loss = F.cross_entropy(model(_normalize(x)), train_y[batch])

@@ -29,23 +29,40 @@ class DreamResult:
     sizes: list[tuple[int, int]]
 
 
-def dream(subject: Subject, image: torch.Tensor, objective: Objective, *, octaves: int = 4,
-          octave_scale: float = 1.4, steps: int = 10, step_size: float = 0.01, jitter: int = 32,
-          decorrelate: bool = True, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> DreamResult:
+def dream(
+    subject: Subject,
+    image: torch.Tensor,
+    objective: Objective,
+    *,
+    octaves: int = 4,
+    octave_scale: float = 1.4,
+    steps: int = 10,
+    step_size: float = 0.01,
+    jitter: int = 32,
+    decorrelate: bool = True,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> DreamResult:
     """Dream `objective` into `image` [1, C, H, W] in [0, 1] at its own resolution."""
     if octaves < 1 or steps < 1 or octave_scale <= 1 or step_size <= 0 or jitter < 0:
-        raise ConvscopeError(f"dream needs octaves >= 1, steps >= 1, an octave scale > 1, a step size > 0 and "
-                             f"a jitter >= 0 (got {octaves}, {steps}, {octave_scale}, {step_size}, {jitter})")
+        raise ConvscopeError(
+            f"dream needs octaves >= 1, steps >= 1, an octave scale > 1, a step size > 0 and "
+            f"a jitter >= 0 (got {octaves}, {steps}, {octave_scale}, {step_size}, {jitter})"
+        )
     image = subject.prepare(image)[:1]
     generator = torch.Generator().manual_seed(seed)
     height, width = image.shape[2:]
-    sizes = [(max(8, round(height / octave_scale ** k)), max(8, round(width / octave_scale ** k)))
-             for k in reversed(range(octaves))]
+    sizes = [
+        (max(8, round(height / octave_scale**k)), max(8, round(width / octave_scale**k)))
+        for k in reversed(range(octaves))
+    ]
     use_color = decorrelate and image.shape[1] == 3
     matrix = decorrelation_matrix().to(image) if use_color else None
     inverse = torch.linalg.inv(matrix) if use_color else None
     layers = list(objective.layers)
-    subject.check_size(sizes[0], layers, field=f"the smallest octave (octaves={octaves}, octave scale={octave_scale:g})")
+    subject.check_size(
+        sizes[0], layers, field=f"the smallest octave (octaves={octaves}, octave scale={octave_scale:g})"
+    )
 
     def score(x: torch.Tensor) -> torch.Tensor:
         return objective(subject.capture(x, layers)).sum()
@@ -62,7 +79,7 @@ def dream(subject: Subject, image: torch.Tensor, objective: Objective, *, octave
             dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
             z = _to_space(x, inverse).requires_grad_(True)
             shifted = torch.roll(_from_space(z, matrix), shifts=(dy, dx), dims=(2, 3))
-            grad, = torch.autograd.grad(score(shifted), z)
+            (grad,) = torch.autograd.grad(score(shifted), z)
             with torch.no_grad():
                 z = z + step_size * grad / grad.std().clamp_min(1e-8)
                 x = _from_space(z, matrix).clamp(0, 1)

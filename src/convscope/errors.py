@@ -30,6 +30,10 @@ class ImageError(ConvscopeError):
     """A file that is not a readable image, is truncated, or is too large."""
 
 
+class Cancelled(ConvscopeError):
+    """A run stopped because its cancel token was set (a clean stop: nothing half-written is kept)."""
+
+
 class ConvscopeWarning(UserWarning):
     """Something the user should know about a result that is still given (the CLI prints it as one line)."""
 

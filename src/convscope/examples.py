@@ -72,13 +72,17 @@ class TopExamples:
         """The top k of both results (same units, same k): a partial result of a shard merges into another."""
         if self.units != other.units or self.k != other.k:
             raise ConvscopeError("only results for the same units and the same k can be merged")
-        merged = [sorted(a + b, key=Example.sort_key)[:self.k] for a, b in zip(self.examples, other.examples)]
+        merged = [sorted(a + b, key=Example.sort_key)[: self.k] for a, b in zip(self.examples, other.examples)]
         return TopExamples(self.k, list(self.units), merged, self.images_seen + other.images_seen)
 
     def to_dict(self) -> dict:
         with gc_paused():
-            return {"units": [{"layer": layer, "index": index, "examples": [e.to_dict() for e in examples]}
-                              for (layer, index), examples in zip(self.units, self.examples)]}
+            return {
+                "units": [
+                    {"layer": layer, "index": index, "examples": [e.to_dict() for e in examples]}
+                    for (layer, index), examples in zip(self.units, self.examples)
+                ]
+            }
 
 
 def unit_scores(subject: Subject, images: torch.Tensor, units: Sequence[Unit]) -> torch.Tensor:
@@ -129,9 +133,19 @@ def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
     return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
 
 
-def top_examples(subject: Subject, dataset: ImageDataset, units: Sequence[Unit], k: int = 9, *,
-                 patches: int = 0, patch_size: int = 64, batch_size: int = 32, indices: Sequence[int] | None = None,
-                 seed: int = 0, progress: bool = False) -> TopExamples:
+def top_examples(
+    subject: Subject,
+    dataset: ImageDataset,
+    units: Sequence[Unit],
+    k: int = 9,
+    *,
+    patches: int = 0,
+    patch_size: int = 64,
+    batch_size: int = 32,
+    indices: Sequence[int] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> TopExamples:
     """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit."""
     if k < 1:
         raise ConvscopeError(f"k must be at least 1, got {k}")
@@ -152,9 +166,13 @@ def top_examples(subject: Subject, dataset: ImageDataset, units: Sequence[Unit],
         if patches:
             boxes = [b for i in index_list for b in random_boxes(i, patches, patch_size, height, width, seed)]
             items = [i for i in index_list for _ in range(patches)]
-            images = torch.stack([cut(image, box, (height, width))
-                                  for image, n in zip(images, range(len(index_list)))
-                                  for box in boxes[n * patches:(n + 1) * patches]])
+            images = torch.stack(
+                [
+                    cut(image, box, (height, width))
+                    for image, n in zip(images, range(len(index_list)))
+                    for box in boxes[n * patches : (n + 1) * patches]
+                ]
+            )
         else:
             boxes = [(0, 0, width, height)] * len(index_list)
             items = index_list
@@ -173,9 +191,13 @@ def top_examples(subject: Subject, dataset: ImageDataset, units: Sequence[Unit],
         raise ConvscopeError(f"no readable image in dataset {dataset.name}")
     # one conversion to Python lists (per-unit tensor iteration cost ~0.1 s for 1000 units x k = 9)
     with gc_paused():
-        examples = [sorted((Example(s, dataset.ids[i], tuple(b)) for s, i, b in zip(scores, items, boxes) if i >= 0),
-                           key=Example.sort_key)
-                    for scores, items, boxes in zip(best_scores.tolist(), best_items.tolist(), best_boxes.tolist())]
+        examples = [
+            sorted(
+                (Example(s, dataset.ids[i], tuple(b)) for s, i, b in zip(scores, items, boxes) if i >= 0),
+                key=Example.sort_key,
+            )
+            for scores, items, boxes in zip(best_scores.tolist(), best_items.tolist(), best_boxes.tolist())
+        ]
     return TopExamples(k, units, examples, seen)
 
 

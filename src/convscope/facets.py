@@ -71,13 +71,17 @@ class Octave:
 #: image, then zoomed 1.2 with centre-biased crops, then zoomed back to the input size so that the last steps
 #: see, and the reported activation measures, the whole image shown.
 PRESETS: dict[str, tuple[Octave, ...]] = {
-    "caffenet": (Octave(190, 1.0, 2.0, 1.0, 0.4, 0.4, 0.3),
-                 Octave(150, 1.0, 1.0, 1.2, 0.01, 2.0, 0.3),
-                 Octave(20, 2.0, 2.0, 1.0, 0.1, 2.0, 0.2, margin=50 / 227),
-                 Octave(10, 2.0, 2.0, 1.0, 0.4, 2.0, 0.3)),
-    "torchvision": (Octave(60, 2.0, 2.0, 1.0, 0.4, 0.4, 0.3),
-                    Octave(50, 2.0, 1.0, 1.2, 0.4, 2.0, 0.3),
-                    Octave(20, 1.0, 1.0, 1 / 1.2, 1.0, 2.0, 0.3)),
+    "caffenet": (
+        Octave(190, 1.0, 2.0, 1.0, 0.4, 0.4, 0.3),
+        Octave(150, 1.0, 1.0, 1.2, 0.01, 2.0, 0.3),
+        Octave(20, 2.0, 2.0, 1.0, 0.1, 2.0, 0.2, margin=50 / 227),
+        Octave(10, 2.0, 2.0, 1.0, 0.4, 2.0, 0.3),
+    ),
+    "torchvision": (
+        Octave(60, 2.0, 2.0, 1.0, 0.4, 0.4, 0.3),
+        Octave(50, 2.0, 1.0, 1.2, 0.4, 2.0, 0.3),
+        Octave(20, 1.0, 1.0, 1 / 1.2, 1.0, 2.0, 0.3),
+    ),
 }
 
 
@@ -97,12 +101,18 @@ def penultimate_layer(subject: Subject) -> str:
     leaves = set(subject.graph.leaves())
     ran = [n.name for n in subject.graph.in_execution_order() if n.name in leaves and n.name != LOGITS]
     if len(ran) < 2:
-        raise ConvscopeError(f"model {subject.name} has no penultimate layer; give --code-layer")
+        raise ConvscopeError(f"model {subject.name} has no penultimate layer; give code_layer")
     return ran[-2]
 
 
-def codes(subject: Subject, dataset: ImageDataset, indices: Sequence[int], layer: str, batch_size: int = 32,
-          progress: bool = False) -> tuple[np.ndarray, list[int]]:
+def codes(
+    subject: Subject,
+    dataset: ImageDataset,
+    indices: Sequence[int],
+    layer: str,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> tuple[np.ndarray, list[int]]:
     """Codes [N, D] of the images (feature maps averaged over space) and the indices that could be read."""
     rows, kept = [], []
     for images, index_list in dataset.batches(batch_size, indices, progress=progress):
@@ -133,20 +143,38 @@ def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed
     count, dims = code_matrix.shape
     if count < 3:
         raise ConvscopeError(f"facets need at least 3 images, got {count}")
+    if not np.isfinite(code_matrix).all():
+        raise ConvscopeError(
+            "the codes to cluster hold NaN or inf (the model's activations are not finite on these "
+            "images): facets cannot cluster them"
+        )
+    distinct = len(np.unique(code_matrix.round(6), axis=0))
+    if distinct < 2:
+        raise ConvscopeError(f"the {count} images all give the same code: facets need at least 2 different images")
     pca_used = min(pca_dims, count, dims)
     reduced = PCA(n_components=pca_used, random_state=seed).fit_transform(code_matrix.astype(np.float64))
     perplexity = float(min(30.0, max(1.0, (count - 1) / 3)))
-    embedding = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
-                                verbose=False).fit(reduced))
-    k_used = min(k, count)
+    embedding = np.asarray(
+        TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1, verbose=False).fit(reduced)
+    )
+    if not np.isfinite(embedding).all():
+        raise ConvscopeError("t-SNE gave a non-finite embedding of these codes (too few different images?)")
+    k_used = min(k, count, len(np.unique(embedding.round(6), axis=0)))  # never more clusters than points
     kmeans = KMeans(n_clusters=k_used, n_init=10, random_state=seed).fit(embedding)
     nearest = []
     for c in range(k_used):
         members = np.flatnonzero(kmeans.labels_ == c)
+        if not len(members):
+            continue
         distance = np.linalg.norm(embedding[members] - kmeans.cluster_centers_[c], axis=1)
         nearest.append(members[np.argsort(distance, kind="stable")].tolist())
-    return Clusters(embedding, kmeans.labels_, kmeans.cluster_centers_, nearest,
-                    {"k": k_used, "pca_dims": pca_used, "perplexity": perplexity, "images": count})
+    return Clusters(
+        embedding,
+        kmeans.labels_,
+        kmeans.cluster_centers_,
+        nearest,
+        {"k": len(nearest), "pca_dims": pca_used, "perplexity": perplexity, "images": count},
+    )
 
 
 def tv_denoise(image: torch.Tensor, weight: float) -> torch.Tensor:
@@ -168,8 +196,14 @@ def _zoom(canvas: torch.Tensor, factor: float, floor: tuple[int, int]) -> torch.
     return F.interpolate(canvas, size=size, mode="bicubic", align_corners=False, antialias=smaller).clamp(0, 1)
 
 
-def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective, octaves: Sequence[Octave],
-                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def maximize_from(
+    subject: Subject,
+    start: torch.Tensor,
+    objective: O.Objective,
+    octaves: Sequence[Octave],
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
     """Activation maximization of `objective` started from `start` [C, H, W] in [0, 1], in octaves (module
     docstring, steps 1-4); returns the final canvas at the model's input size (shrunk when a preset ends on a
     zoomed canvas, as `caffenet` does)."""
@@ -177,8 +211,9 @@ def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective,
     generator = torch.Generator().manual_seed(seed)
     canvas = start.detach().float().cpu().clone()[None]
     if tuple(canvas.shape[2:]) != (height, width):
-        canvas = F.interpolate(canvas, size=(height, width), mode="bilinear", align_corners=False,
-                               antialias=True).clamp(0, 1)
+        canvas = F.interpolate(
+            canvas, size=(height, width), mode="bilinear", align_corners=False, antialias=True
+        ).clamp(0, 1)
     layers = list(objective.layers)
     total, done = sum(o.iterations for o in octaves), 0
     for octave in octaves:
@@ -186,7 +221,7 @@ def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective,
         room_y, room_x = canvas.shape[2] - height, canvas.shape[3] - width
         mask = torch.zeros(1, 1, height, width)
         my, mx = round(octave.margin * height), round(octave.margin * width)
-        mask[:, :, my:height - my, mx:width - mx] = 1
+        mask[:, :, my : height - my, mx : width - mx] = 1
         for i in range(octave.iterations):
             t = i / octave.iterations
             step = (octave.step_start + t * (octave.step_end - octave.step_start)) / 255.0
@@ -194,15 +229,15 @@ def maximize_from(subject: Subject, start: torch.Tensor, objective: O.Objective,
             dy, dx = torch.randn(2, generator=generator).tolist()
             top = int(np.clip(round(room_y / 2 + dy * octave.window * room_y), 0, room_y))
             left = int(np.clip(round(room_x / 2 + dx * octave.window * room_x), 0, room_x))
-            crop = canvas[:, :, top:top + height, left:left + width].clone().requires_grad_(True)
+            crop = canvas[:, :, top : top + height, left : left + width].clone().requires_grad_(True)
             score = objective(subject.capture(crop, layers)).sum()
-            grad, = torch.autograd.grad(score, crop)
+            (grad,) = torch.autograd.grad(score, crop)
             grad = grad.cpu() * mask
             with torch.no_grad():
                 crop = (crop + step * grad / grad.abs().mean().clamp_min(1e-12)).clamp(0, 1)
                 if weight > 0:
                     crop = tv_denoise(crop[0], weight)[None]
-                canvas[:, :, top:top + height, left:left + width] = crop
+                canvas[:, :, top : top + height, left : left + width] = crop
             done += 1
             if progress:
                 progress(done, total)
@@ -236,10 +271,21 @@ class Facet:
     structure: float  # structure_similarity(facet image, mean image)
 
 
-def facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], *, indices: Sequence[int],
-           code_layer: str | None = None, k: int = 10, m: int = 15, pca_dims: int = 50,
-           octaves: Sequence[Octave] = PRESETS["torchvision"], seed: int = 0, batch_size: int = 32,
-           progress: bool = False) -> tuple[list[Facet], Clusters, list[int]]:
+def facets(
+    subject: Subject,
+    dataset: ImageDataset,
+    target: tuple[str, int],
+    *,
+    indices: Sequence[int],
+    code_layer: str | None = None,
+    k: int = 10,
+    m: int = 15,
+    pca_dims: int = 50,
+    octaves: Sequence[Octave] = PRESETS["torchvision"],
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> tuple[list[Facet], Clusters, list[int]]:
     """MFV of `target` = (layer, unit) over the dataset images `indices`; returns the facets, the clusters and
     the dataset indices of the clustered images (in embedding order)."""
     layer = subject.resolve(target[0])
@@ -258,8 +304,9 @@ def facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], *, 
         image = maximize_from(subject, mean_image, objective, octaves, seed + c)
         with torch.no_grad():
             scores = objective(subject.capture(torch.stack([image, mean_image]), [layer])).tolist()
-        result.append(Facet(members, mean_image, image, scores[0], scores[1], members[0],
-                            structure_similarity(image, mean_image)))
+        result.append(
+            Facet(members, mean_image, image, scores[0], scores[1], members[0], structure_similarity(image, mean_image))
+        )
     return result, clusters, kept
 
 
@@ -267,8 +314,18 @@ def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int
     """The t-SNE embedding with each image as a thumbnail framed in its cluster's colour (seed 000 Fig. 4)."""
     from PIL import Image, ImageDraw
 
-    palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-               (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+    palette = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ]
     low, high = clusters.embedding.min(axis=0), clusters.embedding.max(axis=0)
     span = np.where(high - low > 0, high - low, 1.0)
     xy = (clusters.embedding - low) / span * (size - thumb - 8) + 4
@@ -276,8 +333,9 @@ def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int
     draw = ImageDraw.Draw(sheet)
     for (x, y), label, image in zip(xy, clusters.labels, thumbnails):
         color = palette[int(label) % len(palette)]
-        tile = tensor_to_pil(F.interpolate(image[None], size=(thumb, thumb), mode="bilinear", antialias=True,
-                                           align_corners=False)[0])
+        tile = tensor_to_pil(
+            F.interpolate(image[None], size=(thumb, thumb), mode="bilinear", antialias=True, align_corners=False)[0]
+        )
         draw.rectangle([int(x) - 2, int(y) - 2, int(x) + thumb + 1, int(y) + thumb + 1], fill=color)
         sheet.paste(tile.convert("RGB"), (int(x), int(y)))
     for c, (cx, cy) in enumerate((clusters.centroids - low) / span * (size - thumb - 8) + 4 + thumb / 2):
@@ -285,10 +343,24 @@ def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int
     return sheet
 
 
-def run_facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int], out: Path, *,
-               class_name: str | None = None, top_images: int = 200, code_layer: str | None = None, k: int = 10,
-               m: int = 15, pca_dims: int = 50, steps: int | None = None, preset: str = "torchvision",
-               seed: int = 0, batch_size: int = 32, progress: bool = False) -> dict:
+def run_facets(
+    subject: Subject,
+    dataset: ImageDataset,
+    target: tuple[str, int],
+    out: Path,
+    *,
+    class_name: str | None = None,
+    top_images: int = 200,
+    code_layer: str | None = None,
+    k: int = 10,
+    m: int = 15,
+    pca_dims: int = 50,
+    steps: int | None = None,
+    preset: str = "torchvision",
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict:
     """The `facets` command: MFV of a class's images (or the unit's top images), files written, JSON returned."""
     octaves = scaled_octaves(preset, steps)
     layer = subject.resolve(target[0])
@@ -297,14 +369,26 @@ def run_facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int],
         indices = dataset.indices_of_class(dataset.class_index(class_name))
         source = f"class {class_name}"
     else:
-        best = top_examples(subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size,
-                            progress=progress)
+        best = top_examples(
+            subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size, progress=progress
+        )
         position = {id_: i for i, id_ in enumerate(dataset.ids)}
         indices = [position[e.id] for e in best.examples[0]]
         source = f"top {len(indices)} images of {layer}:{target[1]}"
-    found, clusters, kept = facets(subject, dataset, (layer, target[1]), indices=indices, code_layer=code_layer,
-                                   k=k, m=m, pca_dims=pca_dims, octaves=octaves, seed=seed, batch_size=batch_size,
-                                   progress=progress)
+    found, clusters, kept = facets(
+        subject,
+        dataset,
+        (layer, target[1]),
+        indices=indices,
+        code_layer=code_layer,
+        k=k,
+        m=m,
+        pca_dims=pca_dims,
+        octaves=octaves,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
     out.mkdir(parents=True, exist_ok=True)
     clusters_json, tiles, captions = [], [], []
     for c, facet in enumerate(found):
@@ -313,17 +397,35 @@ def run_facets(subject: Subject, dataset: ImageDataset, target: tuple[str, int],
         for name, image in (("mean", facet.mean_image), ("facet", facet.facet_image), ("nearest", nearest_image)):
             tensor_to_pil(image).save(paths[name])
             tiles.append(tensor_to_pil(image))
-        captions += [f"{c} mean {facet.mean_activation:.1f}",
-                     f"{c} facet {facet.activation:.1f} (r {facet.structure:.2f})", f"{c} nearest"]
-        clusters_json.append({"id": c, "members": [dataset.ids[i] for i in facet.members],
-                              "mean_image": str(paths["mean"]), "facet_image": str(paths["facet"]),
-                              "activation": facet.activation, "mean_activation": facet.mean_activation,
-                              "structure": facet.structure,
-                              "nearest_image": dataset.ids[facet.nearest]})
+        captions += [
+            f"{c} mean {facet.mean_activation:.1f}",
+            f"{c} facet {facet.activation:.1f} (r {facet.structure:.2f})",
+            f"{c} nearest",
+        ]
+        clusters_json.append(
+            {
+                "id": c,
+                "members": [dataset.ids[i] for i in facet.members],
+                "mean_image": str(paths["mean"]),
+                "facet_image": str(paths["facet"]),
+                "activation": facet.activation,
+                "mean_activation": facet.mean_activation,
+                "structure": facet.structure,
+                "nearest_image": dataset.ids[facet.nearest],
+            }
+        )
     plot = out / "embedding.png"
     embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
     sheet = out / "facets.png"
     grid(tiles, captions, columns=3).save(sheet)
-    return {"target": f"{layer}:{target[1]}", "images": source, "code_layer": clusters.used["code_layer"],
-            "used": clusters.used, "steps": sum(o.iterations for o in octaves), "preset": preset,
-            "clusters": clusters_json, "embedding_plot": str(plot), "sheet": str(sheet)}
+    return {
+        "target": f"{layer}:{target[1]}",
+        "images": source,
+        "code_layer": clusters.used["code_layer"],
+        "used": clusters.used,
+        "steps": sum(o.iterations for o in octaves),
+        "preset": preset,
+        "clusters": clusters_json,
+        "embedding_plot": str(plot),
+        "sheet": str(sheet),
+    }

@@ -3,7 +3,7 @@
 A BatchNorm after a conv computes y = s (W x + b - mu) + beta with s = gamma / sqrt(var + eps), which is one conv
 with W' = s W and b' = s (b - mu) + beta. Running that conv instead saves the BatchNorm's forward and backward:
 about a quarter of a forward + backward of EfficientNet-Lite0 on a CPU. The pairs and W', b' come from
-`attribution.canonizers.plan_folding` (found in the traced data-flow graph, W' and b' computed in float64);
+`plan_folding` below (found in the traced data-flow graph, W' and b' computed in float64);
 `FoldedForward` substitutes them at run time, so the model itself is never modified and every hook still sees
 the module it expects.
 
@@ -15,15 +15,104 @@ reason) when the captured outputs differ by more than `TOLERANCE`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .subject import Subject
+from .subject import Subject, state_fingerprint
+
+_PLANS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 
 TOLERANCE = 1e-4  # relative to the largest captured value; float32 folding stays near 1e-6
+
+
+@dataclass
+class FoldPlan:
+    """Folded parameters keyed by the conv / linear module name, and the names of the folded BatchNorms."""
+
+    weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    weights64: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # for the check
+    folded_bns: dict[str, str] = field(default_factory=dict)  # bn name -> conv name
+    standalone_bns: list[str] = field(default_factory=list)  # BNs without a conv / linear directly before them
+
+    def to_dict(self) -> dict:
+        return {
+            "folded": [{"batchnorm": bn, "into": conv} for bn, conv in self.folded_bns.items()],
+            "standalone_batchnorms": self.standalone_bns,
+        }
+
+
+def _is_linear(module: nn.Module) -> bool:
+    return isinstance(module, (nn.Conv2d, nn.Linear)) and not isinstance(module, nn.LazyLinear)
+
+
+def _fold(linear: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> tuple[tuple, tuple]:
+    """W' = W s, b' = (b - mu) s + beta, s = gamma / sqrt(var + eps): (float32 W', b'), (float64 W', b')."""
+    weight = linear.weight.detach()
+    mean, var = bn.running_mean.double(), bn.running_var.double()
+    scale = (bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)) / torch.sqrt(var + bn.eps)
+    shift = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
+    bias = linear.bias.detach().double() if linear.bias is not None else torch.zeros_like(mean)
+    folded_weight = weight.double() * scale.view(-1, *[1] * (weight.dim() - 1))
+    folded_bias = (bias - mean) * scale + shift
+    rounded = folded_weight.to(weight.dtype)
+    if weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last):
+        rounded = rounded.contiguous(memory_format=torch.channels_last)
+    return (rounded, folded_bias.to(weight.dtype)), (folded_weight, folded_bias)
+
+
+def plan_folding(subject: Subject) -> FoldPlan:
+    """Find every conv/linear -> BatchNorm pair in the data-flow edges and compute the folded parameters."""
+    graph = subject.graph
+    modules = dict(subject.model.named_modules())
+    inputs: dict[str, list[str]] = {}
+    outputs: dict[str, list[str]] = {}
+    for source, target in graph.edges:
+        inputs.setdefault(target, []).append(source)
+        outputs.setdefault(source, []).append(target)
+    plan = FoldPlan()
+    for name, module in modules.items():
+        if not isinstance(module, nn.modules.batchnorm._BatchNorm) or graph.nodes[name].calls == 0:
+            continue
+        sources = inputs.get(name, [])
+        source = sources[0] if len(sources) == 1 else None
+        foldable = (
+            source in modules
+            and _is_linear(modules[source])
+            and outputs.get(source) == [name]
+            and graph.nodes[source].calls == 1
+            and graph.nodes[name].calls == 1
+            and module.running_mean is not None
+            and modules[source].weight.shape[0] == module.num_features
+        )
+        if foldable:
+            plan.weights[source], plan.weights64[source] = _fold(modules[source], module)
+            plan.folded_bns[name] = source
+        else:
+            plan.standalone_bns.append(name)
+    return plan
+
+
+def planned(subject: Subject) -> FoldPlan:
+    """`plan_folding(subject)`, cached per model for as long as none of its parameters or buffers changes: the same
+    plan object comes back while the model is unchanged, a new one as soon as any value differs (callers that
+    derive tensors from it compare identities)."""
+    signature = _state_signature(subject.model)
+    cached = _PLANS.get(subject.model)
+    if cached is None or cached[0] != signature or cached[1]() is not subject:
+        cached = _PLANS[subject.model] = (signature, weakref.ref(subject), plan_folding(subject))
+    return cached[2]
+
+
+def _state_signature(model: nn.Module) -> tuple:
+    """Changes when any parameter or buffer is replaced or holds other values, however they were changed (in place,
+    through `.data`, by `load_state_dict`): the tensors' identities and a hash of their bytes."""
+    return tuple(id(t) for t in [*model.parameters(), *model.buffers()]), state_fingerprint(model)
 
 
 class FoldedForward(TorchFunctionMode):
@@ -53,11 +142,9 @@ class FoldedForward(TorchFunctionMode):
 def folded_forward(subject: Subject, keep: Sequence[str] = ()) -> FoldedForward | None:
     """The FoldedForward of the subject's conv -> BatchNorm pairs, leaving out convs named in `keep` (layers the
     caller reads); None when the model has nothing to fold or is in training mode."""
-    from .attribution.canonizers import folding
-
     if subject.model.training:
         return None
-    plan, _ = folding(subject, check=False)
+    plan = planned(subject)
     keep = {subject.resolve(name) for name in keep}
     modules = dict(subject.model.named_modules())
     pairs = {bn: conv for bn, conv in plan.folded_bns.items() if conv not in keep and bn not in keep}
@@ -74,5 +161,6 @@ def verify(subject: Subject, mode: FoldedForward, images: torch.Tensor, layers: 
         original = subject.capture(images, layers)
         with mode:
             folded = subject.capture(images, layers)
-    return max(((folded[n] - original[n]).abs().max() / original[n].abs().max().clamp_min(1e-12)).item()
-               for n in original)
+    return max(
+        ((folded[n] - original[n]).abs().max() / original[n].abs().max().clamp_min(1e-12)).item() for n in original
+    )

@@ -145,9 +145,12 @@ class DecoderGenerator(VectorGenerator):
         widths = _upsampling_channels(size)
         self.code_dim, self.channels, self.size = code_dim, channels, tuple(size)
         self.fc = nn.Linear(code_dim, widths[0] * 16)
-        self.stages = nn.Sequential(*[
-            nn.Sequential(nn.ConvTranspose2d(w, widths[min(i + 1, len(widths) - 1)], 4, 2, 1), nn.LeakyReLU(0.2))
-            for i, w in enumerate(widths)])
+        self.stages = nn.Sequential(
+            *[
+                nn.Sequential(nn.ConvTranspose2d(w, widths[min(i + 1, len(widths) - 1)], 4, 2, 1), nn.LeakyReLU(0.2))
+                for i, w in enumerate(widths)
+            ]
+        )
         self.to_image = nn.Conv2d(widths[-1], channels, 3, padding=1)
         self.register_buffer("code_low", torch.zeros(code_dim))
         self.register_buffer("code_high", torch.ones(code_dim))
@@ -179,9 +182,20 @@ class DecoderGenerator(VectorGenerator):
 DECODER_TRAINING = {"epochs": 8, "batch_size": 64, "lr": 5e-3, "feature_weight": 0.1, "seed": 0}
 
 
-def _train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch_size: int, lr: float,
-                   feature_weight: float, seed: int, progress: bool = False, dataset_name: str = "?"
-                   ) -> DecoderGenerator:
+def _train_decoder(
+    subject,
+    encoder,
+    images_of,
+    count: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    feature_weight: float,
+    seed: int,
+    progress: bool = False,
+    dataset_name: str = "?",
+) -> DecoderGenerator:
     """The body of `train_decoder`, run under `seeded(seed)`."""
     from tqdm import tqdm
 
@@ -195,18 +209,22 @@ def _train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batc
     generator = DecoderGenerator(codes.shape[1], subject.input.channels, subject.input.size).to(codes.device)
     generator.code_low.copy_(codes.min(dim=0).values)
     generator.code_high.copy_(codes.max(dim=0).values)
-    picks = (torch.randperm(count, generator=rng)[:EXAMPLE_CODES] if count >= EXAMPLE_CODES
-             else torch.randint(count, (EXAMPLE_CODES,), generator=rng))  # small datasets: with repeats
+    picks = (
+        torch.randperm(count, generator=rng)[:EXAMPLE_CODES]
+        if count >= EXAMPLE_CODES
+        else torch.randint(count, (EXAMPLE_CODES,), generator=rng)
+    )  # small datasets: with repeats
     generator.example_codes.copy_(codes[picks])
     generator.dataset = dataset_name
     optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
     steps = epochs * -(-count // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    for _ in tqdm(range(epochs), desc=f"training the {dataset_name} generator (first use only)",
-                  disable=not progress, leave=False):
+    for _ in tqdm(
+        range(epochs), desc=f"training the {dataset_name} generator (first use only)", disable=not progress, leave=False
+    ):
         order = torch.randperm(count, generator=rng)
         for start in range(0, count, batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             x, c = images_of(batch).to(codes.device), codes[batch.to(codes.device)]
             x_hat = generator.images(c)
             loss = F.mse_loss(x_hat, x) + feature_weight * F.mse_loss(encoder(x_hat), c) / scale
@@ -218,16 +236,38 @@ def _train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batc
     return generator
 
 
-def train_decoder(subject, encoder, images_of, count: int, *, epochs: int, batch_size: int, lr: float,
-                  feature_weight: float, seed: int, progress: bool = False, dataset_name: str = "?"
-                  ) -> DecoderGenerator:
+def train_decoder(
+    subject,
+    encoder,
+    images_of,
+    count: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    feature_weight: float,
+    seed: int,
+    progress: bool = False,
+    dataset_name: str = "?",
+) -> DecoderGenerator:
     """Train G to invert E on a dataset: minimize ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)).
 
     `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
     """
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
-        return _train_decoder(subject, encoder, images_of, count, epochs=epochs, batch_size=batch_size, lr=lr,
-                              feature_weight=feature_weight, seed=seed, progress=progress, dataset_name=dataset_name)
+        return _train_decoder(
+            subject,
+            encoder,
+            images_of,
+            count,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            feature_weight=feature_weight,
+            seed=seed,
+            progress=progress,
+            dataset_name=dataset_name,
+        )
 
 
 def trained_generator(subject, encoder, dataset: str, progress: bool = False, **training) -> DecoderGenerator:
@@ -237,10 +277,22 @@ def trained_generator(subject, encoder, dataset: str, progress: bool = False, **
     """
     images_of, count, contents = _dataset_reader(dataset, subject)
     training = {**DECODER_TRAINING, **training}
-    key = json.dumps({"v": DECODER_VERSION, "torch": torch.__version__.split("+")[0], "model": subject.name,
-                      "weights": subject.fingerprint(), "encoder": encoder.layer, "dataset": dataset,
-                      "count": count, "contents": contents, "input": subject.input.to_dict(), "training": training,
-                      "widths": _upsampling_channels(subject.input.size)}, sort_keys=True)
+    key = json.dumps(
+        {
+            "v": DECODER_VERSION,
+            "torch": torch.__version__.split("+")[0],
+            "model": subject.name,
+            "weights": subject.fingerprint(),
+            "encoder": encoder.layer,
+            "dataset": dataset,
+            "count": count,
+            "contents": contents,
+            "input": subject.input.to_dict(),
+            "training": training,
+            "widths": _upsampling_channels(subject.input.size),
+        },
+        sort_keys=True,
+    )
     path = cache_dir() / f"generator-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
     if path.exists():
         state = torch.load(path, weights_only=True, map_location="cpu")
@@ -248,8 +300,7 @@ def trained_generator(subject, encoder, dataset: str, progress: bool = False, **
         generator.load_state_dict(state)
         generator.dataset = dataset
         return generator.eval().requires_grad_(False)
-    generator = train_decoder(subject, encoder, images_of, count, progress=progress, dataset_name=dataset,
-                              **training)
+    generator = train_decoder(subject, encoder, images_of, count, progress=progress, dataset_name=dataset, **training)
     save_atomically({name: tensor.cpu() for name, tensor in generator.state_dict().items()}, path)
     return generator
 
@@ -267,8 +318,10 @@ def _dataset_reader(dataset: str, subject):
     try:
         from .data import open_dataset
     except ImportError:
-        raise ConvscopeError(f"cannot read dataset `{dataset}`: folder datasets need convscope.data, which this "
-                             "installation lacks; use trained:digits") from None
+        raise ConvscopeError(
+            f"cannot read dataset `{dataset}`: folder datasets need convscope.data, which this "
+            "installation lacks; use trained:digits"
+        ) from None
     data = open_dataset(dataset, subject.input)
     if len(data) == 0:
         raise ConvscopeError(f"dataset `{dataset}` holds no images")
@@ -281,12 +334,34 @@ def _dataset_reader(dataset: str, subject):
 
 # --- DeePSiM fc6 ---------------------------------------------------------------------------------------------
 #: (name, kind, stride) of the fc6 generator's layers in order; kinds: fc, deconv (4x4, stride 2), conv (3x3)
-FC6_LAYERS = [("defc7", "fc"), ("defc6", "fc"), ("defc5", "fc"), ("deconv5", "deconv"), ("conv5_1", "conv"),
-              ("deconv4", "deconv"), ("conv4_1", "conv"), ("deconv3", "deconv"), ("conv3_1", "conv"),
-              ("deconv2", "deconv"), ("deconv1", "deconv"), ("deconv0", "deconv")]
-FC6_WIDTHS = {"defc7": (4096, 4096), "defc6": (4096, 4096), "defc5": (4096, 4096), "deconv5": (256, 256),
-              "conv5_1": (256, 512), "deconv4": (512, 256), "conv4_1": (256, 256), "deconv3": (256, 128),
-              "conv3_1": (128, 128), "deconv2": (128, 64), "deconv1": (64, 32), "deconv0": (32, 3)}
+FC6_LAYERS = [
+    ("defc7", "fc"),
+    ("defc6", "fc"),
+    ("defc5", "fc"),
+    ("deconv5", "deconv"),
+    ("conv5_1", "conv"),
+    ("deconv4", "deconv"),
+    ("conv4_1", "conv"),
+    ("deconv3", "deconv"),
+    ("conv3_1", "conv"),
+    ("deconv2", "deconv"),
+    ("deconv1", "deconv"),
+    ("deconv0", "deconv"),
+]
+FC6_WIDTHS = {
+    "defc7": (4096, 4096),
+    "defc6": (4096, 4096),
+    "defc5": (4096, 4096),
+    "deconv5": (256, 256),
+    "conv5_1": (256, 512),
+    "deconv4": (512, 256),
+    "conv4_1": (256, 256),
+    "deconv3": (256, 128),
+    "conv3_1": (128, 128),
+    "deconv2": (128, 64),
+    "deconv1": (64, 32),
+    "deconv0": (32, 3),
+}
 #: Caffe's BGR ImageNet mean that the DeePSiM generators output around
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 
@@ -307,8 +382,11 @@ class Fc6Generator(VectorGenerator):
         super().__init__()
         for name, kind in FC6_LAYERS:
             n_in, n_out = widths[name]
-            layer = {"fc": lambda: nn.Linear(n_in, n_out), "deconv": lambda: nn.ConvTranspose2d(n_in, n_out, 4, 2, 1),
-                     "conv": lambda: nn.Conv2d(n_in, n_out, 3, padding=1)}[kind]()
+            layer = {
+                "fc": lambda: nn.Linear(n_in, n_out),
+                "deconv": lambda: nn.ConvTranspose2d(n_in, n_out, 4, 2, 1),
+                "conv": lambda: nn.Conv2d(n_in, n_out, 3, padding=1),
+            }[kind]()
             self.add_module(name, layer)
         self.code_dim, self.channels, self.size = widths["defc7"][0], channels, tuple(size)
         self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
@@ -321,7 +399,7 @@ class Fc6Generator(VectorGenerator):
 
     def images(self, codes: torch.Tensor) -> torch.Tensor:
         x = codes
-        for name, kind in FC6_LAYERS:
+        for name, _kind in FC6_LAYERS:
             if name == "deconv5":
                 x = x.view(len(x), -1, 4, 4)
             x = getattr(self, name)(x)
@@ -330,7 +408,7 @@ class Fc6Generator(VectorGenerator):
         rgb = ((x + self.mean) / 255).flip(1).clamp(0, 1)
         side = rgb.shape[-1]  # 256 for DeePSiM's own widths: keep the centre 227x227, as Caffe's crop did
         start, width = 14 * side // 256, 227 * side // 256
-        rgb = rgb[..., start:start + width, start:start + width]
+        rgb = rgb[..., start : start + width, start : start + width]
         return fit_to_input(rgb, self.channels, self.size)
 
     def initial_codes(self, k: int, encoder, rng: torch.Generator) -> torch.Tensor:
@@ -359,8 +437,10 @@ def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Gener
         raise WeightsError(f"generator weights `{path}` are not a state dict")
     missing = [f"{name}.weight" for name, _ in FC6_LAYERS if f"{name}.weight" not in state]
     if missing:
-        raise WeightsError(f"generator weights `{path}` lack {', '.join(missing[:3])}: an fc6 (DeePSiM) generator "
-                           f"needs the layers {', '.join(n for n, _ in FC6_LAYERS)}")
+        raise WeightsError(
+            f"generator weights `{path}` lack {', '.join(missing[:3])}: an fc6 (DeePSiM) generator "
+            f"needs the layers {', '.join(n for n, _ in FC6_LAYERS)}"
+        )
     widths = {}
     for name, kind in FC6_LAYERS:
         shape = state[f"{name}.weight"].shape
@@ -369,8 +449,9 @@ def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Gener
     try:
         generator.load_state_dict(state)
     except RuntimeError as exc:
-        raise WeightsError(f"generator weights `{path}` do not fit the fc6 architecture: "
-                           f"{str(exc).splitlines()[-1].strip()}") from None
+        raise WeightsError(
+            f"generator weights `{path}` do not fit the fc6 architecture: {str(exc).splitlines()[-1].strip()}"
+        ) from None
     generator.path = str(path)
     return generator.eval().requires_grad_(False)
 
@@ -384,8 +465,8 @@ def make_generator(spec: str, subject, encoder, progress: bool = False) -> Gener
 def _generator(spec: str, subject, encoder, progress: bool) -> Generator:
     if spec == "fourier":
         return FourierGenerator(subject.input.channels, subject.input.size)
-    if spec.startswith("trained:") and spec[len("trained:"):]:
-        return trained_generator(subject, encoder, spec[len("trained:"):], progress=progress)
-    if spec.startswith("file:") and spec[len("file:"):]:
-        return load_fc6(spec[len("file:"):], subject.input.channels, subject.input.size)
+    if spec.startswith("trained:") and spec[len("trained:") :]:
+        return trained_generator(subject, encoder, spec[len("trained:") :], progress=progress)
+    if spec.startswith("file:") and spec[len("file:") :]:
+        return load_fc6(spec[len("file:") :], subject.input.channels, subject.input.size)
     raise ConvscopeError(f"unknown generator `{spec}`: use fourier, trained:DATASET or file:PATH")

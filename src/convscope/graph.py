@@ -22,6 +22,7 @@ from torch.utils._pytree import tree_leaves
 
 from . import jsonio
 from .errors import ConvscopeError, UnknownLayerError, suggest
+from .outputs import select_output
 
 if TYPE_CHECKING:
     from .subject import Subject
@@ -66,8 +67,9 @@ def _pair(value: Any) -> list[int] | None:
 
 def _describe(name: str, module: torch.nn.Module) -> LayerNode:
     parent = name.rsplit(".", 1)[0] if "." in name else ""
-    node = LayerNode(name=name, type=type(module).__name__, parent=parent,
-                     params=sum(p.numel() for p in module.parameters()))
+    node = LayerNode(
+        name=name, type=type(module).__name__, parent=parent, params=sum(p.numel() for p in module.parameters())
+    )
     node.kernel_size = _pair(getattr(module, "kernel_size", None))
     node.stride = _pair(getattr(module, "stride", None))
     padding = getattr(module, "padding", None)
@@ -127,8 +129,9 @@ class _Provenance(TorchFunctionMode):
 class LayerGraph:
     """Nodes keyed by module path (plus `logits`) and module-level data-flow edges (plus `input` / `logits`)."""
 
-    def __init__(self, nodes: dict[str, LayerNode], edges: list[tuple[str, str]], model_name: str,
-                 input_shape: list[int]):
+    def __init__(
+        self, nodes: dict[str, LayerNode], edges: list[tuple[str, str]], model_name: str, input_shape: list[int]
+    ):
         self.nodes = nodes
         self.edges = edges
         self.model_name = model_name
@@ -136,8 +139,7 @@ class LayerGraph:
 
     def node(self, name: str) -> LayerNode:
         if name not in self.nodes:
-            raise UnknownLayerError(f"unknown layer `{name}` in model {self.model_name}"
-                                    f"{suggest(name, self.nodes)}")
+            raise UnknownLayerError(f"unknown layer `{name}` in model {self.model_name}{suggest(name, self.nodes)}")
         return self.nodes[name]
 
     def output_shape(self, name: str) -> list[int]:
@@ -158,9 +160,14 @@ class LayerGraph:
     def default_layer(self) -> str:
         """A mid-level layer worth showing first: the last-run, shallowest module whose output is a feature map
         at least 1/16 of the input height."""
-        spatial = [n for n in self.in_execution_order()
-                   if n.name != "logits" and isinstance(n.output_shape, list) and len(n.output_shape) == 3
-                   and not isinstance(n.output_shape[0], list)]
+        spatial = [
+            n
+            for n in self.in_execution_order()
+            if n.name != "logits"
+            and isinstance(n.output_shape, list)
+            and len(n.output_shape) == 3
+            and not isinstance(n.output_shape[0], list)
+        ]
         if not spatial:
             return "logits"
         big_enough = [n for n in spatial if n.output_shape[1] * 16 >= self.input_shape[1]] or spatial
@@ -174,7 +181,32 @@ class LayerGraph:
             entry = asdict(node)
             entry.pop("mutated_later")
             layers.append(entry)
-        return {"model": self.model_name, "input_shape": self.input_shape, "layers": layers, "edges": [list(e) for e in self.edges]}
+        return {
+            "model": self.model_name,
+            "input_shape": self.input_shape,
+            "layers": layers,
+            "edges": [list(e) for e in self.edges],
+        }
+
+    def table(self) -> str:
+        """A plain-text summary: one row per module (indented by nesting) with type, output, kernel, stride and
+        parameter count."""
+
+        def fmt(value) -> str:
+            if value is None:
+                return "-"
+            if isinstance(value, list):
+                return "x".join(str(v) for v in value) if not value or not isinstance(value[0], list) else "multi"
+            return str(value)
+
+        rows = [f"{'layer':<44} {'type':<22} {'output':<14} {'kernel':<7} {'stride':<7} {'params':>10}"]
+        for node in self.nodes.values():
+            name = "  " * (node.depth - 1 if node.depth else 0) + node.name
+            rows.append(
+                f"{name[:44]:<44} {node.type[:22]:<22} {fmt(node.output_shape):<14} "
+                f"{fmt(node.kernel_size):<7} {fmt(node.stride):<7} {node.params:>10,}"
+            )
+        return "\n".join(rows)
 
     def to_json(self, indent: int | None = None) -> str:
         return jsonio.dumps(self.to_dict(), indent=indent)
@@ -182,7 +214,6 @@ class LayerGraph:
 
 def trace_graph(subject: "Subject") -> LayerGraph:
     """Build the LayerGraph of `subject` from one no-grad dry run on a fixed random image at its input size."""
-    from .subject import SIZE_FAILURES, select_output
 
     model = subject.model
     nodes: dict[str, LayerNode] = {}
@@ -226,8 +257,12 @@ def trace_graph(subject: "Subject") -> LayerGraph:
         return hook
 
     modules = dict(model.named_modules())
-    owners = {id(tensor): name for name, module in modules.items() if name
-              for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
+    owners = {
+        id(tensor): name
+        for name, module in modules.items()
+        if name
+        for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    }
     if subject.scriptable_hooks:
         for name in nodes:
             if name == "logits":
@@ -244,11 +279,13 @@ def trace_graph(subject: "Subject") -> LayerGraph:
             _tag(x, frozenset([INPUT]))
             try:
                 output = model(x)
-            except SIZE_FAILURES as exc:  # the input spec does not fit the model: say so in one line
+            except RuntimeError as exc:  # shapes that do not fit (the input spec vs the model): one line
                 first = " ".join(str(exc).split())[:300]
-                raise ConvscopeError(f"model {subject.name} fails on its own input spec ({channels}x{height}x"
-                                     f"{width}): {type(exc).__name__}: {first}; check the size and channels given "
-                                     "to wrap / the checkpoint's input") from None
+                raise ConvscopeError(
+                    f"model {subject.name} fails on its own input spec ({channels}x{height}x"
+                    f"{width}): {type(exc).__name__}: {first}; check the size and channels given "
+                    "to wrap / the checkpoint's input"
+                ) from None
             try:  # the tensor convscope treats as `logits` (a tuple / dict output: see select_output)
                 output = select_output(output, subject.output, subject.name)
             except ConvscopeError:

@@ -25,11 +25,20 @@ _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 def max_pixels() -> int:
     """The pixel cap in force (environment variable `CONVSCOPE_MAX_PIXELS`, else 64 MP)."""
     value = os.environ.get("CONVSCOPE_MAX_PIXELS")
-    return int(value) if value else DEFAULT_MAX_PIXELS
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ImageError(f"CONVSCOPE_MAX_PIXELS must be a whole number of pixels, not `{value}`") from None
+    if limit < 1:
+        raise ImageError(f"CONVSCOPE_MAX_PIXELS must be positive, not {limit}")
+    return limit
 
 
-def open_image(path: str | os.PathLike, *, limit: int | None = None,
-               draft: tuple[int, int] | None = None) -> Image.Image:
+def open_image(
+    path: str | os.PathLike, *, limit: int | None = None, draft: tuple[int, int] | None = None
+) -> Image.Image:
     """Decode an image file completely, as image viewers show it; refuse anything that is not a readable image.
 
     - Refused with a one-line `ImageError` naming the file: missing files, folders, empty files, non-images,
@@ -64,8 +73,8 @@ def open_image(path: str | os.PathLike, *, limit: int | None = None,
                 width, height = image.size
                 if width * height > limit:
                     raise ImageError(
-                        f"{path}: image is {width}x{height} = {width * height / 1e6:.1f} MP, "
-                        f"over the limit of {limit / 1e6:.1f} MP (set CONVSCOPE_MAX_PIXELS to raise it)"
+                        f"{path}: image is {width}x{height} = {width * height:,} pixels, over the limit of "
+                        f"{limit:,} pixels (set CONVSCOPE_MAX_PIXELS to raise it)"
                     )
                 full_scale = _full_scale(_raw_mode(image))
                 if draft is not None and image.format == "JPEG":
@@ -188,7 +197,7 @@ def uint8_to_float(images: torch.Tensor) -> torch.Tensor:
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     """Float tensor [C, H, W] (or [H, W]) in [0, 1] -> PIL image (RGB for 3 channels, L for 1)."""
-    array = tensor.detach().float().cpu().clamp(0, 1).numpy()
+    array = tensor.detach().float().cpu().nan_to_num(0.0, 1.0, 0.0).clamp(0, 1).numpy()  # NaN: black
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim == 3:
@@ -222,8 +231,9 @@ def upscale(image: Image.Image, min_side: int = 128) -> Image.Image:
     return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
 
 
-def grid(images: list[Image.Image], captions: list[str] | None = None, columns: int | None = None,
-         pad: int = 4) -> Image.Image:
+def grid(
+    images: list[Image.Image], captions: list[str] | None = None, columns: int | None = None, pad: int = 4
+) -> Image.Image:
     """Tile equally sized images into a contact sheet, each with an optional caption underneath."""
     if not images:
         raise ValueError("grid needs at least one image")

@@ -26,6 +26,7 @@ import torch
 from . import objectives as O
 from .errors import ConvscopeError
 from .subject import LOGITS, Subject
+from .units import parse_unit_range
 
 OBJECTIVES = ("diverse", "no-diversity", "code-diversity")
 
@@ -57,24 +58,14 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
-    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint."""
-    parts = text.rsplit(":", 3)
-    if len(parts) != 4 or not parts[0]:
-        raise ConvscopeError(f"constraint `{text}` is not LAYER:UNIT:Z1:Z2 (e.g. logits:3:4.0:6.0)")
-    layer, unit, low, high = parts
-    try:
-        unit_index, z1, z2 = int(unit), float(low), float(high)
-    except ValueError:
-        raise ConvscopeError(f"constraint `{text}`: UNIT must be an integer and Z1, Z2 numbers") from None
-    if not (math.isfinite(z1) and math.isfinite(z2)) or z1 >= z2:
-        raise ConvscopeError(f"constraint `{text}`: the range needs finite Z1 < Z2, got [{low}, {high}]")
-    return Constraint(layer, unit_index, z1, z2)
+    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint (`units.parse_unit_range`)."""
+    return Constraint(*parse_unit_range(text))
 
 
 def check_constraints(subject: Subject, constraints: Sequence[Constraint]) -> list[Constraint]:
     """Resolve layers and check units, raising a one-line ConvscopeError for the first bad one."""
     if not constraints:
-        raise ConvscopeError("inverse-set needs at least one --constraint LAYER:UNIT:Z1:Z2")
+        raise ConvscopeError("inverse-set needs at least one constraint LAYER:UNIT:Z1:Z2")
     checked = []
     for c in constraints:
         layer = subject.resolve(c.layer)
@@ -189,8 +180,13 @@ def constraint_terms(h: torch.Tensor, lam: torch.Tensor, mu: float) -> torch.Ten
     return (-lam * r + 0.5 * mu * r.pow(2)).sum()
 
 
-def diversity_term(objective: str, codes: torch.Tensor, features: torch.Tensor,
-                   anchor_codes: torch.Tensor | None = None, anchor_features: torch.Tensor | None = None):
+def diversity_term(
+    objective: str,
+    codes: torch.Tensor,
+    features: torch.Tensor,
+    anchor_codes: torch.Tensor | None = None,
+    anchor_features: torch.Tensor | None = None,
+):
     """The quantity maximized: sum_ij ||E(G(c_i)) - E(G(c_j))||^2 (eq. (6)), plus the sum over the anchors C0
     in sampling (eq. (7)); on the codes themselves for eq. (14); 0 for eq. (15)."""
     if objective == "no-diversity":
@@ -216,9 +212,19 @@ class Seeds:
     outer_iterations: int
 
 
-def find_seeds(problem: Problem, initial_codes: torch.Tensor, objective: str = "diverse", *, mu0: float = 10.0,
-               alpha: float = 10.0, inner_steps: int = 100, max_outer: int = 6, lr: float = 0.05,
-               stop_when_feasible: bool = True, progress=None) -> Seeds:
+def find_seeds(
+    problem: Problem,
+    initial_codes: torch.Tensor,
+    objective: str = "diverse",
+    *,
+    mu0: float = 10.0,
+    alpha: float = 10.0,
+    inner_steps: int = 100,
+    max_outer: int = 6,
+    lr: float = 0.05,
+    stop_when_feasible: bool = True,
+    progress=None,
+) -> Seeds:
     """Bound-constrained augmented Lagrangian of eq. (9) (seed 002 §3.4) from `initial_codes`:
 
         min_C  -sum_ij ||E(G(c_i)) - E(G(c_j))||^2 - sum_i lambda_i (h_i - s_i) + mu / 2 sum_i (h_i - s_i)^2,  s >= 0
@@ -246,8 +252,9 @@ def find_seeds(problem: Problem, initial_codes: torch.Tensor, objective: str = "
             best = torch.where(improved, distance.min(dim=0).values, best)
             best_value = torch.where(improved, values.detach().gather(0, closest[None])[0], best_value)
             if stop_when_feasible and bool(problem.feasible(values).all()):
-                return Seeds(codes, optimizer, lam, mu, values.detach(), features.detach(), images.detach(),
-                             steps, outer)
+                return Seeds(
+                    codes, optimizer, lam, mu, values.detach(), features.detach(), images.detach(), steps, outer
+                )
             loss = -diversity_term(objective, codes, features) + constraint_terms(problem.sides(values), lam, mu)
             optimizer.zero_grad()
             loss.backward()
@@ -267,7 +274,8 @@ def find_seeds(problem: Problem, initial_codes: torch.Tensor, objective: str = "
     c = problem.constraints[worst]
     raise InfeasibleRangeError(
         f"constraint {c.describe()} not reached: after {max_outer} outer iterations ({steps} gradient steps) the "
-        f"closest value was {best_value[worst].item():.4g}; choose a range nearer that value")
+        f"closest value was {best_value[worst].item():.4g}; choose a range nearer that value"
+    )
 
 
 # --- fast sampling: eqs. (10)-(11) -------------------------------------------------------------------------
@@ -288,8 +296,9 @@ class InverseSet:
         return diversity(self.features)
 
 
-def sample_from_seeds(problem: Problem, seeds: Seeds, n: int, objective: str = "diverse", *,
-                      max_steps: int | None = None, progress=None) -> tuple[list, int]:
+def sample_from_seeds(
+    problem: Problem, seeds: Seeds, n: int, objective: str = "diverse", *, max_steps: int | None = None, progress=None
+) -> tuple[list, int]:
     """Eq. (11) with lambda*, mu* fixed (seed 002 §3.4, steps 1-6): from C = C0 = the seeds, repeat
     s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC (Adam, carrying the seeds'
     optimizer state), keep every c'_i that satisfies all constraints as a new sample and as the new anchor
@@ -305,13 +314,15 @@ def sample_from_seeds(problem: Problem, seeds: Seeds, n: int, objective: str = "
         if steps > 0:  # C holds C' of the previous step: its feasible codes are new samples
             for i in torch.nonzero(problem.feasible(values)).flatten().tolist():
                 if len(samples) < n:
-                    samples.append((codes[i].detach().clone(), images[i].detach(), values[i].detach(),
-                                    features[i].detach()))
+                    samples.append(
+                        (codes[i].detach().clone(), images[i].detach(), values[i].detach(), features[i].detach())
+                    )
                 anchor_codes[i], anchor_features[i] = codes[i].detach(), features[i].detach()
             if len(samples) >= n or steps == max_steps:
                 break
-        loss = (-diversity_term(objective, codes, features, anchor_codes, anchor_features)
-                + constraint_terms(problem.sides(values), seeds.lam, seeds.mu))
+        loss = -diversity_term(objective, codes, features, anchor_codes, anchor_features) + constraint_terms(
+            problem.sides(values), seeds.lam, seeds.mu
+        )
         seeds.optimizer.zero_grad()
         loss.backward()
         seeds.optimizer.step()
@@ -322,19 +333,22 @@ def sample_from_seeds(problem: Problem, seeds: Seeds, n: int, objective: str = "
     return samples, steps
 
 
-def inverse_set(problem: Problem, initial_codes: torch.Tensor, n: int, objective: str = "diverse",
-                progress=None, **seed_options) -> InverseSet:
+def inverse_set(
+    problem: Problem, initial_codes: torch.Tensor, n: int, objective: str = "diverse", progress=None, **seed_options
+) -> InverseSet:
     """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13))."""
     start = time.perf_counter()
     seeds = find_seeds(problem, initial_codes, objective, progress=progress, **seed_options)
     samples, steps = sample_from_seeds(problem, seeds, n, objective, progress=progress)
     codes, images, values, features = (torch.stack(column) for column in zip(*samples))
-    return InverseSet(codes, images, values, features, seeds.steps, steps, seeds.outer_iterations,
-                      time.perf_counter() - start, n)
+    return InverseSet(
+        codes, images, values, features, seeds.steps, steps, seeds.outer_iterations, time.perf_counter() - start, n
+    )
 
 
-def activation_maximization(problem: Problem, initial_codes: torch.Tensor, steps: int = 100,
-                            lr: float = 0.05) -> InverseSet:
+def activation_maximization(
+    problem: Problem, initial_codes: torch.Tensor, steps: int = 100, lr: float = 0.05
+) -> InverseSet:
     """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a fixed number of
     Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer)."""
     start = time.perf_counter()
@@ -348,8 +362,7 @@ def activation_maximization(problem: Problem, initial_codes: torch.Tensor, steps
         problem.generator.project(codes)
     with torch.no_grad():
         images, values, features = problem.measure(codes)
-    return InverseSet(codes.detach(), images, values, features, steps, 0, 0, time.perf_counter() - start,
-                      len(codes))
+    return InverseSet(codes.detach(), images, values, features, steps, 0, 0, time.perf_counter() - start, len(codes))
 
 
 # --- the recipe: files, bands, baselines ---------------------------------------------------------------------
@@ -359,7 +372,7 @@ def remeasure(subject: Subject, problem: Problem, paths: Sequence) -> tuple[torc
     with torch.no_grad():
         values, features = [], []
         for start in range(0, len(images), 32):
-            acts = subject.capture(images[start:start + 32], problem.layers)
+            acts = subject.capture(images[start : start + 32], problem.layers)
             values.append(torch.stack([unit(acts) for unit in problem.units], dim=1))
             features.append(acts[problem.encoder.layer].flatten(1))
     return torch.cat(values), torch.cat(features)
@@ -372,15 +385,35 @@ def band_of(value: float, constraint: Constraint, bands: int) -> int:
 
 def summarize(result: InverseSet, problem: Problem) -> dict:
     inside = problem.feasible(result.values) if len(result.values) else torch.zeros(0, dtype=torch.bool)
-    return {"n": len(result.codes), "diversity": result.diversity, "in_range": float(inside.float().mean()),
-            "seed_steps": result.seed_steps, "sampling_steps": result.sampling_steps,
-            "seconds": round(result.seconds, 3)}
+    return {
+        "n": len(result.codes),
+        "diversity": result.diversity,
+        "in_range": float(inside.float().mean()),
+        "seed_steps": result.seed_steps,
+        "sampling_steps": result.sampling_steps,
+        "seconds": round(result.seconds, 3),
+    }
 
 
-def run_inverse_set(subject: Subject, constraints: Sequence[Constraint], out, *, n: int = 500, k: int = 10,
-                    generator: str = "fourier", encoder_layer: str | None = None, objective: str = "diverse",
-                    seed: int = 0, baselines: bool = False, bands: int = 4, animation: bool = False,
-                    inner_steps: int = 100, max_outer: int = 6, lr: float = 0.05, progress=None) -> dict:
+def run_inverse_set(
+    subject: Subject,
+    constraints: Sequence[Constraint],
+    out,
+    *,
+    n: int = 500,
+    k: int = 10,
+    generator: str = "fourier",
+    encoder_layer: str | None = None,
+    objective: str = "diverse",
+    seed: int = 0,
+    baselines: bool = False,
+    bands: int = 4,
+    animation: bool = False,
+    inner_steps: int = 100,
+    max_outer: int = 6,
+    lr: float = 0.05,
+    progress=None,
+) -> dict:
     """Sample the inverse set (intersection) of `constraints`; write every sample as a PNG, one contact sheet per
     activation band of the first constraint and one of all samples (optionally an animated GIF); re-measure
     each saved file. Returns the JSON-ready result (see docs/inverse-set.md)."""
@@ -390,7 +423,7 @@ def run_inverse_set(subject: Subject, constraints: Sequence[Constraint], out, *,
     from .images import grid, tensor_to_pil, upscale
 
     if n < k:
-        raise ConvscopeError(f"--n ({n}) must be at least --k ({k}): the K seeds are the first samples")
+        raise ConvscopeError(f"n={n} must be at least k={k}: the K seeds are the first samples")
     if objective not in OBJECTIVES:
         raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
     constraints = check_constraints(subject, constraints)
@@ -411,9 +444,15 @@ def run_inverse_set(subject: Subject, constraints: Sequence[Constraint], out, *,
     values, features = remeasure(subject, problem, paths)
     first = constraints[0]
     band_index = [band_of(v, first, bands) for v in values[:, 0].tolist()]
-    samples = [{"path": str(path), "activations": {c.name: float(v) for c, v in zip(constraints, row)},
-                "band": b, "inside": bool(ok)}
-               for path, row, b, ok in zip(paths, values.tolist(), band_index, problem.feasible(values).tolist())]
+    samples = [
+        {
+            "path": str(path),
+            "activations": {c.name: float(v) for c, v in zip(constraints, row)},
+            "band": b,
+            "inside": bool(ok),
+        }
+        for path, row, b, ok in zip(paths, values.tolist(), band_index, problem.feasible(values).tolist())
+    ]
     shown = [upscale(tile, 64) for tile in tiles]
     edges = [first.low + first.width * j / bands for j in range(bands + 1)]
     sheets = []
@@ -426,13 +465,26 @@ def run_inverse_set(subject: Subject, constraints: Sequence[Constraint], out, *,
     order = sorted(range(len(tiles)), key=lambda i: float(values[i, 0]))
     sheet = out / "sheet.png"
     grid([shown[i] for i in order], [f"{values[i, 0]:.2f}" for i in order]).save(sheet)
-    report = {"samples": samples, "diversity": diversity(features), "seed_steps": result.seed_steps,
-              "sampling_steps": result.sampling_steps, "outer_iterations": result.outer_iterations,
-              "seconds": round(result.seconds, 3), "n": len(samples), "requested": n, "k": k,
-              "all_inside": all(s["inside"] for s in samples), "objective": objective,
-              "constraints": [{"layer": c.layer, "unit": c.unit, "z1": c.low, "z2": c.high} for c in constraints],
-              "encoder_layer": encoder.layer, "generator": G.describe(), "seed": seed, "sheet": str(sheet),
-              "band_sheets": sheets, "baselines": {}}
+    report = {
+        "samples": samples,
+        "diversity": diversity(features),
+        "seed_steps": result.seed_steps,
+        "sampling_steps": result.sampling_steps,
+        "outer_iterations": result.outer_iterations,
+        "seconds": round(result.seconds, 3),
+        "n": len(samples),
+        "requested": n,
+        "k": k,
+        "all_inside": all(s["inside"] for s in samples),
+        "objective": objective,
+        "constraints": [{"layer": c.layer, "unit": c.unit, "z1": c.low, "z2": c.high} for c in constraints],
+        "encoder_layer": encoder.layer,
+        "generator": G.describe(),
+        "seed": seed,
+        "sheet": str(sheet),
+        "band_sheets": sheets,
+        "baselines": {},
+    }
     if animation:
         path = out / "animation.gif"
         frames = [tile.convert("RGB") for tile in shown]
@@ -455,6 +507,9 @@ def run_baselines(problem: Problem, initial: torch.Tensor, n: int, chosen: str, 
         except InfeasibleRangeError as exc:
             found[objective] = {"error": str(exc)}
     am = activation_maximization(problem, initial, steps=options["inner_steps"], lr=options["lr"])
-    found["activation-maximization"] = {**summarize(am, problem), "restarts": len(initial),
-                                        "steps": options["inner_steps"]}
+    found["activation-maximization"] = {
+        **summarize(am, problem),
+        "restarts": len(initial),
+        "steps": options["inner_steps"],
+    }
     return found

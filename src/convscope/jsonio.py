@@ -46,6 +46,7 @@ def dumps(value, indent: int | None = 1) -> str:
     text = json.dumps(finite(value, found=found), indent=indent, allow_nan=False)
     if found:
         more = f" and {len(found) - 3} more" if len(found) > 3 else ""
-        warnings.warn(f"non-finite numbers written as null at {', '.join(found[:3])}{more}", NonFiniteWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"non-finite numbers written as null at {', '.join(found[:3])}{more}", NonFiniteWarning, stacklevel=2
+        )
     return text

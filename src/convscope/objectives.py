@@ -13,20 +13,37 @@ from dataclasses import dataclass
 import torch
 
 from .errors import ConvscopeError
-from .subject import LOGITS, looks_like_probabilities
+from .outputs import looks_like_probabilities
+from .subject import LOGITS
 
 Activations = Mapping[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
 class Objective:
-    """score(acts) -> tensor [N]; `layers` are the activations it needs; `units` name what it targets."""
+    """score(acts) -> tensor [N]; `layers` are the activations it needs; `units` name what it targets.
+
+    `items` (per_item objectives) names the objective of each batch item, `batch` of them: render seeds each
+    item's random stream from (seed, its name), so an item's image does not depend on its batch mates. Without
+    `items`, every item is scored alike and item i is named `name` (i = 0) or `name#i`.
+    """
 
     score: Callable[[Activations], torch.Tensor]
     layers: tuple[str, ...]
     name: str
     units: tuple[str, ...] = ()
     batch: int | None = None  # the batch size it requires (per_item objectives), else any
+    items: tuple[str, ...] | None = None  # the name of each item's own objective (per_item objectives)
+
+    def item_names(self, batch: int) -> tuple[str, ...]:
+        """The name of each of `batch` items (their identity for per-item random streams): `items` when the
+        objective has them, else `name` for item 0 and `name#i` for item i. Raises ConvscopeError when `items`
+        has a different length."""
+        if self.items is not None:
+            if len(self.items) != batch:
+                raise ConvscopeError(f"the objective names {len(self.items)} items, the batch has {batch}")
+            return self.items
+        return tuple(self.name if i == 0 else f"{self.name}#{i}" for i in range(batch))
 
     def __call__(self, acts: Activations) -> torch.Tensor:
         return self.score(acts)
@@ -37,10 +54,20 @@ class Objective:
         batches = {b for b in (self.batch, other.batch) if b is not None}
         if len(batches) > 1:
             raise ConvscopeError(f"cannot combine objectives for batches of {sorted(batches)} images")
-        return Objective(lambda acts: self.score(acts) + sign * other.score(acts),
-                         tuple(dict.fromkeys(self.layers + other.layers)),
-                         f"{self.name} {'+' if sign > 0 else '-'} {other.name}",
-                         tuple(dict.fromkeys(self.units + other.units)), next(iter(batches), None))
+        op = "+" if sign > 0 else "-"
+        batch = next(iter(batches), None)
+        items = None
+        if batch is not None:  # item i: its own objective on each side (one scoring every item alike: its name)
+            mine, theirs = (o.items if o.items is not None else (o.name,) * batch for o in (self, other))
+            items = tuple(f"{a} {op} {b}" for a, b in zip(mine, theirs))
+        return Objective(
+            lambda acts: self.score(acts) + sign * other.score(acts),
+            tuple(dict.fromkeys(self.layers + other.layers)),
+            f"{self.name} {op} {other.name}",
+            tuple(dict.fromkeys(self.units + other.units)),
+            batch,
+            items,
+        )
 
     def __add__(self, other: "Objective") -> "Objective":
         return self._combine(other, 1.0)
@@ -52,8 +79,8 @@ class Objective:
         if not isinstance(weight, (int, float)):
             return NotImplemented
         name = self.name if weight == 1 else f"{weight:g}*({self.name})"
-        return Objective(lambda acts: weight * self.score(acts), self.layers, name,
-                         self.units, self.batch)
+        items = self.items if weight == 1 or self.items is None else tuple(f"{weight:g}*({n})" for n in self.items)
+        return Objective(lambda acts: weight * self.score(acts), self.layers, name, self.units, self.batch, items)
 
     __rmul__ = __mul__
 
@@ -75,8 +102,9 @@ def _spatial(act: torch.Tensor, layer: str) -> torch.Tensor:
 
 def channel(layer: str, c: int) -> Objective:
     """Mean activation of channel c over space (seed 001 eq. 3.2, negated there as a loss)."""
-    return Objective(lambda acts: _spatial(acts[layer], layer)[:, c].mean(dim=(1, 2)), (layer,),
-                     f"{layer}:{c}", (f"{layer}:{c}",))
+    return Objective(
+        lambda acts: _spatial(acts[layer], layer)[:, c].mean(dim=(1, 2)), (layer,), f"{layer}:{c}", (f"{layer}:{c}",)
+    )
 
 
 def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Objective:
@@ -96,14 +124,14 @@ def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Ob
 
 def layer_mean(layer: str) -> Objective:
     """Mean activation over all channels and positions of a layer (seed 001 eq. 3.3)."""
-    return Objective(lambda acts: _spatial(acts[layer], layer).mean(dim=(1, 2, 3)), (layer,), f"{layer}:mean",
-                     (layer,))
+    return Objective(lambda acts: _spatial(acts[layer], layer).mean(dim=(1, 2, 3)), (layer,), f"{layer}:mean", (layer,))
 
 
 def deepdream(layer: str) -> Objective:
     """Mean of the squared activations of a layer (DeepDream's L2 objective)."""
-    return Objective(lambda acts: _spatial(acts[layer], layer).pow(2).mean(dim=(1, 2, 3)), (layer,),
-                     f"{layer}:dream", (layer,))
+    return Objective(
+        lambda acts: _spatial(acts[layer], layer).pow(2).mean(dim=(1, 2, 3)), (layer,), f"{layer}:dream", (layer,)
+    )
 
 
 def class_logit(k: int) -> Objective:
@@ -115,8 +143,10 @@ def class_logit(k: int) -> Objective:
         if logits.dim() != 2:
             raise ConvscopeError(f"the model output has shape {list(logits.shape[1:])}, not [classes]")
         if looks_like_probabilities(logits):
-            raise ConvscopeError("the model output looks like softmax probabilities; class objectives need "
-                                 "pre-softmax logits (wrap the model without its final softmax)")
+            raise ConvscopeError(
+                "the model output looks like softmax probabilities; class objectives need "
+                "pre-softmax logits (wrap the model without its final softmax)"
+            )
         return logits[:, k]
 
     return Objective(score, (LOGITS,), f"class:{k}", (f"{LOGITS}:{k}",))
@@ -154,7 +184,9 @@ def diversity(layer: str) -> Objective:
 
 
 def per_item(objectives: Sequence[Objective]) -> Objective:
-    """Item i of the batch is scored by objectives[i]: N units optimized as N images in one batch."""
+    """Item i of the batch is scored by objectives[i]: N units optimized as N images in one batch. Item i is
+    named objectives[i].name (`items`), which seeds its random stream in render: its image is the one that
+    objective gets alone. Raises ConvscopeError for no objectives, or (when scored) a batch of another size."""
     objectives = list(objectives)
     if not objectives:
         raise ConvscopeError("per_item needs at least one objective")
@@ -166,7 +198,9 @@ def per_item(objectives: Sequence[Objective]) -> Objective:
 
     layers = tuple(dict.fromkeys(layer for o in objectives for layer in o.layers))
     units = tuple(u for o in objectives for u in o.units)
-    return Objective(score, layers, f"per-item[{len(objectives)}]", units, len(objectives))
+    return Objective(
+        score, layers, f"per-item[{len(objectives)}]", units, len(objectives), tuple(o.name for o in objectives)
+    )
 
 
 def mix(objectives: Sequence[Objective], alphas: Sequence[float] | None = None) -> Objective:

@@ -44,11 +44,31 @@ def mix_colors(matrix: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 
 class ImageParam(nn.Module):
-    """A batch of images made from trainable parameters (see the module docstring)."""
+    """A batch of images made from trainable parameters (see the module docstring).
 
-    def __init__(self, batch: int, channels: int, size: tuple[int, int], space: str = "fft",
-                 decorrelate: bool = True, squash: str = "sigmoid", levels: int = 4, decay_power: float = 1.0,
-                 color: torch.Tensor | None = None, std: float = 0.01, generator: torch.Generator | None = None):
+    `batch` images of `channels` (1 or 3; color decorrelation only applies to 3) and `size` (height, width);
+    forward() returns [batch, channels, height, width] in [0, 1]. The parameters start as normal noise times
+    `std`, drawn from `generator`: one torch.Generator for the whole batch, or a sequence of `batch` generators,
+    one per image, so that each image's start depends only on its own generator (not on the batch size or its
+    position; `render` gives each item one seeded from (seed, unit)); None uses torch's global generator.
+    Raises ConvscopeError for an unknown space or squashing, fewer than 1 Laplacian level, or a number of
+    generators other than `batch`.
+    """
+
+    def __init__(
+        self,
+        batch: int,
+        channels: int,
+        size: tuple[int, int],
+        space: str = "fft",
+        decorrelate: bool = True,
+        squash: str = "sigmoid",
+        levels: int = 4,
+        decay_power: float = 1.0,
+        color: torch.Tensor | None = None,
+        std: float = 0.01,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    ):
         super().__init__()
         if space not in ("pixel", "fft", "laplacian"):
             raise ConvscopeError(f"unknown parameterization `{space}`: use pixel, fft or laplacian")
@@ -61,23 +81,21 @@ class ImageParam(nn.Module):
         height, width = self.size
         if space == "fft":
             self.register_buffer("spectrum_scale", self._fft_scale(height, width), persistent=False)
-            shape = (batch, channels, height, width // 2 + 1, 2)
-            self.levels = nn.ParameterList([nn.Parameter(torch.randn(shape, generator=generator) * std)])
+            shapes = [(channels, height, width // 2 + 1, 2)]
         elif space == "laplacian":
             if levels < 1:
                 raise ConvscopeError(f"a Laplacian pyramid needs at least 1 level, got {levels}")
-            shapes = [(batch, channels, max(1, height >> k), max(1, width >> k)) for k in range(levels)]
-            self.levels = nn.ParameterList([nn.Parameter(torch.randn(s, generator=generator) * std) for s in shapes])
+            shapes = [(channels, max(1, height >> k), max(1, width >> k)) for k in range(levels)]
         else:
-            self.levels = nn.ParameterList([nn.Parameter(torch.randn(batch, channels, height, width,
-                                                                     generator=generator) * std)])
+            shapes = [(channels, height, width)]
+        self.levels = nn.ParameterList([nn.Parameter(level * std) for level in _noise(batch, shapes, generator)])
 
     def _fft_scale(self, height: int, width: int) -> torch.Tensor:
         """1 / max(f, 1 / max(H, W))^decay: white noise in this space becomes 1/f^decay noise in the image
         (with the orthonormal inverse FFT this equals Lucid's sqrt(H W)-scaled unnormalized one)."""
         fy = torch.fft.fftfreq(height)[:, None]
         fx = torch.fft.rfftfreq(width)[None, :]
-        frequency = (fy ** 2 + fx ** 2).sqrt()
+        frequency = (fy**2 + fx**2).sqrt()
         return frequency.clamp_min(1.0 / max(height, width)).pow(-self.decay_power)
 
     # --- forward: parameters -> image ----------------------------------------------------------------------
@@ -88,9 +106,12 @@ class ImageParam(nn.Module):
             spectrum = torch.view_as_complex(self.levels[0]) * self.spectrum_scale
             return torch.fft.irfft2(spectrum, s=(height, width), norm="ortho") / 4.0
         if self.space == "laplacian":
-            return sum(level if level.shape[-2:] == (height, width)
-                       else F.interpolate(level, size=(height, width), mode="bilinear", align_corners=False)
-                       for level in self.levels)
+            return sum(
+                level
+                if level.shape[-2:] == (height, width)
+                else F.interpolate(level, size=(height, width), mode="bilinear", align_corners=False)
+                for level in self.levels
+            )
         return self.levels[0]
 
     def forward(self) -> torch.Tensor:
@@ -106,8 +127,10 @@ class ImageParam(nn.Module):
         back within 1e-3 under sigmoid squashing)."""
         images = images.to(self.color)
         if images.shape != (self.batch, self.channels, *self.size):
-            raise ConvscopeError(f"image shape {list(images.shape)} does not match the parameterization "
-                                 f"{[self.batch, self.channels, *self.size]}")
+            raise ConvscopeError(
+                f"image shape {list(images.shape)} does not match the parameterization "
+                f"{[self.batch, self.channels, *self.size]}"
+            )
         if self.squash == "sigmoid":
             t = torch.logit(images.clamp(1e-3, 1 - 1e-3))
         else:
@@ -127,11 +150,26 @@ class ImageParam(nn.Module):
                 else:
                     down = F.interpolate(residual, size=level.shape[-2:], mode="area")
                     level.copy_(down)
-                    residual = residual - F.interpolate(down, size=(height, width), mode="bilinear",
-                                                        align_corners=False)
+                    residual = residual - F.interpolate(
+                        down, size=(height, width), mode="bilinear", align_corners=False
+                    )
         else:
             self.levels[0].copy_(t)
         return self
+
+
+def _noise(
+    batch: int, shapes: Sequence[tuple[int, ...]], generator: torch.Generator | Sequence[torch.Generator] | None
+) -> list[torch.Tensor]:
+    """Standard normal tensors [batch, *shape] for each shape: from one generator (or the global one) for the
+    whole batch, or from one generator per item (item i draws all its levels, in order, from generator i)."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return [torch.randn((batch, *shape), generator=generator) for shape in shapes]
+    generators = list(generator)
+    if len(generators) != batch:
+        raise ConvscopeError(f"{len(generators)} random generators for a batch of {batch} images")
+    items = [[torch.randn(shape, generator=g) for shape in shapes] for g in generators]
+    return [torch.stack([item[k] for item in items]) for k in range(len(shapes))]
 
 
 def image_param(batch: int, channels: int, size: int | Sequence[int], space: str = "fft", **options) -> ImageParam:

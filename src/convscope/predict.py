@@ -23,7 +23,7 @@ class Prediction:
 def predict(subject: Subject, image: torch.Tensor, top: int = 5) -> list[Prediction]:
     """The `top` most probable classes for one [0, 1] image (softmax of the logits)."""
     if top < 1:
-        raise ConvscopeError(f"--top must be at least 1, got {top}")
+        raise ConvscopeError(f"top must be at least 1, got {top}")
     with torch.no_grad():
         logits = subject(image)
     if logits.dim() != 2 or logits.shape[0] != 1:

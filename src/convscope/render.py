@@ -3,14 +3,17 @@
     parameters -> ImageParam -> Transforms -> Subject (stops at the deepest layer needed) -> Objective -> step
 
 One loop serves feature visualization, relevance-guided visualization and (with other parts) DeepDream, MFV and
-inverse-set sampling. The model's weights never get gradients (the Subject is frozen); every image of the batch
-draws its own transforms; the run is deterministic for a given seed.
+inverse-set sampling. The model's weights never get gradients (the Subject is frozen); the run is deterministic
+for a given seed. Every image of the batch has its own random stream, a torch.Generator seeded from (seed, the
+name of the item's objective) (`item_seed`): its starting noise and every step's pad / jitter / scale / rotation
+come from it alone, so a unit renders the same alone or in any batch, at any position (up to float rounding).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -107,36 +110,86 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     return optimizers[name](params, lr=lr)
 
 
-def render(subject: Subject, objective: Objective, *, batch: int | None = None, size: int | None = None,
-           param: ImageParam | str = "fft", decorrelate: bool = True, transforms: Transforms | str = "seed001",
-           steps: int = 256, lr: float | None = None, optimizer: str = "adam", seed: int = 0,
-           redirect_relu_steps: int = 16, init: torch.Tensor | None = None, progress: Progress | None = None,
-           cancel: Callable[[], bool] | None = None, fold_batchnorm: bool = True) -> RenderResult:
+def item_seed(seed: int, name: str) -> int:
+    """The seed of one batch item's random stream: the first 63 bits of blake2b("seed:name") (stable across
+    processes and machines, unlike Python's salted hash()). `name` is the item's objective name, e.g.
+    `blocks.3:5` for `objectives.channel("blocks.3", 5)` (`Objective.item_names`)."""
+    digest = hashlib.blake2b(f"{int(seed)}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def item_generators(seed: int, names: Sequence[str]) -> list[torch.Generator]:
+    """One CPU torch.Generator per item, seeded with `item_seed(seed, name)`."""
+    return [torch.Generator().manual_seed(item_seed(seed, name)) for name in names]
+
+
+def render(
+    subject: Subject,
+    objective: Objective,
+    *,
+    batch: int | None = None,
+    size: int | None = None,
+    param: ImageParam | str = "fft",
+    decorrelate: bool = True,
+    transforms: Transforms | str = "seed001",
+    steps: int = 256,
+    lr: float | None = None,
+    optimizer: str = "adam",
+    seed: int = 0,
+    redirect_relu_steps: int = 16,
+    init: torch.Tensor | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    fold_batchnorm: bool = True,
+) -> RenderResult:
     """Maximize `objective` over images; returns the images, the score history and the final activations.
 
     `size` is the size the network sees (no hidden upsampling; default the model's input size). `param` is an
-    ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] starts from real images.
+    ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] in [0, 1] starts from real
+    images. `batch` is the number of images (default: the objective's batch, else `init`'s, else 1).
     `fold_batchnorm` runs the loop with eval-mode BatchNorms folded into their convs (convscope.fold: the same
     function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are always
     measured on the unmodified model.
+
+    Randomness is per item: item i draws its starting noise (when `param` is a space name) and every step's
+    transforms from its own generator, seeded with `item_seed(seed, objective.item_names(N)[i])`, i.e. from
+    the seed and the name of that item's objective (`per_item([channel("blocks.3", 5), ...])` item 0 is named
+    `blocks.3:5`; an objective without per-item names names item i `name#i` for i > 0). So an item's image
+    depends neither on its batch mates, nor on its position, nor on the batch size (except through objectives
+    that compare items, such as `diversity`), and equals the image of the same objective rendered alone, up to
+    float rounding (on the CPU a batch of one small image can take another convolution kernel than a batch of
+    several; docs/feature-visualization.md, "Per-item random streams").
+
+    Returns RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N].
+    Raises ConvscopeError for steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer or
+    parameterization, or an objective that needs another batch size; SizeError when the size cannot reach
+    the objective's layers; Cancelled when `cancel()` returns True.
     """
     if steps < 1:
         raise ConvscopeError(f"steps must be at least 1, got {steps}")
-    generator = torch.Generator().manual_seed(seed)
     if isinstance(param, str):
         batch = batch or objective.batch or (init.shape[0] if init is not None else 1)
         side = size or subject.input.size[0]
         if side < 8:
             raise ConvscopeError(f"image size must be at least 8 pixels, got {side}")
         height, width = (side, side) if size else subject.input.size
-        param = ImageParam(batch, subject.input.channels, (height, width), param, decorrelate=decorrelate,
-                           generator=generator)
+        if objective.batch is not None and objective.batch != batch:
+            raise ConvscopeError(
+                f"the objective needs a batch of {objective.batch} images, the parameterization has {batch}"
+            )
+        generators = item_generators(seed, objective.item_names(batch))
+        param = ImageParam(
+            batch, subject.input.channels, (height, width), param, decorrelate=decorrelate, generator=generators
+        )
+    else:
+        if objective.batch is not None and objective.batch != param.batch:
+            raise ConvscopeError(
+                f"the objective needs a batch of {objective.batch} images, the parameterization has {param.batch}"
+            )
+        generators = item_generators(seed, objective.item_names(param.batch))
     lr = DEFAULT_LR[param.space] if lr is None else lr
     if lr <= 0:
         raise ConvscopeError(f"learning rate must be positive, got {lr}")
-    if objective.batch is not None and objective.batch != param.batch:
-        raise ConvscopeError(f"the objective needs a batch of {objective.batch} images, the parameterization has "
-                             f"{param.batch}")
     param = param.to(subject.device)
     if init is not None:
         param.set_image(init)
@@ -151,12 +204,13 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
     history: list[list[float]] = []
     step = 0
     started = time.perf_counter()
-    redirect = redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps \
-        else nullcontext()
+    redirect = (
+        redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps else nullcontext()
+    )
     with redirect:
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
-            images = transforms(param(), generator)
+            images = transforms(param(), generators)
             with folded:
                 scores = objective(subject.capture(images, layers))
             (-scores.sum()).backward()
@@ -170,5 +224,12 @@ def render(subject: Subject, objective: Objective, *, batch: int | None = None, 
     with torch.no_grad():
         final = param().detach()
         activations = objective(subject.capture(final, layers)).cpu().tolist()
-    return RenderResult(final.cpu(), history, activations, seconds_per_step, steps, objective.units,
-                        fold.count if fold is not None else 0)
+    return RenderResult(
+        final.cpu(),
+        history,
+        activations,
+        seconds_per_step,
+        steps,
+        objective.units,
+        fold.count if fold is not None else 0,
+    )

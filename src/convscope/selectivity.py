@@ -18,6 +18,7 @@ measured from the unit's floor rather than from an arbitrary zero; non-negative 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,12 @@ from .objectives import _spatial
 from .subject import Subject
 
 KINDS = ("unimodal", "bimodal", "non-specific", "dead")
-KIND_COLORS = {"unimodal": (31, 119, 180), "bimodal": (44, 160, 44), "non-specific": (214, 39, 40),
-               "dead": (127, 127, 127)}
+KIND_COLORS = {
+    "unimodal": (31, 119, 180),
+    "bimodal": (44, 160, 44),
+    "non-specific": (214, 39, 40),
+    "dead": (127, 127, 127),
+}
 
 
 @dataclass
@@ -51,8 +56,10 @@ class LayerSelectivity:
     def kinds(self) -> list[str]:
         counts = self.specific().sum(dim=0).tolist()
         dead = (self.peak <= 0).tolist()
-        return ["dead" if d else "unimodal" if n == 1 else "bimodal" if n == 2 else "non-specific"
-                for n, d in zip(counts, dead)]
+        return [
+            "dead" if d else "unimodal" if n == 1 else "bimodal" if n == 2 else "non-specific"
+            for n, d in zip(counts, dead)
+        ]
 
     def fractions(self) -> dict[str, float]:
         kinds = self.kinds()
@@ -71,22 +78,42 @@ class Selectivity:
         for entry in self.layers:
             specific = entry.specific()
             for u, kind in enumerate(entry.kinds()):
-                units.append({"layer": entry.layer, "index": u, "kind": kind,
-                              "classes": [] if kind == "dead" else
-                              [self.classes[c] for c in torch.nonzero(specific[:, u]).flatten().tolist()],
-                              "overall_mean": float(entry.overall_mean[u]),
-                              "class_means": [round(float(v), 6) for v in entry.class_means[:, u]]})
-        return {"units": units, "fractions": {entry.layer: entry.fractions() for entry in self.layers},
-                "classes": self.classes, "class_counts": self.class_counts, "images": self.images,
-                "threshold": self.layers[0].threshold if self.layers else None}
+                units.append(
+                    {
+                        "layer": entry.layer,
+                        "index": u,
+                        "kind": kind,
+                        "classes": []
+                        if kind == "dead"
+                        else [self.classes[c] for c in torch.nonzero(specific[:, u]).flatten().tolist()],
+                        "overall_mean": float(entry.overall_mean[u]),
+                        "class_means": [round(float(v), 6) for v in entry.class_means[:, u]],
+                    }
+                )
+        return {
+            "units": units,
+            "fractions": {entry.layer: entry.fractions() for entry in self.layers},
+            "classes": self.classes,
+            "class_counts": self.class_counts,
+            "images": self.images,
+            "threshold": self.layers[0].threshold if self.layers else None,
+        }
 
 
-def selectivity(subject: Subject, dataset: ImageDataset, layers: list[str], *, threshold: float = 0.4,
-                batch_size: int = 32, progress: bool = False) -> Selectivity:
+def selectivity(
+    subject: Subject,
+    dataset: ImageDataset,
+    layers: list[str],
+    *,
+    threshold: float = 0.4,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> Selectivity:
     """Class means, overall means and peaks of every channel of `layers`, in one streaming pass."""
     if not dataset.classes:
-        raise ConvscopeError(f"selectivity needs a dataset with classes (one sub-folder per class); "
-                             f"{dataset.name} has none")
+        raise ConvscopeError(
+            f"selectivity needs a dataset with classes (one sub-folder per class); {dataset.name} has none"
+        )
     if threshold < 0:
         raise ConvscopeError(f"threshold must be >= 0, got {threshold}")
     layers = [subject.resolve(layer) for layer in layers]
@@ -128,8 +155,11 @@ def profile_plot(entry: LayerSelectivity, classes: list[str], per_kind: int = 4,
     kinds = entry.kinds()
     all_ratios = (entry.class_means - entry.floor) / (entry.overall_mean - entry.floor).abs().clamp_min(1e-12)
     peak = all_ratios.amax(dim=0).tolist()
-    chosen = [(u, kind) for kind in KINDS[:3]  # the most selective units of each kind
-              for u in sorted((i for i, k in enumerate(kinds) if k == kind), key=lambda i: -peak[i])[:per_kind]]
+    chosen = [
+        (u, kind)
+        for kind in KINDS[:3]  # the most selective units of each kind
+        for u in sorted((i for i, k in enumerate(kinds) if k == kind), key=lambda i: -peak[i])[:per_kind]
+    ]
     ratios = {u: all_ratios[:, u].tolist() for u, _ in chosen}
     top = max([1.0 + entry.threshold] + [max(r) for r in ratios.values()]) * 1.1
     bottom = min([0.0] + [min(r) for r in ratios.values()])
@@ -164,9 +194,12 @@ def _axes(size, count: int, low: float, high: float, labels: list[str], title: s
     left, right, top, bottom = 50, width - 20, 24, height - 40
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
+    if not (math.isfinite(low) and math.isfinite(high)):  # a model that outputs NaN / inf: plot what is finite
+        low, high = 0.0, 1.0
     span = (high - low) or 1.0
 
     def to_xy(i: float, value: float) -> tuple[int, int]:
+        value = value if math.isfinite(value) else low  # a non-finite value is drawn at the bottom
         x = left + (right - left) * ((i + 0.5) / count if count > 1 else 0.5)
         return round(x), round(bottom - (value - low) / span * (bottom - top))
 

@@ -7,9 +7,9 @@ convention (value range, mean, std) before the model sees them. Layer names are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from torch import nn
 
 from .errors import ChannelError, ConvscopeError, SizeError, UnknownLayerError, suggest
 from .images import fit, open_image, pil_to_tensor, to_mode
+from .outputs import looks_like_probabilities, select_output  # noqa: F401 - re-exported
 
 LOGITS = "logits"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -44,14 +45,23 @@ class InputSpec:
             raise ConvscopeError(f"input std must be positive, got {self.std}")
 
     def to_dict(self) -> dict:
-        return {"size": list(self.size), "channels": self.channels, "mean": list(self.mean),
-                "std": list(self.std), "value_range": list(self.value_range)}
+        return {
+            "size": list(self.size),
+            "channels": self.channels,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "value_range": list(self.value_range),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "InputSpec":
-        return cls(size=tuple(data.get("size", (224, 224))), channels=int(data.get("channels", 3)),
-                   mean=tuple(data.get("mean", IMAGENET_MEAN)), std=tuple(data.get("std", IMAGENET_STD)),
-                   value_range=tuple(data.get("value_range", (0.0, 1.0))))
+        return cls(
+            size=tuple(data.get("size", (224, 224))),
+            channels=int(data.get("channels", 3)),
+            mean=tuple(data.get("mean", IMAGENET_MEAN)),
+            std=tuple(data.get("std", IMAGENET_STD)),
+            value_range=tuple(data.get("value_range", (0.0, 1.0))),
+        )
 
 
 class _StopForward(Exception):
@@ -62,106 +72,96 @@ class _StopForward(Exception):
 SIZE_FAILURES = (RuntimeError, ValueError, IndexError)
 
 
-def select_output(output, selector: str | int | None = None, model_name: str = "model") -> torch.Tensor:
-    """The one tensor of a model's output that convscope treats as its class scores (`logits`).
-
-    The rule: a tensor is taken as it is. A tuple / list (named tuples included: torchvision's GoogLeNet and
-    Inception aux outputs, timm's distilled heads) gives its first tensor, or element `selector` (an index, or a
-    named tuple's field name). A mapping (dict, OrderedDict, Hugging Face style outputs) gives
-    `output[selector]`, else its `logits` or `out` entry, else its only tensor. Anything else, or a mapping with
-    several tensors and no selector, raises ConvscopeError naming the choices (the field `output`).
-    """
-    if isinstance(output, torch.Tensor) and selector is None:
-        return output
-    if isinstance(output, Mapping):
-        keys = list(output)
-        if selector is not None:
-            if str(selector) not in output:
-                raise ConvscopeError(f"{model_name} returns a mapping without the key `{selector}` (field output); "
-                                     f"its keys: {', '.join(map(str, keys))}")
-            chosen = output[str(selector)]
-        else:
-            tensors = [k for k in keys if isinstance(output[k], torch.Tensor)]
-            named = [k for k in ("logits", "out") if k in tensors]
-            if not named and len(tensors) != 1:
-                raise ConvscopeError(f"{model_name} returns a mapping with {len(tensors)} tensors "
-                                     f"({', '.join(map(str, tensors)) or 'none'}): choose the class scores with "
-                                     "the field output (--output KEY)")
-            chosen = output[(named or tensors)[0]]
-    elif isinstance(output, (tuple, list)):
-        if selector is not None:
-            fields = getattr(output, "_fields", ())
-            if str(selector) in fields:
-                chosen = getattr(output, str(selector))
-            else:
-                try:
-                    chosen = output[int(selector)]
-                except (ValueError, IndexError):
-                    raise ConvscopeError(f"{model_name} returns {len(output)} values: output `{selector}` must be "
-                                         f"an index 0..{len(output) - 1}{' or one of ' + ', '.join(fields) if fields else ''}"
-                                         " (field output)") from None
-        else:
-            chosen = next((t for t in output if isinstance(t, torch.Tensor)), None)
-    elif isinstance(output, torch.Tensor):
-        raise ConvscopeError(f"{model_name} returns one tensor: the field output (`{selector}`) only applies to "
-                             "models that return a tuple or a mapping")
-    else:
-        chosen = None
-    if not isinstance(chosen, torch.Tensor):
-        raise ConvscopeError(f"{model_name} returns {type(output).__name__}, and convscope found no tensor of class "
-                             "scores in it (field output); wrap the model so that its forward returns one tensor")
-    return chosen
-
-
-def looks_like_probabilities(scores: torch.Tensor) -> bool:
-    """True when class scores [N, K] are rows of non-negative values summing to 1 (a softmax output), whose
-    gradients vanish where one class dominates: attribution maps come out near zero, class objectives stall."""
-    if scores.dim() != 2 or scores.shape[1] < 2:
-        return False
-    scores = scores.detach()
-    sums = scores.sum(dim=1)
-    return bool((scores >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
-
-
 def state_fingerprint(model: nn.Module) -> str:
-    """A hash of the bytes of every parameter and buffer (xxh3, ~3 GB/s on a CPU): changes whenever any value
-    changes, however it was changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor)."""
+    """A hash of the module tree (its repr: every hyper-parameter such as a BatchNorm's eps) and of the bytes of
+    every parameter and buffer (xxh3, ~3 GB/s on a CPU): changes whenever any of them changes, however it was
+    changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor or a module)."""
     digest = xxhash.xxh3_64()
+    digest.update(repr(model).encode())  # hyper-parameters too (a BatchNorm's eps, a conv's stride)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         t = tensor.detach()
         if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
             t = t.permute(0, 2, 3, 1)  # the same bytes, seen in storage order
         t = t.contiguous().cpu()
         digest.update(f"{name}:{t.dtype}:{list(t.shape)};".encode())
-        digest.update(memoryview(t.view(torch.uint8).numpy() if t.dtype == torch.bfloat16 else t.numpy())
-                      .cast("B") if t.numel() else b"")
+        digest.update(
+            memoryview(t.view(torch.uint8).numpy() if t.dtype == torch.bfloat16 else t.numpy()).cast("B")
+            if t.numel()
+            else b""
+        )
     return digest.hexdigest()
 
 
 class LayerTap:
-    """Forward hooks that keep the output of each named layer (its last call in the forward), always removed on
-    exit. The one place where convscope reads a layer's output while the model runs.
+    """Forward hooks that keep the output of each named layer (its last call in the forward), always removed once
+    the tap is closed. The one place where convscope reads a layer's output while the model runs.
 
     A layer whose output a later op rewrites in place (`ReLU(inplace=True)`, `out += identity`; found by the
     graph's dry run) hands the rest of the forward a copy, so the tensor kept is the layer's own output and
     gradients taken with respect to it flow through everything downstream. With `stop=True` the forward is
     stopped (`_StopForward`) once every layer has produced its last output.
+
+    Threads: a tap acts only on the forwards of the thread that opened it, so several threads may capture from
+    one shared Subject at once. Each tapped module carries one shared hook that hands its output to the taps of
+    the thread running the forward; these hooks are added and removed under a lock and removed only when no tap
+    on the model is open (PyTorch iterates a module's hook dict while an exception such as `_StopForward` passes
+    through it, and changing the dict meanwhile would fail the other thread's forward). With one thread this is
+    exactly the usual register-on-enter, remove-on-exit.
+
+    `handles` holds hooks that subclasses add (removed on exit as they are).
     """
+
+    _lock = threading.Lock()
+    _open: dict[int, list] = {}  # id(model) -> [open taps on it, {module: _Shared}]
+
+    class _Shared:
+        """The one hook of a tapped module: calls the handlers the current thread registered on it, in order."""
+
+        def __init__(self, module: nn.Module):
+            self.handlers: dict[int, list] = {}  # thread id -> hook functions of that thread's open taps
+            self.handle = module.register_forward_hook(self)
+
+        def __call__(self, module, inputs, output):
+            handlers = self.handlers.get(threading.get_ident())
+            if not handlers:  # no tap of this thread here: another thread's forward through the shared model
+                return None
+            result = None
+            for handler in tuple(handlers):
+                replaced = handler(module, inputs, output if result is None else result)
+                result = replaced if replaced is not None else result
+            return result
 
     def __init__(self, subject: "Subject", layers: Sequence[str], stop: bool = False):
         self.subject, self.stop = subject, stop
         self.layers = [n for n in dict.fromkeys(layers) if n != LOGITS]
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list = []
+        self.thread: int | None = None
+        self._registered: list = []  # (shared hook, handler) pairs this tap added
+        self._counted = False  # whether this tap is counted among the model's open taps
 
     def __enter__(self) -> "LayerTap":
+        self.thread = threading.get_ident()
         if not self.layers:
             return self
         graph = self.subject.graph
         self.expected = {n: graph.node(n).calls for n in self.layers}
         self.calls = dict.fromkeys(self.layers, 0)
-        for n in self.layers:
-            self.handles.append(self.subject.module(n).register_forward_hook(self._hook(n, graph.node(n).mutated_later)))
+        handlers = [(self.subject.module(n), self._hook(n, graph.node(n).mutated_later)) for n in self.layers]
+        with self._lock:
+            state = self._open.setdefault(id(self.subject.model), [0, {}])
+            state[0] += 1
+            self._counted = True
+            try:
+                for module, handler in handlers:
+                    shared = state[1].get(module)
+                    if shared is None:
+                        shared = state[1][module] = self._Shared(module)
+                    shared.handlers.setdefault(self.thread, []).append(handler)
+                    self._registered.append((shared, handler))
+            except BaseException:
+                self._release()
+                raise
         return self
 
     def _hook(self, name: str, mutated_later: bool):
@@ -180,6 +180,27 @@ class LayerTap:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        if self._counted:
+            with self._lock:
+                self._release()
+
+    def _release(self) -> None:
+        """Take this tap's handlers off the shared hooks; the last open tap on the model removes the hooks
+        themselves (no forward of any tap is running through them then). Called with the lock held."""
+        for shared, handler in self._registered:
+            mine = shared.handlers[self.thread]
+            mine.remove(handler)
+            if not mine:
+                del shared.handlers[self.thread]
+        self._registered.clear()
+        self._counted = False
+        key = id(self.subject.model)
+        state = self._open[key]
+        state[0] -= 1
+        if state[0] == 0:
+            for shared in state[1].values():
+                shared.handle.remove()
+            del self._open[key]
 
 
 class Normalize(nn.Module):
@@ -219,9 +240,13 @@ class Subject:
         if self.channels_last:  # the layout changes, the values do not
             self.model.to(memory_format=torch.channels_last)
         self.normalize = Normalize(self.input)
-        self._modules = dict(self.model.named_modules())
-        del self._modules[""]
         self._working_sizes: dict[tuple, tuple[int, int] | None] = {}
+        self._graph: tuple | None = None  # (the modules it was traced from, LayerGraph)
+
+    @property
+    def _modules(self) -> dict[str, nn.Module]:
+        """name -> module, read from the model each time (a submodule replaced after wrapping is seen)."""
+        return {name: module for name, module in self.model.named_modules() if name}
 
     # --- layers -------------------------------------------------------------------------------------------
     @property
@@ -233,18 +258,26 @@ class Subject:
         """Check a layer name, raising UnknownLayerError with the closest names when it is not a layer."""
         if name == LOGITS or name in self._modules:
             return name
-        raise UnknownLayerError(f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}"
-                                f"; `convscope layers` lists them")
+        raise UnknownLayerError(
+            f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}"
+            f"; `convscope layers` lists them"
+        )
 
     def module(self, name: str) -> nn.Module:
         return self._modules[self.resolve(name)]
 
-    @cached_property
+    @property
     def graph(self):
-        """The LayerGraph of this model (types, shapes, nesting, data-flow edges), from one dry run."""
+        """The LayerGraph of this model (types, shapes, nesting, data-flow edges), from one dry run; traced again
+        when a submodule was replaced. Raises ConvscopeError before running anything when the model is in
+        training mode (the dry run would change BatchNorm statistics)."""
         from .graph import trace_graph
 
-        return trace_graph(self)
+        modules = tuple((name, id(module)) for name, module in self.model.named_modules())
+        if self._graph is None or self._graph[0] != modules:
+            self.check_eval()
+            self._graph = (modules, trace_graph(self))
+        return self._graph[1]
 
     def num_channels(self, layer: str) -> int:
         """Channels (dim 1) of a layer's output, from the graph's dry run."""
@@ -285,15 +318,27 @@ class Subject:
         if images.dim() != 4:
             raise ConvscopeError(f"expected images shaped [N, C, H, W], got {list(images.shape)}")
         if images.shape[1] != self.input.channels:
-            raise ConvscopeError(f"model {self.name} takes {self.input.channels}-channel images, "
-                                 f"got {images.shape[1]} channels")
-        if self.model.training or any(m.training for m in self._modules.values()):
-            training = next((n for n, m in self._modules.items() if m.training), "the model")
-            raise ConvscopeError(f"model {self.name} is in training mode (`{training}`): convscope needs eval mode, "
-                                 "where dropout is off and BatchNorm uses its running statistics; call "
-                                 "subject.model.eval()")
-        images = images.to(self.device, torch.float32)
+            raise ConvscopeError(
+                f"model {self.name} takes {self.input.channels}-channel images, got {images.shape[1]} channels"
+            )
+        self.check_eval()
+        images = images.to(self.device, self.dtype)
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def check_eval(self) -> None:
+        """Raise ConvscopeError when the model or any module in it is in training mode."""
+        training = next((name or "the model" for name, m in self.model.named_modules() if m.training), None)
+        if training is not None:
+            raise ConvscopeError(
+                f"model {self.name} is in training mode (`{training}`): convscope needs eval mode, "
+                "where dropout is off and BatchNorm uses its running statistics; call "
+                "subject.model.eval()"
+            )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type of the model's parameters (images are fed in it; float32 for most models)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
 
     def model_output(self, x: torch.Tensor) -> torch.Tensor:
         """The model's class scores [N, K] (`logits`, chosen by `select_output`) for an already normalized input."""
@@ -320,8 +365,10 @@ class Subject:
         names = list(dict.fromkeys(self.resolve(n) for n in layers))
         wanted = [n for n in names if n != LOGITS]
         if wanted and not self.scriptable_hooks:
-            raise ConvscopeError(f"model {self.name} is TorchScript: its layers cannot be hooked, only `logits`; "
-                                 "save a checkpoint with an architecture spec to inspect layers")
+            raise ConvscopeError(
+                f"model {self.name} is TorchScript: its layers cannot be hooked, only `logits`; "
+                "save a checkpoint with an architecture spec to inspect layers"
+            )
         x = self.normalize(self.prepare(images))
         for n in wanted:
             if self.graph.node(n).calls == 0:
@@ -349,11 +396,16 @@ class Subject:
         where = "the model's output" if layer == LOGITS else f"layer `{layer}`"
         if smallest is None:  # e.g. a flatten that needs exactly the model's input size
             own = self.input.size
-            hint = f"its own input size {own[0]}x{own[1]} does" if self._size_works(names, *own) else \
-                "no other size tried works either"
+            hint = (
+                f"its own input size {own[0]}x{own[1]} does"
+                if self._size_works(names, *own)
+                else "no other size tried works either"
+            )
             raise SizeError(f"{field} {height}x{width} does not work for {where} of {self.name} ({hint})")
-        raise SizeError(f"{field} {height}x{width} is too small for {where} of {self.name} (its feature map "
-                        f"would be empty); the smallest size that works is {smallest[0]}x{smallest[1]}")
+        raise SizeError(
+            f"{field} {height}x{width} is too small for {where} of {self.name} (its feature map "
+            f"would be empty); the smallest size that works is {smallest[0]}x{smallest[1]}"
+        )
 
     def _size_works(self, names: tuple[str, ...], height: int, width: int) -> bool:
         key = (names, height, width)
@@ -415,12 +467,13 @@ def resolve_device(name: str | torch.device) -> torch.device:
             raise ConvscopeError(f"unknown device {name!r}: use cpu, cuda, cuda:N, mps or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConvscopeError(f"device {name}: no CUDA GPU is available to this PyTorch "
-                                 f"(torch {torch.__version__}); use --device cpu")
+            raise ConvscopeError(
+                f"device {name}: no CUDA GPU is available to this PyTorch (torch {torch.__version__}); use device cpu"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ConvscopeError(f"device {name}: GPU index out of range 0..{torch.cuda.device_count() - 1}")
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConvscopeError(f"device {name}: MPS is not available on this machine; use --device cpu")
+        raise ConvscopeError(f"device {name}: MPS is not available on this machine; use device cpu")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ConvscopeError(f"unsupported device {name!r}: use cpu, cuda, cuda:N, mps or auto")
     return device

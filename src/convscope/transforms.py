@@ -1,4 +1,5 @@
-"""Random differentiable transforms, batched: every image of a batch draws its own values.
+"""Random differentiable transforms, batched: every image of a batch draws its own values (from its own random
+generator when given one per image, as render does: then an image's transforms never depend on its batch mates).
 
 The image (H x W) is placed on a gray canvas `pad` pixels larger on every side (seed 001 §3.2.2: the margin
 keeps edge artifacts out); each image then gets its own random scale, rotation and shift (jitter), and the
@@ -11,6 +12,7 @@ identity.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -46,18 +48,25 @@ class Transforms:
     def is_identity(self) -> bool:
         return self.pad == 0 and self.jitter == 0 and self.rotate == 0 and self.scale == 0
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | Sequence[torch.Generator] | None = None
+    ) -> torch.Tensor:
+        """Transform `images` [N, C, H, W] (values in [0, 1], any device; gradients flow) into [N, C, H, W].
+
+        Each image draws four uniform numbers in [0, 1) per call (zoom, angle, shift x, shift y) from
+        `generator`: one torch.Generator for the whole batch (row i of an [N, 4] draw), a sequence of N
+        generators, one per image (image i's values then depend only on generator i: not on the batch size or
+        its position; render passes one per item), or None for torch's global generator. The identity transform
+        draws nothing. Raises ConvscopeError when the number of generators is not N.
+        """
         if self.is_identity:
             return images
         n, _, height, width = images.shape
         canvas_height, canvas_width = height + 2 * self.pad, width + 2 * self.pad
-
-        def uniform(bound: float) -> torch.Tensor:
-            return (torch.rand(n, generator=generator) * 2 - 1) * bound
-
-        zoom = 1 + uniform(self.scale)
-        angle = uniform(math.radians(self.rotate))
-        shift = torch.randint(-self.jitter, self.jitter + 1, (n, 2), generator=generator).float()
+        draws = _uniform_draws(n, generator)  # [N, 4] in [0, 1)
+        zoom = 1 + (draws[:, 0] * 2 - 1) * self.scale
+        angle = (draws[:, 1] * 2 - 1) * math.radians(self.rotate)
+        shift = (draws[:, 2:] * (2 * self.jitter + 1)).floor().clamp_max(2 * self.jitter) - self.jitter  # integers
         cos, sin = angle.cos() / zoom, angle.sin() / zoom
         # output pixel at canvas offset u (from the centre) samples image offset R(angle) u / zoom + shift;
         # affine_grid maps [-1, 1] output coordinates (canvas-sized) to [-1, 1] coordinates of the image
@@ -73,6 +82,16 @@ class Transforms:
         return sample_bilinear(images - gray, grid) + gray
 
 
+def _uniform_draws(n: int, generator: torch.Generator | Sequence[torch.Generator] | None) -> torch.Tensor:
+    """[n, 4] uniform values in [0, 1): one draw from a single generator, or one row per item's generator."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(n, 4, generator=generator)
+    generators = list(generator)
+    if len(generators) != n:
+        raise ConvscopeError(f"{len(generators)} random generators for a batch of {n} images")
+    return torch.stack([torch.rand(4, generator=g) for g in generators])
+
+
 def sample_bilinear(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """grid_sample (bilinear, zeros outside). PyTorch's CPU kernel parallelizes over the batch only, so a single
     image is sampled as k bands of output rows, one per thread (the same values; ~1.7x faster forward + backward
@@ -81,8 +100,13 @@ def sample_bilinear(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     bands = min(torch.get_num_threads(), 8)
     if n > 1 or bands < 2 or height % bands or images.device.type != "cpu":
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    out = F.grid_sample(images.expand(bands, -1, -1, -1), grid.reshape(bands, height // bands, width, 2),
-                        mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(
+        images.expand(bands, -1, -1, -1),
+        grid.reshape(bands, height // bands, width, 2),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     return out.transpose(0, 1).reshape(1, channels, height, width)
 
 

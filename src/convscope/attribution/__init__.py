@@ -6,11 +6,25 @@ at run time and every hook is removed, also after an error).
 """
 
 from .cam import grad_cam
+from .explainer import LRP, lrp
 from .gradients import gradient_attribution, integrated_gradients
-from .lrp import COMPOSITES, LRP, Attribution, Composite, Rule, lrp
+from .lrp import COMPOSITES, Attribution, Composite, Rule
 from .occlusion import occlusion
 from .ranking import rank_filters
-from .report import METHODS, attribute, run_attribute
+from .report import METHODS, attribute
 
-__all__ = ["COMPOSITES", "LRP", "METHODS", "Attribution", "Composite", "Rule", "attribute", "grad_cam",
-           "gradient_attribution", "integrated_gradients", "lrp", "occlusion", "rank_filters", "run_attribute"]
+__all__ = [
+    "COMPOSITES",
+    "LRP",
+    "METHODS",
+    "Attribution",
+    "Composite",
+    "Rule",
+    "attribute",
+    "grad_cam",
+    "gradient_attribution",
+    "integrated_gradients",
+    "lrp",
+    "occlusion",
+    "rank_filters",
+]

@@ -15,17 +15,24 @@ from .lrp import Attribution, LayerRecorder, target_classes
 
 def last_spatial_layer(subject: Subject) -> str:
     """The last module (in execution order, running once) whose output is a [C, H, W] map larger than 1 x 1."""
-    spatial = [n.name for n in subject.graph.in_execution_order()
-               if n.name != LOGITS and n.calls == 1 and isinstance(n.output_shape, list)
-               and len(n.output_shape) == 3 and not isinstance(n.output_shape[0], list)
-               and n.output_shape[1] * n.output_shape[2] > 1]
+    spatial = [
+        n.name
+        for n in subject.graph.in_execution_order()
+        if n.name != LOGITS
+        and n.calls == 1
+        and isinstance(n.output_shape, list)
+        and len(n.output_shape) == 3
+        and not isinstance(n.output_shape[0], list)
+        and n.output_shape[1] * n.output_shape[2] > 1
+    ]
     if not spatial:
         raise ConvscopeError(f"model {subject.name} has no layer with a spatial output for Grad-CAM")
     return spatial[-1]
 
 
-def grad_cam(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
-             layer: str | None = None) -> Attribution:
+def grad_cam(
+    subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None, layer: str | None = None
+) -> Attribution:
     """Grad-CAM (Selvaraju et al. 2017, eq. 1-2) of `target` (default: the predicted class) for [N, C, H, W]
     images in [0, 1]: `input` is the [N, 1, H, W] map (>= 0, logit units x activation units), `layers[layer]` the
     per-channel contributions alpha_c A_c [N, C, h, w]. `layer`'s own output is used even when a later in-place op
@@ -43,11 +50,11 @@ def grad_cam(subject: Subject, images: torch.Tensor, target: int | Sequence[int]
     output = logits.gather(1, targets[:, None])[:, 0]
     (grad,) = torch.autograd.grad(output.sum(), activation, allow_unused=True)
     if grad is None:
-        raise ConvscopeError(f"the model's output does not depend on layer `{layer}` (Grad-CAM needs a layer on the "
-                             "path to the logits)")
+        raise ConvscopeError(
+            f"the model's output does not depend on layer `{layer}` (Grad-CAM needs a layer on the path to the logits)"
+        )
     weights = grad.mean((2, 3), keepdim=True)
     contributions = (weights * activation).detach()
     cam = F.relu(contributions.sum(1, keepdim=True))
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
-    return Attribution("gradcam", cam, {layer: contributions}, output.detach(), targets, {"layer": layer},
-                       signed=False)
+    return Attribution("gradcam", cam, {layer: contributions}, output.detach(), targets, {"layer": layer}, signed=False)

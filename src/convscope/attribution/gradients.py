@@ -18,7 +18,16 @@ from torch.overrides import TorchFunctionMode
 
 from ..errors import ConvscopeError
 from ..subject import Subject
-from .lrp import ACTIVATIONS, Attribution, LayerRecorder, resolve_layers, target_classes
+from .lrp import (
+    ACTIVATIONS,
+    Attribution,
+    InPlaceGuard,
+    LayerRecorder,
+    _tensors,
+    resolve_layers,
+    rewrites_in_place,
+    target_classes,
+)
 
 
 class _Rectified(torch.autograd.Function):
@@ -43,13 +52,19 @@ class RectifiedBackward(TorchFunctionMode):
     def __init__(self, deconvnet: bool):
         super().__init__()
         self.deconvnet = deconvnet
+        self.guard = InPlaceGuard()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
+        if self.guard.stale:
+            self.guard.check(_tensors((args, kwargs)), "")
         if name not in ACTIVATIONS or not (args and isinstance(args[0], torch.Tensor) and args[0].requires_grad):
             return func(*args, **kwargs)
+        if rewrites_in_place(name, args, kwargs):
+            self.guard.note(name, args)
         x = args[0]
+        args = tuple(False if a is True else a for a in args)  # a positional inplace flag
         plain = dict(kwargs, inplace=False) if "inplace" in kwargs else kwargs
         with torch.enable_grad():
             leaf = x.detach().requires_grad_(True)
@@ -59,12 +74,23 @@ class RectifiedBackward(TorchFunctionMode):
         return y.detach() + (passed - passed.detach())
 
 
-def gradient_attribution(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
-                         method: str = "saliency", layers: str | Sequence[str] | None = None) -> Attribution:
+def gradient_attribution(
+    subject: Subject,
+    images: torch.Tensor,
+    target: int | Sequence[int] | None = None,
+    method: str = "saliency",
+    layers: str | Sequence[str] | None = None,
+) -> Attribution:
     """The (rewritten) gradient of the target logit wrt the input, and gradient x activation at `layers`."""
     modes = {"saliency": None, "guided-backprop": False, "deconvnet": True}
     if method not in modes:
         raise ConvscopeError(f"unknown gradient method `{method}`; choose one of {', '.join(modes)}")
+    if modes[method] is not None and not subject.scriptable_hooks:
+        raise ConvscopeError(
+            f"model {subject.name} is TorchScript: {method} rewrites the backward of its "
+            "activations, which a compiled model hides (it would silently give plain saliency); "
+            "use saliency, gradcam, integrated-gradients or occlusion"
+        )
     names = resolve_layers(subject, layers) if layers else []
     x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
     mode = RectifiedBackward(modes[method]) if modes[method] is not None else None
@@ -78,14 +104,22 @@ def gradient_attribution(subject: Subject, images: torch.Tensor, target: int | S
     output = logits.gather(1, targets[:, None])[:, 0]
     captured = {n: t for n, t in recorder.tensors.items() if t.requires_grad}
     grads = torch.autograd.grad(output.sum(), [x, *captured.values()], allow_unused=True)
-    per_layer = {n: t.detach() * g if g is not None else torch.zeros_like(t)
-                 for (n, t), g in zip(captured.items(), grads[1:])}
-    return Attribution(method, grads[0].detach(), per_layer, output.detach(), targets,
-                       {"reduce": "max-abs"}, signed=True)
+    per_layer = {
+        n: t.detach() * g if g is not None else torch.zeros_like(t) for (n, t), g in zip(captured.items(), grads[1:])
+    }
+    return Attribution(
+        method, grads[0].detach(), per_layer, output.detach(), targets, {"reduce": "max-abs"}, signed=True
+    )
 
 
-def integrated_gradients(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
-                         steps: int = 32, baseline: float = 0.0, chunk: int = 16) -> Attribution:
+def integrated_gradients(
+    subject: Subject,
+    images: torch.Tensor,
+    target: int | Sequence[int] | None = None,
+    steps: int = 32,
+    baseline: float = 0.0,
+    chunk: int = 16,
+) -> Attribution:
     """IG_i = (x_i - x'_i) * mean_k dF/dx_i (x' + (k + 1/2)/m (x - x')), k = 0..m-1 (midpoint Riemann sum), with x'
     the image of constant value `baseline` in [0, 1] (default black). Completeness: sum IG ~ F(x) - F(x')."""
     if steps < 1:
@@ -103,7 +137,7 @@ def integrated_gradients(subject: Subject, images: torch.Tensor, target: int | S
     total = torch.zeros_like(x)
     for i in range(x.shape[0]):
         for start in range(0, steps, chunk):
-            a = alphas[start:start + chunk].view(-1, 1, 1, 1)
+            a = alphas[start : start + chunk].view(-1, 1, 1, 1)
             path = (x0[i] + a * (x[i] - x0[i])).detach().requires_grad_(True)
             with torch.enable_grad():
                 out = subject.model_output(path)[:, targets[i]]
@@ -112,6 +146,12 @@ def integrated_gradients(subject: Subject, images: torch.Tensor, target: int | S
     attribution = (x - x0) * total / steps
     output = logits.gather(1, targets[:, None])[:, 0]
     difference = output - base_logits.gather(1, targets[:, None])[:, 0]
-    return Attribution("integrated-gradients", attribution.detach(), {}, output, targets,
-                       {"steps": steps, "baseline": baseline, "output_minus_baseline": difference.tolist()},
-                       signed=True)
+    return Attribution(
+        "integrated-gradients",
+        attribution.detach(),
+        {},
+        output,
+        targets,
+        {"steps": steps, "baseline": baseline, "output_minus_baseline": difference.tolist()},
+        signed=True,
+    )

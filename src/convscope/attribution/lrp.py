@@ -50,8 +50,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
 from ..errors import ConvscopeError, ConvscopeWarning
-from ..subject import LOGITS, LayerTap, Subject, looks_like_probabilities
-from .canonizers import FoldPlan
+from ..fold import FoldPlan
+from ..outputs import looks_like_probabilities
+from ..subject import LOGITS, LayerTap, Subject
 
 EPSILON = 1e-6
 #: relevance whose magnitude at some layer exceeds this many times the explained logit has lost every significant
@@ -99,16 +100,25 @@ class Rule:
     def input_only(self) -> bool:
         return self.name in ("zbox", "flat", "w2")
 
-    def terms(self, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-              views: dict[str, torch.Tensor] | None, parts: WeightParts, has_negative: bool) -> Terms:
+    def terms(
+        self,
+        op: LinearOp,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        views: dict[str, torch.Tensor] | None,
+        parts: WeightParts,
+        has_negative: bool,
+    ) -> Terms:
         """The rule's denominators z_k as differentiable functions of the layer's input (or the input views):
         the relevance of input i is sum_k c_k x_i d z_k / d x_i R_out / z_k (see the module docstring)."""
         if self.name == "epsilon":
             return [(1.0, op(x, weight, bias), False)]
         if self.name == "zbox":
             # (x - l) w+ + (x - h) w-: two non-negative terms, each its own leaf (no cancellation in float32)
-            z = op(views["above_low"], parts.get(weight, "+"), None) + \
-                op(views["below_high"], parts.get(weight, "-"), None)
+            z = op(views["above_low"], parts.get(weight, "+"), None) + op(
+                views["below_high"], parts.get(weight, "-"), None
+            )
             return [(1.0, z, True)]
         if self.name in ("flat", "w2"):
             w = torch.ones_like(weight) if self.name == "flat" else weight * weight
@@ -208,9 +218,15 @@ class SignMatchedSum(torch.autograd.Function):
         return (share * a_in).sum_to_size(a.shape), (share * b_in).sum_to_size(b.shape)
 
 
-RULES = {"epsilon": Rule("epsilon"), "zplus": Rule("zplus"), "alpha2beta1": Rule("alphabeta", alpha=2, beta=1),
-         "alpha1beta0": Rule("alphabeta", alpha=1, beta=0), "zbox": Rule("zbox"), "flat": Rule("flat"),
-         "w2": Rule("w2")}
+RULES = {
+    "epsilon": Rule("epsilon"),
+    "zplus": Rule("zplus"),
+    "alpha2beta1": Rule("alphabeta", alpha=2, beta=1),
+    "alpha1beta0": Rule("alphabeta", alpha=1, beta=0),
+    "zbox": Rule("zbox"),
+    "flat": Rule("flat"),
+    "w2": Rule("w2"),
+}
 
 
 @dataclass(frozen=True)
@@ -228,18 +244,48 @@ class Composite:
 
 
 COMPOSITES = {
-    "dtd": Composite("dtd", RULES["zbox"], RULES["zplus"], RULES["zplus"],
-                     "Deep Taylor: z^B at the input layer, z+ everywhere else (seed 001 §2.5.5)"),
-    "epsilon-plus": Composite("epsilon-plus", RULES["zbox"], RULES["zplus"], RULES["epsilon"],
-                              "LRP-eps+: z^B input, z+ convolutions, epsilon dense layers"),
-    "epsilon-plus-flat": Composite("epsilon-plus-flat", RULES["flat"], RULES["zplus"], RULES["epsilon"],
-                                   "flat input layer, z+ convolutions, epsilon dense layers"),
-    "alpha2beta1": Composite("alpha2beta1", RULES["zbox"], RULES["alpha2beta1"], RULES["epsilon"],
-                             "z^B input, alpha=2 beta=1 convolutions, epsilon dense layers"),
-    "alpha1beta0": Composite("alpha1beta0", RULES["zbox"], RULES["alpha1beta0"], RULES["epsilon"],
-                             "z^B input, alpha=1 beta=0 convolutions, epsilon dense layers"),
-    "epsilon": Composite("epsilon", RULES["epsilon"], RULES["epsilon"], RULES["epsilon"],
-                         "epsilon everywhere (close to gradient x input)"),
+    "dtd": Composite(
+        "dtd",
+        RULES["zbox"],
+        RULES["zplus"],
+        RULES["zplus"],
+        "Deep Taylor: z^B at the input layer, z+ everywhere else (seed 001 §2.5.5)",
+    ),
+    "epsilon-plus": Composite(
+        "epsilon-plus",
+        RULES["zbox"],
+        RULES["zplus"],
+        RULES["epsilon"],
+        "LRP-eps+: z^B input, z+ convolutions, epsilon dense layers",
+    ),
+    "epsilon-plus-flat": Composite(
+        "epsilon-plus-flat",
+        RULES["flat"],
+        RULES["zplus"],
+        RULES["epsilon"],
+        "flat input layer, z+ convolutions, epsilon dense layers",
+    ),
+    "alpha2beta1": Composite(
+        "alpha2beta1",
+        RULES["zbox"],
+        RULES["alpha2beta1"],
+        RULES["epsilon"],
+        "z^B input, alpha=2 beta=1 convolutions, epsilon dense layers",
+    ),
+    "alpha1beta0": Composite(
+        "alpha1beta0",
+        RULES["zbox"],
+        RULES["alpha1beta0"],
+        RULES["epsilon"],
+        "z^B input, alpha=1 beta=0 convolutions, epsilon dense layers",
+    ),
+    "epsilon": Composite(
+        "epsilon",
+        RULES["epsilon"],
+        RULES["epsilon"],
+        RULES["epsilon"],
+        "epsilon everywhere (close to gradient x input)",
+    ),
     "w2-plus": Composite("w2-plus", RULES["w2"], RULES["zplus"], RULES["zplus"], "w^2 input layer, z+ elsewhere"),
 }
 
@@ -253,27 +299,174 @@ def get_composite(name: str | Composite) -> Composite:
 
 
 # --- the rewriting mode ----------------------------------------------------------------------------------------
-ACTIVATIONS = {"relu", "relu_", "relu6", "hardtanh", "hardtanh_", "silu", "silu_", "hardswish", "hardswish_",
-               "gelu", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "mish", "softplus", "clamp",
-               "clamp_", "clamp_min", "clamp_min_", "clip", "threshold", "threshold_", "prelu"}
+ACTIVATIONS = {
+    "relu",
+    "relu_",
+    "relu6",
+    "hardtanh",
+    "hardtanh_",
+    "silu",
+    "silu_",
+    "hardswish",
+    "hardswish_",
+    "gelu",
+    "leaky_relu",
+    "leaky_relu_",
+    "elu",
+    "elu_",
+    "selu",
+    "celu",
+    "mish",
+    "softplus",
+    "clamp",
+    "clamp_",
+    "clamp_min",
+    "clamp_min_",
+    "clip",
+    "threshold",
+    "threshold_",
+    "prelu",
+}
 GATES = {"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "tanh", "tanh_"}
 AVG_POOLS = {"avg_pool2d", "adaptive_avg_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "mean"}
-MAX_POOLS = {"max_pool2d", "_max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool2d",
-             "adaptive_max_pool2d_with_indices", "boolean_dispatch"}
-PRODUCTS = {"mul", "__mul__", "__rmul__", "mul_", "__imul__", "multiply", "div", "__truediv__", "div_",
-            "__itruediv__", "true_divide"}
+MAX_POOLS = {
+    "max_pool2d",
+    "_max_pool2d",
+    "max_pool2d_with_indices",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "boolean_dispatch",
+}
+PRODUCTS = {
+    "mul",
+    "__mul__",
+    "__rmul__",
+    "mul_",
+    "__imul__",
+    "multiply",
+    "div",
+    "__truediv__",
+    "div_",
+    "__itruediv__",
+    "true_divide",
+}
 ADDITIONS = {"add", "__add__", "__radd__", "add_", "__iadd__"}
-IN_PLACE = {"add_": torch.add, "__iadd__": torch.add, "sub_": torch.sub, "__isub__": torch.sub,
-            "mul_": torch.mul, "__imul__": torch.mul, "div_": torch.div, "__itruediv__": torch.div}
+IN_PLACE = {
+    "add_": torch.add,
+    "__iadd__": torch.add,
+    "sub_": torch.sub,
+    "__isub__": torch.sub,
+    "mul_": torch.mul,
+    "__imul__": torch.mul,
+    "div_": torch.div,
+    "__itruediv__": torch.div,
+}
 # ops whose true gradient is already a conservative relevance rule (linear, parameter-free)
-PASS = {"add", "__add__", "__radd__", "sub", "__sub__", "__rsub__", "rsub", "neg", "__neg__", "cat", "concat",
-        "concatenate", "stack", "view", "reshape", "flatten", "permute", "transpose", "contiguous", "clone",
-        "squeeze", "unsqueeze", "expand", "expand_as", "__getitem__", "split", "chunk", "narrow", "to", "float",
-        "pad", "dropout", "dropout2d", "dropout1d", "alpha_dropout", "feature_alpha_dropout", "sum", "detach",
-        "interpolate", "upsample", "upsample_nearest2d", "upsample_bilinear2d", "view_as", "reshape_as",
-        "type_as", "unbind", "select", "slice", "t", "movedim", "flatten_", "contiguous_", "pixel_shuffle",
-        "channel_shuffle", "roll", "repeat", "tile", "squeeze_", "unsqueeze_", "unflatten", "adaptive_avg_pool3d"}
+PASS = {
+    "add",
+    "__add__",
+    "__radd__",
+    "sub",
+    "__sub__",
+    "__rsub__",
+    "rsub",
+    "neg",
+    "__neg__",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "view",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "contiguous",
+    "clone",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "expand_as",
+    "__getitem__",
+    "split",
+    "chunk",
+    "narrow",
+    "to",
+    "float",
+    "pad",
+    "dropout",
+    "dropout2d",
+    "dropout1d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "sum",
+    "detach",
+    "interpolate",
+    "upsample",
+    "upsample_nearest2d",
+    "upsample_bilinear2d",
+    "view_as",
+    "reshape_as",
+    "type_as",
+    "unbind",
+    "select",
+    "slice",
+    "t",
+    "movedim",
+    "flatten_",
+    "contiguous_",
+    "pixel_shuffle",
+    "channel_shuffle",
+    "roll",
+    "repeat",
+    "tile",
+    "squeeze_",
+    "unsqueeze_",
+    "unflatten",
+    "adaptive_avg_pool3d",
+}
 FOLLOW_INPUT = {"pad", "contiguous", "clone", "to", "float", "view", "reshape", "flatten", "dropout", "detach"}
+
+
+RUN_OUT_OF_PLACE = {n for n in ACTIVATIONS if n.endswith("_")} | set(IN_PLACE)  # rewritten in-place ops
+
+
+def rewrites_in_place(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a rewritten op is an in-place one (`relu_`, `+=`, `F.relu(x, inplace=True)`) that the rewrite runs
+    out of place: its result is a new tensor, and the tensor it should have overwritten keeps its old values."""
+    return name in RUN_OUT_OF_PLACE or (
+        name in ACTIVATIONS and (kwargs.get("inplace") is True or any(a is True for a in args[1:]))
+    )
+
+
+class InPlaceGuard:
+    """Refuses a forward that goes on using a tensor an in-place op was meant to overwrite.
+
+    The rewritten backward needs in-place ops run out of place (their custom backward keeps the input). A model
+    that uses the returned value (`x = relu(x)`, `out += identity`) is unaffected; one that discards it
+    (`y.relu_()` as a statement, then `y` again) would go on with the old values: a different network. The guard
+    remembers each tensor an in-place op left behind and raises ConvscopeError if any later op reads it."""
+
+    def __init__(self):
+        self.stale: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive: ids stay unique)
+
+    def note(self, name: str, args: tuple) -> None:
+        if args and isinstance(args[0], torch.Tensor):
+            self.stale[id(args[0])] = (args[0], name)
+
+    def check(self, tensors: list[torch.Tensor], where: str) -> None:
+        if not self.stale:
+            return
+        for t in tensors:
+            entry = self.stale.get(id(t))
+            if entry is not None and entry[0] is t:
+                raise ConvscopeError(
+                    f"the model discards the result of an in-place `{entry[1]}`{where} and goes on "
+                    "with the tensor it overwrote; the rewritten backward runs in-place ops out of "
+                    "place, so it would explain another network. Use the returned value "
+                    "(`y = y.relu()`), or a method without a rewritten backward (saliency, "
+                    "gradcam, integrated-gradients, occlusion)"
+                )
 
 
 def _tensors(value) -> list[torch.Tensor]:
@@ -287,13 +480,18 @@ def _float64(value):
 def _out_of_place(func):
     def run(x, *args, **kwargs):
         return func(x.clone(), *args, **kwargs)
+
     return run
 
 
 def parameter_owners(subject: Subject) -> dict[int, str]:
     """id(parameter or buffer) -> the name of the module that holds it."""
-    return {id(t): name for name, module in subject.model.named_modules() if name
-            for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]}
+    return {
+        id(t): name
+        for name, module in subject.model.named_modules()
+        if name
+        for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    }
 
 
 def _arguments(args: tuple, kwargs: dict, names: Sequence[str]) -> dict:
@@ -310,10 +508,20 @@ class RelevanceMode(TorchFunctionMode):
     layout ops to the first conv / linear.
     """
 
-    def __init__(self, subject: Subject, plan: FoldPlan, composite: Composite | None, *, maxpool: str = "wta",
-                 ignore_bias: bool = False, inputs: dict[int, tuple[torch.Tensor, dict]] | None = None,
-                 fold_errors: dict[str, float] | None = None, precise: bool = False,
-                 owners: dict[int, str] | None = None, parts: WeightParts | None = None):
+    def __init__(
+        self,
+        subject: Subject,
+        plan: FoldPlan,
+        composite: Composite | None,
+        *,
+        maxpool: str = "wta",
+        ignore_bias: bool = False,
+        inputs: dict[int, tuple[torch.Tensor, dict]] | None = None,
+        fold_errors: dict[str, float] | None = None,
+        precise: bool = False,
+        owners: dict[int, str] | None = None,
+        parts: WeightParts | None = None,
+    ):
         super().__init__()
         if maxpool not in ("wta", "avg"):
             raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
@@ -327,6 +535,7 @@ class RelevanceMode(TorchFunctionMode):
         self.input_layers: list[str] = []
         self.parts = parts if parts is not None else WeightParts()
         self.ones: dict = {}
+        self.guard = InPlaceGuard()
 
     # where are we? (for error messages)
     def _where(self) -> str:
@@ -335,18 +544,24 @@ class RelevanceMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
+        if self.guard.stale:
+            self.guard.check(_tensors((args, kwargs)), self._where())
         if name in ("conv2d", "linear"):
             return self._linear(func, name, args, kwargs)
         if name == "batch_norm":
             return self._batch_norm(func, args, kwargs)
         if self.precise:
             args, kwargs = tree_map(_float64, (args, kwargs))
-        live = self.composite is not None and any(t.requires_grad for t in _tensors((args, kwargs)))
+        tensors = _tensors((args, kwargs))
+        live = self.composite is not None and any(t.requires_grad for t in tensors)
         if not live:
             return func(*args, **kwargs)
+        if rewrites_in_place(name, args, kwargs):
+            self.guard.note(name, args)
         if name in ACTIVATIONS:
             x = args[0]
             plain = dict(kwargs, inplace=False) if "inplace" in kwargs else kwargs
+            args = tuple(False if a is True else a for a in args)  # a positional inplace flag
             if name.endswith("_"):  # in-place variants run out of place (the module uses the returned value)
                 name = name[:-1]
                 func = getattr(torch, name, None) or getattr(F, name, None) or _out_of_place(func)
@@ -366,8 +581,10 @@ class RelevanceMode(TorchFunctionMode):
         if name in PRODUCTS:
             operands = [a for a in args[:2] if isinstance(a, torch.Tensor) and a.requires_grad]
             if len(operands) == 2:
-                raise ConvscopeError(f"LRP cannot split the product of two input-dependent tensors{self._where()} "
-                                     "(only sigmoid / hard-sigmoid gates are handled)")
+                raise ConvscopeError(
+                    f"LRP cannot split the product of two input-dependent tensors{self._where()} "
+                    "(only sigmoid / hard-sigmoid gates are handled)"
+                )
             op = {"mul_": torch.mul, "__imul__": torch.mul, "div_": torch.div, "__itruediv__": torch.div}.get(name)
             return op(*args, **kwargs) if op else func(*args, **kwargs)
         if name in IN_PLACE:
@@ -381,8 +598,10 @@ class RelevanceMode(TorchFunctionMode):
         output = func(*args, **kwargs)
         if not _tensors(output):  # size(), dim(), shape ...
             return output
-        raise ConvscopeError(f"LRP has no rule for the operation `{name}`{self._where()}; "
-                             "use a gradient method (saliency, integrated-gradients, occlusion) for this model")
+        raise ConvscopeError(
+            f"LRP has no rule for the operation `{name}`{self._where()}; "
+            "use a gradient method (saliency, integrated-gradients, occlusion) for this model"
+        )
 
     # --- linear ops ---------------------------------------------------------------------------------------
     def _linear(self, func, name, args, kwargs):
@@ -408,20 +627,44 @@ class RelevanceMode(TorchFunctionMode):
         else:
             rule = self.composite.linear if name == "linear" else self.composite.conv
         if rule.input_only and views is None:
-            raise ConvscopeError(f"the {rule.name} rule needs the image itself at the input layer, but `{layer}` "
-                                 "receives a transformed image")
-        return self._rule(rule, op, x, weight, None if self.ignore_bias else bias, views,
-                          lambda: func(x, weight, bias, *rest_args, **rest_kwargs))
+            raise ConvscopeError(
+                f"the {rule.name} rule needs the image itself at the input layer, but `{layer}` "
+                "receives a transformed image"
+            )
+        return self._rule(
+            rule,
+            op,
+            x,
+            weight,
+            None if self.ignore_bias else bias,
+            views,
+            lambda: func(x, weight, bias, *rest_args, **rest_kwargs),
+        )
 
-    def _rule(self, rule: Rule, op: LinearOp, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-              views: dict[str, torch.Tensor] | None, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def _rule(
+        self,
+        rule: Rule,
+        op: LinearOp,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        views: dict[str, torch.Tensor] | None,
+        compute: Callable[[], torch.Tensor],
+    ) -> torch.Tensor:
         """The layer's output `compute()` with the backward of `rule` for the linear op `op(x, weight, bias)`."""
         parts = self.parts
         if views is not None and rule.input_only:
             keys = list(views)
             inputs = [views[k] for k in keys]
-            terms = lambda *leaves: rule.terms(op, None, weight, bias, dict(zip(keys, leaves)), parts,  # noqa: E731
-                                               False)
+            terms = lambda *leaves: rule.terms(
+                op,
+                None,
+                weight,
+                bias,
+                dict(zip(keys, leaves)),
+                parts,  # noqa: E731
+                False,
+            )
         else:
             has_negative = rule.name != "epsilon" and bool(x.amin() < 0) if x.numel() else False
             inputs = [x]
@@ -460,8 +703,7 @@ class RelevanceMode(TorchFunctionMode):
         bias = None if self.ignore_bias else shift
         return self._rule(self._diagonal_rule(), op, x, scale, bias, None, lambda: func(*args, **kwargs))
 
-    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-              compute: Callable[[], torch.Tensor]):
+    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, compute: Callable[[], torch.Tensor]):
         """Average pooling is a linear op with positive weights: it gets the convolutions' rule."""
         op = lambda t, w, b: pool(t) * w  # noqa: E731
         return self._rule(self._diagonal_rule(), op, x, self.one(x), None, None, compute)
@@ -493,9 +735,14 @@ class RelevanceMode(TorchFunctionMode):
             if dilation not in (1, (1, 1), [1, 1]):
                 raise ConvscopeError(f"maxpool=avg cannot rewrite a dilated max-pool{self._where()}")
             kernel = bound["kernel_size"]
-            pool = lambda t: F.avg_pool2d(t, kernel, bound.get("stride") or kernel,  # noqa: E731
-                                          bound.get("padding", 0), bound.get("ceil_mode", False),
-                                          count_include_pad=False)
+            pool = lambda t: F.avg_pool2d(
+                t,
+                kernel,
+                bound.get("stride") or kernel,  # noqa: E731
+                bound.get("padding", 0),
+                bound.get("ceil_mode", False),
+                count_include_pad=False,
+            )
         return self._pool(pool, args[0], lambda: func(*args, **kwargs))
 
 
@@ -518,14 +765,19 @@ def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Ten
 
     Raises ConvscopeError when the model's output is not class scores [N, K] (a feature map, say)."""
     if logits.dim() != 2:
-        raise ConvscopeError(f"the model's output is shaped {list(logits.shape)}, not class scores [N, classes]: "
-                             "attribution explains one class score (a tuple or dict output: choose one with "
-                             "the field output)")
+        raise ConvscopeError(
+            f"the model's output is shaped {list(logits.shape)}, not class scores [N, classes]: "
+            "attribution explains one class score (a tuple or dict output: choose one with "
+            "the field output)"
+        )
     if looks_like_probabilities(logits):
-        warnings.warn("the model's outputs look like softmax probabilities (non-negative rows summing to 1): their "
-                      "gradients vanish where one class dominates, so attribution maps come out near zero; "
-                      "explain the pre-softmax logits (wrap the model without its final softmax)",
-                      ConvscopeWarning, stacklevel=3)
+        warnings.warn(
+            "the model's outputs look like softmax probabilities (non-negative rows summing to 1): their "
+            "gradients vanish where one class dominates, so attribution maps come out near zero; "
+            "explain the pre-softmax logits (wrap the model without its final softmax)",
+            ConvscopeWarning,
+            stacklevel=3,
+        )
     count = logits.shape[1]
     if target is None:
         return logits.argmax(1)
@@ -565,6 +817,7 @@ class LayerRecorder(LayerTap):
     def _enter(self, name):
         def hook(_module, _inputs):
             self.stack.append(name)
+
         return hook
 
     def _leave(self, _module, _inputs, _output):
@@ -602,110 +855,3 @@ def input_bounds(subject: Subject, like: torch.Tensor) -> tuple[torch.Tensor, to
     high = subject.normalize(torch.ones(1, subject.input.channels, 1, 1, device=like.device))
     low, high = torch.minimum(low, high), torch.maximum(low, high)
     return low.expand_as(like).clone(), high.expand_as(like).clone()
-
-
-class LRP:
-    """An LRP explainer for one Subject: BatchNorm folding planned and checked once, then `explain` per batch.
-
-    The model is never modified: folded parameters are substituted at run time and every hook is removed.
-    """
-
-    def __init__(self, subject: Subject, composite: str | Composite = "dtd", *, maxpool: str = "wta",
-                 ignore_bias: bool = False, check: bool = True):
-        if not subject.scriptable_hooks:
-            raise ConvscopeError(f"model {subject.name} is TorchScript: LRP needs its layers")
-        if maxpool not in ("wta", "avg"):
-            raise ConvscopeError(f"maxpool must be wta or avg, not `{maxpool}`")
-        self.subject = subject
-        self.composite = get_composite(composite)
-        self.maxpool, self.ignore_bias, self.check = maxpool, ignore_bias, check
-        self.plan = None
-        self._refresh()
-
-    def _refresh(self) -> None:
-        """Re-plan the folding and drop the cached W+ / W- whenever the model's parameters or buffers changed since
-        the last call (any change: in place, through `.data`, new tensors), so the explanation always matches
-        the model as it is now. Costs one hash of the weights (~6 ms for EfficientNet-Lite0 on a CPU)."""
-        from .canonizers import folding
-
-        plan, self.fold_deviation = folding(self.subject, self.check)
-        if plan is not self.plan:
-            self.plan = plan
-            self.owners = parameter_owners(self.subject)
-            self.parts = WeightParts()
-
-    def explain(self, images: torch.Tensor, target: int | Sequence[int] | None = None,
-                layers: str | Sequence[str] | None = "all") -> Attribution:
-        """One forward, one modified backward: relevance at the input and at every requested layer."""
-        subject = self.subject
-        self._refresh()
-        names = resolve_layers(subject, layers) if layers else []
-        x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
-        low, high = input_bounds(subject, x)
-        leaves = {"x": x, "above_low": (x.detach() - low).requires_grad_(True),
-                  "below_high": (x.detach() - high).requires_grad_(True),
-                  "ones": torch.ones_like(x).requires_grad_(True)}
-        inputs = {id(x): (x, {k: v for k, v in leaves.items() if k != "x"})}
-        stack: list[str] = []
-        mode = RelevanceMode(subject, self.plan, self.composite, maxpool=self.maxpool,
-                             ignore_bias=self.ignore_bias, inputs=inputs, owners=self.owners, parts=self.parts)
-        mode.module_stack = stack
-        with torch.enable_grad(), LayerRecorder(subject, names, stack) as recorder, mode:
-            logits = subject.model_output(x)
-        targets = target_classes(logits.detach(), target)
-        output = logits.gather(1, targets[:, None])[:, 0]
-        captured = [recorder.tensors.get(n) for n in names]
-        distinct = {id(t): t for t in [*leaves.values(), *captured] if t is not None and t.requires_grad}
-        # R_t = t * g_t, once per distinct tensor (a container's output is its last child's, a folded BN's is
-        # its conv's); a rewritten op computes it in its backward anyway and keeps it for us
-        nodes = {key: t.grad_fn for key, t in distinct.items() if hasattr(t.grad_fn, "keep")}
-        for node in nodes.values():
-            node.keep = True
-        others = {key: t for key, t in distinct.items() if key not in nodes}
-        grads = torch.autograd.grad(output.sum(), [output, *others.values()], allow_unused=True)[1:]
-        held = {key: t.detach() * g for (key, t), g in zip(others.items(), grads) if g is not None}
-        held.update({key: node.relevance for key, node in nodes.items() if hasattr(node, "relevance")})
-        relevance = sum(held[id(t)] for t in leaves.values() if id(t) in held)
-        layer_relevance = {}
-        for name, tensor in zip(names, captured):
-            if name == LOGITS:
-                layer_relevance[name] = torch.zeros_like(logits.detach()).scatter(1, targets[:, None],
-                                                                                 output.detach()[:, None])
-            elif tensor is not None:
-                layer_relevance[name] = held[id(tensor)] if id(tensor) in held else torch.zeros_like(tensor)
-        self._check_stable(relevance, layer_relevance, output)
-        signed = self.composite.conv.name in ("epsilon", "alphabeta") or \
-            self.composite.input.name == "epsilon" or self.composite.linear.name == "epsilon"
-        return Attribution(f"lrp:{self.composite.name}", relevance.detach(), layer_relevance, output.detach(),
-                           targets, {"composite": self.composite.to_dict(), "maxpool": self.maxpool,
-                                     "ignore_bias": self.ignore_bias, "input_layers": sorted(set(mode.input_layers)),
-                                     "canonizers": self.plan.to_dict(), "fold_deviation": self.fold_deviation},
-                           signed)
-
-    def _check_stable(self, relevance: torch.Tensor, layers: dict[str, torch.Tensor], output: torch.Tensor) -> None:
-        """Refuse relevance that is not finite or whose magnitude anywhere exceeds MAX_AMPLIFICATION x |logit|,
-        naming the deepest layer where that happens and why (see the module docstring on ignore_bias)."""
-        scale = output.detach().abs().clamp(min=1e-6)
-        for name, values in [*reversed(list(layers.items())), ("the input", relevance)]:
-            values = values.detach()
-            finite = bool(torch.isfinite(values).all())
-            ratio = float((values.flatten(1).abs().sum(1) / scale).max()) if finite else float("inf")
-            if ratio <= MAX_AMPLIFICATION:
-                continue
-            what = "is not finite" if not finite else f"reaches {ratio:.1e} times the logit in magnitude"
-            epsilon = "epsilon" in {self.composite.conv.name, self.composite.linear.name, self.composite.input.name}
-            why = ("with ignore_bias the epsilon rule divides by bias-free pre-activations z' = Wx that come close "
-                   "to 0 where the neuron's output (its bias) does not, and the quotients grow layer after layer; "
-                   "keep the biases (ignore_bias=False) or use a z+ composite (dtd, epsilon-plus)"
-                   if self.ignore_bias and epsilon else
-                   "float32 cannot hold the cancellations this needs; try ignore_bias=False or the dtd composite")
-            where = name if name == "the input" else f"`{name}`"
-            raise ConvscopeError(f"LRP ({self.composite.name}) is numerically unstable on {self.subject.name}: "
-                                 f"relevance at {where} {what}: {why}")
-
-
-def lrp(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
-        composite: str | Composite = "dtd", layers: str | Sequence[str] | None = "all", *, maxpool: str = "wta",
-        ignore_bias: bool = False) -> Attribution:
-    """LRP relevance of `target` (default: the predicted class) for a batch of [0, 1] images."""
-    return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)

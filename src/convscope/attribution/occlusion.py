@@ -16,9 +16,15 @@ from ..subject import Subject
 from .lrp import Attribution, target_classes
 
 
-def occlusion(subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None,
-              patch: int | None = None, stride: int | None = None, fill: str = "zero",
-              batch_size: int = 32) -> Attribution:
+def occlusion(
+    subject: Subject,
+    images: torch.Tensor,
+    target: int | Sequence[int] | None = None,
+    patch: int | None = None,
+    stride: int | None = None,
+    fill: str = "zero",
+    batch_size: int = 32,
+) -> Attribution:
     images = subject.prepare(images)
     height, width = images.shape[-2:]
     patch = patch or max(1, min(height, width) // 14)
@@ -44,19 +50,25 @@ def occlusion(subject: Subject, images: torch.Tensor, target: int | Sequence[int
         drop = torch.zeros(x.shape[0], 1, height, width, dtype=x.dtype, device=x.device)
         count = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
         for t, l in positions:
-            count[..., t:t + patch, l:l + patch] += 1
+            count[..., t : t + patch, l : l + patch] += 1
         for i in range(x.shape[0]):
             value = torch.zeros_like(x[i, :, :1, :1]) if fill == "zero" else x[i].mean((1, 2), keepdim=True)
             for start in range(0, len(positions), batch_size):
-                chunk = positions[start:start + batch_size]
+                chunk = positions[start : start + batch_size]
                 batch = x[i].expand(len(chunk), -1, -1, -1).clone()
                 for j, (t, l) in enumerate(chunk):
-                    batch[j, :, t:t + patch, l:l + patch] = value
+                    batch[j, :, t : t + patch, l : l + patch] = value
                 scores = subject.model_output(batch)[:, targets[i]]
                 for (t, l), score in zip(chunk, scores):
-                    drop[i, 0, t:t + patch, l:l + patch] += output[i] - score
+                    drop[i, 0, t : t + patch, l : l + patch] += output[i] - score
         attribution = torch.where(count > 0, drop / count.clamp(min=1), 0.0)
         uncovered = float((count == 0).float().mean())
-    return Attribution("occlusion", attribution, {}, output, targets,
-                       {"patch": patch, "stride": stride, "fill": fill, "patches": len(positions),
-                        "uncovered_fraction": uncovered}, signed=True)
+    return Attribution(
+        "occlusion",
+        attribution,
+        {},
+        output,
+        targets,
+        {"patch": patch, "stride": stride, "fill": fill, "patches": len(positions), "uncovered_fraction": uncovered},
+        signed=True,
+    )

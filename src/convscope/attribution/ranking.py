@@ -23,6 +23,9 @@ def rank_filters(relevance: torch.Tensor, top: int = 10) -> dict:
         reached = (curve >= fraction).nonzero()
         return int(reached[0]) + 1 if total > 0 and len(reached) else None
 
-    return {"top_filters": [{"index": int(i), "relevance": float(scores[i])} for i in order[:top]],
-            "cumulative": curve.tolist(), "filters_for_50_percent": filters_for(0.5),
-            "filters_for_90_percent": filters_for(0.9)}
+    return {
+        "top_filters": [{"index": int(i), "relevance": float(scores[i])} for i in order[:top]],
+        "cumulative": curve.tolist(),
+        "filters_for_50_percent": filters_for(0.5),
+        "filters_for_90_percent": filters_for(0.9),
+    }

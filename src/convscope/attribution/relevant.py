@@ -9,17 +9,18 @@ from pathlib import Path
 from .. import objectives as O
 from ..errors import ConvscopeError
 from ..subject import LOGITS, Subject
-from .lrp import LRP
+from .explainer import LRP
 from .ranking import channel_relevance
 
 
-def relevant_filters(subject: Subject, image_path: Path, layer: str, top: int,
-                     composite: str = "dtd", details: dict | None = None) -> list[tuple[int, float]]:
+def relevant_filters(
+    subject: Subject, image_path: Path, layer: str, top: int, composite: str = "dtd", details: dict | None = None
+) -> list[tuple[int, float]]:
     """The `top` filters of `layer` with the largest positive relevance R_c for the image's predicted class.
     `details` (when given) receives the target, its logit and the layer's total relevance sum_c R_c."""
     layer = subject.resolve(layer)
     if layer == LOGITS:
-        raise ConvscopeError("--relevant needs a hidden layer, not logits (use --class for classes)")
+        raise ConvscopeError("relevant needs a hidden layer, not logits (use classes for classes)")
     result = LRP(subject, composite).explain(subject.load_image(image_path), layers=[layer])
     scores = channel_relevance(result.layers[layer][0])
     order = scores.argsort(descending=True)[:top]
@@ -28,9 +29,17 @@ def relevant_filters(subject: Subject, image_path: Path, layer: str, top: int,
         raise ConvscopeError(f"no filter of `{layer}` has positive relevance for this image")
     if details is not None:
         target = int(result.target[0])
-        details.update({"image": str(image_path), "layer": layer, "composite": result.info["composite"]["name"],
-                        "target": target, "label": subject.label(target), "output": float(result.output[0]),
-                        "layer_relevance": float(scores.sum())})
+        details.update(
+            {
+                "image": str(image_path),
+                "layer": layer,
+                "composite": result.info["composite"]["name"],
+                "target": target,
+                "label": subject.label(target),
+                "output": float(result.output[0]),
+                "layer_relevance": float(scores.sum()),
+            }
+        )
     return chosen
 
 
@@ -42,11 +51,13 @@ def relevance_entries(chosen: list[tuple[int, float]], layer_relevance: float, m
     def share(r: float) -> float | None:
         return r / layer_relevance if layer_relevance else None
 
-    entries = [{"filter": c, "relevance": r, "relevance_share": share(r), "mix_weight": r / chosen_total}
-               for c, r in chosen]
+    entries = [
+        {"filter": c, "relevance": r, "relevance_share": share(r), "mix_weight": r / chosen_total} for c, r in chosen
+    ]
     if mix and len(chosen) > 1:
-        entries.append({"filter": None, "relevance": chosen_total, "relevance_share": share(chosen_total),
-                        "mix_weight": 1.0})
+        entries.append(
+            {"filter": None, "relevance": chosen_total, "relevance_share": share(chosen_total), "mix_weight": 1.0}
+        )
     return entries
 
 
@@ -58,8 +69,9 @@ def add_relevance(result: dict, chosen: list[tuple[int, float]], details: dict, 
     return result
 
 
-def relevant_objectives(subject: Subject, image_path: Path, layer: str, top: int, mix: bool = False,
-                        details: dict | None = None) -> tuple[list[O.Objective], list[tuple[int, float]]]:
+def relevant_objectives(
+    subject: Subject, image_path: Path, layer: str, top: int, mix: bool = False, details: dict | None = None
+) -> tuple[list[O.Objective], list[tuple[int, float]]]:
     """One channel objective per relevant filter; with `mix`, also their relevance-weighted sum."""
     chosen = relevant_filters(subject, image_path, layer, top, details=details)
     units = [O.channel(layer, c) for c, _ in chosen]

@@ -4,27 +4,37 @@ trace, optionally the input attribution as .npy; returns the JSON-ready dict of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .. import jsonio
 from ..errors import ConvscopeError
-from ..images import heat_colormap, scale_to_255, upscale
-from ..subject import LOGITS, Subject
-from .lrp import LRP, Attribution
-from .ranking import channel_relevance, rank_filters
+from ..images import heat_colormap, scale_to_255
+from ..subject import Subject
+from .explainer import LRP
+from .lrp import Attribution
 
 LRP_METHODS = {"dtd": "dtd", "lrp-epsilon": "epsilon-plus", "lrp-alphabeta": "alpha2beta1"}
 METHODS = [*LRP_METHODS, "saliency", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"]
 
 
-def attribute(subject: Subject, images: torch.Tensor, method: str = "dtd", target: int | Sequence[int] | None = None,
-              layers: str | Sequence[str] | None = "all", *, maxpool: str = "wta", ignore_bias: bool = False,
-              alpha: float = 2.0, layer: str | None = None, steps: int = 32, patch: int | None = None,
-              stride: int | None = None, fill: str = "zero") -> Attribution:
+def attribute(
+    subject: Subject,
+    images: torch.Tensor,
+    method: str = "dtd",
+    target: int | Sequence[int] | None = None,
+    layers: str | Sequence[str] | None = "all",
+    *,
+    maxpool: str = "wta",
+    ignore_bias: bool = False,
+    alpha: float = 2.0,
+    layer: str | None = None,
+    steps: int = 32,
+    patch: int | None = None,
+    stride: int | None = None,
+    fill: str = "zero",
+) -> Attribution:
     """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer)."""
     from .cam import grad_cam
     from .gradients import gradient_attribution, integrated_gradients
@@ -82,65 +92,18 @@ def _safe(name: str) -> str:
     return name.replace("/", "-").replace(":", "-")
 
 
-def run_attribute(subject: Subject, image_path: Path, out: Path, method: str = "dtd", target: int | None = None,
-                  layers: str | Sequence[str] | None = "all", rank: int = 5, save_npy: bool = False,
-                  fit_mode: str = "squash", **options) -> dict:
-    """Attribute one image file; write the heatmaps, the trace and the ranking; return the CLI's JSON."""
-    image = subject.load_image(image_path, fit_mode)
-    if method not in LRP_METHODS and method not in ("saliency", "guided-backprop", "deconvnet"):
-        layers = None  # only LRP and the gradient family give per-layer results
-    result = attribute(subject, image, method, target, layers, **options)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{Path(image_path).stem}_{method}"
-    output = float(result.output[0])
-    input_map = heatmap_values(result.input[0], result.info.get("reduce", "sum"))
-    input_png = out / f"{stem}_input.png"
-    heatmap_image(input_map, is_signed(result, input_map)).save(input_png)
-    layer_dir = out / f"{stem}_layers"
-    conserving = method in LRP_METHODS
-    entries = []
-    for name, relevance in result.layers.items():
-        values = relevance[0]
-        entry = {"name": name, "type": subject.graph.nodes[name].type if name in subject.graph.nodes else "",
-                 "shape": list(values.shape), "relevance_sum": float(values.sum())}
-        if conserving:  # the conservation trace; the gradient family's gradient x activation conserves nothing
-            entry["fraction_of_output"] = float(values.sum()) / output if output else None
-        if name != LOGITS and values.dim() >= 1:
-            layer_dir.mkdir(exist_ok=True)
-            path = layer_dir / f"{_safe(name)}.png"
-            layer_map = heatmap_values(values) if values.dim() == 3 else channel_relevance(values)
-            upscale(heatmap_image(layer_map, is_signed(result, layer_map))).save(path)
-            entry["heatmap"] = str(path)
-        ranking = rank_filters(values, rank)
-        entry["top_filters"] = ranking["top_filters"]
-        entry["filters_for_90_percent"] = ranking["filters_for_90_percent"]
-        entry["cumulative"] = ranking["cumulative"][:rank]
-        entries.append(entry)
-    summary = {"image": str(image_path), "method": method, "target": int(result.target[0]),
-               "label": subject.label(int(result.target[0])), "output": output,
-               "input_relevance_sum": float(result.input[0].sum()),
-               "heatmap": str(input_png), "layers": entries, "npy": None,
-               "info": {k: v for k, v in result.info.items() if k != "reduce"}}
-    if output and conserving:
-        summary["conservation"] = summary["input_relevance_sum"] / output
-    if save_npy:
-        path = out / f"{stem}.npy"
-        np.save(path, result.input[0].detach().float().cpu().numpy())
-        summary["npy"] = str(path)
-    json_path = out / f"{stem}.json"
-    json_path.write_text(jsonio.dumps(summary))
-    summary["json"] = str(json_path)
-    return summary
-
-
 def trace_table(summary: dict, limit: int | None = None) -> str:
     """The conservation trace as text: relevance sum per layer vs the target's output."""
-    rows = [f"target {summary['target']} ({summary['label']}): output {summary['output']:.4g}, "
-            f"input relevance {summary['input_relevance_sum']:.4g}"]
+    rows = [
+        f"target {summary['target']} ({summary['label']}): output {summary['output']:.4g}, "
+        f"input relevance {summary['input_relevance_sum']:.4g}"
+    ]
     layers = summary["layers"] if limit is None else summary["layers"][-limit:]
     for entry in layers:
         fraction = entry.get("fraction_of_output")
         top = ", ".join(f"{f['index']}" for f in entry["top_filters"])
-        rows.append(f"  {entry['name'][:48]:<48} {entry['relevance_sum']:>11.4g} "
-                    f"{'' if fraction is None else f'{fraction:7.1%}':>8}  top {top}")
+        rows.append(
+            f"  {entry['name'][:48]:<48} {entry['relevance_sum']:>11.4g} "
+            f"{'' if fraction is None else f'{fraction:7.1%}':>8}  top {top}"
+        )
     return "\n".join(rows)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import common_options, int_list, positive, subject_from_args
-from ..errors import ConvscopeError
+from ..cli import common_options, int_list, positive
 
 
 def _dataset_options(p: argparse.ArgumentParser) -> None:
@@ -27,118 +26,130 @@ def register(subparsers) -> dict:
     p.add_argument("--seed", type=int, default=0, help="seed of the patch positions (default: %(default)s)")
     common_options(p, "examples")
 
-    p = subparsers.add_parser("selectivity", help="class-specific units of a layer: unimodal, bimodal, "
-                                                  "non-specific, dead (seed 004 §3)")
+    p = subparsers.add_parser(
+        "selectivity", help="class-specific units of a layer: unimodal, bimodal, non-specific, dead (seed 004 §3)"
+    )
     _dataset_options(p)
     p.add_argument("--layer", required=True, help="layer name, or several separated by commas")
-    p.add_argument("--threshold", type=float, default=0.4,
-                   help="a unit is specific to a class whose mean activation exceeds the mean over all images "
-                        "by more than this fraction (default: %(default)s = 40%%)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.4,
+        help="a unit is specific to a class whose mean activation exceeds the mean over all images "
+        "by more than this fraction (default: %(default)s = 40%%)",
+    )
     common_options(p, "selectivity")
 
     p = subparsers.add_parser("facets", help="multifaceted feature visualization (MFV) of a unit or class")
     _dataset_options(p)
     p.add_argument("--target", required=True, help="LAYER:UNIT to visualize, e.g. logits:285")
-    p.add_argument("--class", dest="class_name", help="dataset class whose images are clustered "
-                                                      "(default: the unit's top images)")
-    p.add_argument("--top-images", type=positive, default=200,
-                   help="without --class, how many top images of the unit are clustered (default: %(default)s)")
+    p.add_argument(
+        "--class", dest="class_name", help="dataset class whose images are clustered (default: the unit's top images)"
+    )
+    p.add_argument(
+        "--top-images",
+        type=positive,
+        default=200,
+        help="without --class, how many top images of the unit are clustered (default: %(default)s)",
+    )
     p.add_argument("--code-layer", help="layer whose codes are clustered (default: the penultimate layer)")
     p.add_argument("--k", type=positive, default=10, help="clusters (default: %(default)s)")
     p.add_argument("--m", type=positive, default=15, help="images averaged per cluster (default: %(default)s)")
     p.add_argument("--pca", type=positive, default=50, help="PCA dimensions (default: %(default)s)")
     p.add_argument("--steps", type=positive, help="optimization steps of each facet (default: the preset's)")
-    p.add_argument("--preset", choices=["torchvision", "caffenet"], default="torchvision",
-                   help="octave settings (default: %(default)s, tuned on EfficientNet-Lite0; caffenet = the "
-                        "original MFV code's AlexNet settings)")
+    p.add_argument(
+        "--preset",
+        choices=["torchvision", "caffenet"],
+        default="torchvision",
+        help="octave settings (default: %(default)s, tuned on EfficientNet-Lite0; caffenet = the "
+        "original MFV code's AlexNet settings)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     common_options(p, "facets")
     return {"examples": cmd_examples, "selectivity": cmd_selectivity, "facets": cmd_facets}
 
 
-def _subject_and_dataset(args):
-    from ..data import open_dataset
+def cmd_examples(args) -> dict | None:
+    from ..cli import build, execute, model_ref
+    from ..recipes.dataset import ExamplesSpec
 
-    subject = subject_from_args(args)
-    return subject, open_dataset(args.dataset, subject.input, fit=args.fit)
-
-
-def _skipped(dataset) -> list[dict]:
-    return [{"path": path, "reason": reason} for path, reason in dataset.skipped]
-
-
-def cmd_examples(args) -> dict:
-    from ..examples import example_sheets, top_examples
-
-    subject, dataset = _subject_and_dataset(args)
-    layer = subject.resolve(args.layer)
-    result = top_examples(subject, dataset, [(layer, c) for c in args.channels], args.top, patches=args.patches,
-                          patch_size=args.patch_size, batch_size=args.batch_size, seed=args.seed,
-                          progress=not args.json)
-    sheets = example_sheets(result, dataset, args.out)
-    output = result.to_dict()
-    for unit, sheet in zip(output["units"], sheets):
-        unit["sheet"] = str(sheet)
-    output.update(images=result.images_seen, skipped=_skipped(dataset))
-    if not args.json:
+    output = execute(
+        args,
+        build(
+            ExamplesSpec,
+            model=model_ref(args),
+            dataset=args.dataset,
+            fit=args.fit,
+            batch_size=args.batch_size,
+            layer=args.layer,
+            channels=args.channels,
+            top=args.top,
+            patches=args.patches,
+            patch_size=args.patch_size,
+            seed=args.seed,
+        ),
+    )
+    if output is not None and not args.json:
         for unit in output["units"]:
             best = unit["examples"][0]
             print(f"{unit['layer']}:{unit['index']:<5} best {best['score']:9.3f} {best['path']}  sheet {unit['sheet']}")
-        print(f"{result.images_seen} images scanned, {len(dataset.skipped)} skipped")
+        print(f"{output['images']} images scanned, {len(output['skipped'])} skipped")
     return output
 
 
-def cmd_selectivity(args) -> dict:
-    from ..selectivity import save_plots, selectivity
+def cmd_selectivity(args) -> dict | None:
+    from ..cli import build, execute, model_ref
+    from ..recipes.dataset import SelectivitySpec
 
-    subject, dataset = _subject_and_dataset(args)
-    layers = [subject.resolve(name) for name in args.layer.split(",") if name.strip()]
-    result = selectivity(subject, dataset, layers, threshold=args.threshold, batch_size=args.batch_size,
-                         progress=not args.json)
-    output = result.to_dict()
-    output["plots"] = [str(p) for p in save_plots(result, args.out)]
-    output["skipped"] = _skipped(dataset)
-    if not args.json:
+    output = execute(
+        args,
+        build(
+            SelectivitySpec,
+            model=model_ref(args),
+            dataset=args.dataset,
+            fit=args.fit,
+            batch_size=args.batch_size,
+            layer=args.layer,
+            threshold=args.threshold,
+        ),
+    )
+    if output is not None and not args.json:
         for layer, fractions in output["fractions"].items():
             print(f"{layer}: " + ", ".join(f"{kind} {value:.0%}" for kind, value in fractions.items()))
         print(f"plots in {args.out}")
     return output
 
 
-def cmd_facets(args) -> dict:
-    from ..facets import run_facets
+def cmd_facets(args) -> dict | None:
+    from ..cli import build, execute, model_ref
+    from ..recipes.dataset import FacetsSpec
 
-    subject, dataset = _subject_and_dataset(args)
-    layer, _, unit = args.target.rpartition(":")
-    if not layer or not unit.lstrip("-").isdigit():
-        raise ConvscopeError(f"--target must be LAYER:UNIT such as logits:285, got `{args.target}`")
-    output = run_facets(subject, dataset, (layer, int(unit)), args.out, class_name=args.class_name,
-                        top_images=args.top_images, code_layer=args.code_layer, k=args.k, m=args.m,
-                        pca_dims=args.pca, steps=args.steps, preset=args.preset, seed=args.seed,
-                        batch_size=args.batch_size, progress=not args.json)
-    output["skipped"] = _skipped(dataset)
-    if not args.json:
+    output = execute(
+        args,
+        build(
+            FacetsSpec,
+            model=model_ref(args),
+            dataset=args.dataset,
+            fit=args.fit,
+            batch_size=args.batch_size,
+            target=args.target,
+            class_name=args.class_name,
+            top_images=args.top_images,
+            code_layer=args.code_layer,
+            k=args.k,
+            m=args.m,
+            pca=args.pca,
+            steps=args.steps,
+            preset=args.preset,
+            seed=args.seed,
+        ),
+    )
+    if output is not None and not args.json:
         for cluster in output["clusters"]:
-            print(f"facet {cluster['id']}: {len(cluster['members'])} images, activation "
-                  f"{cluster['mean_activation']:.3f} -> {cluster['activation']:.3f}, structure kept "
-                  f"{cluster['structure']:.2f}  {cluster['facet_image']}")
+            print(
+                f"facet {cluster['id']}: {len(cluster['members'])} images, activation "
+                f"{cluster['mean_activation']:.3f} -> {cluster['activation']:.3f}, structure kept "
+                f"{cluster['structure']:.2f}  {cluster['facet_image']}"
+            )
         print(f"embedding plot {output['embedding_plot']}")
     return output
-
-
-def visualize_from_data(args, subject, objectives) -> dict:
-    """`convscope visualize ... --init-from-data D [--binarize T]` (seed 004 §4)."""
-    from ..data import open_dataset
-    from ..datainit import run_data_init
-
-    if not args.init_from_data:
-        raise ConvscopeError("--binarize only applies with --init-from-data")
-    dataset = open_dataset(args.init_from_data, subject.input)
-    result = run_data_init(subject, objectives, dataset, args.out, steps=args.steps, threshold=args.binarize,
-                           batch_size=64, progress=not args.json)  # scan batches (--batch-size: optimized images)
-    if not args.json:
-        for entry in result["images"]:
-            print(f"{' + '.join(entry['units']):<40} {entry['start_activation']:10.3f} -> {entry['activation']:10.3f}"
-                  f"  {entry['path']} (from {entry['start_image']})")
-        print(f"{result['steps']} steps of at most {result['max_pixel_step']:.0%} per pixel; sheet {result['sheet']}")
-    return result

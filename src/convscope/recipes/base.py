@@ -1,0 +1,419 @@
+"""The recipe contract that every surface calls (Python, CLI, REST API, distributed atlas).
+
+- `Spec`: a frozen pydantic model of one request: typed fields, `Literal` choices, bounds; the model, images and
+  datasets by reference (`ModelRef`, `ImagePath`, `DatasetRef`); no execution options (device, workers, output
+  folder) in it.
+- `run(spec, ctx) -> Result`: a recipe computes, writes its files through `ctx` and returns a JSON-ready `Result`
+  (`data`, the command's JSON contract, and the named `artifacts` it wrote).
+- `RunContext`: progress(stage, done, total), previews, a cancel token checked in every loop, the output folder
+  (the artifact sink), the device and a pool of Subjects.
+- `spec_key(spec)`: the hash of the canonical spec JSON + the recipe's version + convscope's version + content
+  fingerprints of every file the spec only names (weights files, `file:` models, images, dataset files): the
+  result store's key, so a result computed anywhere is found everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import xxhash
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import Cancelled, ConvscopeError
+from ..subject import Subject
+
+#: field metadata marking a string as a reference whose content belongs in the spec key
+FILE, DATASET = "file", "dataset"
+
+
+class Reference:
+    """Annotation on a spec field: the field names a file (`FILE`) or a dataset (`DATASET`, a folder or `digits`)
+    whose content fingerprint enters `spec_key`."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+
+ImagePath = Annotated[str, Reference(FILE), Field(min_length=1, description="an image file (path)")]
+DatasetRef = Annotated[
+    str,
+    Reference(DATASET),
+    Field(min_length=1, description="a folder of images (class sub-folders or plain) or `digits`"),
+]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelRef(Frozen):
+    """A model by reference: the spec (`default`, `digits`, `timm:NAME`, `torchvision:NAME`, `file:PATH`), its
+    weights (`default`, `none`, `none:SEED` or a file) and which output holds the class scores."""
+
+    spec: str = Field("default", min_length=1)
+    weights: str = Field("default", min_length=1)
+    output: str | None = None
+
+
+class Spec(Frozen):
+    """Base class of every recipe's spec. `recipe` (a class variable) names the recipe it belongs to."""
+
+    recipe: ClassVar[str] = ""
+
+
+class Artifact(Frozen):
+    """A file a recipe wrote: its name (relative to the output folder) and media type."""
+
+    name: str
+    media_type: str
+
+
+class Result(BaseModel):
+    """What a recipe returns: `data` (the JSON contract of the command, strict JSON: no NaN) and the files."""
+
+    recipe: str
+    data: dict[str, Any]
+    artifacts: list[Artifact] = []
+    folder: str | None = None  # where the artifacts are (the run's output folder, or the store's copy)
+
+    def _repr_html_(self) -> str:  # Jupyter: the images inline, then the data
+        import html
+
+        from ..artifacts import inline_html
+
+        return inline_html(self) + f"<pre>{html.escape(json.dumps(self.data, indent=1)[:4000])}</pre>"
+
+    def moved_to(self, folder: str | Path) -> "Result":
+        """The same result with its artifacts in `folder`: every path in `data` under the old folder is rewritten
+        (the caller copies or moves the files)."""
+        old = (self.folder or "").rstrip("/\\")
+        new = str(folder).rstrip("/\\")
+
+        def move(value):
+            if isinstance(value, dict):
+                return {k: move(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [move(v) for v in value]
+            if (
+                isinstance(value, str)
+                and old
+                and (value == old or value.startswith(old + "/") or value.startswith(old + "\\"))
+            ):
+                return new + value[len(old) :]
+            return value
+
+        return self.model_copy(update={"data": move(self.data), "folder": new})
+
+    def _repr_png_(self) -> bytes | None:  # the first picture, for front ends without HTML
+        from pathlib import Path
+
+        first = next((a for a in self.artifacts if a.media_type == "image/png"), None)
+        return (Path(self.folder) / first.name).read_bytes() if first and self.folder else None
+
+
+class SubjectPool:
+    """One Subject per (model reference, device), built on first use; `lease` hands a Subject to one thread at a
+    time (a Subject's hooks and caches are not meant to be shared by concurrent runs)."""
+
+    def __init__(self):
+        self._subjects: dict[tuple, tuple[Subject, threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    def lease(self, ref: ModelRef, device: str = "cpu") -> "_Lease":
+        key = (ref.spec, ref.weights, ref.output, str(device))
+        with self._lock:
+            if key not in self._subjects:
+                from ..zoo import load
+
+                subject = load(ref.spec, ref.weights, output=ref.output)
+                if device != "cpu":
+                    subject.to(device)
+                self._subjects[key] = (subject, threading.Lock())
+            return _Lease(*self._subjects[key])
+
+
+class _Lease:
+    def __init__(self, subject: Subject, lock: threading.Lock):
+        self.subject, self.lock = subject, lock
+
+    def __enter__(self) -> Subject:
+        self.lock.acquire()
+        return self.subject
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+class RunContext:
+    """Everything a run needs besides its spec. `out` is the folder the recipe writes its artifacts into."""
+
+    def __init__(
+        self,
+        out: str | Path,
+        *,
+        device: str = "cpu",
+        on_progress: Callable[[str, int, int], None] | None = None,
+        on_preview: Callable[[str, Any], None] | None = None,
+        cancel: threading.Event | None = None,
+        subjects: SubjectPool | None = None,
+        quiet: bool = True,
+    ):
+        self.out = Path(out)
+        self.device = device
+        self.on_progress, self.on_preview = on_progress, on_preview
+        self.cancel_event = cancel or threading.Event()
+        self.subjects = subjects or SubjectPool()
+        self.quiet = quiet  # no progress bars on the terminal (the CLI's --json, servers, workers)
+        self.artifacts: dict[str, Artifact] = {}
+        self.started = time.time()
+
+    # --- progress, previews, cancel ----------------------------------------------------------------------
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Report `done` of `total` units of `stage` (steps, batches, octaves ...), then honour a cancel."""
+        if self.on_progress is not None:
+            self.on_progress(stage, done, total)
+        self.check_cancel()
+
+    def preview(self, name: str, image: Any) -> None:
+        """An intermediate picture (a [C, H, W] tensor in [0, 1] or a PIL image) for live displays."""
+        if self.on_preview is not None:
+            self.on_preview(name, image)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancel(self) -> None:
+        """Raise `Cancelled` once the cancel token is set (called inside every loop of a run)."""
+        if self.cancel_event.is_set():
+            raise Cancelled("the run was cancelled")
+
+    # --- subjects ------------------------------------------------------------------------------------------
+    def subject(self, ref: ModelRef) -> "_Lease":
+        """`with ctx.subject(spec.model) as subject:` a Subject for the model on this context's device."""
+        return self.subjects.lease(ref, self.device)
+
+    # --- artifacts -----------------------------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """Where the artifact `name` (a relative path such as `maps/3.png`) is written; records it."""
+        target = self.out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.artifacts[name] = Artifact(name=name, media_type=_media_type(name))
+        return target
+
+    def adopt(self, path: str | Path) -> str:
+        """Record a file a technique already wrote inside `out`; returns its path as a string."""
+        path = Path(path)
+        name = path.resolve().relative_to(self.out.resolve()).as_posix()
+        self.artifacts[name] = Artifact(name=name, media_type=_media_type(name))
+        return str(path)
+
+    def adopt_tree(self) -> None:
+        """Record every file below `out` written during this run (for techniques that write their own files)."""
+        for path in sorted(self.out.rglob("*")):
+            if path.is_file() and path.stat().st_mtime >= self.started - 1:
+                self.adopt(path)
+
+    def write_json(self, name: str, data: dict) -> Path:
+        """Write `data` as strict JSON into the artifact `name`, with every path inside `out` made relative to
+        `out` (the file stays valid wherever the folder is copied: the result store, --out)."""
+        from .. import jsonio
+
+        folder = str(self.out)
+
+        def relative(value):
+            if isinstance(value, dict):
+                return {k: relative(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [relative(v) for v in value]
+            if isinstance(value, str) and value.startswith(folder + "/"):
+                return value[len(folder) + 1 :]
+            return value
+
+        path = self.path(name)
+        path.write_text(jsonio.dumps(relative(data)))
+        return path
+
+    def result(self, recipe: str, data: dict) -> Result:
+        from .. import jsonio
+
+        return Result(
+            recipe=recipe,
+            data=json.loads(jsonio.dumps(data, indent=None)),
+            artifacts=sorted(self.artifacts.values(), key=lambda a: a.name),
+            folder=str(self.out),
+        )
+
+
+def _media_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".gif": "image/gif",
+        ".json": "application/json",
+        ".html": "text/html",
+        ".txt": "text/plain",
+        ".npy": "application/octet-stream",
+        ".svg": "image/svg+xml",
+    }.get(suffix, "application/octet-stream")
+
+
+# --- the registry ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recipe:
+    """One technique end to end: its name, version (bump when results change), Spec class and run function."""
+
+    name: str
+    version: int
+    spec: type[Spec]
+    run: Callable[[Spec, RunContext], Result]
+    description: str
+
+    def schema(self) -> dict:
+        return self.spec.model_json_schema()
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "description": self.description, "schema": self.schema()}
+
+
+REGISTRY: dict[str, Recipe] = {}
+
+
+def recipe(name: str, version: int, spec: type[Spec], description: str):
+    """Decorator registering `run(spec, ctx) -> Result` as the recipe `name`."""
+
+    def register(run: Callable[[Spec, RunContext], Result]):
+        if name in REGISTRY:
+            raise RuntimeError(f"recipe {name} registered twice")
+        spec.recipe = name
+        REGISTRY[name] = Recipe(name, version, spec, run, description)
+        return run
+
+    return register
+
+
+def parse_spec(recipe_name: str, fields: dict) -> Spec:
+    """The Spec of `recipe_name` from JSON-like fields; one clear ConvscopeError naming the field otherwise."""
+    from . import get
+
+    entry = get(recipe_name)
+    try:
+        return entry.spec.model_validate(fields)
+    except ValidationError as exc:
+        raise ConvscopeError(validation_message(exc, recipe_name)) from None
+
+
+def validation_message(exc: ValidationError, recipe_name: str) -> str:
+    """pydantic's errors as one line: `recipe predict: top: Input should be greater than or equal to 1 (got 0)`."""
+    parts = []
+    for error in exc.errors()[:3]:
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        if not error["loc"]:  # a check across fields: its message names them
+            parts.append(message)
+            continue
+        where = ".".join(str(p) for p in error["loc"])
+        shown = "" if isinstance(got, dict) or error["type"] == "value_error" else f" (got {got!r})"
+        parts.append(f"{where}: {message}{shown}")
+    more = f"; and {len(exc.errors()) - 3} more" if len(exc.errors()) > 3 else ""
+    return f"recipe {recipe_name}: " + "; ".join(parts) + more
+
+
+# --- the key of a result ---------------------------------------------------------------------------------------
+def canonical_json(spec: Spec) -> str:
+    """The spec as canonical JSON: {"recipe": name, "spec": fields} with sorted keys and no whitespace."""
+    return json.dumps(
+        {"recipe": spec.recipe, "spec": spec.model_dump(mode="json")}, sort_keys=True, separators=(",", ":")
+    )
+
+
+def spec_key(spec: Spec) -> str:
+    """sha256 of canonical_json(spec) + the recipe's version + convscope's version + the content fingerprints of
+    every file the spec names (see the module docstring); a named file that does not exist counts as `missing`."""
+    from ..version import __version__
+    from . import get
+
+    digest = hashlib.sha256()
+    digest.update(canonical_json(spec).encode())
+    digest.update(f"|recipe-version={get(spec.recipe).version}|convscope={__version__}".encode())
+    for label, fingerprint in sorted(_fingerprints(spec)):
+        digest.update(f"|{label}={fingerprint}".encode())
+    return digest.hexdigest()
+
+
+def _fingerprints(spec: Spec) -> Iterator[tuple[str, str]]:
+    for name, info in type(spec).model_fields.items():
+        value = getattr(spec, name)
+        kinds = [m.kind for m in info.metadata if isinstance(m, Reference)]
+        if isinstance(value, ModelRef):
+            yield from _model_fingerprints(name, value)
+        elif kinds and value is not None:
+            for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
+                yield (
+                    f"{name}[{i}]",
+                    (_dataset_fingerprint(item) if kinds[0] == DATASET else _fingerprint_if_file(item)),
+                )
+
+
+def _model_fingerprints(name: str, ref: ModelRef) -> Iterator[tuple[str, str]]:
+    if ref.spec.startswith("file:"):
+        yield f"{name}.spec", _fingerprint_if_file(ref.spec[5:])
+    if ref.weights not in ("default", "none") and not ref.weights.startswith("none:"):
+        yield f"{name}.weights", _fingerprint_if_file(ref.weights)
+    if ref.spec in ("default", "digits") or ref.weights == "default":
+        import torch
+
+        yield f"{name}.torch", torch.__version__.split("+")[0]  # the digits model is trained with this torch
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def _fingerprint_if_file(path: str) -> str:
+    """A named file's fingerprint, or `missing` when there is no such file: the recipe itself then refuses it with
+    its own message (so the key never hides the real error), and a failed run is never stored."""
+    return file_fingerprint(path) if Path(path).is_file() else "missing"
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """xxh3-128 of a file's bytes (~3 GB/s), remembered per (path, size, mtime, inode, device) so that a cached
+    lookup does not read a large weights file again. As git does with racily clean files, a file modified in the
+    last 2 seconds is always read (a rewrite within the file system's timestamp granularity would keep its stamp)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except OSError:
+        raise ConvscopeError(f"{path}: no such file") from None
+    if not path.is_file():
+        raise ConvscopeError(f"{path}: not a file")
+    stamp = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+    if stamp in _FINGERPRINTS:
+        return _FINGERPRINTS[stamp]
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if time.time() - info.st_mtime > 2.0:
+        _FINGERPRINTS[stamp] = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def _dataset_fingerprint(reference: str) -> str:
+    """`digits` by name; a folder by the relative path and content hash of every file below it."""
+    if reference == "digits":
+        return "digits"
+    root = Path(reference).expanduser()
+    if not root.is_dir():
+        return "missing"  # open_dataset refuses it with its own message
+    digest = xxhash.xxh3_128()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(root).as_posix()}:{file_fingerprint(path)};".encode())
+    return digest.hexdigest()

@@ -1,0 +1,155 @@
+"""Data-driven recipes: `examples` (top-k dataset images / patches per unit), `selectivity` (class-specific
+units, seed 004 §3: the 40% rule) and `facets` (multifaceted feature visualization, seed 000). Each is a
+streaming scan over a dataset that checks the cancel token between batches."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ..units import parse_unit
+from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
+
+Fit = Literal["squash", "crop"]
+
+
+class DatasetSpec(Spec):
+    model: ModelRef = ModelRef()
+    dataset: DatasetRef
+    fit: Fit = "squash"
+    batch_size: int = Field(32, ge=1, description="images per forward pass")
+
+
+def _skipped(dataset) -> list[dict]:
+    return [{"path": path, "reason": reason} for path, reason in dataset.skipped]
+
+
+def _scan_progress(ctx: RunContext):
+    return lambda done, total: ctx.progress("images", done, total)
+
+
+class ExamplesSpec(DatasetSpec):
+    """The dataset images (or random patches) that most excite units (seed 004 §2.1: top-n examples)."""
+
+    layer: str = Field(min_length=1)
+    channels: list[int] = Field(min_length=1)
+    top: int = Field(9, ge=1, description="examples per unit")
+    patches: int = Field(0, ge=0, description="random patches per image (0: whole images)")
+    patch_size: int = Field(64, ge=1)
+    seed: int = 0
+
+
+@recipe("examples", 1, ExamplesSpec, "the dataset images (or patches) that most excite units")
+def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
+    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}], "sheet"}], "images", "skipped"}:
+    scores are the unit's mean activation over space, top `top` per unit, one contact sheet each."""
+    from ..data import open_dataset
+    from ..examples import example_sheets, top_examples
+
+    with ctx.subject(spec.model) as subject:
+        dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
+        layer = subject.resolve(spec.layer)
+        result = top_examples(
+            subject,
+            dataset,
+            [(layer, c) for c in spec.channels],
+            spec.top,
+            patches=spec.patches,
+            patch_size=spec.patch_size,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            progress=_scan_progress(ctx),
+        )
+    sheets = example_sheets(result, dataset, ctx.out)
+    output = result.to_dict()
+    for unit, sheet in zip(output["units"], sheets):
+        unit["sheet"] = ctx.adopt(sheet)
+    output.update(images=result.images_seen, skipped=_skipped(dataset))
+    return ctx.result("examples", output)
+
+
+class SelectivitySpec(DatasetSpec):
+    """Class-specific units of layers (seed 004 §3): unimodal, bimodal, non-specific, dead."""
+
+    layer: str = Field(min_length=1, description="layer name, or several separated by commas")
+    threshold: float = Field(
+        0.4,
+        gt=0,
+        description="a unit is specific to a class whose mean activation exceeds "
+        "the mean over all images by more than this fraction",
+    )
+
+
+@recipe("selectivity", 1, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
+def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
+    """{"units": [{"index", "kind", "classes"}], "fractions": {layer: {kind: share}}, "plots", "skipped"}."""
+    from ..data import open_dataset
+    from ..selectivity import save_plots, selectivity
+
+    with ctx.subject(spec.model) as subject:
+        dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
+        layers = [subject.resolve(name.strip()) for name in spec.layer.split(",") if name.strip()]
+        result = selectivity(
+            subject, dataset, layers, threshold=spec.threshold, batch_size=spec.batch_size, progress=_scan_progress(ctx)
+        )
+    output = result.to_dict()
+    output["plots"] = [ctx.adopt(p) for p in save_plots(result, ctx.out)]
+    output["skipped"] = _skipped(dataset)
+    return ctx.result("selectivity", output)
+
+
+class FacetsSpec(DatasetSpec):
+    """Multifaceted feature visualization (seed 000; Nguyen et al. 2016) of one unit or class."""
+
+    target: str = Field(description="LAYER:UNIT to visualize, e.g. logits:285")
+    class_name: str | None = Field(
+        None, description="dataset class whose images are clustered (default: the unit's top images)"
+    )
+    top_images: int = Field(200, ge=1)
+    code_layer: str | None = Field(None, description="layer whose codes are clustered (default: the penultimate)")
+    k: int = Field(10, ge=1, description="clusters")
+    m: int = Field(15, ge=1, description="images averaged per cluster")
+    pca: int = Field(50, ge=1, description="PCA dimensions")
+    steps: int | None = Field(None, ge=1, description="optimization steps of each facet (default: the preset's)")
+    preset: Literal["torchvision", "caffenet"] = "torchvision"
+    seed: int = 0
+
+    @field_validator("target")
+    @classmethod
+    def _unit(cls, value: str) -> str:
+        parse_unit(value, "target")
+        return value
+
+
+@recipe("facets", 1, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
+def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
+    """{"target", "images", "code_layer", "used", "steps", "preset", "clusters": [{"id", "members",
+    "mean_image", "facet_image", "activation", "mean_activation", "structure", "nearest_image"}],
+    "embedding_plot", "sheet", "skipped"} (seed 000: fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the
+    m nearest members, maximization from each mean image in octaves)."""
+    from ..data import open_dataset
+    from ..facets import run_facets as facets
+
+    with ctx.subject(spec.model) as subject:
+        dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
+        output = facets(
+            subject,
+            dataset,
+            parse_unit(spec.target, "target"),
+            ctx.out,
+            class_name=spec.class_name,
+            top_images=spec.top_images,
+            code_layer=spec.code_layer,
+            k=spec.k,
+            m=spec.m,
+            pca_dims=spec.pca,
+            steps=spec.steps,
+            preset=spec.preset,
+            seed=spec.seed,
+            batch_size=spec.batch_size,
+            progress=_scan_progress(ctx),
+        )
+    output["skipped"] = _skipped(dataset)
+    ctx.adopt_tree()
+    return ctx.result("facets", output)

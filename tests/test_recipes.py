@@ -1,0 +1,239 @@
+"""Issue 13: one typed spec and one run() per technique. A registry walk: every recipe's spec round-trips through
+JSON, has a schema, runs on `digits` through `convscope.run`, and its CLI command prints the same spec with
+--print-spec; `convscope run` reproduces a result from a printed spec; results repeat from the store."""
+
+import json
+import threading
+
+import pytest
+from PIL import Image
+
+import convscope
+from convscope import digits, recipes
+from convscope.cli import main
+from convscope.errors import Cancelled, ConvscopeError
+from convscope.images import tensor_to_pil
+from convscope.recipes import ModelRef, RunContext, canonical_json, parse_spec, spec_key
+
+DIGITS = ModelRef(spec="digits")
+
+
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory):
+    data = digits.load_data()
+    path = tmp_path_factory.mktemp("img") / "digit.png"
+    tensor_to_pil(data.images[data.test[0]]).save(path)
+    return str(path)
+
+
+def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
+    """recipe -> (spec fields for the digits model, the CLI argv that builds the same spec)."""
+    model = ["--model", "digits"]
+    return {
+        "models": ({}, ["models"]),
+        "layers": ({"model": DIGITS}, ["layers", *model]),
+        "predict": ({"model": DIGITS, "image": png, "top": 3}, ["predict", png, *model, "--top", "3"]),
+        "activations": (
+            {"model": DIGITS, "image": png, "layer": "features.3", "top": 4},
+            ["activations", png, *model, "--layer", "features.3", "--top", "4"],
+        ),
+        "dead": (
+            {"model": DIGITS, "images": [png, png], "layer": "features.3"},
+            ["dead", png, png, *model, "--layer", "features.3"],
+        ),
+        "demo": ({"model": DIGITS}, ["demo", *model]),
+        "visualize": (
+            {"model": DIGITS, "layer": "features.3", "channels": [0, 1], "steps": 2},
+            ["visualize", *model, "--layer", "features.3", "--channels", "0,1", "--steps", "2"],
+        ),
+        "dream": (
+            {"model": DIGITS, "image": png, "layer": "features.3", "octaves": 2, "steps": 2},
+            ["dream", png, *model, "--layer", "features.3", "--octaves", "2", "--steps", "2"],
+        ),
+        "attribute": ({"model": DIGITS, "image": png, "method": "dtd"}, ["attribute", png, *model]),
+        "examples": (
+            {"model": DIGITS, "dataset": "digits", "layer": "logits", "channels": [3], "top": 2, "batch_size": 512},
+            [
+                "examples",
+                *model,
+                "--dataset",
+                "digits",
+                "--layer",
+                "logits",
+                "--channels",
+                "3",
+                "--top",
+                "2",
+                "--batch-size",
+                "512",
+            ],
+        ),
+        "selectivity": (
+            {"model": DIGITS, "dataset": "digits", "layer": "logits", "batch_size": 512},
+            ["selectivity", *model, "--dataset", "digits", "--layer", "logits", "--batch-size", "512"],
+        ),
+        "facets": (
+            {
+                "model": DIGITS,
+                "dataset": "digits",
+                "target": "logits:3",
+                "top_images": 30,
+                "k": 2,
+                "m": 3,
+                "pca": 5,
+                "steps": 3,
+                "batch_size": 512,
+            },
+            [
+                "facets",
+                *model,
+                "--dataset",
+                "digits",
+                "--target",
+                "logits:3",
+                "--top-images",
+                "30",
+                "--k",
+                "2",
+                "--m",
+                "3",
+                "--pca",
+                "5",
+                "--steps",
+                "3",
+                "--batch-size",
+                "512",
+            ],
+        ),
+        "inverse-set": (
+            {"model": DIGITS, "constraints": ["logits:3:2:4"], "n": 4, "k": 2, "inner_steps": 30},
+            ["inverse-set", *model, "--constraint", "logits:3:2:4", "--n", "4", "--k", "2", "--inner-steps", "30"],
+        ),
+    }
+
+
+def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
+    from convscope.cli import COMMANDS, build_parser
+
+    build_parser()
+    ours = {name for name in recipes.registry() if not name.startswith("test-")}  # (other tests register some)
+    assert ours == set(cases(digit_png))
+    assert set(COMMANDS) - {"run", "recipes"} == ours
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "models",
+        "layers",
+        "predict",
+        "activations",
+        "dead",
+        "demo",
+        "visualize",
+        "dream",
+        "attribute",
+        "examples",
+        "selectivity",
+        "facets",
+        "inverse-set",
+    ],
+)
+def test_registry_walk(name, digit_png, tmp_path, capsys):
+    fields, argv = cases(digit_png)[name]
+    entry = recipes.get(name)
+    spec = entry.spec(**fields)
+    schema = entry.schema()
+    assert schema["type"] == "object" and set(fields) <= set(schema["properties"])
+    again = parse_spec(name, json.loads(canonical_json(spec))["spec"])  # JSON round trip
+    assert again == spec and spec_key(again) == spec_key(spec)
+    assert main([*argv, "--print-spec"]) == 0  # the CLI builds the same spec
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(canonical_json(spec))
+    result = convscope.run(spec, out=tmp_path / "run")
+    assert result.recipe == name and json.loads(json.dumps(result.data, allow_nan=False)) == result.data
+    for artifact in result.artifacts:
+        assert (tmp_path / "run" / artifact.name).is_file()
+    if name not in ("models", "layers", "dead", "predict", "examples", "selectivity"):
+        assert any(a.media_type == "image/png" for a in result.artifacts)
+        assert "<img" in result._repr_html_() and result._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_run_reproduces_a_printed_spec_and_repeats_from_the_store(digit_png, tmp_path, capsys):
+    argv = ["attribute", digit_png, "--model", "digits", "--method", "saliency", "--json"]
+    assert main([*argv, "--print-spec"]) == 0
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(capsys.readouterr().out)
+    store = ["--data-dir", tmp_path / "store"]
+    assert main([*argv, "--out", str(tmp_path / "a"), *map(str, store)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["run", str(spec_file), "--json", "--out", str(tmp_path / "b"), *map(str, store)]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["heatmap"].startswith(str(tmp_path / "a")) and second["heatmap"].startswith(str(tmp_path / "b"))
+    assert Image.open(first["heatmap"]).tobytes() == Image.open(second["heatmap"]).tobytes()
+    assert {k: v for k, v in first.items() if k not in ("heatmap", "json", "layers")} == {
+        k: v for k, v in second.items() if k not in ("heatmap", "json", "layers")
+    }
+    from convscope.store import ResultStore
+
+    assert len(ResultStore(tmp_path / "store")) == 1  # the second run came from the store
+    details = json.loads((tmp_path / "b" / "digit_saliency.json").read_text())
+    assert details["heatmap"] == "digit_saliency_input.png"  # paths in written JSON are relative to the folder
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ({"recipe": "nope", "spec": {}}, "unknown recipe `nope`"),
+        (
+            {"recipe": "predict", "spec": {"image": "x.png", "top": 0}},
+            "top: Input should be greater than or equal to 1",
+        ),
+        ({"recipe": "predict", "spec": {"image": "x.png", "colour": 1}}, "colour: Extra inputs are not permitted"),
+        (
+            {"recipe": "inverse-set", "spec": {"constraints": ["logits:3"]}},
+            "constraints[0] `logits:3` is not LAYER:UNIT",
+        ),
+        ({"spec": {}}, "a spec file is"),
+    ],
+)
+def test_bad_spec_files_are_one_line(document, message, tmp_path, capsys):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(document))
+    assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cancel_stops_a_long_recipe_within_one_step(tmp_path):
+    from convscope.recipes.visualize import VisualizeSpec
+
+    seen = []
+    cancel = threading.Event()
+
+    def progress(stage, done, total):
+        seen.append(done)
+        if done == 3:
+            cancel.set()
+
+    ctx = RunContext(tmp_path, cancel=cancel, on_progress=progress)
+    with pytest.raises(Cancelled):
+        recipes.run(VisualizeSpec(model=DIGITS, layer="features.3", channels=[0], steps=50), ctx)
+    assert max(seen) == 3
+
+
+def test_spec_key_follows_the_content_of_named_files(tmp_path, digit_png):
+    from convscope.recipes.inspect import PredictSpec
+
+    image = tmp_path / "a.png"
+    Image.open(digit_png).save(image)
+    spec = PredictSpec(model=DIGITS, image=str(image))
+    key = spec_key(spec)
+    assert spec_key(PredictSpec(model=DIGITS, image=str(image), top=4)) != key
+    Image.open(digit_png).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(image)
+    assert spec_key(spec) != key
+    missing = PredictSpec(model=DIGITS, image=str(tmp_path / "missing.png"))
+    assert spec_key(missing) != key
+    with pytest.raises(ConvscopeError, match="missing.png: no such file"):  # the recipe's own message
+        convscope.run(missing, out=tmp_path / "o")
