@@ -7,7 +7,8 @@ from torch import nn
 
 import convscope
 from convscope import digits
-from convscope.activations import activation_maps, dead_channels, save_maps
+from convscope.activations import activation_maps, dead_channels
+from convscope.artifacts import save_maps
 
 
 def test_maps_are_ranked_by_mean_and_scaled_by_their_max(digits_subject):

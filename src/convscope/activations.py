@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .errors import ConvscopeError
-from .images import grid, heat_colormap, scale_to_255, upscale
+from .images import heat_colormap, scale_to_255
 from .subject import Subject
 
 
@@ -57,22 +55,6 @@ def activation_maps(
             raise ConvscopeError(f"top must be at least 1, got {top}")
         order = torch.argsort(means, descending=True, stable=True).tolist()[: top or None]
     return [ChannelMap(c, float(means[c]), float(maps[c].max()), scale_to_255(maps[c])) for c in order]
-
-
-def save_maps(maps: list[ChannelMap], out_dir: Path, prefix: str = "channel") -> tuple[list[Path], Path]:
-    """Write each map colormapped (enlarged with nearest-neighbour sampling) and a captioned grid."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths, tiles = [], []
-    for channel in maps:
-        tile = upscale(Image.fromarray(channel.colored))
-        path = out_dir / f"{prefix}_{channel.index:04d}.png"
-        tile.save(path)
-        Image.fromarray(channel.gray).save(out_dir / f"{prefix}_{channel.index:04d}_gray.png")
-        paths.append(path)
-        tiles.append(tile)
-    grid_path = out_dir / "grid.png"
-    grid(tiles, [f"#{m.index} mean {m.mean:.2f}" for m in maps]).save(grid_path)
-    return paths, grid_path
 
 
 def dead_channels(subject: Subject, images: Iterable[torch.Tensor], layer: str) -> tuple[list[int], int]:

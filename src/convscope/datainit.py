@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from .data import ImageDataset
 from .errors import ConvscopeError
-from .images import grid, tensor_to_pil
 from .objectives import Objective
 from .subject import Subject
 
@@ -98,49 +96,3 @@ def data_init(
         image, history = ascend(subject, dataset.load(index), objective, steps, threshold)
         results.append(DataInitResult(index, score, image, history[-1], history))
     return results
-
-
-def run_data_init(
-    subject: Subject,
-    objectives: Sequence[Objective],
-    dataset: ImageDataset,
-    out: Path,
-    *,
-    steps: int = 32,
-    threshold: float | None = None,
-    batch_size: int = 32,
-    progress: bool = False,
-) -> dict:
-    """`convscope visualize --init-from-data D`: PNGs (start and result side by side in the sheet) and JSON."""
-    results = data_init(
-        subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=progress
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    entries, tiles, captions = [], [], []
-    for objective, result in zip(objectives, results):
-        name = "_".join(objective.units)[:120].replace(":", "-").replace("/", "-") or "image"
-        path = out / f"{name}_data.png"
-        tensor_to_pil(result.image).save(path)
-        tiles += [tensor_to_pil(dataset.load(result.start_index)), tensor_to_pil(result.image)]
-        captions += [f"start {result.start_activation:.1f}", f"after {result.activation:.1f}"]
-        entries.append(
-            {
-                "units": list(objective.units),
-                "objective": objective.name,
-                "path": str(path),
-                "activation": result.activation,
-                "start_image": dataset.ids[result.start_index],
-                "start_activation": result.start_activation,
-            }
-        )
-    sheet = out / "sheet.png"
-    grid(tiles, captions, columns=2).save(sheet)
-    return {
-        "images": entries,
-        "steps": steps,
-        "init_from_data": dataset.name,
-        "threshold": threshold,
-        "max_pixel_step": MAX_PIXEL_STEP,
-        "sheet": str(sheet),
-        "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped],
-    }

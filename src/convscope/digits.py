@@ -78,39 +78,36 @@ def accuracy(model: nn.Module, data: DigitsData, indices: np.ndarray) -> float:
     return (logits.argmax(1) == data.labels[indices]).float().mean().item()
 
 
-def _train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
-    """The body of `train`, run under `seeded(seed)`."""
-    from tqdm import tqdm
-
-    generator = torch.Generator().manual_seed(seed)
-    data = load_data()
-    model = DigitsNet()
-    batch_size = 32
-    train_x, train_y = data.images[data.train], data.labels[data.train]
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    steps_per_epoch = -(-len(train_y) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 1e-2, total_steps=epochs * steps_per_epoch)
-    for _ in tqdm(range(epochs), desc="training the digits model (first use only)", disable=not progress, leave=False):
-        model.train()
-        order = torch.randperm(len(train_y), generator=generator)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
-            x = torch.roll(train_x[batch], shifts=shift, dims=(2, 3))
-            loss = F.cross_entropy(model(_normalize(x)), train_y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    return model, accuracy(model, data, data.test)
-
-
 def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
     """Train DigitsNet on the training split (Adam, one-cycle learning rate up to 1e-2, batches of 32, random
     1-pixel shifts); return it with its held-out accuracy. Deterministic for a given seed and torch build."""
+    from tqdm import tqdm
+
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
-        return _train(epochs=epochs, seed=seed, progress=progress)
+        generator = torch.Generator().manual_seed(seed)
+        data = load_data()
+        model = DigitsNet()
+        batch_size = 32
+        train_x, train_y = data.images[data.train], data.labels[data.train]
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        steps_per_epoch = -(-len(train_y) // batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 1e-2, total_steps=epochs * steps_per_epoch)
+        for _ in tqdm(
+            range(epochs), desc="training the digits model (first use only)", disable=not progress, leave=False
+        ):
+            model.train()
+            order = torch.randperm(len(train_y), generator=generator)
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+                x = torch.roll(train_x[batch], shifts=shift, dims=(2, 3))
+                loss = F.cross_entropy(model(_normalize(x)), train_y[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        model.eval()
+        return model, accuracy(model, data, data.test)
 
 
 def pretrained(progress: bool = True) -> DigitsNet:

@@ -18,14 +18,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .data import ImageDataset
 from .errors import ConvscopeError
-from .images import grid, tensor_to_pil
 from .objectives import _spatial
 from .subject import Subject
 
@@ -199,19 +197,3 @@ def top_examples(
             for scores, items, boxes in zip(best_scores.tolist(), best_items.tolist(), best_boxes.tolist())
         ]
     return TopExamples(k, units, examples, seen)
-
-
-def example_sheets(result: TopExamples, dataset: ImageDataset, out: Path, thumb: int = 96) -> list[Path]:
-    """One contact sheet per unit (`examples_<layer>_<c>.png`): the examples' images or patches, with scores."""
-    out.mkdir(parents=True, exist_ok=True)
-    position = {id_: i for i, id_ in enumerate(dataset.ids)}
-    paths = []
-    for (layer, c), examples in zip(result.units, result.examples):
-        tiles = []
-        for example in examples:
-            image = cut(dataset.load(position[example.id]), example.box, (thumb, thumb))
-            tiles.append(tensor_to_pil(image))
-        path = out / f"examples_{layer.replace('/', '-')}_{c}.png"
-        grid(tiles, [f"{e.score:.2f}" for e in examples]).save(path)
-        paths.append(path)
-    return paths

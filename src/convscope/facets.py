@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,8 +36,7 @@ import torch.nn.functional as F
 from . import objectives as O
 from .data import ImageDataset
 from .errors import ConvscopeError
-from .examples import top_examples
-from .images import grid, tensor_to_pil
+from .images import tensor_to_pil
 from .objectives import _spatial
 from .subject import LOGITS, Subject
 
@@ -341,91 +339,3 @@ def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int
     for c, (cx, cy) in enumerate((clusters.centroids - low) / span * (size - thumb - 8) + 4 + thumb / 2):
         draw.text((int(cx), int(cy)), str(c), fill=(0, 0, 0))
     return sheet
-
-
-def run_facets(
-    subject: Subject,
-    dataset: ImageDataset,
-    target: tuple[str, int],
-    out: Path,
-    *,
-    class_name: str | None = None,
-    top_images: int = 200,
-    code_layer: str | None = None,
-    k: int = 10,
-    m: int = 15,
-    pca_dims: int = 50,
-    steps: int | None = None,
-    preset: str = "torchvision",
-    seed: int = 0,
-    batch_size: int = 32,
-    progress: bool = False,
-) -> dict:
-    """The `facets` command: MFV of a class's images (or the unit's top images), files written, JSON returned."""
-    octaves = scaled_octaves(preset, steps)
-    layer = subject.resolve(target[0])
-    subject.check_channels(layer, [target[1]])
-    if class_name is not None:
-        indices = dataset.indices_of_class(dataset.class_index(class_name))
-        source = f"class {class_name}"
-    else:
-        best = top_examples(
-            subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size, progress=progress
-        )
-        position = {id_: i for i, id_ in enumerate(dataset.ids)}
-        indices = [position[e.id] for e in best.examples[0]]
-        source = f"top {len(indices)} images of {layer}:{target[1]}"
-    found, clusters, kept = facets(
-        subject,
-        dataset,
-        (layer, target[1]),
-        indices=indices,
-        code_layer=code_layer,
-        k=k,
-        m=m,
-        pca_dims=pca_dims,
-        octaves=octaves,
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    clusters_json, tiles, captions = [], [], []
-    for c, facet in enumerate(found):
-        paths = {name: out / f"facet{c}_{name}.png" for name in ("mean", "facet", "nearest")}
-        nearest_image = dataset.load(facet.nearest)
-        for name, image in (("mean", facet.mean_image), ("facet", facet.facet_image), ("nearest", nearest_image)):
-            tensor_to_pil(image).save(paths[name])
-            tiles.append(tensor_to_pil(image))
-        captions += [
-            f"{c} mean {facet.mean_activation:.1f}",
-            f"{c} facet {facet.activation:.1f} (r {facet.structure:.2f})",
-            f"{c} nearest",
-        ]
-        clusters_json.append(
-            {
-                "id": c,
-                "members": [dataset.ids[i] for i in facet.members],
-                "mean_image": str(paths["mean"]),
-                "facet_image": str(paths["facet"]),
-                "activation": facet.activation,
-                "mean_activation": facet.mean_activation,
-                "structure": facet.structure,
-                "nearest_image": dataset.ids[facet.nearest],
-            }
-        )
-    plot = out / "embedding.png"
-    embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
-    sheet = out / "facets.png"
-    grid(tiles, captions, columns=3).save(sheet)
-    return {
-        "target": f"{layer}:{target[1]}",
-        "images": source,
-        "code_layer": clusters.used["code_layer"],
-        "used": clusters.used,
-        "steps": sum(o.iterations for o in octaves),
-        "preset": preset,
-        "clusters": clusters_json,
-        "embedding_plot": str(plot),
-        "sheet": str(sheet),
-    }

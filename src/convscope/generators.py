@@ -182,60 +182,6 @@ class DecoderGenerator(VectorGenerator):
 DECODER_TRAINING = {"epochs": 8, "batch_size": 64, "lr": 5e-3, "feature_weight": 0.1, "seed": 0}
 
 
-def _train_decoder(
-    subject,
-    encoder,
-    images_of,
-    count: int,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    feature_weight: float,
-    seed: int,
-    progress: bool = False,
-    dataset_name: str = "?",
-) -> DecoderGenerator:
-    """The body of `train_decoder`, run under `seeded(seed)`."""
-    from tqdm import tqdm
-
-    rng = torch.Generator().manual_seed(seed)
-    codes = []
-    with torch.no_grad():
-        for start in range(0, count, 256):
-            codes.append(encoder(images_of(torch.arange(start, min(count, start + 256)))))
-    codes = torch.cat(codes)
-    scale = codes.var(dim=0).mean().clamp_min(1e-8)
-    generator = DecoderGenerator(codes.shape[1], subject.input.channels, subject.input.size).to(codes.device)
-    generator.code_low.copy_(codes.min(dim=0).values)
-    generator.code_high.copy_(codes.max(dim=0).values)
-    picks = (
-        torch.randperm(count, generator=rng)[:EXAMPLE_CODES]
-        if count >= EXAMPLE_CODES
-        else torch.randint(count, (EXAMPLE_CODES,), generator=rng)
-    )  # small datasets: with repeats
-    generator.example_codes.copy_(codes[picks])
-    generator.dataset = dataset_name
-    optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
-    steps = epochs * -(-count // batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    for _ in tqdm(
-        range(epochs), desc=f"training the {dataset_name} generator (first use only)", disable=not progress, leave=False
-    ):
-        order = torch.randperm(count, generator=rng)
-        for start in range(0, count, batch_size):
-            batch = order[start : start + batch_size]
-            x, c = images_of(batch).to(codes.device), codes[batch.to(codes.device)]
-            x_hat = generator.images(c)
-            loss = F.mse_loss(x_hat, x) + feature_weight * F.mse_loss(encoder(x_hat), c) / scale
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    generator.eval().requires_grad_(False)
-    return generator
-
-
 def train_decoder(
     subject,
     encoder,
@@ -254,20 +200,47 @@ def train_decoder(
 
     `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
     """
+    from tqdm import tqdm
+
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
-        return _train_decoder(
-            subject,
-            encoder,
-            images_of,
-            count,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            feature_weight=feature_weight,
-            seed=seed,
-            progress=progress,
-            dataset_name=dataset_name,
-        )
+        rng = torch.Generator().manual_seed(seed)
+        codes = []
+        with torch.no_grad():
+            for start in range(0, count, 256):
+                codes.append(encoder(images_of(torch.arange(start, min(count, start + 256)))))
+        codes = torch.cat(codes)
+        scale = codes.var(dim=0).mean().clamp_min(1e-8)
+        generator = DecoderGenerator(codes.shape[1], subject.input.channels, subject.input.size).to(codes.device)
+        generator.code_low.copy_(codes.min(dim=0).values)
+        generator.code_high.copy_(codes.max(dim=0).values)
+        picks = (
+            torch.randperm(count, generator=rng)[:EXAMPLE_CODES]
+            if count >= EXAMPLE_CODES
+            else torch.randint(count, (EXAMPLE_CODES,), generator=rng)
+        )  # small datasets: with repeats
+        generator.example_codes.copy_(codes[picks])
+        generator.dataset = dataset_name
+        optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        steps = epochs * -(-count // batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        for _ in tqdm(
+            range(epochs),
+            desc=f"training the {dataset_name} generator (first use only)",
+            disable=not progress,
+            leave=False,
+        ):
+            order = torch.randperm(count, generator=rng)
+            for start in range(0, count, batch_size):
+                batch = order[start : start + batch_size]
+                x, c = images_of(batch).to(codes.device), codes[batch.to(codes.device)]
+                x_hat = generator.images(c)
+                loss = F.mse_loss(x_hat, x) + feature_weight * F.mse_loss(encoder(x_hat), c) / scale
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        generator.eval().requires_grad_(False)
+        return generator
 
 
 def trained_generator(subject, encoder, dataset: str, progress: bool = False, **training) -> DecoderGenerator:

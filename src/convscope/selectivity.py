@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
@@ -211,16 +210,3 @@ def _axes(size, count: int, low: float, high: float, labels: list[str], title: s
         draw.text((to_xy(i, low)[0] - 12, bottom + 6 + 10 * (i // step % 2)), labels[i][:7], fill=(0, 0, 0))
     draw.text((left, 6), title, fill=(0, 0, 0))
     return image, draw, to_xy
-
-
-def save_plots(result: Selectivity, out: Path) -> list[Path]:
-    """`profiles_<layer>.png` per layer and `fractions.png`."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for entry in result.layers:
-        path = out / f"profiles_{entry.layer.replace('/', '-')}.png"
-        profile_plot(entry, result.classes).save(path)
-        paths.append(path)
-    path = out / "fractions.png"
-    fractions_plot(result).save(path)
-    return [*paths, path]

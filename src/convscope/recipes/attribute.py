@@ -10,22 +10,12 @@ import numpy as np
 from pydantic import Field
 
 from ..attribution.ranking import channel_relevance, rank_filters
-from ..attribution.report import LRP_METHODS, attribute, heatmap_image, heatmap_values, is_signed
+from ..attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
 from ..images import upscale
 from ..subject import LOGITS
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 
-Method = Literal[
-    "dtd",
-    "lrp-epsilon",
-    "lrp-alphabeta",
-    "saliency",
-    "guided-backprop",
-    "deconvnet",
-    "gradcam",
-    "integrated-gradients",
-    "occlusion",
-]
+Method = Literal[tuple(METHODS)]  # the one list of methods: attribution.report.METHODS
 
 
 class AttributeSpec(Spec):

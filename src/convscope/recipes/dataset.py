@@ -44,8 +44,9 @@ class ExamplesSpec(DatasetSpec):
 def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
     """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}], "sheet"}], "images", "skipped"}:
     scores are the unit's mean activation over space, top `top` per unit, one contact sheet each."""
+    from ..artifacts import example_sheets
     from ..data import open_dataset
-    from ..examples import example_sheets, top_examples
+    from ..examples import top_examples
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
@@ -84,8 +85,9 @@ class SelectivitySpec(DatasetSpec):
 @recipe("selectivity", 1, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
 def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
     """{"units": [{"index", "kind", "classes"}], "fractions": {layer: {kind: share}}, "plots", "skipped"}."""
+    from ..artifacts import save_plots
     from ..data import open_dataset
-    from ..selectivity import save_plots, selectivity
+    from ..selectivity import selectivity
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
@@ -129,15 +131,14 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
     "embedding_plot", "sheet", "skipped"} (seed 000: fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the
     m nearest members, maximization from each mean image in octaves)."""
     from ..data import open_dataset
-    from ..facets import run_facets as facets
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
-        output = facets(
+        output = _facet_images(
+            ctx,
             subject,
             dataset,
             parse_unit(spec.target, "target"),
-            ctx.out,
             class_name=spec.class_name,
             top_images=spec.top_images,
             code_layer=spec.code_layer,
@@ -151,5 +152,96 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
             progress=_scan_progress(ctx),
         )
     output["skipped"] = _skipped(dataset)
-    ctx.adopt_tree()
     return ctx.result("facets", output)
+
+
+def _facet_images(
+    ctx: RunContext,
+    subject,
+    dataset,
+    target: tuple[str, int],
+    *,
+    class_name: str | None = None,
+    top_images: int = 200,
+    code_layer: str | None = None,
+    k: int = 10,
+    m: int = 15,
+    pca_dims: int = 50,
+    steps: int | None = None,
+    preset: str = "torchvision",
+    seed: int = 0,
+    batch_size: int = 32,
+    progress=None,
+) -> dict:
+    """MFV of a class's images (or the unit's top images): the facets computed, their pictures written through
+    `ctx`, the facets JSON returned."""
+    from ..examples import top_examples
+    from ..facets import embedding_plot, facets, scaled_octaves
+    from ..images import grid, tensor_to_pil
+
+    octaves = scaled_octaves(preset, steps)
+    layer = subject.resolve(target[0])
+    subject.check_channels(layer, [target[1]])
+    if class_name is not None:
+        indices = dataset.indices_of_class(dataset.class_index(class_name))
+        source = f"class {class_name}"
+    else:
+        best = top_examples(
+            subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size, progress=progress
+        )
+        position = {id_: i for i, id_ in enumerate(dataset.ids)}
+        indices = [position[e.id] for e in best.examples[0]]
+        source = f"top {len(indices)} images of {layer}:{target[1]}"
+    found, clusters, kept = facets(
+        subject,
+        dataset,
+        (layer, target[1]),
+        indices=indices,
+        code_layer=code_layer,
+        k=k,
+        m=m,
+        pca_dims=pca_dims,
+        octaves=octaves,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    clusters_json, tiles, captions = [], [], []
+    for c, facet in enumerate(found):
+        paths = {name: ctx.path(f"facet{c}_{name}.png") for name in ("mean", "facet", "nearest")}
+        nearest_image = dataset.load(facet.nearest)
+        for name, image in (("mean", facet.mean_image), ("facet", facet.facet_image), ("nearest", nearest_image)):
+            tensor_to_pil(image).save(paths[name])
+            tiles.append(tensor_to_pil(image))
+        captions += [
+            f"{c} mean {facet.mean_activation:.1f}",
+            f"{c} facet {facet.activation:.1f} (r {facet.structure:.2f})",
+            f"{c} nearest",
+        ]
+        clusters_json.append(
+            {
+                "id": c,
+                "members": [dataset.ids[i] for i in facet.members],
+                "mean_image": str(paths["mean"]),
+                "facet_image": str(paths["facet"]),
+                "activation": facet.activation,
+                "mean_activation": facet.mean_activation,
+                "structure": facet.structure,
+                "nearest_image": dataset.ids[facet.nearest],
+            }
+        )
+    plot = ctx.path("embedding.png")
+    embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
+    sheet = ctx.path("facets.png")
+    grid(tiles, captions, columns=3).save(sheet)
+    return {
+        "target": f"{layer}:{target[1]}",
+        "images": source,
+        "code_layer": clusters.used["code_layer"],
+        "used": clusters.used,
+        "steps": sum(o.iterations for o in octaves),
+        "preset": preset,
+        "clusters": clusters_json,
+        "embedding_plot": str(plot),
+        "sheet": str(sheet),
+    }

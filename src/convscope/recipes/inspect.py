@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..activations import activation_maps, dead_channels, save_maps
-from ..artifacts import demo_page
+from ..activations import activation_maps, dead_channels
+from ..artifacts import demo_page, save_maps
 from ..predict import predict
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 

@@ -176,20 +176,18 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
 
 def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> dict:
     from ..data import open_dataset
-    from ..datainit import run_data_init
 
     dataset = open_dataset(spec.init_from_data, subject.input)
-    result = run_data_init(
+    result = _data_init_images(
+        ctx,
         subject,
         objectives,
         dataset,
-        ctx.out,
         steps=spec.steps,
         threshold=spec.binarize,
         batch_size=64,
         progress=lambda done, total: ctx.progress("images", done, total),
     )
-    ctx.adopt_tree()
     return result
 
 
@@ -269,3 +267,51 @@ def run_dream(spec: DreamSpec, ctx: RunContext) -> Result:
             "sizes": [list(s) for s in result.sizes],
         },
     )
+
+
+def _data_init_images(
+    ctx: RunContext,
+    subject: Subject,
+    objectives: Sequence[O.Objective],
+    dataset,
+    *,
+    steps: int = 32,
+    threshold: float | None = None,
+    batch_size: int = 32,
+    progress=None,
+) -> dict:
+    """Seed 004 §4 data-initialized maximization of each objective; PNGs (start and result side by side in the
+    sheet) through `ctx`; the visualize JSON."""
+    from ..datainit import MAX_PIXEL_STEP, data_init
+
+    results = data_init(
+        subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=progress
+    )
+    entries, tiles, captions = [], [], []
+    for objective, result in zip(objectives, results):
+        name = "_".join(objective.units)[:120].replace(":", "-").replace("/", "-") or "image"
+        path = ctx.path(f"{name}_data.png")
+        tensor_to_pil(result.image).save(path)
+        tiles += [tensor_to_pil(dataset.load(result.start_index)), tensor_to_pil(result.image)]
+        captions += [f"start {result.start_activation:.1f}", f"after {result.activation:.1f}"]
+        entries.append(
+            {
+                "units": list(objective.units),
+                "objective": objective.name,
+                "path": str(path),
+                "activation": result.activation,
+                "start_image": dataset.ids[result.start_index],
+                "start_activation": result.start_activation,
+            }
+        )
+    sheet = ctx.path("sheet.png")
+    grid(tiles, captions, columns=2).save(sheet)
+    return {
+        "images": entries,
+        "steps": steps,
+        "init_from_data": dataset.name,
+        "threshold": threshold,
+        "max_pixel_step": MAX_PIXEL_STEP,
+        "sheet": str(sheet),
+        "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped],
+    }
