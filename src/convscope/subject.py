@@ -131,8 +131,9 @@ class LayerTap:
                 result = replaced if replaced is not None else result
             return result
 
-    def __init__(self, subject: "Subject", layers: Sequence[str], stop: bool = False):
+    def __init__(self, subject: "Subject", layers: Sequence[str], stop: bool = False, copy_mutated: bool = True):
         self.subject, self.stop = subject, stop
+        self.copy_mutated = copy_mutated  # False where the caller runs in-place ops out of place (LRP)
         self.layers = [n for n in dict.fromkeys(layers) if n != LOGITS]
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list = []
@@ -147,7 +148,10 @@ class LayerTap:
         graph = self.subject.graph
         self.expected = {n: graph.node(n).calls for n in self.layers}
         self.calls = dict.fromkeys(self.layers, 0)
-        handlers = [(self.subject.module(n), self._hook(n, graph.node(n).mutated_later)) for n in self.layers]
+        handlers = [
+            (self.subject.module(n), self._hook(n, self.copy_mutated and graph.node(n).mutated_later))
+            for n in self.layers
+        ]
         with self._lock:
             state = self._open.setdefault(id(self.subject.model), [0, {}])
             state[0] += 1
@@ -242,13 +246,28 @@ class Subject:
         self.normalize = Normalize(self.input)
         self._working_sizes: dict[tuple, tuple[int, int] | None] = {}
         self._graph: tuple | None = None  # (the modules it was traced from, LayerGraph)
+        self._module_map: dict[str, nn.Module] | None = None
 
     @property
     def _modules(self) -> dict[str, nn.Module]:
-        """name -> module, read from the model each time (a submodule replaced after wrapping is seen)."""
-        return {name: module for name, module in self.model.named_modules() if name}
+        """name -> module, as of the last walk of the model (`check_eval`, which every run starts with: a submodule
+        replaced after wrapping is seen by the next run)."""
+        if self._module_map is None:
+            self._walk()
+        return self._module_map
 
-    # --- layers -------------------------------------------------------------------------------------------
+    def _walk(self) -> str | None:
+        """One pass over the module tree: refresh the name -> module map; return the first module in training
+        mode (its name, or "the model"), None when all are in eval mode."""
+        modules, training = {}, None
+        for name, module in self.model.named_modules():
+            if training is None and module.training:
+                training = name or "the model"
+            if name:
+                modules[name] = module
+        self._module_map = modules
+        return training
+
     @property
     def layer_names(self) -> list[str]:
         """All `named_modules()` paths in definition order, then `logits`."""
@@ -273,7 +292,7 @@ class Subject:
         training mode (the dry run would change BatchNorm statistics)."""
         from .graph import trace_graph
 
-        modules = tuple((name, id(module)) for name, module in self.model.named_modules())
+        modules = tuple((name, id(module)) for name, module in self._modules.items())
         if self._graph is None or self._graph[0] != modules:
             self.check_eval()
             self._graph = (modules, trace_graph(self))
@@ -327,7 +346,7 @@ class Subject:
 
     def check_eval(self) -> None:
         """Raise ConvscopeError when the model or any module in it is in training mode."""
-        training = next((name or "the model" for name, m in self.model.named_modules() if m.training), None)
+        training = self._walk()
         if training is not None:
             raise ConvscopeError(
                 f"model {self.name} is in training mode (`{training}`): convscope needs eval mode, "
@@ -362,6 +381,7 @@ class Subject:
         Each tensor is the layer's own output, even when a later in-place op rewrites it (`LayerTap`).
         Gradients flow through the returned tensors when the caller has grad enabled.
         """
+        x = self.normalize(self.prepare(images))  # first: it also refreshes the module map
         names = list(dict.fromkeys(self.resolve(n) for n in layers))
         wanted = [n for n in names if n != LOGITS]
         if wanted and not self.scriptable_hooks:
@@ -369,7 +389,6 @@ class Subject:
                 f"model {self.name} is TorchScript: its layers cannot be hooked, only `logits`; "
                 "save a checkpoint with an architecture spec to inspect layers"
             )
-        x = self.normalize(self.prepare(images))
         for n in wanted:
             if self.graph.node(n).calls == 0:
                 raise ConvscopeError(f"layer `{n}` does not run in the forward pass of {self.name} (eval mode)")

@@ -4,6 +4,7 @@ batch, giving relevance at the input and at every requested layer."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -92,7 +93,7 @@ class LRP:
             parts=self.parts,
         )
         mode.module_stack = stack
-        with torch.enable_grad(), LayerRecorder(subject, names, stack) as recorder, mode:
+        with torch.enable_grad(), LayerRecorder(subject, names, stack, copy_mutated=False) as recorder, mode:
             logits = subject.model_output(x)
         targets = target_classes(logits.detach(), target)
         output = logits.gather(1, targets[:, None])[:, 0]
@@ -148,14 +149,26 @@ class LRP:
                 "so there is no relevance to distribute (check the model and the image)"
             )
         scale = output.detach().abs().clamp(min=1e-6)
-        for name, values in [*reversed(list(layers.items())), ("the input", relevance)]:
-            values = values.detach()
-            finite = bool(torch.isfinite(values).all())
-            ratio = float((values.flatten(1).abs().sum(1) / scale).max()) if finite else float("inf")
-            if ratio <= MAX_AMPLIFICATION:
+        epsilon = "epsilon" in {self.composite.conv.name, self.composite.linear.name, self.composite.input.name}
+        # Rules with signed denominators (epsilon) can blow up; z+ / z^B / alpha-beta denominators are one-signed and
+        # stabilized, so a non-finite or exploding result would show at the input: check it alone there (the
+        # per-layer scan reads every layer's relevance once: ~20% of a Lite0 explanation)
+        checked = (
+            [*reversed(list(layers.items())), ("the input", relevance)]
+            if epsilon or self.ignore_bias
+            else [("the input", relevance)]
+        )
+        # sum |R| per layer and image in one kernel each (NaN / inf propagate into it), read back once
+        ratios = (
+            torch.stack([torch.linalg.vector_norm(v.detach().flatten(1), ord=1, dim=1) / scale for _, v in checked])
+            .amax(1)
+            .tolist()
+        )
+        for (name, _), ratio in zip(checked, ratios):
+            if ratio <= MAX_AMPLIFICATION:  # False for NaN
                 continue
+            finite = math.isfinite(ratio)
             what = "is not finite" if not finite else f"reaches {ratio:.1e} times the logit in magnitude"
-            epsilon = "epsilon" in {self.composite.conv.name, self.composite.linear.name, self.composite.input.name}
             why = (
                 "with ignore_bias the epsilon rule divides by bias-free pre-activations z' = Wx that come close "
                 "to 0 where the neuron's output (its bias) does not, and the quotients grow layer after layer; "

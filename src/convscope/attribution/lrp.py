@@ -796,8 +796,10 @@ class LayerRecorder(LayerTap):
     """`LayerTap` (each named layer's own output, safe against later in-place ops; hooks always removed) that
     can also keep the stack of modules being run in `stack`, for error messages that name the layer."""
 
-    def __init__(self, subject: Subject, layers: Sequence[str], stack: list[str] | None = None):
-        super().__init__(subject, layers)
+    def __init__(
+        self, subject: Subject, layers: Sequence[str], stack: list[str] | None = None, copy_mutated: bool = True
+    ):
+        super().__init__(subject, layers, copy_mutated=copy_mutated)
         self.stack = stack
 
     @property
