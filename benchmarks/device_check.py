@@ -180,7 +180,8 @@ def pluck(result, key_path: str):
 def run_cli(argv: list[str], device: str, out: Path) -> tuple[dict | None, float, str | None]:
     from convscope.cli import COMMANDS, build_parser
 
-    args = build_parser().parse_args([*argv, "--device", device, "--out", str(out), "--json"])
+    # --no-cache: the device is no part of a spec, so the result store would answer the second device's run
+    args = build_parser().parse_args([*argv, "--device", device, "--out", str(out), "--json", "--no-cache"])
     start = time.perf_counter()
     try:
         result = COMMANDS[args.command](args)
