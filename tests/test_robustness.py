@@ -602,7 +602,7 @@ def test_output_rule_neighbours():
         lrp(convscope.wrap(NaNNet(), size=8), torch.rand(1, 3, 8, 8), 0, "epsilon")
 
 
-def test_degenerate_datasets_give_one_line(capsys, tmp_path, digit_png):
+def test_degenerate_datasets_give_one_line(capsys, tmp_path, digit_png, digits_subject):
     from PIL import Image
 
     folder = tmp_path / "same"
