@@ -407,3 +407,16 @@ def test_dataset_folders_see_the_upright_photo_with_draft_decoding(tmp_path):
         got = pil_to_tensor(image)
         want = pil_to_tensor(Image.fromarray(upright).resize((32, 24), Image.Resampling.BOX))
         assert (got - want).abs().mean() < 0.03, orientation
+
+
+def test_min_is_white_tiffs_at_every_bit_depth(tmp_path):
+    """PhotometricInterpretation 0 (white is 0): Pillow inverts 8-bit files itself, convscope 16-bit ones."""
+    import tifffile  # ships with scikit-image
+
+    ramp = np.linspace(0, 1, 16 * 12).reshape(12, 16)
+    tifffile.imwrite(tmp_path / "w16.tif", np.round(ramp * 65535).astype(np.uint16), photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "w8.tif", np.round(ramp * 255).astype(np.uint8), photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "b16.tif", np.round(ramp * 65535).astype(np.uint16))
+    for name, expected in [("w16.tif", 1 - ramp), ("w8.tif", 1 - ramp), ("b16.tif", ramp)]:
+        loaded = pil_to_tensor(to_mode(open_image(tmp_path / name), 1))[0].numpy()
+        assert np.abs(loaded - expected).max() <= 1 / 255, name

@@ -18,6 +18,8 @@ DEFAULT_MAX_PIXELS = 64_000_000
 
 #: `image.info` key where `open_image` records the full-scale value of a 16/32-bit integer image (see `to_mode`)
 FULL_SCALE = "convscope.full_scale"
+#: `image.info` key set by `open_image` for a TIFF whose PhotometricInterpretation is 0 (white is 0: min-is-white)
+MIN_IS_WHITE = "convscope.min_is_white"
 _INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
@@ -77,6 +79,7 @@ def open_image(
                         f"{limit:,} pixels (set CONVSCOPE_MAX_PIXELS to raise it)"
                     )
                 full_scale = _full_scale(_raw_mode(image))
+                min_is_white = image.format == "TIFF" and image.tag_v2.get(262) == 0  # Pillow inverts 8-bit only
                 if draft is not None and image.format == "JPEG":
                     sideways = image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
                     image.draft(None, tuple(draft[::-1]) if sideways else tuple(draft))
@@ -92,6 +95,8 @@ def open_image(
         raise ImageError(f"{path}: image is truncated or corrupt ({_one_line(exc)})") from None
     if image.mode in _INTEGER_MODES and full_scale is not None:
         image.info[FULL_SCALE] = full_scale
+    if image.mode in _INTEGER_MODES and min_is_white:
+        image.info[MIN_IS_WHITE] = True
     return image
 
 
@@ -150,6 +155,8 @@ def _high_bit_depth_to_8_bits(image: Image.Image) -> Image.Image:
         scaled = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
     else:
         scaled = values / image.info.get(FULL_SCALE, 65535)
+        if image.info.get(MIN_IS_WHITE):  # a min-is-white TIFF: 0 is white
+            scaled = 1 - scaled
     gray = Image.fromarray((np.clip(scaled, 0, 1) * 255).round().astype(np.uint8))
     transparency = image.info.get("transparency")
     if isinstance(transparency, int) and image.mode != "F":  # e.g. a 16-bit grey PNG with a tRNS value
