@@ -34,6 +34,7 @@ def chelsea_path(folder: Path) -> Path:
 
 def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
     """name -> (CLI argv, check(cpu_result, device_result) -> list of problems)."""
+    from convscope.attribution.report import METHODS
 
     def close(key_path, tol):
         def check(a, b):
@@ -147,17 +148,7 @@ def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
             all_inside,
         ),
     }
-    for method in (
-        "dtd",
-        "lrp-epsilon",
-        "lrp-alphabeta",
-        "saliency",
-        "guided-backprop",
-        "deconvnet",
-        "gradcam",
-        "integrated-gradients",
-        "occlusion",
-    ):
+    for method in METHODS:
         extra = ["--stride", "16", "--patch", "32"] if method == "occlusion" else []
         cases[f"attribute-{method}"] = (
             ["attribute", str(image), "--method", method, "--save-npy", *extra],

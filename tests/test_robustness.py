@@ -14,21 +14,10 @@ from torch import nn
 import convscope
 from conftest import hooks_left
 from convscope.attribution import attribute, grad_cam, gradient_attribution, lrp
+from convscope.attribution.report import METHODS
 from convscope.cli import main
 from convscope.errors import ConvscopeError, SizeError
 from convscope.images import tensor_to_pil
-
-METHODS = [
-    "dtd",
-    "lrp-epsilon",
-    "lrp-alphabeta",
-    "saliency",
-    "guided-backprop",
-    "deconvnet",
-    "gradcam",
-    "integrated-gradients",
-    "occlusion",
-]
 
 
 def run_cli(capsys, *argv):
