@@ -21,8 +21,8 @@ from convscope.inverse_set import (
     find_seeds,
     pairwise_sq_sum,
     parse_constraint,
-    run_inverse_set,
 )
+from convscope.recipes import InverseSetSpec, ModelRef, run
 
 #: a cheaper decoder than the default (fewer epochs) so the test session trains it once in well under a minute
 TEST_TRAINING = {"epochs": 5}
@@ -46,6 +46,11 @@ def test_decoder(monkeypatch, digits_decoder):
             digits_decoder if spec == "trained:digits" else original(spec, subject, encoder, progress)
         ),
     )
+
+
+def sample(out, model: str, constraints: list[str], **fields) -> dict:
+    """The inverse-set recipe's result data (every file written under `out`)."""
+    return run(InverseSetSpec(model=ModelRef(spec=model), constraints=constraints, **fields), out=out).data
 
 
 def values_from_files(subject, report):
@@ -110,10 +115,10 @@ def test_slack_makes_the_lagrangian_flat_well_inside():
 
 # --- digits with the trained generator -----------------------------------------------------------------------
 def test_samples_inside_range_from_saved_files(digits_subject, test_decoder, tmp_path):
-    report = run_inverse_set(
-        digits_subject,
-        [parse_constraint("logits:3:4:6")],
+    report = sample(
         tmp_path,
+        "digits",
+        ["logits:3:4:6"],
         n=40,
         k=5,
         generator="trained:digits",
@@ -135,12 +140,12 @@ def test_samples_inside_range_from_saved_files(digits_subject, test_decoder, tmp
 
 
 def test_diverse_objective_beats_no_diversity_on_same_seeds(digits_subject, test_decoder, tmp_path):
-    constraint = [parse_constraint("logits:3:4:6")]
-    diverse = run_inverse_set(digits_subject, constraint, tmp_path / "d", n=30, k=5, generator="trained:digits", seed=1)
-    plain = run_inverse_set(
-        digits_subject,
-        constraint,
+    constraint = ["logits:3:4:6"]
+    diverse = sample(tmp_path / "d", "digits", constraint, n=30, k=5, generator="trained:digits", seed=1)
+    plain = sample(
         tmp_path / "p",
+        "digits",
+        constraint,
         n=30,
         k=5,
         generator="trained:digits",
@@ -160,8 +165,8 @@ def test_intersection_of_units_in_two_layers(digits_subject, digits_decoder, tmp
     with torch.no_grad():
         acts = digits_subject.capture(three, ["features.6", "logits"])
     hidden, logit = acts["features.6"][0, 5].mean().item(), acts["logits"][0, 3].item()
-    constraints = [Constraint("logits", 3, logit - 2, logit), Constraint("features.6", 5, hidden - 0.3, hidden + 0.3)]
-    report = run_inverse_set(digits_subject, constraints, tmp_path, n=25, k=5, generator="trained:digits")
+    constraints = [f"logits:3:{logit - 2!r}:{logit!r}", f"features.6:5:{hidden - 0.3!r}:{hidden + 0.3!r}"]
+    report = sample(tmp_path, "digits", constraints, n=25, k=5, generator="trained:digits")
     assert report["n"] == 25
     assert_all_inside(digits_subject, report)
 
@@ -184,10 +189,10 @@ def test_make_generator_rejects_unknown_specs(digits_subject):
 # --- the default model with the Fourier generator --------------------------------------------------------------
 @pytest.mark.slow
 def test_fourier_generator_on_default_model(default_subject, tmp_path):
-    report = run_inverse_set(
-        default_subject,
-        [parse_constraint("logits:285:4:7")],
+    report = sample(
         tmp_path,
+        "default",
+        ["logits:285:4:7"],
         n=6,
         k=2,
         generator="fourier",

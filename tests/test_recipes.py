@@ -206,21 +206,78 @@ def test_bad_spec_files_are_one_line(document, message, tmp_path, capsys):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_cancel_stops_a_long_recipe_within_one_step(tmp_path):
-    from convscope.recipes.visualize import VisualizeSpec
+LONG = {  # recipe: (spec fields on digits, the stage whose second report is cancelled, its done at that report)
+    "visualize": ({"layer": "features.3", "channels": [0], "steps": 50}, "steps", 2),
+    "visualize from data": (
+        {"layer": "features.3", "channels": [0], "steps": 50, "init_from_data": "digits"},
+        "steps",
+        2,
+    ),
+    "dream": ({"layer": "features.3", "octaves": 2, "steps": 20}, "steps", 2),
+    "examples": ({"dataset": "digits", "layer": "logits", "channels": [3], "batch_size": 64}, "images", 128),
+    "selectivity": ({"dataset": "digits", "layer": "logits", "batch_size": 64}, "images", 128),
+    "dead": ({"layer": "features.3"}, "images", 2),
+    "facets": (
+        {"dataset": "digits", "target": "logits:3", "top_images": 30, "k": 2, "m": 3, "pca": 5, "steps": 40},
+        "steps",
+        2,
+    ),
+    "inverse-set": ({"constraints": ["logits:3:10:12"], "n": 4, "k": 2, "inner_steps": 30}, "seed steps", 2),
+}
 
+
+@pytest.mark.parametrize("case", list(LONG))
+def test_cancel_stops_every_long_recipe_within_one_step(case, tmp_path, digit_png, digits_subject):
+    """Every loop of a long recipe reports progress, and a cancel set during one report stops the run there:
+    no further step, batch or octave runs (ctx.progress raises Cancelled right after reporting)."""
+    fields, stage, at = LONG[case]
+    name = case.split()[0]
+    fields = {"model": DIGITS, **fields}
+    if name == "dream":
+        fields["image"] = digit_png
+    if name == "dead":
+        fields["images"] = [digit_png] * 5
     seen = []
     cancel = threading.Event()
 
-    def progress(stage, done, total):
-        seen.append(done)
-        if done == 3:
+    def progress(s, done, total):
+        seen.append((s, done))
+        if s == stage and done >= at:
             cancel.set()
 
     ctx = RunContext(tmp_path, cancel=cancel, on_progress=progress)
     with pytest.raises(Cancelled):
-        recipes.run(VisualizeSpec(model=DIGITS, layer="features.3", channels=[0], steps=50), ctx)
-    assert max(seen) == 3
+        recipes.run(parse_spec(name, fields), ctx)
+    assert seen[-1] == (stage, at), seen[-5:]
+    assert [d for s, d in seen if s == stage][-2:] == [at // 2, at]  # it reported the step (batch) before too
+
+
+def test_previews_are_intermediate_images_in_range(tmp_path, digit_png):
+    """render and dream hand a few intermediate pictures to the context (a live display shows them)."""
+    got = []
+    ctx = RunContext(tmp_path, on_preview=lambda name, image: got.append((name, image)))
+    recipes.run(parse_spec("visualize", {"model": DIGITS, "layer": "features.3", "channels": [0, 1], "steps": 16}), ctx)
+    names = [name for name, _ in got]
+    assert names.count("features.3:0") == 8 and names.count("features.3:1") == 8  # every 2 of 16 steps
+    size = (1, digits.SIZE, digits.SIZE)
+    assert all(image.shape == size and 0 <= image.min() and image.max() <= 1 for _, image in got)
+    got.clear()
+    spec = {"model": DIGITS, "image": digit_png, "layer": "features.3", "octaves": 2, "steps": 4}
+    recipes.run(parse_spec("dream", spec), RunContext(tmp_path / "d", on_preview=lambda n, i: got.append((n, i))))
+    assert [name for name, _ in got] == ["dream"] * 8
+
+
+def test_model_training_reports_progress_and_stops_on_cancel():
+    """First-use training (the digits model) reports each epoch and stops when the callback raises."""
+    seen = []
+    digits.train(epochs=2, progress=lambda *event: seen.append(event))
+    assert seen == [("training digits model", 1, 2), ("training digits model", 2, 2)]
+
+    def stop(stage, done, total):
+        raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        digits.train(epochs=3, progress=stop)
 
 
 def test_spec_key_follows_the_content_of_named_files(tmp_path, digit_png):

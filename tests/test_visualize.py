@@ -72,7 +72,7 @@ def test_no_hooks_remain_when_a_render_raises_or_is_cancelled(default_subject):
     before = hooks_left(model)
     inplace = [m.inplace for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
 
-    def explode(step, total, scores):
+    def explode(stage, done, total):
         raise RuntimeError("progress callback failed")
 
     with pytest.raises(RuntimeError, match="progress callback failed"):

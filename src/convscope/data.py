@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .errors import ConvscopeError, ImageError
 from .images import fit as fit_image
 from .images import open_image, pil_to_uint8, to_mode, uint8_to_float
+from .progress import Progress
 from .subject import InputSpec
 
 #: file suffixes read as images (case-insensitive); other files are reported as skipped
@@ -94,7 +95,7 @@ class ImageDataset:
         self,
         batch_size: int,
         indices: Sequence[int] | None = None,
-        progress: bool | Callable[[int, int], None] = False,
+        progress: Progress | None = None,
         workers: int = 2,
     ) -> Iterator[tuple[torch.Tensor, list[int]]]:
         """Stream (images [N, C, H, W], their indices) in the given (default: dataset) order.
@@ -102,8 +103,8 @@ class ImageDataset:
         Decoding runs in `workers` threads one batch ahead of the caller (Pillow releases the GIL while it
         decodes and resizes), so the model's forward and the decoding overlap. Unreadable files are left out of
         their batch and appended to `skipped` (once each); a batch whose files all failed is not yielded.
-        `progress`: a callable (images done, total) called after each batch (a run's context reports it and
-        raises `Cancelled` to stop the scan between batches); anything else reports nothing.
+        `progress("images", done, total)` after each batch (convscope.progress; a run's context raises
+        `Cancelled` there to stop the scan between batches).
         """
         if batch_size < 1:
             raise ConvscopeError(f"batch size must be at least 1, got {batch_size}")
@@ -111,7 +112,6 @@ class ImageDataset:
         self._check_indices(order)
         chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         seen_skipped = {entry[0] for entry in self.skipped}
-        report = progress if callable(progress) else None
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             pending = [pool.map(self._try_load, chunks[0])] if chunks else []
             for n, chunk in enumerate(chunks):
@@ -123,8 +123,8 @@ class ImageDataset:
                     if not isinstance(x, torch.Tensor) and self.ids[i] not in seen_skipped:
                         seen_skipped.add(self.ids[i])
                         self.skipped.append((self.ids[i], str(x)))
-                if report is not None:
-                    report(min(len(order), (n + 1) * batch_size), len(order))
+                if progress is not None:
+                    progress("images", min(len(order), (n + 1) * batch_size), len(order))
                 if good:
                     yield _as_float(torch.stack([x for _, x in good])), [i for i, _ in good]
 

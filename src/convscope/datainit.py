@@ -18,6 +18,7 @@ import torch
 from .data import ImageDataset
 from .errors import ConvscopeError
 from .objectives import Objective
+from .progress import Progress
 from .subject import Subject
 
 MAX_PIXEL_STEP = 0.01  # 1% of the [0, 1] range
@@ -37,7 +38,7 @@ def best_images(
     dataset: ImageDataset,
     objectives: Sequence[Objective],
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> list[tuple[int, float]]:
     """For each objective, (dataset index, score) of the image that maximizes it, in one streaming pass."""
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
@@ -56,9 +57,15 @@ def best_images(
 
 
 def ascend(
-    subject: Subject, start: torch.Tensor, objective: Objective, steps: int = 32, threshold: float | None = None
+    subject: Subject,
+    start: torch.Tensor,
+    objective: Objective,
+    steps: int = 32,
+    threshold: float | None = None,
+    progress: Progress | None = None,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Steps 2-3 above from `start` [C, H, W]; returns the image and the objective before each step and at the end."""
+    """Steps 2-3 above from `start` [C, H, W]; returns the image and the objective before each step and at the end.
+    `progress("steps", done, steps)` after each step (it may raise to stop)."""
     if steps < 0:
         raise ConvscopeError(f"steps must be >= 0, got {steps}")
     if threshold is not None and not 0 <= threshold <= 1:
@@ -73,6 +80,8 @@ def ascend(
         history.append(float(score.detach()))
         with torch.no_grad():
             x = (x + MAX_PIXEL_STEP * grad / grad.abs().max().clamp_min(1e-12)).clamp(0, 1)
+        if progress is not None:
+            progress("steps", len(history), steps)
     if threshold is not None:
         x = (x > threshold).float()
     with torch.no_grad():
@@ -88,11 +97,18 @@ def data_init(
     steps: int = 32,
     threshold: float | None = None,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> list[DataInitResult]:
-    """Seed 004 §4 for every objective: start from its best dataset image, ascend with bounded steps."""
+    """Seed 004 §4 for every objective: start from its best dataset image, ascend with bounded steps.
+    `progress` gets ("images", done, total) during the scan, then ("steps", done, objectives x steps)."""
     results = []
-    for objective, (index, score) in zip(objectives, best_images(subject, dataset, objectives, batch_size, progress)):
-        image, history = ascend(subject, dataset.load(index), objective, steps, threshold)
+    starts = best_images(subject, dataset, objectives, batch_size, progress)
+    for n, (objective, (index, score)) in enumerate(zip(objectives, starts)):
+        report = (
+            None
+            if progress is None
+            else lambda _, done, __, n=n: progress("steps", n * steps + done, len(objectives) * steps)
+        )
+        image, history = ascend(subject, dataset.load(index), objective, steps, threshold, report)
         results.append(DataInitResult(index, score, image, history[-1], history))
     return results

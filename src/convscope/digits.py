@@ -6,6 +6,7 @@ reaches >= 97% accuracy on a fixed held-out fifth of the data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,11 +79,15 @@ def accuracy(model: nn.Module, data: DigitsData, indices: np.ndarray) -> float:
     return (logits.argmax(1) == data.labels[indices]).float().mean().item()
 
 
-def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[DigitsNet, float]:
+def train(
+    epochs: int = 15, seed: int = 0, progress: Callable[[str, int, int], None] | None = None
+) -> tuple[DigitsNet, float]:
     """Train DigitsNet on the training split (Adam, one-cycle learning rate up to 1e-2, batches of 32, random
-    1-pixel shifts); return it with its held-out accuracy. Deterministic for a given seed and torch build."""
-    from tqdm import tqdm
+    1-pixel shifts); return it with its held-out accuracy in [0, 1]. Deterministic for a given seed and torch build.
 
+    `progress(stage, done, total)` is called after every epoch (stage `training digits model`); it may raise to
+    stop the training (a cancel), in which case nothing is cached.
+    """
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
         generator = torch.Generator().manual_seed(seed)
         data = load_data()
@@ -92,9 +97,7 @@ def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[Digit
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         steps_per_epoch = -(-len(train_y) // batch_size)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 1e-2, total_steps=epochs * steps_per_epoch)
-        for _ in tqdm(
-            range(epochs), desc="training the digits model (first use only)", disable=not progress, leave=False
-        ):
+        for epoch in range(epochs):
             model.train()
             order = torch.randperm(len(train_y), generator=generator)
             for start in range(0, len(order), batch_size):
@@ -106,12 +109,14 @@ def train(epochs: int = 15, seed: int = 0, progress: bool = True) -> tuple[Digit
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+            if progress is not None:
+                progress("training digits model", epoch + 1, epochs)
         model.eval()
         return model, accuracy(model, data, data.test)
 
 
-def pretrained(progress: bool = True) -> DigitsNet:
-    """The cached trained DigitsNet (training it on first use)."""
+def pretrained(progress: Callable[[str, int, int], None] | None = None) -> DigitsNet:
+    """The cached trained DigitsNet (training it on first use, reporting to `progress` as `train` does)."""
     path = cache_dir() / f"digits-v{VERSION}-torch{torch.__version__.split('+')[0]}.pt"
     model = DigitsNet()
     if path.exists():

@@ -9,7 +9,6 @@ seed 001 §3.2.5 describes, so the original colors are kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from .errors import ConvscopeError
 from .objectives import Objective
 from .param import decorrelation_matrix, mix_colors
+from .progress import Preview, Progress, preview_due
 from .subject import Subject
 
 
@@ -41,9 +41,13 @@ def dream(
     jitter: int = 32,
     decorrelate: bool = True,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
 ) -> DreamResult:
-    """Dream `objective` into `image` [1, C, H, W] in [0, 1] at its own resolution."""
+    """Dream `objective` into `image` [1, C, H, W] in [0, 1] at its own resolution.
+
+    `progress("steps", done, octaves * steps)` after every step (it may raise to stop); `preview("dream", image
+    [C, H, W] in [0, 1])` at `preview_due` steps (convscope.progress)."""
     if octaves < 1 or steps < 1 or octave_scale <= 1 or step_size <= 0 or jitter < 0:
         raise ConvscopeError(
             f"dream needs octaves >= 1, steps >= 1, an octave scale > 1, a step size > 0 and "
@@ -84,8 +88,10 @@ def dream(
                 z = z + step_size * grad / grad.std().clamp_min(1e-8)
                 x = _from_space(z, matrix).clamp(0, 1)
             done += 1
-            if progress:
-                progress(done, total)
+            if preview is not None and preview_due(done, total):
+                preview("dream", x[0].detach())
+            if progress is not None:
+                progress("steps", done, total)
         detail = x - base
     with torch.no_grad():
         after = float(score(x))

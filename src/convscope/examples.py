@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .data import ImageDataset
 from .errors import ConvscopeError
 from .objectives import _spatial
+from .progress import Progress
 from .subject import Subject
 
 Unit = tuple[str, int]  # (layer, channel)
@@ -142,7 +143,7 @@ def top_examples(
     batch_size: int = 32,
     indices: Sequence[int] | None = None,
     seed: int = 0,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> TopExamples:
     """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit."""
     if k < 1:

@@ -26,7 +26,7 @@ the gradient is taken in pixel space, and clipping keeps pixels valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,6 +38,7 @@ from .data import ImageDataset
 from .errors import ConvscopeError
 from .images import tensor_to_pil
 from .objectives import _spatial
+from .progress import Preview, Progress, part, preview_due
 from .subject import LOGITS, Subject
 
 
@@ -109,7 +110,7 @@ def codes(
     indices: Sequence[int],
     layer: str,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Codes [N, D] of the images (feature maps averaged over space) and the indices that could be read."""
     rows, kept = [], []
@@ -200,11 +201,13 @@ def maximize_from(
     objective: O.Objective,
     octaves: Sequence[Octave],
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
 ) -> torch.Tensor:
     """Activation maximization of `objective` started from `start` [C, H, W] in [0, 1], in octaves (module
     docstring, steps 1-4); returns the final canvas at the model's input size (shrunk when a preset ends on a
-    zoomed canvas, as `caffenet` does)."""
+    zoomed canvas, as `caffenet` does). `progress("steps", done, total iterations)` after each iteration (it may
+    raise to stop); `preview("facet", canvas [C, H, W] in [0, 1])` at `preview_due` iterations."""
     height, width = subject.input.size
     generator = torch.Generator().manual_seed(seed)
     canvas = start.detach().float().cpu().clone()[None]
@@ -237,8 +240,10 @@ def maximize_from(
                     crop = tv_denoise(crop[0], weight)[None]
                 canvas[:, :, top : top + height, left : left + width] = crop
             done += 1
-            if progress:
-                progress(done, total)
+            if preview is not None and preview_due(done, total):
+                preview("facet", canvas[0].clone())
+            if progress is not None:
+                progress("steps", done, total)
     if tuple(canvas.shape[2:]) != (height, width):
         canvas = F.interpolate(canvas, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
     return canvas[0].clamp(0, 1)
@@ -282,10 +287,12 @@ def facets(
     octaves: Sequence[Octave] = PRESETS["torchvision"],
     seed: int = 0,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
 ) -> tuple[list[Facet], Clusters, list[int]]:
     """MFV of `target` = (layer, unit) over the dataset images `indices`; returns the facets, the clusters and
-    the dataset indices of the clustered images (in embedding order)."""
+    the dataset indices of the clustered images (in embedding order). `progress` gets ("images", done, total)
+    while the codes are read, then ("steps", done, clusters x iterations); `preview(f"facet {c}", canvas)`."""
     layer = subject.resolve(target[0])
     unit = subject.check_channels(layer, [target[1]])[0]
     code_layer = subject.resolve(code_layer) if code_layer else penultimate_layer(subject)
@@ -299,7 +306,10 @@ def facets(
     for c, order in enumerate(clusters.nearest):
         members = [kept[p] for p in order]
         mean_image = torch.stack([dataset.load(i) for i in members[:m]]).mean(dim=0)
-        image = maximize_from(subject, mean_image, objective, octaves, seed + c)
+        per = sum(o.iterations for o in octaves)
+        report = part(progress, "steps", c * per, len(clusters.nearest) * per)
+        shown = None if preview is None else lambda _, canvas, c=c: preview(f"facet {c}", canvas)
+        image = maximize_from(subject, mean_image, objective, octaves, seed + c, report, shown)
         with torch.no_grad():
             scores = objective(subject.capture(torch.stack([image, mean_image]), [layer])).tolist()
         result.append(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -193,15 +194,14 @@ def train_decoder(
     lr: float,
     feature_weight: float,
     seed: int,
-    progress: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
     dataset_name: str = "?",
 ) -> DecoderGenerator:
     """Train G to invert E on a dataset: minimize ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)).
 
     `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
+    `progress(stage, done, total)` is called after every epoch; it may raise to stop the training (a cancel).
     """
-    from tqdm import tqdm
-
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
         rng = torch.Generator().manual_seed(seed)
         codes = []
@@ -223,12 +223,7 @@ def train_decoder(
         optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
         steps = epochs * -(-count // batch_size)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-        for _ in tqdm(
-            range(epochs),
-            desc=f"training the {dataset_name} generator (first use only)",
-            disable=not progress,
-            leave=False,
-        ):
+        for epoch in range(epochs):
             order = torch.randperm(count, generator=rng)
             for start in range(0, count, batch_size):
                 batch = order[start : start + batch_size]
@@ -239,11 +234,15 @@ def train_decoder(
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+            if progress is not None:
+                progress(f"training {dataset_name} generator", epoch + 1, epochs)
         generator.eval().requires_grad_(False)
         return generator
 
 
-def trained_generator(subject, encoder, dataset: str, progress: bool = False, **training) -> DecoderGenerator:
+def trained_generator(
+    subject, encoder, dataset: str, progress: Callable[[str, int, int], None] | None = None, **training
+) -> DecoderGenerator:
     """The decoder for (model weights, encoder layer, dataset, training options), trained on first use and cached.
 
     `dataset` is `digits` (convscope.digits.load_data) or anything convscope.data.open_dataset accepts.
@@ -429,13 +428,13 @@ def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Gener
     return generator.eval().requires_grad_(False)
 
 
-def make_generator(spec: str, subject, encoder, progress: bool = False) -> Generator:
+def make_generator(spec: str, subject, encoder, progress: Callable[[str, int, int], None] | None = None) -> Generator:
     """`fourier`, `trained:DATASET` or `file:PATH` (fc6 weights) -> a Generator for the subject's input, on the
     subject's device."""
     return _generator(spec, subject, encoder, progress).to(subject.device)
 
 
-def _generator(spec: str, subject, encoder, progress: bool) -> Generator:
+def _generator(spec: str, subject, encoder, progress: Callable[[str, int, int], None] | None) -> Generator:
     if spec == "fourier":
         return FourierGenerator(subject.input.channels, subject.input.size)
     if spec.startswith("trained:") and spec[len("trained:") :]:

@@ -25,6 +25,7 @@ import torch
 
 from . import objectives as O
 from .errors import ConvscopeError
+from .progress import Preview, Progress
 from .subject import LOGITS, Subject
 from .units import parse_unit_range
 
@@ -223,7 +224,7 @@ def find_seeds(
     max_outer: int = 6,
     lr: float = 0.05,
     stop_when_feasible: bool = True,
-    progress=None,
+    progress: Progress | None = None,
 ) -> Seeds:
     """Bound-constrained augmented Lagrangian of eq. (9) (seed 002 §3.4) from `initial_codes`:
 
@@ -233,6 +234,7 @@ def find_seeds(
     projected into the generator's box), then lambda <- max(lambda - mu h, 0) and mu <- alpha mu. Stops as soon
     as all K codes satisfy every constraint; raises InfeasibleRangeError after `max_outer` iterations.
     `stop_when_feasible=False` runs every step (the "optimize all the way" variant of §4.3).
+    `progress("seed steps", done, inner_steps x max_outer)` after each step (the total is the most it can take).
     """
     if objective not in OBJECTIVES:
         raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
@@ -261,8 +263,8 @@ def find_seeds(
             optimizer.step()
             problem.generator.project(codes)
             steps += 1
-            if progress:
-                progress("seeds", steps)
+            if progress is not None:
+                progress("seed steps", steps, inner_steps * max_outer)
         with torch.no_grad():
             _, values, _ = problem.measure(codes)
             lam = (lam - mu * problem.sides(values)).clamp_min(0)
@@ -297,13 +299,21 @@ class InverseSet:
 
 
 def sample_from_seeds(
-    problem: Problem, seeds: Seeds, n: int, objective: str = "diverse", *, max_steps: int | None = None, progress=None
+    problem: Problem,
+    seeds: Seeds,
+    n: int,
+    objective: str = "diverse",
+    *,
+    max_steps: int | None = None,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
 ) -> tuple[list, int]:
     """Eq. (11) with lambda*, mu* fixed (seed 002 §3.4, steps 1-6): from C = C0 = the seeds, repeat
     s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC (Adam, carrying the seeds'
     optimizer state), keep every c'_i that satisfies all constraints as a new sample and as the new anchor
     C0_i, C <- C'. Returns ([(code, image, values, features)] for the n samples, seeds first; gradient steps).
-    At most `max_steps` steps (default 20 per K samples still needed)."""
+    At most `max_steps` steps (default 20 per K samples still needed). `progress("samples", found, n)` after each
+    step (it may raise to stop); `preview("sample", image [C, H, W] in [0, 1])` with the newest sample."""
     codes, k = seeds.codes, len(seeds.codes)
     anchor_codes, anchor_features = codes.detach().clone(), seeds.features.clone()
     samples = [(codes[i].detach().clone(), seeds.images[i], seeds.values[i], seeds.features[i]) for i in range(k)]
@@ -318,6 +328,8 @@ def sample_from_seeds(
                         (codes[i].detach().clone(), images[i].detach(), values[i].detach(), features[i].detach())
                     )
                 anchor_codes[i], anchor_features[i] = codes[i].detach(), features[i].detach()
+            if preview is not None and samples:
+                preview("sample", samples[-1][1])
             if len(samples) >= n or steps == max_steps:
                 break
         loss = -diversity_term(objective, codes, features, anchor_codes, anchor_features) + constraint_terms(
@@ -328,18 +340,28 @@ def sample_from_seeds(
         seeds.optimizer.step()
         problem.generator.project(codes)
         steps += 1
-        if progress:
-            progress("sampling", steps)
+        if progress is not None:
+            progress("samples", len(samples), n)
     return samples, steps
 
 
 def inverse_set(
-    problem: Problem, initial_codes: torch.Tensor, n: int, objective: str = "diverse", progress=None, **seed_options
+    problem: Problem,
+    initial_codes: torch.Tensor,
+    n: int,
+    objective: str = "diverse",
+    progress: Progress | None = None,
+    preview: Preview | None = None,
+    **seed_options,
 ) -> InverseSet:
-    """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13))."""
+    """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13)).
+    `initial_codes` [K, ...] are the seeds' starting codes; raises ConvscopeError when n < K or the objective is
+    unknown, InfeasibleRangeError when the seeds cannot reach the ranges."""
+    if n < len(initial_codes):
+        raise ConvscopeError(f"n={n} must be at least k={len(initial_codes)}: the K seeds are the first samples")
     start = time.perf_counter()
     seeds = find_seeds(problem, initial_codes, objective, progress=progress, **seed_options)
-    samples, steps = sample_from_seeds(problem, seeds, n, objective, progress=progress)
+    samples, steps = sample_from_seeds(problem, seeds, n, objective, progress=progress, preview=preview)
     codes, images, values, features = (torch.stack(column) for column in zip(*samples))
     return InverseSet(
         codes, images, values, features, seeds.steps, steps, seeds.outer_iterations, time.perf_counter() - start, n
@@ -347,28 +369,31 @@ def inverse_set(
 
 
 def activation_maximization(
-    problem: Problem, initial_codes: torch.Tensor, steps: int = 100, lr: float = 0.05
+    problem: Problem, initial_codes: torch.Tensor, steps: int = 100, lr: float = 0.05, progress: Progress | None = None
 ) -> InverseSet:
     """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a fixed number of
     Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer)."""
     start = time.perf_counter()
     codes = initial_codes.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([codes], lr=lr)
-    for _ in range(steps):
+    for step in range(steps):
         _, values, _ = problem.measure(codes)
         optimizer.zero_grad()
         (-values.sum()).backward()
         optimizer.step()
         problem.generator.project(codes)
+        if progress is not None:
+            progress("baseline steps", step + 1, steps)
     with torch.no_grad():
         images, values, features = problem.measure(codes)
     return InverseSet(codes.detach(), images, values, features, steps, 0, 0, time.perf_counter() - start, len(codes))
 
 
-# --- the recipe: files, bands, baselines ---------------------------------------------------------------------
-def remeasure(subject: Subject, problem: Problem, paths: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
-    """Activations [n, P] and features [n, D] of the saved image files, read back from disk."""
-    images = torch.cat([subject.load_image(path) for path in paths])
+# --- measuring saved samples, bands, baselines ----------------------------------------------------------------
+def remeasure(problem: Problem, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations [n, P] of the constrained units and encoder features [n, D] of `images` [n, C, H, W] in
+    [0, 1] (the saved, 8-bit quantized samples read back), in batches of 32 without gradients."""
+    subject = problem.subject
     with torch.no_grad():
         values, features = [], []
         for start in range(0, len(images), 32):
@@ -395,107 +420,9 @@ def summarize(result: InverseSet, problem: Problem) -> dict:
     }
 
 
-def run_inverse_set(
-    subject: Subject,
-    constraints: Sequence[Constraint],
-    out,
-    *,
-    n: int = 500,
-    k: int = 10,
-    generator: str = "fourier",
-    encoder_layer: str | None = None,
-    objective: str = "diverse",
-    seed: int = 0,
-    baselines: bool = False,
-    bands: int = 4,
-    animation: bool = False,
-    inner_steps: int = 100,
-    max_outer: int = 6,
-    lr: float = 0.05,
-    progress=None,
+def run_baselines(
+    problem: Problem, initial: torch.Tensor, n: int, chosen: str, options: dict, progress: Progress | None = None
 ) -> dict:
-    """Sample the inverse set (intersection) of `constraints`; write every sample as a PNG, one contact sheet per
-    activation band of the first constraint and one of all samples (optionally an animated GIF); re-measure
-    each saved file. Returns the JSON-ready result (see docs/inverse-set.md)."""
-    from pathlib import Path
-
-    from .generators import make_generator
-    from .images import grid, tensor_to_pil, upscale
-
-    if n < k:
-        raise ConvscopeError(f"n={n} must be at least k={k}: the K seeds are the first samples")
-    if objective not in OBJECTIVES:
-        raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
-    constraints = check_constraints(subject, constraints)
-    encoder = Encoder(subject, encoder_layer)
-    G = make_generator(generator, subject, encoder, progress=progress is not None)
-    problem = Problem(subject, G, encoder, constraints)
-    rng = torch.Generator().manual_seed(seed)
-    initial = G.initial_codes(k, encoder, rng)
-    options = {"inner_steps": inner_steps, "max_outer": max_outer, "lr": lr}
-    result = inverse_set(problem, initial, n, objective, progress=progress, **options)
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tiles = [tensor_to_pil(image) for image in result.images]
-    paths = [out / f"sample_{i:04d}.png" for i in range(len(tiles))]
-    for tile, path in zip(tiles, paths):
-        tile.save(path)
-    values, features = remeasure(subject, problem, paths)
-    first = constraints[0]
-    band_index = [band_of(v, first, bands) for v in values[:, 0].tolist()]
-    samples = [
-        {
-            "path": str(path),
-            "activations": {c.name: float(v) for c, v in zip(constraints, row)},
-            "band": b,
-            "inside": bool(ok),
-        }
-        for path, row, b, ok in zip(paths, values.tolist(), band_index, problem.feasible(values).tolist())
-    ]
-    shown = [upscale(tile, 64) for tile in tiles]
-    edges = [first.low + first.width * j / bands for j in range(bands + 1)]
-    sheets = []
-    for b in range(bands):
-        members = [i for i, bi in enumerate(band_index) if bi == b]
-        if members:
-            path = out / f"band_{b}.png"
-            grid([shown[i] for i in members], [f"{values[i, 0]:.2f}" for i in members]).save(path)
-            sheets.append({"band": b, "range": [edges[b], edges[b + 1]], "count": len(members), "path": str(path)})
-    order = sorted(range(len(tiles)), key=lambda i: float(values[i, 0]))
-    sheet = out / "sheet.png"
-    grid([shown[i] for i in order], [f"{values[i, 0]:.2f}" for i in order]).save(sheet)
-    report = {
-        "samples": samples,
-        "diversity": diversity(features),
-        "seed_steps": result.seed_steps,
-        "sampling_steps": result.sampling_steps,
-        "outer_iterations": result.outer_iterations,
-        "seconds": round(result.seconds, 3),
-        "n": len(samples),
-        "requested": n,
-        "k": k,
-        "all_inside": all(s["inside"] for s in samples),
-        "objective": objective,
-        "constraints": [{"layer": c.layer, "unit": c.unit, "z1": c.low, "z2": c.high} for c in constraints],
-        "encoder_layer": encoder.layer,
-        "generator": G.describe(),
-        "seed": seed,
-        "sheet": str(sheet),
-        "band_sheets": sheets,
-        "baselines": {},
-    }
-    if animation:
-        path = out / "animation.gif"
-        frames = [tile.convert("RGB") for tile in shown]
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=120, loop=0)
-        report["animation"] = str(path)
-    if baselines:
-        report["baselines"] = run_baselines(problem, initial, n, objective, options)
-    return report
-
-
-def run_baselines(problem: Problem, initial: torch.Tensor, n: int, chosen: str, options: dict) -> dict:
     """The other objectives of §4 from the same initial codes (seeds and sampling each), and activation
     maximization from the same K starts, each summarized by the Table 1 diversity and the share in range."""
     found = {}
@@ -503,10 +430,10 @@ def run_baselines(problem: Problem, initial: torch.Tensor, n: int, chosen: str, 
         if objective == chosen:
             continue
         try:
-            found[objective] = summarize(inverse_set(problem, initial, n, objective, **options), problem)
+            found[objective] = summarize(inverse_set(problem, initial, n, objective, progress, **options), problem)
         except InfeasibleRangeError as exc:
             found[objective] = {"error": str(exc)}
-    am = activation_maximization(problem, initial, steps=options["inner_steps"], lr=options["lr"])
+    am = activation_maximization(problem, initial, options["inner_steps"], options["lr"], progress)
     found["activation-maximization"] = {
         **summarize(am, problem),
         "restarts": len(initial),

@@ -25,10 +25,9 @@ from .fold import TOLERANCE as FOLD_TOLERANCE
 from .fold import folded_forward, verify
 from .objectives import Objective
 from .param import DEFAULT_LR, ImageParam
+from .progress import Preview, Progress, preview_due
 from .subject import Subject
 from .transforms import Transforms, preset
-
-Progress = Callable[[int, int, torch.Tensor], None]  # (step done, total steps, scores [N])
 
 
 class Cancelled(ConvscopeError):
@@ -123,6 +122,62 @@ def item_generators(seed: int, names: Sequence[str]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(item_seed(seed, name)) for name in names]
 
 
+@contextmanager
+def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
+    """Inside, a Conv2d or Linear of `model` given a lone input [1, ...] computes it as a batch of two (the input
+    and a detached copy, whose output is dropped) wherever that changes its rounding, so a lone render follows
+    the same arithmetic as any batch and a unit renders the same alone as in a batch (docs/feature-visualization.md,
+    "Per-item random streams").
+
+    Why: on the CPU PyTorch picks a kernel per call. An ungrouped convolution with a small kernel on a batch of
+    one small input (at most 20480 values) runs natively (Slow2d), the same convolution on a batch of two through
+    mkldnn (ATen's `use_mkldnn`, which also weighs strides, 1x1 kernels and the thread count); a Linear on one row
+    is a matrix-vector product, on two a matrix product. Their last-bit differences grow over many optimization
+    steps. Rather than restate those rules, each (module, input shape) is tried once, alone and doubled (output
+    and input gradient); only the pairs that differ in any bit are doubled from then on.
+    Yields {(module name, input shape): doubled?}; restores the modules on exit.
+    """
+    decided: dict[tuple[str, tuple[int, ...]], bool] = {}
+    if not active:
+        yield decided
+        return
+    modules = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    saved = [m.__dict__.get("forward") for _, m in modules]
+    for name, module in modules:
+        forward = module.forward  # calling forward() directly: no hooks run twice
+
+        def paired(x, *args, name=name, forward=forward, **kwargs):
+            if not isinstance(x, torch.Tensor) or x.shape[:1] != (1,):
+                return forward(x, *args, **kwargs)
+            key = (name, tuple(x.shape))
+            if key not in decided:
+                decided[key] = _rounding_differs(forward, x.detach(), args, kwargs)
+            if decided[key]:
+                return forward(torch.cat([x, x.detach()]), *args, **kwargs)[:1]
+            return forward(x, *args, **kwargs)
+
+        module.forward = paired
+    try:
+        yield decided
+    finally:
+        for (_, module), previous in zip(modules, saved):
+            del module.forward
+            if previous is not None:
+                module.forward = previous
+
+
+def _rounding_differs(forward: Callable, x: torch.Tensor, args: tuple, kwargs: dict) -> bool:
+    """Whether `forward` gives input [1, ...] another output or input gradient alone than inside a batch of two."""
+    with torch.enable_grad():
+        alone_in = x.clone().requires_grad_(True)
+        pair_in = torch.cat([x, x]).requires_grad_(True)
+        alone, pair = forward(alone_in, *args, **kwargs), forward(pair_in, *args, **kwargs)
+        cotangent = alone.detach()
+        (alone_grad,) = torch.autograd.grad(alone, alone_in, cotangent)
+        (pair_grad,) = torch.autograd.grad(pair, pair_in, torch.cat([cotangent, cotangent]))
+    return not (torch.equal(alone.detach(), pair[:1].detach()) and torch.equal(alone_grad, pair_grad[:1]))
+
+
 def render(
     subject: Subject,
     objective: Objective,
@@ -139,6 +194,7 @@ def render(
     redirect_relu_steps: int = 16,
     init: torch.Tensor | None = None,
     progress: Progress | None = None,
+    preview: Preview | None = None,
     cancel: Callable[[], bool] | None = None,
     fold_batchnorm: bool = True,
 ) -> RenderResult:
@@ -159,6 +215,9 @@ def render(
     that compare items, such as `diversity`), and equals the image of the same objective rendered alone, up to
     float rounding (on the CPU a batch of one small image can take another convolution kernel than a batch of
     several; docs/feature-visualization.md, "Per-item random streams").
+
+    `progress("steps", done, steps)` after every step (it may raise to stop the run); `preview(item name, image
+    [C, H, W] in [0, 1])` for every item at `preview_due` steps (convscope.progress).
 
     Returns RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N].
     Raises ConvscopeError for steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer or
@@ -207,7 +266,8 @@ def render(
     redirect = (
         redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps else nullcontext()
     )
-    with redirect:
+    lone = param.batch == 1 and subject.device.type == "cpu"
+    with redirect, batch_kernels(subject.model, lone):
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
             images = transforms(param(), generators)
@@ -216,14 +276,18 @@ def render(
             (-scores.sum()).backward()
             opt.step()
             history.append(scores.detach().cpu().tolist())
-            if progress:
-                progress(step + 1, steps, scores.detach())
+            if preview is not None and preview_due(step + 1, steps):
+                with torch.no_grad():
+                    for name, image in zip(objective.item_names(param.batch), param().detach()):
+                        preview(name, image)
+            if progress is not None:
+                progress("steps", step + 1, steps)
             if cancel and cancel():
                 raise Cancelled(f"render cancelled after {step + 1} of {steps} steps")
-    seconds_per_step = (time.perf_counter() - started) / steps
-    with torch.no_grad():
-        final = param().detach()
-        activations = objective(subject.capture(final, layers)).cpu().tolist()
+        seconds_per_step = (time.perf_counter() - started) / steps
+        with torch.no_grad():
+            final = param().detach()
+            activations = objective(subject.capture(final, layers)).cpu().tolist()
     return RenderResult(
         final.cpu(),
         history,

@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw
 from .data import ImageDataset
 from .errors import ConvscopeError
 from .objectives import _spatial
+from .progress import Progress
 from .subject import Subject
 
 KINDS = ("unimodal", "bimodal", "non-specific", "dead")
@@ -106,7 +107,7 @@ def selectivity(
     *,
     threshold: float = 0.4,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> Selectivity:
     """Class means, overall means and peaks of every channel of `layers`, in one streaming pass."""
     if not dataset.classes:

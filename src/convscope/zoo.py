@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .errors import UnknownModelError, WeightsError, suggest
+from .progress import Progress
 from .seeding import seeded
 from .subject import IMAGENET_MEAN, IMAGENET_STD, InputSpec, Subject
 
@@ -113,11 +114,11 @@ def _default(weights: str) -> Subject:
     return Subject(model, InputSpec(), imagenet_labels(), name="default")
 
 
-def _digits(weights: str) -> Subject:
+def _digits(weights: str, progress: Progress | None = None) -> Subject:
     from . import digits
 
     if weights == "default":
-        model = digits.pretrained()
+        model = digits.pretrained(progress)
     else:
         model = digits.DigitsNet()
         if weights != "none":
@@ -252,8 +253,14 @@ def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
 
 
 # --- entry point ------------------------------------------------------------------------------------------
-def load(spec: str = "default", weights: str | None = "default", output: str | int | None = None) -> Subject:
-    """Build the Subject a model spec names (see the module docstring for the spellings).
+def load(
+    spec: str = "default",
+    weights: str | None = "default",
+    output: str | int | None = None,
+    progress: Progress | None = None,
+) -> Subject:
+    """Build the Subject a model spec names (see the module docstring for the spellings). `progress` hears about
+    first-use work (training the built-in digits model: ("training digits model", epoch, epochs)).
 
     Raises UnknownModelError (spec), WeightsError (weights: a missing file, `none:N` with a bad N, a mismatch)."""
     weights = "default" if weights in (None, "") else weights
@@ -268,14 +275,14 @@ def load(spec: str = "default", weights: str | None = "default", output: str | i
     if weights not in ("default", "none") and not Path(weights).is_file():
         raise WeightsError(f"weights must be default, none, none:SEED or an existing file; {weights} does not exist")
     with seeded(seed):  # a random initialization is the same every time
-        subject = _build(spec, weights)
+        subject = _build(spec, weights, progress)
     subject.output = output
     return subject
 
 
-def _build(spec: str, weights: str) -> Subject:
+def _build(spec: str, weights: str, progress: Progress | None) -> Subject:
     if spec in ("default", "digits"):
-        return _default(weights) if spec == "default" else _digits(weights)
+        return _default(weights) if spec == "default" else _digits(weights, progress)
     kind, _, name = spec.partition(":")
     if kind == "timm" and name:
         return _timm(name, weights)

@@ -126,13 +126,15 @@ class SubjectPool:
         self._subjects: dict[tuple, tuple[Subject, threading.Lock]] = {}
         self._lock = threading.Lock()
 
-    def lease(self, ref: ModelRef, device: str = "cpu") -> "_Lease":
+    def lease(self, ref: ModelRef, device: str = "cpu", progress: Callable[[str, int, int], None] | None = None):
+        """The Subject for `ref` on `device` (loading it on first use, reporting first-use work to `progress`),
+        as a context manager that holds its lock."""
         key = (ref.spec, ref.weights, ref.output, str(device))
         with self._lock:
             if key not in self._subjects:
                 from ..zoo import load
 
-                subject = load(ref.spec, ref.weights, output=ref.output)
+                subject = load(ref.spec, ref.weights, output=ref.output, progress=progress)
                 if device != "cpu":
                     subject.to(device)
                 self._subjects[key] = (subject, threading.Lock())
@@ -198,7 +200,7 @@ class RunContext:
     # --- subjects ------------------------------------------------------------------------------------------
     def subject(self, ref: ModelRef) -> "_Lease":
         """`with ctx.subject(spec.model) as subject:` a Subject for the model on this context's device."""
-        return self.subjects.lease(ref, self.device)
+        return self.subjects.lease(ref, self.device, self.progress)
 
     # --- artifacts -----------------------------------------------------------------------------------------
     def path(self, name: str) -> Path:

@@ -25,10 +25,6 @@ def _skipped(dataset) -> list[dict]:
     return [{"path": path, "reason": reason} for path, reason in dataset.skipped]
 
 
-def _scan_progress(ctx: RunContext):
-    return lambda done, total: ctx.progress("images", done, total)
-
-
 class ExamplesSpec(DatasetSpec):
     """The dataset images (or random patches) that most excite units (seed 004 §2.1: top-n examples)."""
 
@@ -60,7 +56,7 @@ def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
             patch_size=spec.patch_size,
             batch_size=spec.batch_size,
             seed=spec.seed,
-            progress=_scan_progress(ctx),
+            progress=ctx.progress,
         )
     sheets = example_sheets(result, dataset, ctx.out)
     output = result.to_dict()
@@ -93,7 +89,7 @@ def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
         layers = [subject.resolve(name.strip()) for name in spec.layer.split(",") if name.strip()]
         result = selectivity(
-            subject, dataset, layers, threshold=spec.threshold, batch_size=spec.batch_size, progress=_scan_progress(ctx)
+            subject, dataset, layers, threshold=spec.threshold, batch_size=spec.batch_size, progress=ctx.progress
         )
     output = result.to_dict()
     output["plots"] = [ctx.adopt(p) for p in save_plots(result, ctx.out)]
@@ -149,7 +145,6 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
             preset=spec.preset,
             seed=spec.seed,
             batch_size=spec.batch_size,
-            progress=_scan_progress(ctx),
         )
     output["skipped"] = _skipped(dataset)
     return ctx.result("facets", output)
@@ -171,7 +166,6 @@ def _facet_images(
     preset: str = "torchvision",
     seed: int = 0,
     batch_size: int = 32,
-    progress=None,
 ) -> dict:
     """MFV of a class's images (or the unit's top images): the facets computed, their pictures written through
     `ctx`, the facets JSON returned."""
@@ -187,7 +181,7 @@ def _facet_images(
         source = f"class {class_name}"
     else:
         best = top_examples(
-            subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size, progress=progress
+            subject, dataset, [(layer, target[1])], top_images, batch_size=batch_size, progress=ctx.progress
         )
         position = {id_: i for i, id_ in enumerate(dataset.ids)}
         indices = [position[e.id] for e in best.examples[0]]
@@ -204,7 +198,8 @@ def _facet_images(
         octaves=octaves,
         seed=seed,
         batch_size=batch_size,
-        progress=progress,
+        progress=ctx.progress,
+        preview=ctx.preview,
     )
     clusters_json, tiles, captions = [], [], []
     for c, facet in enumerate(found):

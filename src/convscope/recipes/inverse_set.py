@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+import torch
+from pydantic import Field, field_validator, model_validator
 
 from ..units import parse_unit_range
 from .base import ModelRef, Result, RunContext, Spec, recipe
@@ -36,6 +37,12 @@ class InverseSetSpec(Spec):
             parse_unit_range(value, f"constraints[{i}]")
         return values
 
+    @model_validator(mode="after")
+    def _seeds_fit(self):
+        if self.n < self.k:
+            raise ValueError(f"n={self.n} must be at least k={self.k}: the K seeds are the first samples")
+        return self
+
 
 @recipe(
     "inverse-set",
@@ -44,31 +51,100 @@ class InverseSetSpec(Spec):
     "sample the inverse set of units: diverse images whose activations lie in [Z1, Z2] (intersections with several)",
 )
 def run_inverse_set(spec: InverseSetSpec, ctx: RunContext) -> Result:
-    """{"samples": [{"path", "activations", "band", "inside"}], "diversity" (Table 1), "seed_steps",
-    "sampling_steps", "band_sheets", "baselines", ...} (docs/inverse-set.md). Raises InfeasibleRangeError when a
-    range cannot be reached in max_outer augmented-Lagrangian iterations."""
-    from ..inverse_set import parse_constraint
-    from ..inverse_set import run_inverse_set as sample
+    """Inverse-set sampling (Hardt et al. style seed 002: augmented-Lagrangian seeds, eq. (9), then fast sampling,
+    eq. (11)): `n` images [C, H, W] in [0, 1] whose activations lie inside every [z1, z2] of `constraints`.
 
-    constraints = [parse_constraint(text) for text in spec.constraints]
+    Every sample is saved as an 8-bit PNG (`sample_0000.png` ...) and re-measured from that file, so the
+    reported activations and "inside" flags are those of the saved pictures. Also writes a contact sheet of all
+    samples sorted by the first constraint's activation (`sheet.png`), one per activation band of the first
+    constraint (`band_B.png`, `bands` equal slices of [z1, z2]) and, with `animation`, `animation.gif`.
+
+    Result data: {"samples": [{"path", "activations": {"LAYER:UNIT": value}, "band", "inside"}], "diversity"
+    (Table 1: mean pairwise squared feature distance), "seed_steps", "sampling_steps", "outer_iterations",
+    "seconds", "n", "requested", "k", "all_inside", "objective", "constraints", "encoder_layer", "generator",
+    "seed", "sheet", "band_sheets", "baselines"} (docs/inverse-set.md). Raises InfeasibleRangeError when a range
+    cannot be reached in max_outer iterations; UnknownLayerError / ChannelError for a bad constraint; Cancelled
+    (between gradient steps) on a cancel.
+    """
+    from ..generators import make_generator
+    from ..images import grid, tensor_to_pil, upscale
+    from ..inverse_set import (
+        Encoder,
+        Problem,
+        band_of,
+        check_constraints,
+        diversity,
+        inverse_set,
+        parse_constraint,
+        remeasure,
+        run_baselines,
+    )
+
     with ctx.subject(spec.model) as subject:
-        output = sample(
-            subject,
-            constraints,
-            ctx.out,
-            n=spec.n,
-            k=spec.k,
-            generator=spec.generator,
-            encoder_layer=spec.encoder_layer,
-            objective=spec.objective,
-            seed=spec.seed,
-            baselines=spec.baselines,
-            bands=spec.bands,
-            animation=spec.animation,
-            inner_steps=spec.inner_steps,
-            max_outer=spec.max_outer,
-            lr=spec.lr,
-            progress=lambda stage, done: ctx.progress(stage, done, 0),
+        constraints = check_constraints(subject, [parse_constraint(text) for text in spec.constraints])
+        encoder = Encoder(subject, spec.encoder_layer)
+        G = make_generator(spec.generator, subject, encoder, progress=ctx.progress)
+        problem = Problem(subject, G, encoder, constraints)
+        initial = G.initial_codes(spec.k, encoder, torch.Generator().manual_seed(spec.seed))
+        options = {"inner_steps": spec.inner_steps, "max_outer": spec.max_outer, "lr": spec.lr}
+        found = inverse_set(
+            problem, initial, spec.n, spec.objective, progress=ctx.progress, preview=ctx.preview, **options
         )
-    ctx.adopt_tree()
-    return ctx.result("inverse-set", output)
+        tiles = [tensor_to_pil(image) for image in found.images]
+        paths = [ctx.path(f"sample_{i:04d}.png") for i in range(len(tiles))]
+        for tile, path in zip(tiles, paths):
+            tile.save(path)
+        values, features = remeasure(problem, torch.cat([subject.load_image(path) for path in paths]))
+        baselines = (
+            run_baselines(problem, initial, spec.n, spec.objective, options, ctx.progress) if spec.baselines else {}
+        )
+    first = constraints[0]
+    band_index = [band_of(v, first, spec.bands) for v in values[:, 0].tolist()]
+    inside = problem.feasible(values).tolist()
+    samples = [
+        {
+            "path": str(path),
+            "activations": {c.name: float(v) for c, v in zip(constraints, row)},
+            "band": b,
+            "inside": ok,
+        }
+        for path, row, b, ok in zip(paths, values.tolist(), band_index, inside)
+    ]
+    shown = [upscale(tile, 64) for tile in tiles]
+    edges = [first.low + first.width * j / spec.bands for j in range(spec.bands + 1)]
+    sheets = []
+    for b in range(spec.bands):
+        members = [i for i, bi in enumerate(band_index) if bi == b]
+        if members:
+            path = ctx.path(f"band_{b}.png")
+            grid([shown[i] for i in members], [f"{values[i, 0]:.2f}" for i in members]).save(path)
+            sheets.append({"band": b, "range": [edges[b], edges[b + 1]], "count": len(members), "path": str(path)})
+    order = sorted(range(len(tiles)), key=lambda i: float(values[i, 0]))
+    sheet = ctx.path("sheet.png")
+    grid([shown[i] for i in order], [f"{values[i, 0]:.2f}" for i in order]).save(sheet)
+    data = {
+        "samples": samples,
+        "diversity": diversity(features),
+        "seed_steps": found.seed_steps,
+        "sampling_steps": found.sampling_steps,
+        "outer_iterations": found.outer_iterations,
+        "seconds": round(found.seconds, 3),
+        "n": len(samples),
+        "requested": spec.n,
+        "k": spec.k,
+        "all_inside": all(inside),
+        "objective": spec.objective,
+        "constraints": [{"layer": c.layer, "unit": c.unit, "z1": c.low, "z2": c.high} for c in constraints],
+        "encoder_layer": encoder.layer,
+        "generator": G.describe(),
+        "seed": spec.seed,
+        "sheet": str(sheet),
+        "band_sheets": sheets,
+        "baselines": baselines,
+    }
+    if spec.animation:
+        path = ctx.path("animation.gif")
+        frames = [tile.convert("RGB") for tile in shown]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=120, loop=0)
+        data["animation"] = str(path)
+    return ctx.result("inverse-set", data)

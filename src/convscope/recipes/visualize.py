@@ -14,6 +14,7 @@ from .. import objectives as O
 from ..dream import dream
 from ..errors import ChannelError, ConvscopeError
 from ..images import grid, open_image, pil_to_tensor, tensor_to_pil, to_mode
+from ..progress import part
 from ..render import render
 from ..subject import LOGITS, Subject
 from .base import DatasetRef, ImagePath, ModelRef, Result, RunContext, Spec, recipe
@@ -145,14 +146,14 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
             lr=spec.lr,
             seed=spec.seed,
             redirect_relu_steps=spec.redirect_relu_steps,
-            progress=lambda done, _total, _scores, b=b: ctx.progress("steps", b * spec.steps + done, total),
+            progress=part(ctx.progress, "steps", b * spec.steps, total),
+            preview=ctx.preview,
         )
         seconds.append(result.seconds_per_step)
         for objective, image, activation in zip(chunk, result.images, result.activations):
             tile = tensor_to_pil(image)
             path = ctx.path(f"{_file_name(objective)}.png")
             tile.save(path)
-            ctx.preview(objective.name, image)
             tiles.append(tile)
             entries.append(
                 {
@@ -186,7 +187,6 @@ def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objective
         steps=spec.steps,
         threshold=spec.binarize,
         batch_size=64,
-        progress=lambda done, total: ctx.progress("images", done, total),
     )
     return result
 
@@ -249,7 +249,8 @@ def run_dream(spec: DreamSpec, ctx: RunContext) -> Result:
             jitter=spec.jitter,
             decorrelate=spec.decorrelate,
             seed=spec.seed,
-            progress=lambda done, total: ctx.progress("steps", done, total),
+            progress=ctx.progress,
+            preview=ctx.preview,
         )
     from pathlib import Path
 
@@ -278,14 +279,13 @@ def _data_init_images(
     steps: int = 32,
     threshold: float | None = None,
     batch_size: int = 32,
-    progress=None,
 ) -> dict:
     """Seed 004 §4 data-initialized maximization of each objective; PNGs (start and result side by side in the
     sheet) through `ctx`; the visualize JSON."""
     from ..datainit import MAX_PIXEL_STEP, data_init
 
     results = data_init(
-        subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=progress
+        subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=ctx.progress
     )
     entries, tiles, captions = [], [], []
     for objective, result in zip(objectives, results):
