@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -382,21 +384,24 @@ _FINGERPRINTS: dict[tuple, str] = {}
 def _fingerprint_if_file(path: str) -> str:
     """A named file's fingerprint, or `missing` when there is no such file: the recipe itself then refuses it with
     its own message (so the key never hides the real error), and a failed run is never stored."""
-    return file_fingerprint(path) if Path(path).is_file() else "missing"
+    try:
+        return file_fingerprint(path)
+    except ConvscopeError:
+        return "missing"
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """xxh3-128 of a file's bytes (~3 GB/s), remembered per (path, size, mtime, inode, device) so that a cached
-    lookup does not read a large weights file again. As git does with racily clean files, a file modified in the
-    last 2 seconds is always read (a rewrite within the file system's timestamp granularity would keep its stamp)."""
-    path = Path(path)
+    """xxh3-128 of a file's bytes (~3 GB/s), remembered per (device, inode, size, mtime) so that a cached lookup
+    does not read a large weights file again (one stat call). As git does with racily clean files, a file modified
+    in the last 2 seconds is always read (a rewrite within the file system's timestamp granularity would keep its
+    stamp). Raises ConvscopeError for a missing path or one that is not a regular file."""
     try:
-        info = path.stat()
-    except OSError:
+        info = os.stat(path)
+    except (OSError, ValueError):
         raise ConvscopeError(f"{path}: no such file") from None
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         raise ConvscopeError(f"{path}: not a file")
-    stamp = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+    stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     if stamp in _FINGERPRINTS:
         return _FINGERPRINTS[stamp]
     digest = xxhash.xxh3_128()
