@@ -17,6 +17,7 @@ LAYERS = {
         "jsonio",
         "cache",
         "version",
+        "progress",
         "outputs",
         "images",
         "subject",

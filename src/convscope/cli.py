@@ -543,10 +543,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with warnings.catch_warnings():  # convscope's own warnings as one line each; restored on return
         default = warnings.showwarning
+        shown: set[str] = set()  # a result's JSON is written more than once (stdout, files): warn once
 
         def show(message, category, filename, lineno, file=None, line=None):
             if issubclass(category, ConvscopeWarning):
-                print(f"convscope {args.command}: warning: {message}", file=sys.stderr)
+                if str(message) not in shown:
+                    shown.add(str(message))
+                    print(f"convscope {args.command}: warning: {message}", file=sys.stderr)
             else:
                 default(message, category, filename, lineno, file, line)
 
