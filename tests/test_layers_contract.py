@@ -46,7 +46,7 @@ LAYERS = {
     "artifacts": {"artifacts"},
     "recipes": {"recipes"},
     "execution": {"store", "jobs"},
-    "surfaces": {"cli", "commands", "__init__"},  # the package root is the Python API's facade
+    "surfaces": {"cli", "commands", "server", "__init__"},  # the package root is the Python API's facade
 }
 ORDER = list(LAYERS)
 

@@ -123,6 +123,90 @@ class Job:
         return data
 
 
+class JobJournal:
+    """Job records that outlive the process: one SQLite row per job (id, recipe, key, device, spec, state, times,
+    error), written at every state change. Opening a journal marks the jobs a previous process left queued or
+    running as `failed` with the error "interrupted: ..." (their partial files never reached the store, whose
+    own repair drops them), so a client asking after a restart learns what happened. Safe across threads."""
+
+    INTERRUPTED = "interrupted: the server stopped while the job was {state}; submit the spec again to rerun it"
+
+    def __init__(self, path: str | Path):
+        import sqlite3
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, recipe TEXT, key TEXT, device TEXT, "
+                "spec TEXT, state TEXT, created REAL, started REAL, ended REAL, error TEXT, from_store INTEGER)"
+            )
+            for state in ("queued", "running"):
+                self._db.execute(
+                    "UPDATE jobs SET state='failed', error=?, ended=? WHERE state=?",
+                    (self.INTERRUPTED.format(state=state), time.time(), state),
+                )
+
+    def record(self, job: Job) -> None:
+        """Write the job's current state (insert or replace)."""
+        import json
+
+        row = (
+            job.id,
+            job.recipe,
+            job.key,
+            job.device,
+            json.dumps(job.spec.model_dump(mode="json"), sort_keys=True),
+            job.state,
+            job.created,
+            job.started,
+            job.ended,
+            job.error,
+            int(job.from_store),
+        )
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+
+    def get(self, job_id: str) -> dict | None:
+        """The recorded job as Job.to_dict fields (without result or progress), or None."""
+        rows = self._select("WHERE id=?", (job_id,))
+        return rows[0] if rows else None
+
+    def list(self, limit: int = 1000) -> list[dict]:
+        """The most recent `limit` recorded jobs, oldest first."""
+        return self._select("ORDER BY created DESC LIMIT ?", (limit,))[::-1]
+
+    def _select(self, where: str, args: tuple) -> list[dict]:
+        import json
+
+        columns = "id, recipe, key, device, spec, state, created, started, ended, error, from_store"
+        with self._lock:
+            rows = self._db.execute(f"SELECT {columns} FROM jobs {where}", args).fetchall()
+        return [
+            {
+                "id": r[0],
+                "recipe": r[1],
+                "key": r[2],
+                "device": r[3],
+                "spec": json.loads(r[4]),
+                "state": r[5],
+                "created": r[6],
+                "started": r[7],
+                "ended": r[8],
+                "error": r[9],
+                "from_store": bool(r[10]),
+            }
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 def error_line(exc: BaseException) -> str:
     """One line for a failed run: a ConvscopeError's text, other exceptions as `TypeName: message`."""
     text = str(exc) if isinstance(exc, ConvscopeError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -138,6 +222,7 @@ class JobRunner:
         workers: worker threads per device, e.g. {"cpu": 1, "cuda:0": 1} (default {"cpu": 1}).
         subjects: the SubjectPool every run shares (default: a new one).
         keep: how many finished jobs to remember (the oldest are forgotten beyond it).
+        journal: where every state change is also recorded (see JobJournal), e.g. for a server that restarts.
 
     Raises ConvscopeError for an empty `workers` or a count below 1.
     """
@@ -149,6 +234,7 @@ class JobRunner:
         subjects: SubjectPool | None = None,
         *,
         keep: int = 1000,
+        journal: JobJournal | None = None,
     ):
         self.store = store if store is not None else ResultStore()
         self.workers = dict(workers if workers is not None else {"cpu": 1})
@@ -156,6 +242,7 @@ class JobRunner:
             raise ConvscopeError(f"workers: one or more devices with at least 1 worker each (got {self.workers})")
         self.subjects = subjects if subjects is not None else SubjectPool()
         self.keep = keep
+        self.journal = journal
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._subscribers: dict[int, tuple[str | None, Callable[[JobEvent], Any]]] = {}
@@ -347,6 +434,11 @@ class JobRunner:
         )
         if kind != "preview":
             job.events.append(event)
+        if kind == "state" and self.journal is not None:
+            try:
+                self.journal.record(job)
+            except Exception:  # a full disk must not stop the run; the in-memory job stays right
+                log.exception("could not record job %s", job.id)
         for job_id, deliver in list(self._subscribers.values()):
             if job_id is None or job_id == job.id:
                 try:
@@ -369,4 +461,4 @@ def _empty_cuda_cache() -> None:
         pass
 
 
-__all__ = ["Job", "JobEvent", "JobRunner", "STATES", "TERMINAL", "UnknownJobError", "error_line"]
+__all__ = ["Job", "JobEvent", "JobJournal", "JobRunner", "STATES", "TERMINAL", "UnknownJobError", "error_line"]

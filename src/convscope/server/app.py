@@ -1,0 +1,817 @@
+"""The REST API (docs/server.md): FastAPI routes over two JobRunners sharing one ResultStore.
+
+- `quick` (2 worker threads, its own SubjectPool) runs the interactive recipes (models, layers, predict,
+  activations) so that they keep answering while `long` (1 worker per device, another SubjectPool) runs
+  feature visualization and the other long recipes. A Subject is leased to one run at a time, so the two pools
+  hold a model twice: the price of never queueing a prediction behind a 10-minute render.
+- A spec arrives exactly as `--print-spec` prints it, except that images are named by upload id (or by a path
+  inside an `--allow-root` folder), datasets by the server's names (or such a path), and models only from the
+  server's list. `admit` checks all of that and answers 422 naming the field.
+- Every state change of a job is journaled (data dir `jobs.sqlite`): after a restart a job interrupted by the
+  stop reads `failed` ("interrupted: ..."), finished ones keep their result (from the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import ipaddress
+import logging
+import os
+import re
+import tempfile
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, Header, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.sse import format_sse_event
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import jsonio
+from ..errors import ConvscopeError, ImageError
+from ..jobs import TERMINAL, Job, JobJournal, JobRunner, UnknownJobError
+from ..recipes import registry
+from ..recipes.base import FILE, ModelRef, Reference, Result, SubjectPool
+from ..store import ResultStore, default_data_dir
+from ..version import __version__
+
+log = logging.getLogger(__name__)
+
+#: recipes answered by the `quick` runner (and, within `quick_wait_s`, inline in POST /api/runs)
+QUICK = frozenset({"models", "layers", "predict", "activations"})
+UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass
+class ServerConfig:
+    """What `convscope serve` offers. `models`: the model specs a request may name (lazily loaded);
+    `datasets`: NAME -> folder (plus the built-in `digits`); `allow_roots`: folders inside which a request may
+    name image or dataset paths (nothing else on disk is reachable); `token`: bearer token required on every
+    request (required when binding beyond loopback); `cors_origins`: allowed browser origins (none: CORS off)."""
+
+    data_dir: Path | None = None
+    models: list[str] = field(default_factory=lambda: ["default", "digits"])
+    datasets: dict[str, str] = field(default_factory=dict)
+    allow_roots: list[Path] = field(default_factory=list)
+    token: str | None = None
+    device: str = "cpu"
+    cors_origins: list[str] = field(default_factory=list)
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_upload_pixels: int = 40_000_000
+    quick_wait_s: float = 30.0
+    keep_jobs: int = 1000
+
+
+# --- response and request models (the OpenAPI contract) -----------------------------------------------------------
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx / 5xx answer: `detail` is one line, or for 422 the list of failing fields."""
+
+    detail: str | list[ErrorItem]
+
+
+class Progress(BaseModel):
+    stage: str
+    done: int
+    total: int
+
+
+class ArtifactView(BaseModel):
+    name: str
+    media_type: str
+    url: str
+
+
+class ResultView(BaseModel):
+    """A stored result: `data` as the CLI's JSON with every file path replaced by its artifact URL."""
+
+    hash: str
+    recipe: str
+    data: dict[str, Any]
+    artifacts: list[ArtifactView]
+
+
+class JobView(BaseModel):
+    id: str
+    recipe: str
+    hash: str
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    cached: bool = Field(description="the result came from the store: nothing ran")
+    device: str
+    progress: Progress
+    created: float
+    started: float | None
+    ended: float | None
+    error: str | None
+    result: ResultView | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class RunRequest(BaseModel):
+    """A recipe and its spec: exactly what `convscope <command> --print-spec` prints, images by upload id."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipe: str = Field(min_length=1, examples=["predict"])
+    spec: dict[str, Any] = Field(default_factory=dict, examples=[{"model": {"spec": "digits"}, "image": "<id>"}])
+
+
+class RunResponse(BaseModel):
+    job: str
+    hash: str
+    status: str
+    cached: bool
+    result: ResultView | None = None
+
+
+class ImageView(BaseModel):
+    id: str = Field(description="sha256 of the uploaded bytes; name the image by it in a spec")
+    width: int
+    height: int
+    mode: str
+
+
+class JobCounts(BaseModel):
+    queued: int
+    running: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    device: str
+    models: list[str]
+    jobs: JobCounts
+
+
+class ModelView(BaseModel):
+    name: str
+    loaded: bool
+
+
+class ModelList(BaseModel):
+    models: list[ModelView]
+
+
+class DatasetView(BaseModel):
+    name: str
+    kind: str = Field(description="builtin or folder")
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetView]
+
+
+class RecipeView(BaseModel):
+    name: str
+    version: int
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
+class RecipeList(BaseModel):
+    recipes: list[RecipeView]
+
+
+class CancelView(BaseModel):
+    id: str
+    status: str
+    cancelled: bool = Field(description="false when the job had already finished")
+
+
+class Refused(Exception):
+    """A request refused with `status` and a message (422: with the field's location)."""
+
+    def __init__(self, status: int, message: str, loc: list | None = None, kind: str = "value_error"):
+        super().__init__(message)
+        self.status, self.message, self.loc, self.kind = status, message, loc, kind
+
+    def body(self) -> dict:
+        if self.loc is None:
+            return {"detail": self.message}
+        return {
+            "detail": [
+                {
+                    "loc": [str(x) if not isinstance(x, int) else x for x in self.loc],
+                    "msg": self.message,
+                    "type": self.kind,
+                }
+            ]
+        }
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422)}
+
+
+def _errors(*codes: int) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+# --- the application ----------------------------------------------------------------------------------------------
+class Platform:
+    """The server's state: store, runners, journal, uploads; and the spec policy (`admit`)."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.data_dir = Path(config.data_dir or default_data_dir()).expanduser().resolve()
+        self.store = ResultStore(self.data_dir)
+        self.uploads = self.data_dir / "uploads"
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.journal = JobJournal(self.data_dir / "jobs.sqlite")
+        device = config.device
+        self.long = JobRunner(self.store, {device: 1}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
+        self.quick = JobRunner(self.store, {device: 2}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
+        self.allow_roots = [Path(root).expanduser().resolve() for root in config.allow_roots]
+
+    def close(self) -> None:
+        for runner in (self.long, self.quick):
+            runner.shutdown(wait=True, cancel=True)
+        self.journal.close()
+
+    # --- jobs -----------------------------------------------------------------------------------------------------
+    def runner_for(self, recipe: str) -> JobRunner:
+        return self.quick if recipe in QUICK else self.long
+
+    def job(self, job_id: str) -> Job | None:
+        for runner in (self.long, self.quick):
+            try:
+                return runner.get(job_id)
+            except UnknownJobError:
+                continue
+        return None
+
+    def job_view(self, job_id: str) -> dict:
+        job = self.job(job_id)
+        if job is not None:
+            return self.view(job)
+        record = self.journal.get(job_id)
+        if record is None:
+            raise Refused(404, f"no job {job_id}")
+        result = self.store.get(record["key"]) if record["state"] == "done" else None
+        return {
+            "id": record["id"],
+            "recipe": record["recipe"],
+            "hash": record["key"],
+            "status": record["state"],
+            "cached": record["from_store"],
+            "device": record["device"],
+            "progress": {"stage": "", "done": 0, "total": 0},
+            "created": record["created"],
+            "started": record["started"],
+            "ended": record["ended"],
+            "error": record["error"],
+            "result": self.result_view(record["key"], result) if result is not None else None,
+        }
+
+    def view(self, job: Job) -> dict:
+        return {
+            "id": job.id,
+            "recipe": job.recipe,
+            "hash": job.key,
+            "status": job.state,
+            "cached": job.from_store,
+            "device": job.device,
+            "progress": {"stage": job.stage, "done": job.done, "total": job.total},
+            "created": job.created,
+            "started": job.started,
+            "ended": job.ended,
+            "error": job.error,
+            "result": self.result_view(job.key, job.result) if job.result is not None else None,
+        }
+
+    def result_view(self, key: str, result: Result) -> dict:
+        """The result with its file paths as artifact URLs and uploaded images as their ids (no server path)."""
+        base = f"/api/artifacts/{key}"
+        moved = result.moved_to(base)
+        uploads = str(self.uploads) + "/"
+
+        def hide(value):
+            if isinstance(value, dict):
+                return {k: hide(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [hide(v) for v in value]
+            if isinstance(value, str) and value.startswith(uploads):
+                return value[len(uploads) :]
+            return value
+
+        return {
+            "hash": key,
+            "recipe": result.recipe,
+            "data": hide(moved.data),
+            "artifacts": [
+                {"name": a.name, "media_type": a.media_type, "url": f"{base}/{urllib.parse.quote(a.name)}"}
+                for a in result.artifacts
+            ],
+        }
+
+    # --- the spec policy ------------------------------------------------------------------------------------------
+    def admit(self, recipe: str, fields: dict):
+        """The Spec of a request, with upload ids and dataset names replaced by their paths; Refused (404 for an
+        unknown recipe, 422 naming the field) otherwise."""
+        entries = registry()
+        if recipe not in entries or recipe.startswith("test-"):
+            known = ", ".join(sorted(n for n in entries if not n.startswith("test-")))
+            raise Refused(422, f"unknown recipe `{recipe}`; recipes: {known}", ["body", "recipe"])
+        spec_class = entries[recipe].spec
+        try:
+            spec = spec_class.model_validate(fields)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", "spec", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+        rewritten = {}
+        for name, info in spec_class.model_fields.items():
+            value = getattr(spec, name)
+            kinds = [m.kind for m in info.metadata if isinstance(m, Reference)]
+            loc = ["body", "spec", name]
+            if isinstance(value, ModelRef):
+                self._check_model(value, loc)
+            elif kinds and value is not None:
+                many = isinstance(value, (list, tuple))
+                items = [
+                    self._image(v, loc + ([i] if many else [])) if kinds[0] == FILE else self._dataset(v, loc)
+                    for i, v in enumerate(value if many else [value])
+                ]
+                rewritten[name] = items if many else items[0]
+        if recipe == "inverse-set":
+            rewritten["generator"] = self._generator(spec.generator, ["body", "spec", "generator"])
+        if not rewritten:
+            return spec
+        return spec_class.model_validate({**spec.model_dump(mode="json"), **rewritten})
+
+    def preflight(self, spec) -> None:
+        """Check the layers and units a spec names against its model before the job is queued, so that a typo
+        is a 422 naming the field at once rather than a failed job later: `layer` (several separated by commas
+        for selectivity), `code_layer`, `encoder_layer`, `channels` (of `layer`), `classes`, `target`
+        (LAYER:UNIT, or a class index for attribute) and `constraints` (LAYER:UNIT:Z1:Z2). Uses the quick pool's
+        Subject (loading the model on first use)."""
+        from ..subject import LOGITS
+        from ..units import parse_unit, parse_unit_range
+
+        model = getattr(spec, "model", None)
+        if not isinstance(model, ModelRef):
+            return
+
+        def at(name, index=None):
+            return ["body", "spec", name] + ([index] if index is not None else [])
+
+        with self.quick.subjects.lease(model, self.config.device) as subject:
+            checks = []
+            layer = getattr(spec, "layer", None)
+            if isinstance(layer, str):
+                names = layer.split(",") if spec.recipe == "selectivity" else [layer]
+                checks += [(at("layer"), lambda n=n: subject.resolve(n.strip())) for n in names]
+            for name in ("code_layer", "encoder_layer"):
+                if isinstance(getattr(spec, name, None), str):
+                    checks.append((at(name), lambda name=name: subject.resolve(getattr(spec, name))))
+            channels = getattr(spec, "channels", None)
+            if isinstance(layer, str) and channels and spec.recipe != "selectivity":
+                checks.append((at("channels"), lambda: subject.check_channels(subject.resolve(layer), channels)))
+            if getattr(spec, "classes", None):
+                checks.append((at("classes"), lambda: subject.check_channels(LOGITS, spec.classes)))
+            target = getattr(spec, "target", None)
+            if isinstance(target, int):
+                checks.append((at("target"), lambda: subject.check_channels(LOGITS, [target])))
+            elif isinstance(target, str):
+                unit = parse_unit(target, "target")
+                checks.append((at("target"), lambda: subject.check_channels(subject.resolve(unit[0]), [unit[1]])))
+            for i, text in enumerate(getattr(spec, "constraints", None) or []):
+                unit = parse_unit_range(text, f"constraints[{i}]")
+                checks.append(
+                    (at("constraints", i), lambda u=unit: subject.check_channels(subject.resolve(u[0]), [u[1]]))
+                )
+            for loc, check in checks:
+                try:
+                    check()
+                except ConvscopeError as exc:
+                    raise Refused(422, " ".join(str(exc).split()), loc) from None
+
+    def _check_model(self, ref: ModelRef, loc: list) -> None:
+        if ref.spec not in self.config.models:
+            raise Refused(
+                422,
+                f"model `{ref.spec}` is not offered by this server; models: {', '.join(self.config.models)}",
+                loc + ["spec"],
+            )
+        weights = ref.weights
+        if weights not in ("default", "none") and not re.fullmatch(r"none:\d+", weights):
+            raise Refused(
+                422,
+                "weights must be default, none or none:SEED (weights files are not taken from requests)",
+                loc + ["weights"],
+            )
+
+    def _image(self, value: str, loc: list) -> str:
+        if UPLOAD_ID.match(value):
+            path = self.uploads / value
+            if not path.is_file():
+                raise Refused(422, f"no uploaded image with id {value}; upload it with POST /api/images", loc)
+            return str(path)
+        return str(self._inside_roots(value, loc, "image"))
+
+    def _dataset(self, value: str, loc: list) -> str:
+        if value == "digits":
+            return value
+        if value in self.config.datasets:
+            return str(Path(self.config.datasets[value]).expanduser().resolve())
+        if not self.allow_roots:
+            names = ", ".join(["digits", *self.config.datasets])
+            raise Refused(422, f"unknown dataset `{value}`; datasets: {names}", loc)
+        return str(self._inside_roots(value, loc, "dataset"))
+
+    def _generator(self, value: str, loc: list) -> str:
+        if value.startswith("file:"):
+            return "file:" + str(self._inside_roots(value[5:], loc, "generator file"))
+        if value.startswith("trained:"):
+            return "trained:" + self._dataset(value[8:], loc)
+        return value
+
+    def _inside_roots(self, value: str, loc: list, what: str) -> Path:
+        if not self.allow_roots:
+            raise Refused(
+                422, f"{what} paths are not accepted by this server (no --allow-root); upload images instead", loc
+            )
+        try:
+            path = Path(value).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError):
+            raise Refused(422, f"{what} path `{value}` cannot be resolved", loc) from None
+        if not any(path == root or root in path.parents for root in self.allow_roots):
+            raise Refused(422, f"{what} path `{value}` is outside the allowed folders", loc)
+        if not path.exists():
+            raise Refused(422, f"{what} path `{value}` does not exist", loc)
+        return path
+
+    # --- uploads --------------------------------------------------------------------------------------------------
+    def save_upload(self, data: bytes) -> dict:
+        from ..images import open_image
+
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.uploads / digest
+        handle, temporary = tempfile.mkstemp(dir=self.uploads, prefix=".upload-")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            try:
+                image = open_image(temporary, limit=self.config.max_upload_pixels)
+            except ImageError as exc:
+                message = str(exc).replace(temporary, "the upload")
+                status = 413 if "too large" in message else 422
+                raise Refused(status, message, ["body", "file"] if status == 422 else None) from None
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        return {"id": digest, "width": image.width, "height": image.height, "mode": image.mode}
+
+
+def _bind_error_response(exc: Refused) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """The FastAPI application for `config` (default: models default and digits, nothing on disk reachable)."""
+    config = config or ServerConfig()
+    platform = Platform(config)
+    app = FastAPI(
+        title="convscope",
+        version=__version__,
+        description="Look inside convolutional networks: every recipe over HTTP, with jobs, live progress and a "
+        "result store (docs/server.md).",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    app.router.add_event_handler("shutdown", platform.close)
+
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"], allow_headers=["*"])
+
+    if config.token:
+        expected = f"Bearer {config.token}".encode()
+
+        @app.middleware("http")
+        async def bearer_token(request: Request, call_next):
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return JSONResponse(
+                    {"detail": "a bearer token is required: Authorization: Bearer <token>"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return await call_next(request)
+
+    # --- errors: one line or the failing fields; never a traceback ------------------------------------------------
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused):
+        return _bind_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            where = next(e for e in errors if e.get("type") == "json_invalid")
+            reason = (where.get("ctx") or {}).get("error", "not JSON")
+            return JSONResponse({"detail": f"malformed JSON body: {reason}"}, status_code=400)
+        items = [
+            {
+                "loc": [x if isinstance(x, int) else str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+                "type": str(e.get("type", "value_error")),
+            }
+            for e in errors
+        ]
+        return JSONResponse({"detail": items}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ConvscopeError)
+    async def convscope_error(_: Request, exc: ConvscopeError):
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception):
+        log.exception("internal error")
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"}, status_code=500)
+
+    # --- routes ---------------------------------------------------------------------------------------------------
+    @app.get("/api/health", response_model=Health, tags=["server"], responses=_errors(401))
+    def health() -> dict:
+        """Liveness and what the server offers."""
+        jobs = platform.long.jobs() + platform.quick.jobs()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "device": config.device,
+            "models": config.models,
+            "jobs": {
+                "queued": sum(j.state == "queued" for j in jobs),
+                "running": sum(j.state == "running" for j in jobs),
+            },
+        }
+
+    @app.get("/api/models", response_model=ModelList, tags=["models"], responses=_errors(401))
+    def models() -> dict:
+        """The models a spec may name (loaded on first use)."""
+        loaded = {key[0] for key in platform.long.subjects._subjects} | {
+            key[0] for key in platform.quick.subjects._subjects
+        }
+        return {"models": [{"name": name, "loaded": name in loaded} for name in config.models]}
+
+    @app.get(
+        "/api/models/{model}/layers",
+        response_model=ResultView,
+        tags=["models"],
+        responses=_errors(401, 404, 422),
+    )
+    def layers(model: str) -> dict:
+        """The layer graph of a model (the `layers` recipe's JSON: types, kernels, strides, shapes, nesting)."""
+        if model not in config.models:
+            raise Refused(404, f"model `{model}` is not offered by this server; models: {', '.join(config.models)}")
+        spec = platform.admit("layers", {"model": {"spec": model}})
+        job = platform.quick.submit(spec, config.device)
+        job = platform.quick.wait(job.id)
+        if job.state != "done":
+            raise Refused(422, job.error or f"layers {job.state}")
+        return platform.result_view(job.key, job.result)
+
+    @app.get("/api/datasets", response_model=DatasetList, tags=["datasets"], responses=_errors(401))
+    def datasets() -> dict:
+        """The datasets a spec may name (`digits` is built in; others come from --dataset NAME=PATH)."""
+        return {
+            "datasets": [{"name": "digits", "kind": "builtin"}]
+            + [{"name": name, "kind": "folder"} for name in config.datasets]
+        }
+
+    @app.get("/api/recipes", response_model=RecipeList, tags=["recipes"], responses=_errors(401))
+    def recipes() -> dict:
+        """Every recipe: name, version (results change with it) and its spec's JSON Schema."""
+        return {
+            "recipes": [entry.to_dict() for name, entry in sorted(registry().items()) if not name.startswith("test-")]
+        }
+
+    @app.post(
+        "/api/images",
+        response_model=ImageView,
+        status_code=201,
+        tags=["images"],
+        responses=_errors(400, 401, 413, 422),
+    )
+    async def upload(request: Request, file: UploadFile = File(description="an image file")) -> dict:
+        """Upload an image (PNG, JPEG, TIFF, WebP, ...; at most `max_upload_bytes` and `max_upload_pixels`);
+        name it in a spec by the returned id."""
+        limit = config.max_upload_bytes
+        data = bytearray()
+        while chunk := await file.read(1 << 20):
+            data += chunk
+            if len(data) > limit:
+                raise Refused(413, f"upload is larger than {limit} bytes")
+        if not data:
+            raise Refused(422, "the uploaded file is empty (0 bytes)", ["body", "file"])
+        return await asyncio.to_thread(platform.save_upload, bytes(data))
+
+    @app.post(
+        "/api/runs",
+        response_model=RunResponse,
+        tags=["runs"],
+        responses={202: {"model": RunResponse, "description": "queued or running"}, **_errors(400, 401, 422)},
+    )
+    async def submit(body: RunRequest) -> JSONResponse:
+        """Run a recipe: `{"recipe", "spec"}` as `--print-spec` prints it. A stored result answers at once
+        (`cached`); interactive recipes (models, layers, predict, activations) answer with the result inline
+        (200); the others answer 202 with the job to follow (GET /api/jobs/{id}, its events)."""
+        spec = platform.admit(body.recipe, body.spec)
+        await asyncio.to_thread(platform.preflight, spec)
+        runner = platform.runner_for(body.recipe)
+        job = await asyncio.to_thread(runner.submit, spec, config.device)
+        if body.recipe in QUICK and not job.finished:
+            try:
+                await asyncio.to_thread(runner.wait, job.id, config.quick_wait_s)
+            except TimeoutError:
+                pass
+        view = platform.view(job)
+        if job.state == "failed":
+            raise Refused(422, job.error or "the run failed", ["body", "spec"])
+        payload = {
+            "job": job.id,
+            "hash": job.key,
+            "status": job.state,
+            "cached": job.from_store,
+            "result": view["result"],
+        }
+        return JSONResponse(jsonable(payload), status_code=200 if job.finished else 202)
+
+    @app.get("/api/jobs", response_model=JobList, tags=["jobs"], responses=_errors(401))
+    def jobs() -> dict:
+        """Jobs of this server (the running process's, then the journal's), oldest first."""
+        live = {job.id: platform.view(job) for job in platform.long.jobs() + platform.quick.jobs()}
+        recorded = [platform.job_view(r["id"]) for r in platform.journal.list(config.keep_jobs) if r["id"] not in live]
+        return {"jobs": sorted([*recorded, *live.values()], key=lambda j: j["created"])}
+
+    @app.get("/api/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_errors(401, 404))
+    def job(job_id: str) -> dict:
+        """One job: state, progress, result (when done) or error (when failed)."""
+        return platform.job_view(job_id)
+
+    @app.delete("/api/jobs/{job_id}", response_model=CancelView, tags=["jobs"], responses=_errors(401, 404))
+    def cancel(job_id: str) -> dict:
+        """Cancel a job: a queued one never starts, a running one stops at its next step (nothing stored)."""
+        job = platform.job(job_id)
+        if job is None:
+            view = platform.job_view(job_id)  # 404 when unknown
+            return {"id": job_id, "status": view["status"], "cancelled": False}
+        runner = platform.runner_for(job.recipe)
+        cancelled = runner.cancel(job_id)
+        return {"id": job_id, "status": job.state, "cancelled": cancelled}
+
+    @app.get(
+        "/api/jobs/{job_id}/events",
+        response_class=StreamingResponse,
+        tags=["jobs"],
+        responses={
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "events"},
+            **_errors(401, 404),
+        },
+    )
+    async def events(job_id: str, last_event_id: str | None = Header(None)) -> StreamingResponse:
+        """Server-sent events of a job: `state`, `progress` and `preview` events (data: JSON with `job`, `state`,
+        `stage`, `done`, `total`, `time`, `error`, `seq`; previews add `url`, the latest picture of that name), each
+        with its id (`seq`). Resume with the `Last-Event-ID` header; the stream ends after the terminal state
+        (done, failed, cancelled). A comment line keeps an idle stream open every 15 s."""
+        job = platform.job(job_id)
+        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        if job is None:
+            view = platform.job_view(job_id)  # 404 when unknown; a journaled job: its final state only
+            final = {"job": job_id, "state": view["status"], "stage": "", "done": 0, "total": 0, "error": view["error"]}
+            text = format_sse_event(data_str=jsonio.dumps(final, indent=None), event="state", id=str(after + 1))
+            return StreamingResponse(iter([text]), media_type="text/event-stream", headers=SSE_HEADERS)
+        runner = platform.runner_for(job.recipe)
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Queue = asyncio.Queue()
+        unsubscribe = runner.subscribe(lambda e: loop.call_soon_threadsafe(pending.put_nowait, e), job_id, replay=True)
+
+        async def stream():
+            try:
+                while True:
+                    try:
+                        event = await asyncio.wait_for(pending.get(), timeout=15)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if event.seq <= after:
+                        continue
+                    data = event.to_dict()
+                    if event.kind == "preview":
+                        data["url"] = f"/api/jobs/{job_id}/previews/{urllib.parse.quote(event.stage)}?v={event.seq}"
+                    yield format_sse_event(
+                        data_str=jsonio.dumps(data, indent=None), event=event.kind, id=str(event.seq)
+                    )
+                    if event.kind == "state" and event.state in TERMINAL:
+                        return
+            finally:
+                unsubscribe()
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    @app.get(
+        "/api/jobs/{job_id}/previews/{name}",
+        response_class=Response,
+        tags=["jobs"],
+        responses={200: {"content": {"image/png": {}}, "description": "PNG"}, **_errors(401, 404)},
+    )
+    def preview(job_id: str, name: str) -> Response:
+        """The latest intermediate picture `name` of a running job (PNG; not stored)."""
+        job = platform.job(job_id)
+        if job is None or name not in job.previews:
+            raise Refused(404, f"no preview `{name}` of job {job_id}")
+        from ..images import tensor_to_pil
+
+        buffer = io.BytesIO()
+        image = job.previews[name]
+        (image if hasattr(image, "save") else tensor_to_pil(image.detach().float().cpu())).save(buffer, "PNG")
+        return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/results/{key}", response_model=ResultView, tags=["results"], responses=_errors(401, 404))
+    def result(key: str) -> dict:
+        """A stored result by its hash (the spec key)."""
+        found = platform.store.get(key) if re.fullmatch(r"[0-9a-f]{64}", key) else None
+        if found is None:
+            raise Refused(404, f"no stored result {key}")
+        return platform.result_view(key, found)
+
+    @app.get(
+        "/api/artifacts/{key}/{name:path}",
+        response_class=FileResponse,
+        tags=["results"],
+        responses={200: {"content": {"*/*": {}}, "description": "the file"}, **_errors(401, 404)},
+    )
+    def artifact(key: str, name: str):
+        """A file of a stored result; immutable (its URL holds the content's key), cached for a year."""
+        found = platform.store.get(key) if re.fullmatch(r"[0-9a-f]{64}", key) else None
+        entry = next((a for a in found.artifacts if a.name == name), None) if found is not None else None
+        if entry is None:
+            raise Refused(404, f"no artifact `{name}` in result {key}")
+        return FileResponse(
+            Path(found.folder) / entry.name,
+            media_type=entry.media_type,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    _mount_docs(app)
+    return app
+
+
+def jsonable(value: Any) -> Any:
+    """Strict JSON values (NaN -> null with a warning), as every convscope output."""
+    import json
+
+    return json.loads(jsonio.dumps(value, indent=None))
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Interactive docs at /docs from swagger-ui files shipped in a Python package (no CDN: works offline)."""
+    import swagger_ui
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(swagger_ui.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=static), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="convscope API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
