@@ -741,6 +741,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     def preview(job_id: str, name: str) -> Response:
         """The latest intermediate picture `name` of a running job (PNG; not stored)."""
         job = platform.job(job_id)
+        if job is None:
+            platform.job_view(job_id)  # 404 "no job" when unknown
         if job is None or name not in job.previews:
             raise Refused(404, f"no preview `{name}` of job {job_id}")
         from ..images import tensor_to_pil
