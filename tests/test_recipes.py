@@ -223,6 +223,8 @@ LONG = {  # recipe: (spec fields on digits, the stage whose second report is can
         2,
     ),
     "inverse-set": ({"constraints": ["logits:3:10:12"], "n": 4, "k": 2, "inner_steps": 30}, "seed steps", 2),
+    "attribute integrated gradients": ({"method": "integrated-gradients", "steps": 64}, "steps", 32),
+    "attribute occlusion": ({"method": "occlusion", "patch": 4, "stride": 1}, "patches", 64),
 }
 
 
@@ -233,7 +235,7 @@ def test_cancel_stops_every_long_recipe_within_one_step(case, tmp_path, digit_pn
     fields, stage, at = LONG[case]
     name = case.split()[0]
     fields = {"model": DIGITS, **fields}
-    if name == "dream":
+    if name in ("dream", "attribute"):
         fields["image"] = digit_png
     if name == "dead":
         fields["images"] = [digit_png] * 5

@@ -18,6 +18,7 @@ existing job, upload or result (those ids are uuid / sha256 strings), so the eve
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,7 +55,8 @@ def _openapi() -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-schema = schemathesis.openapi.from_dict(_openapi())
+DOCUMENT = _openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
 @pytest.fixture()
@@ -80,3 +82,68 @@ def server_app(tmp_path):
 )
 def test_api_conforms_to_its_openapi(case, server_app):
     case.call_and_validate(app=server_app, checks=CHECKS)
+
+
+def _png(seed: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (32, 32), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # digits_subject: trained first
+    """Generated requests hardly ever succeed (they cannot name an upload, a job or a result), so the 2xx answers
+    are checked here on real requests: upload, layers, predict (first and cached), activations and its artifact,
+    the result, a visualize job (202, the job, its event stream, a preview, the job list, cancelling it when done
+    and cancelling a long one)."""
+    import time
+
+    def call(path: str, method: str, expected: int, *params: str, **kwargs):
+        """`path` with `{}` for its parameters (named as the document names them), given in order in `params`."""
+        template = next(t for t in DOCUMENT["paths"] if re.sub(r"\{[^}]+\}", "{}", t) == path)
+        names = re.findall(r"\{([^}]+)\}", template)
+        case = schema[template][method].Case(path_parameters=dict(zip(names, params)), **kwargs)
+        response = case.call_and_validate(app=server_app, checks=CHECKS, timeout=60)
+        assert response.status_code == expected, (method, path, params, kwargs, response.status_code, response.text)
+        return response
+
+    upload = call("/api/images", "POST", 201, body={"file": _png(0)}, media_type="multipart/form-data").json()
+    assert (upload["width"], upload["height"], upload["mode"]) == (32, 32, "L")
+    call("/api/models/{}/layers", "GET", 200, "digits")
+    predict = {"recipe": "predict", "spec": {"model": {"spec": "digits"}, "image": upload["id"], "top": 3}}
+    first = call("/api/runs", "POST", 200, body=predict).json()
+    assert not first["cached"] and first["result"]["data"]["image"] == upload["id"]
+    assert call("/api/runs", "POST", 200, body=predict).json()["cached"]
+    activations = {"recipe": "activations", "spec": {"model": {"spec": "digits"}, "image": upload["id"]}}
+    activations["spec"].update(layer="features.3", top=2)
+    result = call("/api/runs", "POST", 200, body=activations).json()["result"]
+    key, name = result["hash"], result["artifacts"][0]["name"]
+    assert result["artifacts"][0]["url"].startswith(f"/api/artifacts/{key}/")
+    call("/api/artifacts/{}/{}", "GET", 200, key, name)
+    call("/api/results/{}", "GET", 200, key)
+
+    visualize = {"model": {"spec": "digits"}, "layer": "features.3", "channels": [0], "steps": 8}
+    job = call("/api/runs", "POST", 202, body={"recipe": "visualize", "spec": visualize}).json()["job"]
+    platform = server_app.state.platform
+    platform.long.wait(job, 60)
+    events = call("/api/jobs/{}/events", "GET", 200, job)
+    assert "event: state" in events.text and '"state":"done"' in events.text.replace(" ", "")
+    view = call("/api/jobs/{}", "GET", 200, job).json()
+    assert view["status"] == "done" and view["result"]["artifacts"]
+    for preview in platform.job(job).previews:
+        call("/api/jobs/{}/previews/{}", "GET", 200, job, preview)
+    assert job in {j["id"] for j in call("/api/jobs", "GET", 200).json()["jobs"]}
+    assert not call("/api/jobs/{}", "DELETE", 200, job).json()["cancelled"]
+
+    visualize.update(steps=100_000, channels=[1])
+    long = call("/api/runs", "POST", 202, body={"recipe": "visualize", "spec": visualize}).json()["job"]
+    assert call("/api/jobs/{}", "DELETE", 200, long).json()["cancelled"]
+    deadline = time.monotonic() + 10
+    while platform.job(long).state != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert call("/api/jobs/{}", "GET", 200, long).json()["status"] == "cancelled"
+    assert call("/api/models", "GET", 200).json()["models"] == [{"name": "digits", "loaded": True}]

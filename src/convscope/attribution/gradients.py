@@ -17,6 +17,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ..errors import ConvscopeError
+from ..progress import Progress
 from ..subject import Subject
 from .lrp import (
     ACTIVATIONS,
@@ -119,9 +120,12 @@ def integrated_gradients(
     steps: int = 32,
     baseline: float = 0.0,
     chunk: int = 16,
+    progress: Progress | None = None,
 ) -> Attribution:
     """IG_i = (x_i - x'_i) * mean_k dF/dx_i (x' + (k + 1/2)/m (x - x')), k = 0..m-1 (midpoint Riemann sum), with x'
-    the image of constant value `baseline` in [0, 1] (default black). Completeness: sum IG ~ F(x) - F(x')."""
+    the image of constant value `baseline` in [0, 1] (default black). Completeness: sum IG ~ F(x) - F(x').
+    (Sundararajan et al. 2017, eq. (3) approximated as in their §4.) `progress("steps", done, N x steps)` after
+    each chunk of path points (it may raise to stop)."""
     if steps < 1:
         raise ConvscopeError(f"integrated gradients needs at least 1 step, got {steps}")
     if not 0.0 <= baseline <= 1.0:
@@ -143,6 +147,8 @@ def integrated_gradients(
                 out = subject.model_output(path)[:, targets[i]]
                 (grad,) = torch.autograd.grad(out.sum(), path)
             total[i] += grad.sum(0)
+            if progress is not None:
+                progress("steps", i * steps + min(steps, start + chunk), x.shape[0] * steps)
     attribution = (x - x0) * total / steps
     output = logits.gather(1, targets[:, None])[:, 0]
     difference = output - base_logits.gather(1, targets[:, None])[:, 0]

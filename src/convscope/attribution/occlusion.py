@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from ..errors import ConvscopeError
+from ..progress import Progress
 from ..subject import Subject
 from .lrp import Attribution, target_classes
 
@@ -24,6 +25,7 @@ def occlusion(
     stride: int | None = None,
     fill: str = "zero",
     batch_size: int = 32,
+    progress: Progress | None = None,
 ) -> Attribution:
     images = subject.prepare(images)
     height, width = images.shape[-2:]
@@ -61,6 +63,8 @@ def occlusion(
                 scores = subject.model_output(batch)[:, targets[i]]
                 for (t, l), score in zip(chunk, scores):
                     drop[i, 0, t : t + patch, l : l + patch] += output[i] - score
+                if progress is not None:
+                    progress("patches", i * len(positions) + start + len(chunk), x.shape[0] * len(positions))
         attribution = torch.where(count > 0, drop / count.clamp(min=1), 0.0)
         uncovered = float((count == 0).float().mean())
     return Attribution(

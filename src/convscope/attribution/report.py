@@ -11,6 +11,7 @@ from PIL import Image
 
 from ..errors import ConvscopeError
 from ..images import heat_colormap, scale_to_255
+from ..progress import Progress
 from ..subject import Subject
 from .explainer import LRP
 from .lrp import Attribution
@@ -34,8 +35,10 @@ def attribute(
     patch: int | None = None,
     stride: int | None = None,
     fill: str = "zero",
+    progress: Progress | None = None,
 ) -> Attribution:
-    """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer)."""
+    """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer). `progress` hears
+    integrated gradients' steps and occlusion's patches (the others are one backward pass)."""
     from .cam import grad_cam
     from .gradients import gradient_attribution, integrated_gradients
     from .lrp import COMPOSITES, Composite, Rule
@@ -55,9 +58,9 @@ def attribute(
     if method == "gradcam":
         return grad_cam(subject, images, target, layer)
     if method == "integrated-gradients":
-        return integrated_gradients(subject, images, target, steps)
+        return integrated_gradients(subject, images, target, steps, progress=progress)
     if method == "occlusion":
-        return occlusion(subject, images, target, patch, stride, fill)
+        return occlusion(subject, images, target, patch, stride, fill, progress=progress)
     raise ConvscopeError(f"unknown attribution method `{method}`; choose one of {', '.join(METHODS)}")
 
 

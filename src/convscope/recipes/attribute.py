@@ -78,6 +78,7 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result:
             patch=spec.patch,
             stride=spec.stride,
             fill=spec.fill,
+            progress=ctx.progress,
         )
         types = {name: subject.graph.nodes[name].type if name in subject.graph.nodes else "" for name in result.layers}
         label = subject.label(int(result.target[0]))

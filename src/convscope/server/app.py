@@ -752,26 +752,26 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         (image if hasattr(image, "save") else tensor_to_pil(image.detach().float().cpu())).save(buffer, "PNG")
         return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.get("/api/results/{key}", response_model=ResultView, tags=["results"], responses=_errors(401, 404))
-    def result(key: str) -> dict:
+    @app.get("/api/results/{hash}", response_model=ResultView, tags=["results"], responses=_errors(401, 404))
+    def result(hash: str) -> dict:
         """A stored result by its hash (the spec key)."""
-        found = platform.store.get(key) if re.fullmatch(r"[0-9a-f]{64}", key) else None
+        found = platform.store.get(hash) if re.fullmatch(r"[0-9a-f]{64}", hash) else None
         if found is None:
-            raise Refused(404, f"no stored result {key}")
-        return platform.result_view(key, found)
+            raise Refused(404, f"no stored result {hash}")
+        return platform.result_view(hash, found)
 
     @app.get(
-        "/api/artifacts/{key}/{name:path}",
+        "/api/artifacts/{hash}/{name:path}",
         response_class=FileResponse,
         tags=["results"],
         responses={200: {"content": {"*/*": {}}, "description": "the file"}, **_errors(401, 404)},
     )
-    def artifact(key: str, name: str):
+    def artifact(hash: str, name: str):
         """A file of a stored result; immutable (its URL holds the content's key), cached for a year."""
-        found = platform.store.get(key) if re.fullmatch(r"[0-9a-f]{64}", key) else None
+        found = platform.store.get(hash) if re.fullmatch(r"[0-9a-f]{64}", hash) else None
         entry = next((a for a in found.artifacts if a.name == name), None) if found is not None else None
         if entry is None:
-            raise Refused(404, f"no artifact `{name}` in result {key}")
+            raise Refused(404, f"no artifact `{name}` in result {hash}")
         return FileResponse(
             Path(found.folder) / entry.name,
             media_type=entry.media_type,
