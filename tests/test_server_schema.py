@@ -3,7 +3,10 @@
 Every operation of `create_app(ServerConfig(data_dir=<tmp>, models=["digits"]))` gets a bounded number of
 generated requests (explicit examples, coverage cases and `MAX_EXAMPLES` fuzzed ones); each answer must not be a
 server error (5xx) and must conform to the document: a declared status code, a declared content type and a body
-valid against the declared response schema.
+valid against the declared response schema. Generated requests almost never get past the first refusal (they
+cannot name an upload, a job or a result, nor an offered model), so three more tests send real ones through the
+same checks: every 2xx answer (`test_success_answers_...`), the event stream of a job (`test_event_stream_...`)
+and plausible-but-often-wrong specs of the interactive recipes (`test_interactive_specs_...`, hypothesis).
 
 The document is read at collection time from a throwaway app (closed at once); the requests of each operation go
 to a fresh app of its own (`call_and_validate(app=...)`) whose data dir is a pytest temporary folder.
@@ -18,14 +21,19 @@ existing job, upload or result (those ids are uuid / sha256 strings), so the eve
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -85,32 +93,30 @@ def test_api_conforms_to_its_openapi(case, server_app):
 
 
 def _png(seed: int) -> bytes:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(seed).integers(0, 255, (32, 32), dtype=np.uint8)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # digits_subject: trained first
-    """Generated requests hardly ever succeed (they cannot name an upload, a job or a result), so the 2xx answers
-    are checked here on real requests: upload, layers, predict (first and cached), activations and its artifact,
-    the result, a visualize job (202, the job, its event stream, a preview, the job list, cancelling it when done
-    and cancelling a long one)."""
-    import time
+def _caller(app):
+    """call(path, method, expected, *params, **case_fields): `path` with `{}` for its parameters (named as the
+    document names them), given in order in `params`; the answer goes through CHECKS and must have `expected`."""
 
     def call(path: str, method: str, expected: int, *params: str, **kwargs):
-        """`path` with `{}` for its parameters (named as the document names them), given in order in `params`."""
         template = next(t for t in DOCUMENT["paths"] if re.sub(r"\{[^}]+\}", "{}", t) == path)
         names = re.findall(r"\{([^}]+)\}", template)
         case = schema[template][method].Case(path_parameters=dict(zip(names, params)), **kwargs)
-        response = case.call_and_validate(app=server_app, checks=CHECKS, timeout=60)
+        response = case.call_and_validate(app=app, checks=CHECKS, timeout=60)
         assert response.status_code == expected, (method, path, params, kwargs, response.status_code, response.text)
         return response
 
+    return call
+
+
+def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # digits_subject: trained first
+    """Upload, layers, predict (first and cached), activations and its artifact, the result, a visualize job (202,
+    the job, a preview, the job list, cancelling it when done) and cancelling a long one."""
+    call = _caller(server_app)
     upload = call("/api/images", "POST", 201, body={"file": _png(0)}, media_type="multipart/form-data").json()
     assert (upload["width"], upload["height"], upload["mode"]) == (32, 32, "L")
     call("/api/models/{}/layers", "GET", 200, "digits")
@@ -130,8 +136,6 @@ def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # 
     job = call("/api/runs", "POST", 202, body={"recipe": "visualize", "spec": visualize}).json()["job"]
     platform = server_app.state.platform
     platform.long.wait(job, 60)
-    events = call("/api/jobs/{}/events", "GET", 200, job)
-    assert "event: state" in events.text and '"state":"done"' in events.text.replace(" ", "")
     view = call("/api/jobs/{}", "GET", 200, job).json()
     assert view["status"] == "done" and view["result"]["artifacts"]
     for preview in platform.job(job).previews:
@@ -147,3 +151,107 @@ def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # 
         time.sleep(0.05)
     assert call("/api/jobs/{}", "GET", 200, long).json()["status"] == "cancelled"
     assert call("/api/models", "GET", 200).json()["models"] == [{"name": "digits", "loaded": True}]
+
+
+def test_event_stream_conforms_to_the_openapi(server_app, digits_subject):
+    """GET /api/jobs/{id}/events of a finished visualize job: the replayed state and progress events, then the end.
+    For OpenAPI before 3.2 (FastAPI writes 3.1) schemathesis reads the `text/event-stream` schema as the schema
+    of each event ({"event", "data", "id"}), so the document must describe one event (see the report's fix)."""
+    call = _caller(server_app)
+    visualize = {"model": {"spec": "digits"}, "layer": "features.3", "channels": [0], "steps": 8, "seed": 1}
+    job = call("/api/runs", "POST", 202, body={"recipe": "visualize", "spec": visualize}).json()["job"]
+    server_app.state.platform.long.wait(job, 60)
+    events = call("/api/jobs/{}/events", "GET", 200, job).text
+    assert "event: progress" in events and '"state": "done"' in events
+
+
+LAYERS = ["features", "features.0", "features.3", "features.7", "pool", "classifier", "classifier.3", "logits"]
+
+
+def _quick_bodies(image_id: str):
+    """Bodies of POST /api/runs for the interactive recipes whose values are mostly valid, often not: the specs a
+    client gets wrong (unknown or unoffered models, odd weights and outputs, bad layers, channels out of range,
+    image paths where uploads are expected, extra fields)."""
+
+    def mostly(valid, invalid):  # a valid value 4 times in 5
+        return st.integers(0, 4).flatmap(lambda i: invalid if i == 4 else valid)
+
+    model = st.fixed_dictionaries(
+        {"spec": mostly(st.just("digits"), st.sampled_from(["default", "timm:resnet18", "file:/etc/passwd", "x"]))},
+        optional={
+            "weights": mostly(st.sampled_from(["default", "none", "none:3"]), st.sampled_from(["none:x", "/w.pt", ""])),
+            "output": mostly(st.none(), st.sampled_from(["logits", "classifier", "features.3", "0", ""])),
+        },
+    )
+    bad_images = ["0" * 64, image_id.upper(), "../uploads/" + image_id, "/etc/passwd", "", "~/x.png"]
+    layer = mostly(
+        st.sampled_from(LAYERS),
+        st.one_of(st.sampled_from(["", "nope", "features.99", "features.3,features.0"]), st.text(max_size=6)),
+    )
+    fields = {
+        "model": model,
+        "image": mostly(st.just(image_id), st.one_of(st.sampled_from(bad_images), st.text(max_size=8))),
+        "layer": layer,
+        "top": mostly(st.integers(1, 12), st.sampled_from([0, -1, 10**12])),
+        "channels": mostly(
+            st.one_of(st.none(), st.lists(st.integers(0, 15), max_size=4)), st.lists(st.integers(-3, 70))
+        ),
+        "fit": mostly(st.sampled_from(["squash", "crop"]), st.just("pad")),
+        "all": st.booleans(),
+        "bogus": st.integers(),
+    }
+    wanted = {
+        "models": ["all"],
+        "layers": ["model"],
+        "predict": ["model", "image", "top", "fit"],
+        "activations": ["model", "image", "layer", "top", "channels", "fit"],
+    }
+
+    @st.composite
+    def body(draw):
+        recipe = draw(st.sampled_from(sorted(wanted)))
+        names = [n for n in wanted[recipe] if draw(st.integers(0, 14)) < 14]  # each field left out now and then
+        if draw(st.integers(0, 19)) == 19:
+            names.append(draw(st.sampled_from(sorted(fields))))  # a field this recipe does not take
+        return {"recipe": recipe, "spec": {name: draw(fields[name]) for name in names}}
+
+    return body()
+
+
+@pytest.fixture()
+def uploaded(server_app):
+    case = schema["/api/images"]["POST"].Case(body={"file": _png(1)}, media_type="multipart/form-data")
+    response = case.call_and_validate(app=server_app, checks=CHECKS)
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
+def _post_run(app, body: dict):
+    """POST /api/runs through CHECKS: 200 or a 422 whose messages are no internal exception's (`ValueError: ...`,
+    what a job failing on a spec that `admit` should have refused answers)."""
+    response = schema["/api/runs"]["POST"].Case(body=body).call_and_validate(app=app, checks=CHECKS, timeout=60)
+    assert response.status_code in (200, 422), (body, response.status_code, response.text)
+    if response.status_code == 422:
+        for item in response.json()["detail"]:
+            assert not re.match(r"[A-Z]\w*(Error|Exception): ", item["msg"]), (body, item)
+    return response
+
+
+def test_interactive_specs_conform_to_the_openapi(server_app, uploaded, digits_subject):
+    """POST /api/runs with generated specs of the interactive recipes (models, layers, predict, activations) built
+    from plausible values: never a 5xx, always a documented answer (200 with the result inline, or 422 naming the
+    field), never an internal exception's message."""
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_quick_bodies(uploaded))
+    def generated(body):
+        _post_run(server_app, body)
+
+    generated()
+
+
+def test_activations_without_channels_is_refused(server_app, uploaded, digits_subject):
+    """Found by the test above: `channels: []` passes admit and preflight, then the run fails inside
+    (`ValueError: grid needs at least one image`) and the answer is that internal message (a failed job)."""
+    spec = {"model": {"spec": "digits"}, "image": uploaded, "layer": "features.3", "channels": []}
+    _post_run(server_app, {"recipe": "activations", "spec": spec})

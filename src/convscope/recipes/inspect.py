@@ -88,7 +88,7 @@ class ActivationsSpec(Spec):
     image: ImagePath
     layer: str = Field(min_length=1)
     top: int = Field(16, ge=1, description="how many channels (ignored with channels)")
-    channels: list[int] | None = Field(None, description="these channels instead of the top ones")
+    channels: list[int] | None = Field(None, min_length=1, description="these channels instead of the top ones")
     fit: Fit = "squash"
 
 

@@ -60,11 +60,13 @@ class VisualizeSpec(Spec):
 
     model: ModelRef = ModelRef()
     layer: str | None = Field(None, description="layer name; not needed with classes")
-    channels: list[int] | None = Field(None, description="one image per channel")
+    channels: list[int] | None = Field(None, min_length=1, description="one image per channel")
     all: bool = Field(False, description="every channel of the layer, one image each")
-    classes: list[int] | None = Field(None, description="class indices: maximize their pre-softmax logits")
+    classes: list[int] | None = Field(
+        None, min_length=1, description="class indices: maximize their pre-softmax logits"
+    )
     mix: bool = Field(False, description="one image maximizing the weighted sum of the units")
-    alphas: list[float] | None = Field(None, description="weights of the mixed units (default all 1)")
+    alphas: list[float] | None = Field(None, min_length=1, description="weights of the mixed units (default all 1)")
     param: Literal["fft", "pixel", "laplacian"] = "fft"
     decorrelate: bool = True
     transforms: Literal["seed001", "standard", "none"] = "seed001"
@@ -98,6 +100,12 @@ class VisualizeSpec(Spec):
             )
         if self.binarize is not None and self.init_from_data is None:
             raise ValueError("binarize (--binarize) only applies with init_from_data (--init-from-data)")
+        if self.alphas is not None:
+            if not self.mix:
+                raise ValueError("alphas (--alphas) only apply with mix (--mix)")
+            units = self.channels or self.classes
+            if units is not None and len(units) != len(self.alphas):
+                raise ValueError(f"alphas: {len(self.alphas)} weights for {len(units)} units; give one per unit")
         return self
 
 
@@ -212,8 +220,10 @@ class DreamSpec(Spec):
     model: ModelRef = ModelRef()
     image: ImagePath
     layer: str = Field(min_length=1)
-    channels: list[int] | None = Field(None, description="channels (default: the whole layer, mean of squares)")
-    alphas: list[float] | None = Field(None, description="weights of the channels (default all 1)")
+    channels: list[int] | None = Field(
+        None, min_length=1, description="channels (default: the whole layer, mean of squares)"
+    )
+    alphas: list[float] | None = Field(None, min_length=1, description="weights of the channels (default all 1)")
     octaves: int = Field(4, ge=1)
     octave_scale: float = Field(1.4, gt=1)
     steps: int = Field(10, ge=1, description="steps per octave")
@@ -222,6 +232,14 @@ class DreamSpec(Spec):
     decorrelate: bool = True
     max_size: int = Field(512, ge=8, description="longest side the image is reduced to before dreaming")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _weights(self) -> "DreamSpec":
+        if self.alphas is not None and self.channels is None:
+            raise ValueError("alphas (--alphas) need channels (--channels)")
+        if self.alphas is not None and len(self.alphas) != len(self.channels):
+            raise ValueError(f"alphas: {len(self.alphas)} weights for {len(self.channels)} channels; give one each")
+        return self
 
 
 @recipe("dream", 1, DreamSpec, "DeepDream: amplify what a layer or channels see in an image")

@@ -48,6 +48,35 @@ log = logging.getLogger(__name__)
 QUICK = frozenset({"models", "layers", "predict", "activations"})
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: one server-sent event, as OpenAPI 3.2 describes an event stream (`itemSchema`); `data` is JSON text
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["state", "progress", "preview"]},
+        "id": {"type": "string"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "required": ["job", "state", "stage", "done", "total"],
+                "properties": {
+                    "job": {"type": "string"},
+                    "state": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "done": {"type": "integer"},
+                    "total": {"type": "integer"},
+                    "time": {"type": "number"},
+                    "kind": {"type": "string"},
+                    "error": {"type": ["string", "null"]},
+                    "seq": {"type": "integer"},
+                    "url": {"type": "string", "description": "a preview's picture"},
+                },
+            },
+        },
+    },
+}
 
 
 @dataclass
@@ -688,7 +717,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         response_class=StreamingResponse,
         tags=["jobs"],
         responses={
-            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "events"},
+            200: {"content": {"text/event-stream": {"itemSchema": SSE_EVENT}}, "description": "events"},
             **_errors(401, 404),
         },
     )
