@@ -208,7 +208,7 @@ def test_visualize_mix_and_class(capsys, tmp_path):
         (["--layer", "features.3", "--channels", "0,64"], "channel 64 out of range 0..31"),
         (["--class", "10"], "classes[0]=10 out of range 0..9"),
         (["--layer", "features.3", "--mix"], "mix (--mix) needs channels or classes"),
-        (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "1 alphas for 2 objectives"),
+        (["--layer", "features.3", "--channels", "1,2", "--mix", "--alphas", "1"], "alphas: 1 weights for 2 units"),
         (["--layer", "feature.3"], "unknown layer `feature.3`"),
         (["--channels", "1"], "visualize needs a layer (--layer)"),
         (["--layer", "features.3", "--lr", "-1"], "lr: Input should be greater than 0 (got -1.0)"),

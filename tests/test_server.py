@@ -120,6 +120,8 @@ def test_bad_uploads_are_refused(client, tmp_path):
     assert loc == ["body", "file"]
     big = client.post("/api/images", files={"file": ("big.png", os.urandom(300_000), "image/png")})
     assert big.status_code == 413 and "larger than 200000 bytes" in big.json()["detail"]
+    huge = client.post("/api/images", files={"file": ("huge.png", os.urandom(3_000_000), "image/png")})
+    assert huge.status_code == 413 and huge.json()["detail"]  # cut off while it arrives, not spooled whole
     # a decompression bomb: a tiny file that claims 10000 x 10000 pixels is refused from its header
     bomb = io.BytesIO()
     Image.new("1", (10000, 10000)).save(bomb, "PNG")
@@ -403,3 +405,36 @@ def test_kill_9_mid_job_then_restart(tmp_path, digits_subject):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_chunked_bodies_over_the_limit_are_413(tmp_path):
+    """Without a Content-Length the body is counted as it arrives and refused once over the limit (JSON 413)."""
+    import asyncio
+
+    import httpx
+
+    app = create_app(ServerConfig(data_dir=tmp_path, models=["digits"], max_upload_bytes=1000))
+
+    async def chunks(head: bytes = b"", tail: bytes = b""):
+        yield head
+        for _ in range(1500):
+            yield b"x" * 1000
+        yield tail
+
+    async def send() -> list:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://convscope") as client:
+            runs = await client.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
+            head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+            upload = await client.post(
+                "/api/images",
+                content=chunks(head, b"\r\n--b--\r\n"),
+                headers={"content-type": "multipart/form-data; boundary=b"},
+            )
+        return [runs, upload]
+
+    try:
+        for response in asyncio.run(send()):
+            assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    finally:
+        app.state.platform.close()

@@ -508,6 +508,37 @@ class Platform:
         return {"id": digest, "width": image.width, "height": image.height, "mode": image.mode}
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is refused with 413 (JSON) — from its Content-Length
+    before any byte is read, or, for a chunked body, as soon as the bytes received pass the limit (raised as an
+    HTTPException from `receive`, inside the route, so the JSON error handler answers)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            response = JSONResponse(
+                {"detail": f"request body of {int(length)} bytes is larger than {self.limit}"}, status_code=413
+            )
+            return await response(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                scope["convscope.body_too_large"] = self.limit  # (FastAPI's body parsing may re-raise as 400/422)
+                raise StarletteHTTPException(413, f"request body is larger than {self.limit} bytes")
+            return message
+
+        return await self.app(scope, counted, send)
+
+
 def _bind_error_response(exc: Refused) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
@@ -526,6 +557,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     )
     app.state.platform = platform
     app.router.add_event_handler("shutdown", platform.close)
+
+    app.add_middleware(BodyLimit, limit=config.max_upload_bytes + (1 << 20))
 
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -552,7 +585,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         return _bind_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError):
+    async def invalid(request: Request, exc: RequestValidationError):
+        if "convscope.body_too_large" in request.scope:
+            limit = request.scope["convscope.body_too_large"]
+            return JSONResponse({"detail": f"request body is larger than {limit} bytes"}, status_code=413)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             where = next(e for e in errors if e.get("type") == "json_invalid")
