@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 #: recipes answered by the `quick` runner (and, within `quick_wait_s`, inline in POST /api/runs)
 QUICK = frozenset({"models", "layers", "predict", "activations"})
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+IMMUTABLE = "public, max-age=31536000, immutable"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: one server-sent event, as OpenAPI 3.2 describes an event stream (`itemSchema`); `data` is JSON text
 SSE_EVENT = {
@@ -173,6 +174,14 @@ class ImageView(BaseModel):
     width: int
     height: int
     mode: str
+
+
+class SampleView(ImageView):
+    name: str
+
+
+class SampleList(BaseModel):
+    samples: list[SampleView]
 
 
 class JobCounts(BaseModel):
@@ -486,6 +495,36 @@ class Platform:
         return path
 
     # --- uploads --------------------------------------------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        """Built-in example images (skimage's chelsea, coffee, astronaut; three test digits), uploaded on first
+        use, so every page has something to run on."""
+        if getattr(self, "_samples", None) is None:
+            import numpy as np
+            from PIL import Image
+            from skimage import data as skdata
+
+            from ..digits import load_data
+
+            pictures = [(name, Image.fromarray(getattr(skdata, name)())) for name in ("chelsea", "coffee", "astronaut")]
+            digits = load_data()
+            for index in digits.test[:3].tolist():
+                label = int(digits.labels[index])
+                pixels = (digits.images[index, 0].numpy() * 255).round().astype(np.uint8)
+                pictures.append((f"digit {label}", Image.fromarray(pixels)))
+            found = []
+            for name, picture in pictures:
+                buffer = io.BytesIO()
+                picture.save(buffer, "PNG")
+                found.append({"name": name, **self.save_upload(buffer.getvalue())})
+            self._samples = found
+        return self._samples
+
+    def upload_path(self, image_id: str) -> Path:
+        path = self.uploads / image_id
+        if not UPLOAD_ID.match(image_id) or not path.is_file():
+            raise Refused(404, f"no uploaded image {image_id}")
+        return path
+
     def save_upload(self, data: bytes) -> dict:
         from ..images import open_image
 
@@ -568,10 +607,19 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     if config.token:
         expected = f"Bearer {config.token}".encode()
 
+        cookie_value = hashlib.sha256(f"convscope:{config.token}".encode()).hexdigest()
+
         @app.middleware("http")
         async def bearer_token(request: Request, call_next):
             given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+            query = request.query_params.get("token")
+            if query is not None and hmac.compare_digest(query.encode(), config.token.encode()):
+                # a browser opens http://host:port/?token=TOKEN once; a cookie carries it from then on
+                response = Response(status_code=303, headers={"Location": request.url.path})
+                response.set_cookie("convscope_token", cookie_value, httponly=True, samesite="strict")
+                return response
+            cookie = request.cookies.get("convscope_token", "").encode()
+            if not hmac.compare_digest(given, expected) and not hmac.compare_digest(cookie, cookie_value.encode()):
                 return JSONResponse(
                     {"detail": "a bearer token is required: Authorization: Bearer <token>"},
                     status_code=401,
@@ -693,6 +741,28 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         if not data:
             raise Refused(422, "the uploaded file is empty (0 bytes)", ["body", "file"])
         return await asyncio.to_thread(platform.save_upload, bytes(data))
+
+    @app.get(
+        "/api/images/{image_id}",
+        response_class=FileResponse,
+        tags=["images"],
+        responses={200: {"content": {"image/*": {}}, "description": "the uploaded file"}, **_errors(401, 404)},
+    )
+    def image(image_id: str):
+        """An uploaded image, as uploaded (immutable: its id is the sha256 of its bytes)."""
+        from PIL import Image
+
+        path = platform.upload_path(image_id)
+        with Image.open(path) as opened:
+            media_type = Image.MIME.get(opened.format or "", "application/octet-stream")
+        return FileResponse(
+            path, media_type=media_type, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+        )
+
+    @app.get("/api/samples", response_model=SampleList, tags=["images"], responses=_errors(401))
+    async def samples() -> dict:
+        """Example images to run on (uploaded on first use): chelsea (an Egyptian cat), coffee, astronaut, digits."""
+        return {"samples": await asyncio.to_thread(platform.samples)}
 
     @app.post(
         "/api/runs",
@@ -840,11 +910,22 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         return FileResponse(
             Path(found.folder) / entry.name,
             media_type=entry.media_type,
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+            headers={"Cache-Control": IMMUTABLE},
         )
 
     _mount_docs(app)
+    _mount_webapp(app)
     return app
+
+
+def openapi_document() -> dict:
+    """The OpenAPI document of the API (for the web app's generated client), from a throwaway app."""
+    with tempfile.TemporaryDirectory(prefix="convscope-openapi-") as folder:
+        app = create_app(ServerConfig(data_dir=Path(folder)))
+        try:
+            return app.openapi()
+        finally:
+            app.state.platform.close()
 
 
 def jsonable(value: Any) -> Any:
@@ -871,6 +952,28 @@ def _mount_docs(app: FastAPI) -> None:
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
+#: where scripts/build_web.sh puts the built browser app
+WEBAPP = Path(__file__).resolve().parent.parent / "webapp"
+
+
+def _mount_webapp(app: FastAPI) -> None:
+    """The browser app at / (its files are built by scripts/build_web.sh into the package); without them, a page
+    that says how to build it."""
+    from fastapi.staticfiles import StaticFiles
+
+    if (WEBAPP / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=WEBAPP, html=True), name="webapp")
+        return
+
+    @app.get("/", include_in_schema=False)
+    def not_built() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>convscope</title><h1>convscope</h1><p>The web app is not built: run "
+            "<code>scripts/build_web.sh</code> (needs Node.js 20 or newer), then restart <code>convscope serve"
+            "</code>. The REST API works without it: <a href='/docs'>/docs</a>.</p>"
         )
 
 
