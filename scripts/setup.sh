@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Create .venv/ in the repo root with convscope (the `convscope` command) and its test dependencies.
-# Idempotent: does nothing when pyproject.toml and this script are unchanged since the last run.
+# Then builds the browser app (scripts/build_web.sh). Idempotent: skips what has not changed since the last run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=.venv/.convscope-setup
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
-  exit 0
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  quiet() { { "$@" 2>&1; } | { grep -v -e '^WARNING: Location' -e '^$' || true; }; }
+  # torch / torchvision first, pinned to the builds this machine's pip takes from local disk
+  case "$(uname -m)" in
+    aarch64|arm64) torch_pins="torch==2.9.1 torchvision==0.24.1" ;;
+    *) torch_pins="torch==2.14.1 torchvision==0.29.1" ;;
+  esac
+  echo "setting up .venv (torch first; the first run takes a few minutes)" >&2
+  quiet .venv/bin/pip install -q $torch_pins
+  quiet .venv/bin/pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
 fi
-quiet() { { "$@" 2>&1; } | { grep -v -e '^WARNING: Location' -e '^$' || true; }; }
-# torch / torchvision first, pinned to the builds this machine's pip takes from local disk
-case "$(uname -m)" in
-  aarch64|arm64) torch_pins="torch==2.9.1 torchvision==0.24.1" ;;
-  *) torch_pins="torch==2.14.1 torchvision==0.29.1" ;;
-esac
-echo "setting up .venv (torch first; the first run takes a few minutes)" >&2
-quiet .venv/bin/pip install -q $torch_pins
-quiet .venv/bin/pip install -q -e '.[test]'
-echo "$want" > "$stamp"
+# the browser app (web/ -> src/convscope/webapp/): needs Node.js 20+; skipped quickly when nothing changed
+bash scripts/build_web.sh

@@ -200,3 +200,16 @@ def test_subscriber_errors_do_not_stop_runs(runner):
     runner.subscribe(lambda e: stop.set() if e.state == "done" else None)
     runner.submit(StepsSpec(steps=1, seed=14))
     assert stop.wait(10)
+
+
+def test_events_kept_per_job_are_bounded(runner, monkeypatch):
+    """A very long run keeps its state changes and only the latest progress events (memory stays bounded)."""
+    import convscope.jobs as jobs
+
+    monkeypatch.setattr(jobs, "MAX_EVENTS", 20)
+    job = runner.wait(runner.submit(StepsSpec(steps=50, seed=77)).id, timeout=30)
+    assert job.state == "done" and len(job.events) <= 20 + 1
+    assert [e.state for e in job.events if e.kind == "state"] == ["queued", "running", "done"]
+    progress = [e.done for e in job.events if e.kind == "progress"]
+    assert progress[-1] == 50 and progress == sorted(progress)
+    assert [e.seq for e in job.events] == sorted(e.seq for e in job.events)

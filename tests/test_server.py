@@ -438,3 +438,104 @@ def test_chunked_bodies_over_the_limit_are_413(tmp_path):
             assert response.status_code == 413 and "larger than" in response.json()["detail"]
     finally:
         app.state.platform.close()
+
+
+# --- the new user's findings: every file a spec names goes through the same rules; bounds; one line each ---------
+def test_every_file_field_takes_upload_ids_and_refuses_paths(client, image_id):
+    dead = run(client, "dead", model=DIGITS, images=[image_id, image_id], layer="features.3")
+    view = wait_state(client, dead.json()["job"]) if dead.status_code == 202 else dead.json()
+    assert view["status"] == "done", view
+    for spec, loc in [
+        ({"images": ["/tmp/x.png"], "layer": "features.3"}, ["body", "spec", "images", 0]),
+        ({"images": [image_id, "../../etc/passwd"], "layer": "features.3"}, ["body", "spec", "images", 1]),
+    ]:
+        got, msg = field_error(run(client, "dead", model=DIGITS, **spec))
+        assert got == loc and "not accepted" not in msg or "outside" in msg, (got, msg)
+    for field, value in [("init_from_data", "/etc"), ("init_from_data", "../.."), ("relevant", "/tmp/x.png")]:
+        spec = {"layer": "features.3", field: value, **({"channels": [0]} if field == "init_from_data" else {})}
+        got, msg = field_error(run(client, "visualize", model=DIGITS, **spec))
+        assert got == ["body", "spec", field], (got, msg)
+
+
+def test_spec_keys_follow_every_named_file(tmp_path):
+    """The spec key fingerprints files named in lists and optional fields too (dead's images, relevant)."""
+    from convscope.recipes import parse_spec, spec_key
+
+    image = tmp_path / "a.png"
+    image.write_bytes(png_bytes(seed=1))
+    dead = parse_spec("dead", {"model": DIGITS, "images": [str(image)], "layer": "features.3"})
+    relevant = parse_spec("visualize", {"model": DIGITS, "layer": "features.3", "relevant": str(image)})
+    before = spec_key(dead), spec_key(relevant)
+    image.write_bytes(png_bytes(seed=2))
+    assert spec_key(dead) != before[0] and spec_key(relevant) != before[1]
+
+
+@pytest.mark.parametrize(
+    "recipe, spec, field",
+    [
+        ("examples", {"dataset": "digits", "layer": "features.3", "channels": [0], "top": 10**9}, "top"),
+        ("facets", {"dataset": "digits", "target": "logits:3", "top_images": 10**9}, "top_images"),
+        ("visualize", {"layer": "features.3", "channels": [0], "size": 4096}, "size"),
+        ("visualize", {"layer": "features.3", "channels": [0], "steps": 10**9}, "steps"),
+        ("dream", {"image": "x", "layer": "features.3", "octaves": 10**9}, "octaves"),
+        ("inverse-set", {"constraints": ["logits:3:4:6"], "n": 10**9}, "n"),
+        ("inverse-set", {"constraints": ["logits:3:4:6"], "generator": "trained"}, "generator"),
+        ("inverse-set", {"constraints": ["garbage"]}, "constraints"),
+        ("attribute", {"image": "x", "layers": "features.99"}, "layers"),
+        ("attribute", {"image": "x", "method": "occlusion", "patch": 100}, "patch"),
+        ("predict", {"image": "x", "top": 10**9}, "top"),
+    ],
+)
+def test_sizes_are_bounded_before_anything_runs(client, image_id, recipe, spec, field):
+    spec = {key: image_id if value == "x" else value for key, value in spec.items()}
+    got, msg = field_error(run(client, recipe, model=DIGITS, **spec))
+    assert got[:3] == ["body", "spec", field], (got, msg)
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_refused(client, token):
+    body = '{"recipe": "visualize", "spec": {"model": {"spec": "digits"}, "layer": "features.3", "channels": [0], '
+    response = client.post(
+        "/api/runs", content=body + f'"lr": {token}}}}}', headers={"content-type": "application/json"}
+    )
+    got, msg = field_error(response)
+    assert got == ["body", "spec", "lr"] and "finite" in msg, (got, msg)
+
+
+def test_upload_pixel_limit_is_413_in_the_servers_words(tmp_path):
+    app = create_app(ServerConfig(data_dir=tmp_path, models=["digits"], max_upload_pixels=1000))
+    with TestClient(app) as client:
+        response = client.post("/api/images", files={"file": ("a.png", png_bytes((40, 40)), "image/png")})
+        assert response.status_code == 413
+        assert response.json()["detail"] == "image too large: 40x40 pixels; this server takes at most 1,000 pixels"
+        bad = client.post("/api/images", data={"file": "hello"})
+        assert field_error(bad)[1].startswith("a file is expected here")
+
+
+def test_one_server_per_data_dir(tmp_path):
+    from convscope.errors import ConvscopeError
+
+    app = create_app(ServerConfig(data_dir=tmp_path, models=["digits"]))
+    try:
+        with pytest.raises(ConvscopeError, match="in use by another convscope server"):
+            create_app(ServerConfig(data_dir=tmp_path, models=["digits"]))
+    finally:
+        app.state.platform.close()
+    create_app(ServerConfig(data_dir=tmp_path, models=["digits"])).state.platform.close()  # free again
+
+
+def test_bearer_scheme_is_case_insensitive_and_a_browser_gets_a_cookie(tmp_path):
+    app = create_app(ServerConfig(data_dir=tmp_path, models=["digits"], token="s3cret"))
+    with TestClient(app) as client:
+        assert client.get("/api/health", headers={"Authorization": "bearer s3cret"}).status_code == 200
+        first = client.get("/?token=s3cret", follow_redirects=False)
+        assert first.status_code == 303 and "convscope_token" in first.headers["set-cookie"]
+        assert client.get("/api/health").status_code == 200  # the cookie now
+        client.cookies.clear()
+        assert client.get("/api/health").status_code == 401
+        assert client.get("/?token=wrong", follow_redirects=False).status_code == 401
+
+
+def test_job_list_is_limited(client):
+    assert len(client.get("/api/jobs?limit=2").json()["jobs"]) <= 2
+    assert client.get("/api/jobs?limit=0").status_code == 422

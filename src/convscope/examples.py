@@ -145,7 +145,8 @@ def top_examples(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> TopExamples:
-    """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit."""
+    """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit (k is
+    cut to the number of candidates: images x patches)."""
     if k < 1:
         raise ConvscopeError(f"k must be at least 1, got {k}")
     if patches < 0:
@@ -155,6 +156,7 @@ def top_examples(
     if patches:
         random_boxes(0, 1, patch_size, height, width, seed)  # checks the size before the scan starts
     count = len(units)
+    k = min(k, (len(dataset) if indices is None else len(indices)) * max(1, patches))  # no more than the candidates
     best_scores = torch.full((count, k), float("-inf"))
     best_items = torch.full((count, k), -1, dtype=torch.long)
     best_boxes = torch.zeros((count, k, 4), dtype=torch.int32)

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = frozenset({"done", "failed", "cancelled"})
+#: events kept per job (older progress events are dropped beyond it; state changes are always kept)
+MAX_EVENTS = 2000
 
 
 class UnknownJobError(ConvscopeError):
@@ -434,6 +436,10 @@ class JobRunner:
         )
         if kind != "preview":
             job.events.append(event)
+            if len(job.events) > MAX_EVENTS:  # a run of 10^6 steps: keep its state changes and the latest progress
+                states = [e for e in job.events if e.kind == "state"]
+                recent = [e for e in job.events if e.kind != "state"][-MAX_EVENTS // 2 :]
+                job.events = sorted(states + recent, key=lambda e: e.seq)
         if kind == "state" and self.journal is not None:
             try:
                 self.journal.record(job)

@@ -86,5 +86,7 @@ def cmd_serve(args) -> None:
         cors_origins=args.cors,
     )
     app = create_app(config)
-    print(f"convscope serve: http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    where = f"http://{host}:{args.port}/"
+    print(f"convscope serve: {where} (API docs at {where}docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -30,14 +30,14 @@ class AttributeSpec(Spec):
         min_length=1,
         description="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods)",
     )
-    rank: int = Field(5, ge=1, description="top filters listed per layer")
+    rank: int = Field(5, ge=1, le=4096, description="top filters listed per layer")
     maxpool: Literal["wta", "avg"] = "wta"
     ignore_bias: bool = False
-    alpha: float = Field(2.0, ge=1, description="lrp-alphabeta: alpha (beta = alpha - 1)")
+    alpha: float = Field(2.0, ge=1, le=100, description="lrp-alphabeta: alpha (beta = alpha - 1)")
     layer: str | None = Field(None, description="gradcam: the layer (default: the last spatial one)")
-    steps: int = Field(32, ge=1, description="integrated-gradients: steps")
-    patch: int | None = Field(None, ge=1, description="occlusion: patch size in pixels")
-    stride: int | None = Field(None, ge=1, description="occlusion: stride in pixels")
+    steps: int = Field(32, ge=1, le=4096, description="integrated-gradients: steps")
+    patch: int | None = Field(None, ge=1, le=4096, description="occlusion: patch size in pixels")
+    stride: int | None = Field(None, ge=1, le=4096, description="occlusion: stride in pixels")
     fill: Literal["zero", "mean"] = "zero"
     save_npy: bool = False
     fit: Literal["squash", "crop"] = "squash"

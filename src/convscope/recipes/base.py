@@ -43,6 +43,24 @@ class Reference:
         self.kind = kind
 
 
+def reference_kind(info) -> str | None:
+    """FILE or DATASET when a spec field (a pydantic FieldInfo) names files or datasets — directly, in an Optional
+    or in a list (`ImagePath | None`, `list[ImagePath]`) —, else None."""
+    import typing
+
+    for item in info.metadata:
+        if isinstance(item, Reference):
+            return item.kind
+    pending = [info.annotation]
+    while pending:
+        annotation = pending.pop()
+        for item in getattr(annotation, "__metadata__", ()):
+            if isinstance(item, Reference):
+                return item.kind
+        pending.extend(typing.get_args(annotation))
+    return None
+
+
 ImagePath = Annotated[str, Reference(FILE), Field(min_length=1, description="an image file (path)")]
 DatasetRef = Annotated[
     str,
@@ -52,7 +70,9 @@ DatasetRef = Annotated[
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Specs are immutable, take no unknown field and no NaN or infinity in any number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ModelRef(Frozen):
@@ -356,15 +376,12 @@ def spec_key(spec: Spec) -> str:
 def _fingerprints(spec: Spec) -> Iterator[tuple[str, str]]:
     for name, info in type(spec).model_fields.items():
         value = getattr(spec, name)
-        kinds = [m.kind for m in info.metadata if isinstance(m, Reference)]
+        kind = reference_kind(info)
         if isinstance(value, ModelRef):
             yield from _model_fingerprints(name, value)
-        elif kinds and value is not None:
+        elif kind is not None and value is not None:
             for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
-                yield (
-                    f"{name}[{i}]",
-                    (_dataset_fingerprint(item) if kinds[0] == DATASET else _fingerprint_if_file(item)),
-                )
+                yield f"{name}[{i}]", (_dataset_fingerprint(item) if kind == DATASET else _fingerprint_if_file(item))
 
 
 def _model_fingerprints(name: str, ref: ModelRef) -> Iterator[tuple[str, str]]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..errors import ConvscopeError
 from ..units import parse_unit
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 
@@ -18,7 +19,7 @@ class DatasetSpec(Spec):
     model: ModelRef = ModelRef()
     dataset: DatasetRef
     fit: Fit = "squash"
-    batch_size: int = Field(32, ge=1, description="images per forward pass")
+    batch_size: int = Field(32, ge=1, le=4096, description="images per forward pass")
 
 
 def _skipped(dataset) -> list[dict]:
@@ -30,9 +31,9 @@ class ExamplesSpec(DatasetSpec):
 
     layer: str = Field(min_length=1)
     channels: list[int] = Field(min_length=1)
-    top: int = Field(9, ge=1, description="examples per unit")
-    patches: int = Field(0, ge=0, description="random patches per image (0: whole images)")
-    patch_size: int = Field(64, ge=1)
+    top: int = Field(9, ge=1, le=10_000, description="examples per unit")
+    patches: int = Field(0, ge=0, le=1000, description="random patches per image (0: whole images)")
+    patch_size: int = Field(64, ge=1, le=4096)
     seed: int = 0
 
 
@@ -104,19 +105,24 @@ class FacetsSpec(DatasetSpec):
     class_name: str | None = Field(
         None, description="dataset class whose images are clustered (default: the unit's top images)"
     )
-    top_images: int = Field(200, ge=1)
+    top_images: int = Field(200, ge=1, le=100_000)
     code_layer: str | None = Field(None, description="layer whose codes are clustered (default: the penultimate)")
-    k: int = Field(10, ge=1, description="clusters")
-    m: int = Field(15, ge=1, description="images averaged per cluster")
-    pca: int = Field(50, ge=1, description="PCA dimensions")
-    steps: int | None = Field(None, ge=1, description="optimization steps of each facet (default: the preset's)")
+    k: int = Field(10, ge=1, le=100, description="clusters")
+    m: int = Field(15, ge=1, le=10_000, description="images averaged per cluster")
+    pca: int = Field(50, ge=1, le=4096, description="PCA dimensions")
+    steps: int | None = Field(
+        None, ge=1, le=100_000, description="optimization steps of each facet (default: the preset's)"
+    )
     preset: Literal["torchvision", "caffenet"] = "torchvision"
     seed: int = 0
 
     @field_validator("target")
     @classmethod
     def _unit(cls, value: str) -> str:
-        parse_unit(value, "target")
+        try:
+            parse_unit(value, "target")
+        except ConvscopeError as exc:  # pydantic reports ValueErrors with the field's location
+            raise ValueError(str(exc)) from None
         return value
 
 

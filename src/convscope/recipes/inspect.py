@@ -68,7 +68,7 @@ class PredictSpec(Spec):
 
     model: ModelRef = ModelRef()
     image: ImagePath
-    top: int = Field(5, ge=1, description="how many classes")
+    top: int = Field(5, ge=1, le=1000, description="how many classes (at most the model's)")
     fit: Fit = "squash"
 
 
@@ -87,7 +87,7 @@ class ActivationsSpec(Spec):
     model: ModelRef = ModelRef()
     image: ImagePath
     layer: str = Field(min_length=1)
-    top: int = Field(16, ge=1, description="how many channels (ignored with channels)")
+    top: int = Field(16, ge=1, le=4096, description="how many channels (ignored with channels)")
     channels: list[int] | None = Field(None, min_length=1, description="these channels instead of the top ones")
     fit: Fit = "squash"
 

@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
+from ..errors import ConvscopeError
 from ..units import parse_unit_range
 from .base import ModelRef, Result, RunContext, Spec, recipe
 
@@ -17,24 +18,29 @@ class InverseSetSpec(Spec):
 
     model: ModelRef = ModelRef()
     constraints: list[str] = Field(min_length=1, description="LAYER:UNIT:Z1:Z2 each; several: an intersection")
-    n: int = Field(500, ge=1, description="samples to generate, seeds included")
-    k: int = Field(10, ge=1, description="seeds K, optimized together")
-    generator: str = Field("fourier", min_length=1, description="fourier, trained:DATASET or file:PATH")
+    n: int = Field(500, ge=1, le=100_000, description="samples to generate, seeds included")
+    k: int = Field(10, ge=1, le=1000, description="seeds K, optimized together")
+    generator: str = Field(
+        "fourier", pattern=r"^(fourier|trained:.+|file:.+)$", description="fourier, trained:DATASET or file:PATH"
+    )
     encoder_layer: str | None = None
     objective: Literal["diverse", "no-diversity", "code-diversity"] = "diverse"
     baselines: bool = False
-    bands: int = Field(4, ge=1)
+    bands: int = Field(4, ge=1, le=100)
     animation: bool = False
-    inner_steps: int = Field(100, ge=1)
-    max_outer: int = Field(6, ge=1)
-    lr: float = Field(0.05, gt=0)
+    inner_steps: int = Field(100, ge=1, le=100_000)
+    max_outer: int = Field(6, ge=1, le=100)
+    lr: float = Field(0.05, gt=0, le=100)
     seed: int = 0
 
     @field_validator("constraints")
     @classmethod
     def _ranges(cls, values: list[str]) -> list[str]:
         for i, value in enumerate(values):
-            parse_unit_range(value, f"constraints[{i}]")
+            try:
+                parse_unit_range(value, f"constraints[{i}]")
+            except ConvscopeError as exc:  # pydantic reports ValueErrors with the field's location
+                raise ValueError(str(exc)) from None
         return values
 
     @model_validator(mode="after")

@@ -70,11 +70,11 @@ class VisualizeSpec(Spec):
     param: Literal["fft", "pixel", "laplacian"] = "fft"
     decorrelate: bool = True
     transforms: Literal["seed001", "standard", "none"] = "seed001"
-    steps: int = Field(256, ge=1)
-    size: int | None = Field(None, ge=8, description="image size the network sees (default: the model's)")
-    lr: float | None = Field(None, gt=0, description="learning rate (default 0.05)")
-    batch_size: int = Field(8, ge=1, description="images optimized together")
-    redirect_relu_steps: int = Field(16, ge=0)
+    steps: int = Field(256, ge=1, le=100_000)
+    size: int | None = Field(None, ge=8, le=2048, description="image size the network sees (default: the model's)")
+    lr: float | None = Field(None, gt=0, le=100, description="learning rate (default 0.05)")
+    batch_size: int = Field(8, ge=1, le=256, description="images optimized together")
+    redirect_relu_steps: int = Field(16, ge=0, le=100_000)
     seed: int = 0
     init_from_data: DatasetRef | None = Field(
         None, description="seed 004 §4: start from the dataset image that most excites each unit"
@@ -84,7 +84,7 @@ class VisualizeSpec(Spec):
         None,
         description="visualize the top filters of layer most relevant (Deep Taylor) for this image's predicted class",
     )
-    top: int = Field(4, ge=1, description="with relevant: how many filters")
+    top: int = Field(4, ge=1, le=256, description="with relevant: how many filters")
 
     @model_validator(mode="after")
     def _consistent(self) -> "VisualizeSpec":
@@ -224,13 +224,13 @@ class DreamSpec(Spec):
         None, min_length=1, description="channels (default: the whole layer, mean of squares)"
     )
     alphas: list[float] | None = Field(None, min_length=1, description="weights of the channels (default all 1)")
-    octaves: int = Field(4, ge=1)
-    octave_scale: float = Field(1.4, gt=1)
-    steps: int = Field(10, ge=1, description="steps per octave")
-    step_size: float = Field(0.01, gt=0)
-    jitter: int = Field(32, ge=0, description="max random shift in pixels")
+    octaves: int = Field(4, ge=1, le=16)
+    octave_scale: float = Field(1.4, gt=1, le=4)
+    steps: int = Field(10, ge=1, le=10_000, description="steps per octave")
+    step_size: float = Field(0.01, gt=0, le=10)
+    jitter: int = Field(32, ge=0, le=1024, description="max random shift in pixels")
     decorrelate: bool = True
-    max_size: int = Field(512, ge=8, description="longest side the image is reduced to before dreaming")
+    max_size: int = Field(512, ge=8, le=4096, description="longest side the image is reduced to before dreaming")
     seed: int = 0
 
     @model_validator(mode="after")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Header, Request, UploadFile
+from fastapi import FastAPI, File, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.sse import format_sse_event
@@ -38,7 +38,7 @@ from .. import jsonio
 from ..errors import ConvscopeError, ImageError
 from ..jobs import TERMINAL, Job, JobJournal, JobRunner, UnknownJobError
 from ..recipes import registry
-from ..recipes.base import FILE, ModelRef, Reference, Result, SubjectPool
+from ..recipes.base import FILE, ModelRef, Result, SubjectPool, reference_kind
 from ..store import ResultStore, default_data_dir
 from ..version import __version__
 
@@ -267,6 +267,8 @@ class Platform:
     def __init__(self, config: ServerConfig):
         self.config = config
         self.data_dir = Path(config.data_dir or default_data_dir()).expanduser().resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_data_dir(self.data_dir)
         self.store = ResultStore(self.data_dir)
         self.uploads = self.data_dir / "uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
@@ -280,6 +282,8 @@ class Platform:
         for runner in (self.long, self.quick):
             runner.shutdown(wait=True, cancel=True)
         self.journal.close()
+        if not self._lock.closed:
+            self._lock.close()  # releases the data dir for the next server
 
     # --- jobs -----------------------------------------------------------------------------------------------------
     def runner_for(self, recipe: str) -> JobRunner:
@@ -375,14 +379,14 @@ class Platform:
         rewritten = {}
         for name, info in spec_class.model_fields.items():
             value = getattr(spec, name)
-            kinds = [m.kind for m in info.metadata if isinstance(m, Reference)]
+            kind = reference_kind(info)
             loc = ["body", "spec", name]
             if isinstance(value, ModelRef):
                 self._check_model(value, loc)
-            elif kinds and value is not None:
+            elif kind is not None and value is not None:
                 many = isinstance(value, (list, tuple))
                 items = [
-                    self._image(v, loc + ([i] if many else [])) if kinds[0] == FILE else self._dataset(v, loc)
+                    self._image(v, loc + ([i] if many else [])) if kind == FILE else self._dataset(v, loc)
                     for i, v in enumerate(value if many else [value])
                 ]
                 rewritten[name] = items if many else items[0]
@@ -393,11 +397,12 @@ class Platform:
         return spec_class.model_validate({**spec.model_dump(mode="json"), **rewritten})
 
     def preflight(self, spec) -> None:
-        """Check the layers and units a spec names against its model before the job is queued, so that a typo
-        is a 422 naming the field at once rather than a failed job later: `layer` (several separated by commas
-        for selectivity), `code_layer`, `encoder_layer`, `channels` (of `layer`), `classes`, `target`
-        (LAYER:UNIT, or a class index for attribute) and `constraints` (LAYER:UNIT:Z1:Z2). Uses the quick pool's
-        Subject (loading the model on first use)."""
+        """Check what a spec names against its model before the job is queued, so that a typo is a 422 naming the
+        field at once rather than a failed job later: the model itself (its weights load), `layer` (several
+        separated by commas for selectivity), `layers` (attribute), `code_layer`, `encoder_layer`, `channels` (of
+        `layer`), `classes`, `target` (LAYER:UNIT, or a class index for attribute), `constraints`
+        (LAYER:UNIT:Z1:Z2) and patch sizes against the input size. Uses the quick pool's Subject (loading the
+        model on first use)."""
         from ..subject import LOGITS
         from ..units import parse_unit, parse_unit_range
 
@@ -408,12 +413,21 @@ class Platform:
         def at(name, index=None):
             return ["body", "spec", name] + ([index] if index is not None else [])
 
-        with self.quick.subjects.lease(model, self.config.device) as subject:
+        def refuse(exc: Exception, loc: list):
+            return Refused(422, " ".join(str(exc).split()), loc)
+
+        try:
+            lease = self.quick.subjects.lease(model, self.config.device)
+        except ConvscopeError as exc:
+            raise refuse(exc, at("model")) from None
+        with lease as subject:
             checks = []
             layer = getattr(spec, "layer", None)
             if isinstance(layer, str):
                 names = layer.split(",") if spec.recipe == "selectivity" else [layer]
                 checks += [(at("layer"), lambda n=n: subject.resolve(n.strip())) for n in names]
+            if spec.recipe == "attribute" and spec.layers not in ("all", "none"):
+                checks += [(at("layers"), lambda n=n: subject.resolve(n.strip())) for n in spec.layers.split(",")]
             for name in ("code_layer", "encoder_layer"):
                 if isinstance(getattr(spec, name, None), str):
                     checks.append((at(name), lambda name=name: subject.resolve(getattr(spec, name))))
@@ -426,18 +440,24 @@ class Platform:
             if isinstance(target, int):
                 checks.append((at("target"), lambda: subject.check_channels(LOGITS, [target])))
             elif isinstance(target, str):
-                unit = parse_unit(target, "target")
-                checks.append((at("target"), lambda: subject.check_channels(subject.resolve(unit[0]), [unit[1]])))
+                checks.append((at("target"), lambda: _check_unit(subject, parse_unit(target, "target"))))
             for i, text in enumerate(getattr(spec, "constraints", None) or []):
-                unit = parse_unit_range(text, f"constraints[{i}]")
                 checks.append(
-                    (at("constraints", i), lambda u=unit: subject.check_channels(subject.resolve(u[0]), [u[1]]))
+                    (
+                        at("constraints", i),
+                        lambda t=text, i=i: _check_unit(subject, parse_unit_range(t, f"constraints[{i}]")),
+                    )
                 )
+            side = min(subject.input.size)
+            if spec.recipe == "attribute" and spec.method == "occlusion" and (spec.patch or 0) > side:
+                checks.append((at("patch"), lambda: _too_big("patch", spec.patch, side)))
+            if spec.recipe == "examples" and spec.patches and spec.patch_size > side:
+                checks.append((at("patch_size"), lambda: _too_big("patch_size", spec.patch_size, side)))
             for loc, check in checks:
                 try:
                     check()
                 except ConvscopeError as exc:
-                    raise Refused(422, " ".join(str(exc).split()), loc) from None
+                    raise refuse(exc, loc) from None
 
     def _check_model(self, ref: ModelRef, loc: list) -> None:
         if ref.spec not in self.config.models:
@@ -534,12 +554,15 @@ class Platform:
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
+            limit = self.config.max_upload_pixels
+            size = _header_size(temporary)  # from the header only: a decompression bomb costs nothing
+            if size is None or size[0] * size[1] > limit:
+                shown = f"{size[0]}x{size[1]} pixels" if size else "its header claims a huge size"
+                raise Refused(413, f"image too large: {shown}; this server takes at most {limit:,} pixels")
             try:
-                image = open_image(temporary, limit=self.config.max_upload_pixels)
+                image = open_image(temporary, limit=limit)
             except ImageError as exc:
-                message = str(exc).replace(temporary, "the upload")
-                status = 413 if "too large" in message else 422
-                raise Refused(status, message, ["body", "file"] if status == 422 else None) from None
+                raise Refused(422, str(exc).replace(temporary, "the upload"), ["body", "file"]) from None
             os.replace(temporary, target)
         finally:
             if os.path.exists(temporary):
@@ -578,6 +601,62 @@ class BodyLimit:
         return await self.app(scope, counted, send)
 
 
+def _lock_data_dir(folder: Path):
+    """An exclusive lock on `folder`/server.lock, held while the server lives: a second server on the same data dir
+    would mark the first one's running jobs interrupted. Raises ConvscopeError naming the holder's pid."""
+    import fcntl
+
+    handle = open(folder / "server.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise ConvscopeError(
+            f"data dir {folder} is in use by another convscope server (pid {holder}); use another --data-dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _plain(message: str) -> str:
+    """pydantic's wording where it names Python classes, in words a person understands."""
+    if "UploadFile" in message:
+        return "a file is expected here: send it as the multipart/form-data field `file`"
+    return message
+
+
+def _header_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from an image file's header; None when Pillow calls it a decompression bomb; (0, 0) when it
+    is no image Pillow knows (the full decoder then says what is wrong)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+    except Exception:  # not an image, truncated header ...: open_image reports it
+        return (0, 0)
+
+
+def _check_unit(subject, unit: tuple) -> None:
+    """(layer, unit, ...) names a layer of the subject and a unit inside its channels."""
+    subject.check_channels(subject.resolve(unit[0]), [unit[1]])
+
+
+def _too_big(name: str, value: int, side: int) -> None:
+    raise ConvscopeError(f"{name}={value} is larger than the model's input ({side} pixels)")
+
+
 def _bind_error_response(exc: Refused) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
@@ -605,13 +684,14 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"], allow_headers=["*"])
 
     if config.token:
-        expected = f"Bearer {config.token}".encode()
+        expected = config.token.encode()
 
         cookie_value = hashlib.sha256(f"convscope:{config.token}".encode()).hexdigest()
 
         @app.middleware("http")
         async def bearer_token(request: Request, call_next):
-            given = request.headers.get("authorization", "").encode()
+            scheme, _, given_token = request.headers.get("authorization", "").partition(" ")
+            given = given_token.strip().encode() if scheme.lower() == "bearer" else b""
             query = request.query_params.get("token")
             if query is not None and hmac.compare_digest(query.encode(), config.token.encode()):
                 # a browser opens http://host:port/?token=TOKEN once; a cookie carries it from then on
@@ -645,7 +725,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         items = [
             {
                 "loc": [x if isinstance(x, int) else str(x) for x in e.get("loc", ())],
-                "msg": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+                "msg": _plain(str(e.get("msg", "invalid")).removeprefix("Value error, ")),
                 "type": str(e.get("type", "value_error")),
             }
             for e in errors
@@ -795,12 +875,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         }
         return JSONResponse(jsonable(payload), status_code=200 if job.finished else 202)
 
-    @app.get("/api/jobs", response_model=JobList, tags=["jobs"], responses=_errors(401))
-    def jobs() -> dict:
-        """Jobs of this server (the running process's, then the journal's), oldest first."""
-        live = {job.id: platform.view(job) for job in platform.long.jobs() + platform.quick.jobs()}
-        recorded = [platform.job_view(r["id"]) for r in platform.journal.list(config.keep_jobs) if r["id"] not in live]
-        return {"jobs": sorted([*recorded, *live.values()], key=lambda j: j["created"])}
+    @app.get("/api/jobs", response_model=JobList, tags=["jobs"], responses=_errors(401, 422))
+    def jobs(limit: int = Query(100, ge=1, le=1000, description="the most recent jobs, at most this many")) -> dict:
+        """The most recent jobs of this server (this process's and, before them, the journal's), oldest first."""
+        live = {job.id: job for job in platform.long.jobs() + platform.quick.jobs()}
+        recorded = [r for r in platform.journal.list(limit) if r["id"] not in live]
+        newest = sorted([*recorded, *live.values()], key=lambda j: j["created"] if isinstance(j, dict) else j.created)
+        return {
+            "jobs": [platform.view(j) if isinstance(j, Job) else platform.job_view(j["id"]) for j in newest[-limit:]]
+        }
 
     @app.get("/api/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_errors(401, 404))
     def job(job_id: str) -> dict:

@@ -1,0 +1,186 @@
+"""Issue 15: the browser app end to end, in real headless Chromium (Debian's `chromium`, driven by Playwright):
+the main flow of every page on `digits`, chelsea -> "Egyptian cat" on the default model, a unit page opened from
+its URL, a job cancelled from the Jobs page, an API error shown next to its field, and no console errors.
+A screenshot of each page is kept in test-artifacts/web/.
+
+The app must be built (scripts/test.sh runs scripts/build_web.sh first); a missing build fails, never skips."""
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from convscope.server import ServerConfig, create_app
+from convscope.server.app import WEBAPP
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, digits_subject):
+    assert (WEBAPP / "index.html").is_file(), "the web app is not built: run scripts/build_web.sh"
+    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("web") / "data", models=["digits", "default"]))
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    end = time.time() + 30
+    while not instance.started:
+        assert time.time() < end, "server did not start"
+        time.sleep(0.05)
+    yield base
+    instance.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/setup.sh installs it)"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.set_default_timeout(60_000)
+    yield tab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert errors == [], errors
+
+
+def run_and_wait(page, timeout=120_000):
+    page.get_by_test_id("run").click()
+    page.get_by_test_id("result").wait_for(timeout=timeout)
+
+
+def test_home_lists_models_and_pages(server, page):
+    page.goto(f"{server}/")
+    page.get_by_test_id("model-digits").wait_for()
+    summary = page.get_by_test_id("model-summary-digits")
+    summary.wait_for()
+    assert "input 1×32×32" in summary.inner_text() and "10 classes" in summary.inner_text()
+    for card in ["graph", "predict", "activations", "visualize", "dream", "attribution", "examples", "selectivity"]:
+        assert page.get_by_test_id(f"card-{card}").is_visible()
+    page.get_by_test_id("model-digits").click()
+    page.get_by_test_id("card-predict").click()
+    assert page.url.endswith("#/model/digits/predict")
+
+
+def test_prediction_of_chelsea_on_the_default_model(server, page):
+    page.goto(f"{server}/#/model/default/predict")
+    page.get_by_test_id("image-chelsea").click()
+    run_and_wait(page)
+    table = page.get_by_test_id("predictions").inner_text()
+    assert "Egyptian cat" in table.splitlines()[1], table
+    # the state is in the URL: a reload shows the same result (from the store)
+    page.reload()
+    page.get_by_test_id("predictions").wait_for()
+    assert "Egyptian cat" in page.get_by_test_id("predictions").inner_text()
+
+
+def test_network_graph_expands_and_selects(server, page):
+    page.goto(f"{server}/#/model/digits/graph")
+    graph = page.get_by_test_id("network-graph")
+    graph.wait_for()
+    page.get_by_test_id("graph-node-features").click()  # a collapsed container: opens
+    page.get_by_test_id("graph-node-features.3").click()
+    assert "features.3" in page.get_by_test_id("graph-info").inner_text()
+
+
+def test_activation_maps_then_unit_page(server, page):
+    page.goto(f"{server}/#/model/digits/activations")
+    page.get_by_test_id("image-digit 4").click()
+    page.get_by_test_id("layer-select").select_option("features.3")
+    run_and_wait(page)
+    first = page.locator("[data-testid^=map-]").first
+    index = first.get_attribute("data-testid").split("-")[1]
+    first.locator("a").click()
+    assert page.url.endswith(f"#/model/digits/layer/features.3/unit/{index}")
+    page.get_by_test_id("unit-visualization").locator("img").wait_for(timeout=120_000)
+
+
+def test_feature_visualization_with_progress(server, page):
+    page.goto(f"{server}/#/model/digits/visualize")
+    page.get_by_test_id("layer-select").select_option("features.3")
+    page.locator("input[name=channels]").fill("0,1")
+    page.locator("input[name=steps]").fill("48")
+    page.get_by_test_id("run").click()
+    page.get_by_test_id("result").wait_for(timeout=120_000)
+    assert page.locator(".result img").count() == 2
+    assert "run=1" in page.url and "channels=0%2C1" in page.url
+
+
+def test_api_error_shows_next_to_its_field(server, page):
+    page.goto(f"{server}/#/model/digits/visualize")
+    page.get_by_test_id("layer-select").select_option("features.3")
+    page.locator("input[name=channels]").fill("700")
+    page.get_by_test_id("run").click()
+    error = page.locator(".field.invalid small.error")
+    error.wait_for()
+    assert "channel 700 out of range 0..31" in error.inner_text()
+
+
+@pytest.mark.parametrize(
+    "path, query",
+    [
+        ("dream", "image={digit}&layer=features.3&octaves=2&steps=4"),
+        ("attribution", "image={digit}&method=dtd"),
+        ("examples", "dataset=digits&layer=logits&channels=3&top=4"),
+        ("selectivity", "dataset=digits&layer=logits"),
+        ("facets", "dataset=digits&target=logits%3A3&top_images=30&k=2&steps=4"),
+        ("inverse-set", "constraints=logits%3A3%3A4%3A6&n=6&k=2"),
+    ],
+)
+def test_every_technique_page_runs_from_its_url(server, page, path, query):
+    digit = next(s["id"] for s in httpx.get(f"{server}/api/samples").json()["samples"] if s["name"].startswith("digit"))
+    page.goto(f"{server}/#/model/digits/{path}?{query.format(digit=digit)}&run=1")
+    page.get_by_test_id("result").wait_for(timeout=240_000)
+    assert page.locator(".result img").count() >= 1
+    if path == "attribution":
+        assert page.get_by_test_id("conservation").is_visible()
+
+
+def test_a_job_is_cancelled_from_the_jobs_page(server, page):
+    spec = {"model": {"spec": "digits"}, "layer": "features.3", "channels": [9], "steps": 200_000}
+    job = httpx.post(f"{server}/api/runs", json={"recipe": "visualize", "spec": spec}).json()["job"]
+    page.goto(f"{server}/#/jobs")
+    page.get_by_test_id(f"cancel-{job}").click()
+    page.locator(f"[data-testid=job-{job}] .status-cancelled").wait_for(timeout=30_000)
+    assert httpx.get(f"{server}/api/jobs/{job}").json()["status"] == "cancelled"
+
+
+def test_narrow_window(server, browser):
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    tab = context.new_page()
+    tab.goto(f"{server}/#/model/digits/predict")
+    tab.get_by_test_id("run").wait_for()
+    width = tab.evaluate("document.documentElement.scrollWidth")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / "narrow-predict.png"), full_page=True)
+    context.close()
+    assert width <= 440, width  # no horizontal scrolling at 420 px

@@ -1,0 +1,89 @@
+// The shell: a header with the model picker and the pages; hash routes, so every page has a shareable URL
+// (e.g. #/model/digits/layer/features.3/unit/5) that needs nothing from the server but the API.
+import { useEffect, useState } from "react";
+import { HashRouter, NavLink, Route, Routes, useNavigate, useParams } from "react-router";
+import { api } from "./api/client";
+import { RecipePage } from "./components/RecipePage";
+import { Graph } from "./pages/Graph";
+import { Home } from "./pages/Home";
+import { Jobs } from "./pages/Jobs";
+import { PAGES } from "./pages/techniques";
+import { Unit } from "./pages/Unit";
+
+function ModelPicker() {
+  const model = useParams().model;
+  const navigate = useNavigate();
+  const [models, setModels] = useState<string[]>([]);
+  useEffect(() => {
+    void api.GET("/api/models").then(({ data }) => setModels(data?.models.map((m) => m.name) ?? []));
+  }, []);
+  const page = window.location.hash.split("?")[0].split("/").slice(3).join("/");
+  return (
+    <label className="model-picker">
+      <span>model</span>
+      <select
+        value={model ?? ""}
+        data-testid="model-picker"
+        onChange={(e) => navigate(`/model/${encodeURIComponent(e.target.value)}/${page}`)}
+      >
+        {!model && <option value="">choose</option>}
+        {models.map((m) => (
+          <option key={m}>{m}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function Shell({ children }: { children: React.ReactNode }) {
+  const model = useParams().model;
+  const at = (path: string) => (model ? `/model/${encodeURIComponent(model)}/${path}` : `/`);
+  return (
+    <>
+      <header className="top">
+        <NavLink to={model ? `/model/${encodeURIComponent(model)}` : "/"} className="brand">
+          convscope
+        </NavLink>
+        <ModelPicker />
+        <nav aria-label="pages">
+          <NavLink to={at("graph")}>Graph</NavLink>
+          {PAGES.map((p) => (
+            <NavLink key={p.path} to={at(p.path)}>
+              {p.title}
+            </NavLink>
+          ))}
+          <NavLink to="/jobs">Jobs</NavLink>
+          <a href="/docs">API</a>
+        </nav>
+      </header>
+      <main>{children}</main>
+    </>
+  );
+}
+
+function NotFound() {
+  return (
+    <div className="page">
+      <h1>Not found</h1>
+      <p>No page here.</p>
+    </div>
+  );
+}
+
+export function App() {
+  return (
+    <HashRouter>
+      <Routes>
+        <Route path="/" element={<Shell><Home /></Shell>} />
+        <Route path="/jobs" element={<Shell><Jobs /></Shell>} />
+        <Route path="/model/:model" element={<Shell><Home /></Shell>} />
+        <Route path="/model/:model/graph" element={<Shell><Graph /></Shell>} />
+        <Route path="/model/:model/layer/:layer/unit/:index" element={<Shell><Unit /></Shell>} />
+        {PAGES.map((p) => (
+          <Route key={p.path} path={`/model/:model/${p.path}`} element={<Shell><RecipePage key={p.path} page={p} /></Shell>} />
+        ))}
+        <Route path="*" element={<Shell><NotFound /></Shell>} />
+      </Routes>
+    </HashRouter>
+  );
+}

@@ -1,0 +1,81 @@
+// Smoke test of the React component in jsdom (ELK runs on the main thread there: no Worker).
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { FIXTURES } from "./fixtures";
+import { NetworkGraph } from "./NetworkGraph";
+
+// What React Flow needs from a browser that jsdom lacks (as in React Flow's testing guide).
+beforeAll(() => {
+  class ResizeObserverMock {
+    constructor(private callback: ResizeObserverCallback) {}
+    observe(target: Element) {
+      this.callback([{ target } as ResizeObserverEntry], this as unknown as ResizeObserver);
+    }
+    unobserve() {}
+    disconnect() {}
+  }
+  class DOMMatrixReadOnlyMock {
+    m22: number;
+    constructor(transform?: string) {
+      const scale = transform?.match(/scale\(([1-9.]+)\)/)?.[1];
+      this.m22 = scale !== undefined ? +scale : 1;
+    }
+  }
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.ResizeObserver ??= ResizeObserverMock;
+  g.DOMMatrixReadOnly ??= DOMMatrixReadOnlyMock;
+  Object.defineProperties(HTMLElement.prototype, {
+    offsetHeight: { configurable: true, get() { return parseFloat((this as HTMLElement).style.height) || 600; } },
+    offsetWidth: { configurable: true, get() { return parseFloat((this as HTMLElement).style.width) || 800; } },
+  });
+  (SVGElement.prototype as unknown as { getBBox: () => DOMRect }).getBBox = () =>
+    ({ x: 0, y: 0, width: 0, height: 0 }) as DOMRect;
+});
+
+afterEach(cleanup);
+
+const WAIT = { timeout: 20_000 };
+
+describe("NetworkGraph", () => {
+  it("renders nodes, expands a collapsed container, selects a leaf, shows the info box", async () => {
+    const onSelect = vi.fn();
+    render(<NetworkGraph graph={FIXTURES.digits} onSelect={onSelect} height={500} />);
+    expect(screen.getByTestId("network-graph")).toBeTruthy();
+    // digits opens `features` by default (the top level alone is too small); `classifier` stays collapsed.
+    const conv = await screen.findByTestId("graph-node-features.0", {}, WAIT);
+    const classifier = screen.getByTestId("graph-node-classifier");
+    expect(classifier.dataset.kind).toBe("collapsed");
+
+    await act(async () => fireEvent.click(classifier));
+    await screen.findByTestId("graph-node-classifier.1", {}, WAIT);
+    expect(screen.getByTestId("graph-node-classifier").dataset.kind).toBeUndefined(); // now a group header
+
+    await act(async () => fireEvent.click(conv));
+    expect(onSelect).toHaveBeenCalledWith("features.0");
+    const info = screen.getByTestId("graph-info");
+    expect(info.textContent).toContain("features.0");
+    expect(info.textContent).toContain("Conv2d");
+    expect(info.textContent).toContain("16×32×32");
+
+    // Collapse the group again by its header.
+    await act(async () => fireEvent.click(screen.getByTestId("graph-node-classifier")));
+    await waitFor(() => expect(screen.queryByTestId("graph-node-classifier.1")).toBeNull(), WAIT);
+    expect(screen.getByTestId("graph-node-classifier").dataset.kind).toBe("collapsed");
+
+    // Collapse all / expand all.
+    await act(async () => fireEvent.click(screen.getByTestId("graph-collapse-all")));
+    await waitFor(() => expect(screen.queryByTestId("graph-node-features.0")).toBeNull(), WAIT);
+    await act(async () => fireEvent.click(screen.getByTestId("graph-expand-all")));
+    await screen.findByTestId("graph-node-classifier.3", {}, WAIT);
+    await screen.findByTestId("graph-node-features.7", {}, WAIT);
+  }, 60_000);
+
+  it("expands the ancestors of a selected layer and highlights it", async () => {
+    const { rerender } = render(<NetworkGraph graph={FIXTURES.googlenet} selected={undefined} />);
+    await screen.findByTestId("graph-node-inception4b", {}, WAIT);
+    rerender(<NetworkGraph graph={FIXTURES.googlenet} selected="inception4b.branch3.1.conv" />);
+    const node = await screen.findByTestId("graph-node-inception4b.branch3.1.conv", {}, WAIT);
+    await waitFor(() => expect(node.closest(".react-flow__node")?.classList.contains("cg-selected")).toBe(true), WAIT);
+    expect(screen.getByTestId("graph-info").textContent).toContain("inception4b.branch3.1.conv");
+  }, 60_000);
+});

@@ -1,0 +1,72 @@
+// The home page: the model picker (the server's models with their layer count and input size), a card per page.
+import { useEffect, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api } from "../api/client";
+import { useLayers } from "../components/pickers";
+import { PAGES } from "./techniques";
+
+export const CARDS: { path: string; title: string; text: string; paper?: string }[] = [
+  { path: "graph", title: "Network graph", text: "The layers, nested modules collapsed, shapes on the edges; pick a layer." },
+  ...PAGES.map((p) => ({ path: p.path, title: p.title, text: p.intro, paper: p.paper?.url })),
+];
+
+export function ModelSummary({ model }: { model: string }) {
+  const { graph, error } = useLayers(model);
+  if (error) return <small className="error">{error}</small>;
+  if (!graph) return <small>loading…</small>;
+  const leaves = graph.layers.filter((l) => l.children.length === 0 && l.name !== "input").length;
+  const logits = graph.layers.find((l) => l.name === "logits");
+  return (
+    <small data-testid={`model-summary-${model}`}>
+      {leaves} layers · input {graph.input_shape.join("×")} · {logits?.output_shape?.[0] ?? "?"} classes
+    </small>
+  );
+}
+
+export function Home() {
+  const model = useParams().model ?? "";
+  const navigate = useNavigate();
+  const [models, setModels] = useState<string[]>([]);
+  const [datasets, setDatasets] = useState<string[]>([]);
+  useEffect(() => {
+    void api.GET("/api/models").then(({ data }) => setModels(data?.models.map((m) => m.name) ?? []));
+    void api.GET("/api/datasets").then(({ data }) => setDatasets(data?.datasets.map((d) => d.name) ?? []));
+  }, []);
+  const chosen = model || models[0] || "default";
+  return (
+    <div className="page home">
+      <header className="page-head">
+        <h1>convscope</h1>
+        <p>Look inside convolutional networks: pick a model, then a technique.</p>
+      </header>
+      <section className="models" aria-label="models">
+        {models.map((m) => (
+          <button
+            key={m}
+            type="button"
+            className={m === chosen ? "model selected" : "model"}
+            onClick={() => navigate(`/model/${encodeURIComponent(m)}`)}
+            data-testid={`model-${m}`}
+          >
+            <strong>{m}</strong>
+            <ModelSummary model={m} />
+          </button>
+        ))}
+      </section>
+      <p className="datasets">Datasets: {datasets.join(", ") || "—"}</p>
+      <section className="cards">
+        {CARDS.map((c) => (
+          <Link key={c.path} className="card" to={`/model/${encodeURIComponent(chosen)}/${c.path}`} data-testid={`card-${c.path}`}>
+            <h2>{c.title}</h2>
+            <p>{c.text}</p>
+            {c.paper && <small>paper ↗</small>}
+          </Link>
+        ))}
+        <Link className="card" to="/jobs" data-testid="card-jobs">
+          <h2>Jobs</h2>
+          <p>Every run with its progress; cancel, open results.</p>
+        </Link>
+      </section>
+    </div>
+  );
+}

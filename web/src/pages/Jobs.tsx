@@ -1,0 +1,80 @@
+// Every job of the server, refreshed every second while any is active: progress bars, cancel, results.
+import { useEffect, useState } from "react";
+import { api, type JobView } from "../api/client";
+
+export function Jobs() {
+  const [jobs, setJobs] = useState<JobView[]>([]);
+  const [open, setOpen] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    const load = async () => {
+      const { data } = await api.GET("/api/jobs");
+      if (live && data) setJobs([...data.jobs].reverse());
+    };
+    void load();
+    const timer = setInterval(load, 1000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, []);
+  const cancel = (id: string) => void api.DELETE("/api/jobs/{job_id}", { params: { path: { job_id: id } } });
+  return (
+    <div className="page">
+      <header className="page-head">
+        <h1>Jobs</h1>
+      </header>
+      <table className="jobs" data-testid="jobs">
+        <thead>
+          <tr>
+            <th>job</th>
+            <th>recipe</th>
+            <th>status</th>
+            <th>progress</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((j) => {
+            const active = j.status === "queued" || j.status === "running";
+            return (
+              <tr key={j.id} data-testid={`job-${j.id}`}>
+                <td>
+                  <button type="button" className="link" onClick={() => setOpen(open === j.id ? undefined : j.id)}>
+                    {j.id}
+                  </button>
+                </td>
+                <td>{j.recipe}</td>
+                <td className={`status-${j.status}`}>
+                  {j.status}
+                  {j.cached ? " (stored)" : ""}
+                  {j.error && <small className="error"> {j.error}</small>}
+                </td>
+                <td>
+                  {j.progress.total > 0 && <progress max={j.progress.total} value={j.progress.done} />}{" "}
+                  {j.progress.stage} {j.progress.done}
+                  {j.progress.total ? `/${j.progress.total}` : ""}
+                </td>
+                <td>
+                  {active && (
+                    <button type="button" onClick={() => cancel(j.id)} data-testid={`cancel-${j.id}`}>
+                      Cancel
+                    </button>
+                  )}
+                  {j.result && (
+                    <a href={`/api/results/${j.hash}`} target="_blank" rel="noreferrer">
+                      result
+                    </a>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {open && (
+        <pre className="job-detail">{JSON.stringify(jobs.find((j) => j.id === open)?.result?.data ?? {}, null, 1)}</pre>
+      )}
+    </div>
+  );
+}

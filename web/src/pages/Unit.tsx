@@ -1,0 +1,157 @@
+// A unit's page (a stable, shareable URL): everything about one unit, each view computed on demand and kept by
+// the server's result store (a second visit answers at once).
+import { useEffect, useState } from "react";
+import { Link, useParams } from "react-router";
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import type { Spec } from "../api/client";
+import { useRun } from "../api/useRun";
+import { DatasetSelect, channelsOf, useLayers } from "../components/pickers";
+import { RunPanel } from "../components/RunPanel";
+
+type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function Section({
+  title,
+  recipe,
+  spec,
+  auto,
+  render,
+  testid,
+}: {
+  title: string;
+  recipe: string;
+  spec: Spec;
+  auto?: boolean;
+  render: (data: Data) => React.ReactNode;
+  testid: string;
+}) {
+  const { state, run, cancel } = useRun();
+  const key = JSON.stringify(spec);
+  useEffect(() => {
+    if (auto) void run(recipe, spec);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, auto]);
+  return (
+    <section className="unit-section" data-testid={testid}>
+      <h2>
+        {title}{" "}
+        {!auto && state.status === "idle" && (
+          <button type="button" onClick={() => void run(recipe, spec)} data-testid={`${testid}-run`}>
+            Compute
+          </button>
+        )}
+      </h2>
+      <RunPanel state={state} onCancel={() => void cancel()} />
+      {state.status === "done" && state.result && render(state.result.data as Data)}
+    </section>
+  );
+}
+
+export function Unit() {
+  const { model = "default", layer = "", index = "0" } = useParams();
+  const unit = Number(index);
+  const [dataset, setDataset] = useState("digits");
+  const { graph } = useLayers(model);
+  const info = graph?.layers.find((l) => l.name === layer);
+  const count = channelsOf(info);
+  const ref = { spec: model };
+  const base = `/model/${encodeURIComponent(model)}/layer/${encodeURIComponent(layer)}/unit/`;
+  return (
+    <div className="page unit">
+      <header className="page-head">
+        <h1>
+          {layer}:{unit}
+        </h1>
+        <p>
+          Model <Link to={`/model/${encodeURIComponent(model)}`}>{model}</Link>
+          {info && (
+            <>
+              {" "}
+              · {info.type} · output {info.output_shape?.join("×")}
+            </>
+          )}
+          {count !== undefined && (
+            <>
+              {" "}
+              · {unit > 0 && <Link to={`${base}${unit - 1}`}>← {unit - 1}</Link>}{" "}
+              {unit + 1 < count && <Link to={`${base}${unit + 1}`}>{unit + 1} →</Link>}
+            </>
+          )}
+        </p>
+        <label className="field inline">
+          <span className="label">Dataset</span>
+          <DatasetSelect value={dataset} onChange={setDataset} />
+        </label>
+      </header>
+      <div className="unit-grid">
+        <Section
+          title="Feature visualization"
+          recipe="visualize"
+          spec={{ model: ref, layer, channels: [unit], steps: 128 }}
+          auto
+          testid="unit-visualization"
+          render={(d) => (
+            <figure className="tile">
+              <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
+              <figcaption>activation {d.images[0].activation.toFixed(2)}</figcaption>
+            </figure>
+          )}
+        />
+        <Section
+          title="Top dataset examples"
+          recipe="examples"
+          spec={{ model: ref, dataset, layer, channels: [unit], top: 9 }}
+          testid="unit-examples"
+          render={(d) => <img className="sheet" src={d.units[0].sheet} alt="top examples" />}
+        />
+        <Section
+          title="Class selectivity"
+          recipe="selectivity"
+          spec={{ model: ref, dataset, layer }}
+          testid="unit-selectivity"
+          render={(d) => {
+            const row = d.units.find((u: Data) => u.index === unit);
+            if (!row) return <p>This layer has no unit {unit} in the profile.</p>;
+            const bars = row.class_means.map((v: number, c: number) => ({ class: d.classes[c] ?? String(c), mean: v }));
+            return (
+              <>
+                <p>
+                  {row.kind}
+                  {row.classes.length ? `: ${row.classes.map((c: number) => d.classes[c]).join(", ")}` : ""} (mean over
+                  all images {row.overall_mean.toFixed(2)})
+                </p>
+                <ResponsiveContainer width="100%" height={180}>
+                  <BarChart data={bars}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis dataKey="class" interval={0} />
+                    <YAxis />
+                    <Tooltip />
+                    <Bar dataKey="mean" fill="#8e44ad" isAnimationActive={false} />
+                  </BarChart>
+                </ResponsiveContainer>
+              </>
+            );
+          }}
+        />
+        <Section
+          title="Facets"
+          recipe="facets"
+          spec={{ model: ref, dataset, target: `${layer}:${unit}`, top_images: 60, k: 3, steps: 20 }}
+          testid="unit-facets"
+          render={(d) => (
+            <div className="tiles">
+              {d.clusters.map((c: Data) => (
+                <figure key={c.id} className="tile">
+                  <img src={c.facet_image} alt={`facet ${c.id}`} />
+                  <figcaption>
+                    facet {c.id}: {c.activation.toFixed(1)}
+                  </figcaption>
+                </figure>
+              ))}
+            </div>
+          )}
+        />
+      </div>
+    </div>
+  );
+}
