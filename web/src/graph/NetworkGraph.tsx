@@ -40,7 +40,6 @@ import {
   defaultExpanded,
   expandAll,
   expandPathTo,
-  indexGraph,
   paletteOf,
   visibleGraph,
   visibleIdOf,
@@ -203,6 +202,8 @@ const ShapeEdge = memo(function ShapeEdge(props: EdgeProps<GraphFlowEdge>) {
     labelY = sourceY + 11;
   }
   const label = data?.showLabel ? data.v.label : null;
+  if (data?.labelAbove) labelY -= 15 + (data.labelRow ?? 0) * 11;
+  else labelY += (data?.labelRow ?? 0) * 11;
   return (
     <>
       <BaseEdge path={path} markerEnd={markerEnd} className="cg-edge-path" interactionWidth={0} />
@@ -232,12 +233,10 @@ function InfoRow({ k, v }: { k: string; v: ReactNode }) {
 }
 
 function InfoBox({
-  graph,
   view,
   hoverStore,
   selectedId,
 }: {
-  graph: LayerGraphData;
   view: VisibleGraph;
   hoverStore: ReturnType<typeof createValueStore<string | null>>;
   selectedId: string | undefined;
@@ -253,8 +252,7 @@ function InfoBox({
     );
   }
   const d = v.data;
-  const idx = indexGraph(graph);
-  const container = idx.containers.has(v.layer);
+  const container = v.kind === "collapsed" || v.kind === "group";
   const pal = paletteOf(v.type, container);
   return (
     <div className="cg-info" data-testid="graph-info" style={{ "--cg-stroke": pal.stroke } as CSSProperties}>
@@ -469,7 +467,7 @@ function NetworkGraphInner({
           minZoom={0.02}
           maxZoom={2.5}
           zoomOnDoubleClick={false}
-          proOptions={{ hideAttribution: true }}
+          attributionPosition="bottom-center"
         >
           <Background variant={BackgroundVariant.Dots} gap={24} size={1} color="#d5d9df" />
           <Controls showInteractive={false} position="bottom-left" />
@@ -510,7 +508,7 @@ function NetworkGraphInner({
             </div>
           </Panel>
           <Panel position="top-right">
-            <InfoBox graph={graph} view={layout?.view ?? view} hoverStore={hoverStore} selectedId={selectedId} />
+            <InfoBox view={layout?.view ?? view} hoverStore={hoverStore} selectedId={selectedId} />
           </Panel>
         </ReactFlow>
       </ActionsContext.Provider>

@@ -292,3 +292,36 @@ describe("helpers", () => {
     for (const c of colors) expect(c).toMatch(/^#[0-9a-f]{6}$/);
   });
 });
+
+describe("sparse input", () => {
+  it("copes with missing fields, unknown endpoints and an empty graph", () => {
+    const g: LayerGraphData = {
+      layers: [
+        { name: "block" },
+        { name: "block.a", parent: "block", type: "Conv2d", output_shape: [8, 4, 4] },
+        { name: "block.b", parent: "block", type: "ReLU", output_shape: null },
+        { name: "head", type: "Linear", output_shape: [10] },
+        { name: "unused", type: "Dropout", calls: 0 },
+      ],
+      edges: [["x", "block.a"], ["block.a", "block.b"], ["block.b", "head"], ["head", "y"]],
+    };
+    const idx = indexGraph(g);
+    expect(idx.layers.get("x")?.type).toBe("Input");
+    expect(idx.layers.get("y")?.type).toBe("Output");
+    expect(idx.containers.has("block")).toBe(true);
+    const v = visibleGraph(g, none);
+    expect(v.nodes.map((n) => n.id)).toEqual(["x", "block", "head", "y"]);
+    expect(v.edges.map((e) => [e.id, e.label])).toEqual([
+      ["x->block", null],
+      ["block->head", null],
+      ["head->y", "10"],
+    ]);
+    expect(v.nodes.find((n) => n.id === "block")!.outputShape).toBeNull();
+    const full = visibleGraph(g, expandAll(g));
+    expect(full.edges.find((e) => e.id === "block.a->block.b")?.label).toBe("8×4×4");
+    const empty = visibleGraph({ layers: [], edges: [] }, none);
+    expect(empty).toEqual({ nodes: [], edges: [] });
+    expect(defaultExpanded({ layers: [], edges: [] }).size).toBe(0);
+  });
+});
+

@@ -124,7 +124,7 @@ export function indexGraph(graph: LayerGraphData): GraphIndex {
       output_shape: isInput && graph.input_shape ? [...graph.input_shape] : null,
       params: 0,
       calls: 1,
-      order: isInput ? -1 : isOutput ? maxOrder + 1 : null,
+      order: isInput ? -1 : isOutput && maxOrder >= 0 ? maxOrder + 1 : null,
     });
     listIndex.set(name, isInput ? -1 : graph.layers.length + pseudo.size);
     pseudo.add(name);

@@ -97,6 +97,33 @@ describe("layoutGraph", () => {
     expect(elk.edges!.map((e) => e.id)).toContain("inception3a.branch1->inception3b");
   });
 
+  it("draws one shape label per source and shape, on separate lines where they would overlap", async () => {
+    const g = FIXTURES.resnet50;
+    const view = visibleGraph(g, expandAll(g));
+    const p = await layoutGraph(view, { where: "main" });
+    const labels = p.edges.filter((e) => e.data!.showLabel);
+    const keys = labels.map((e) => `${e.source} ${e.data!.v.label}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    const distinct = new Set(p.edges.filter((e) => e.data!.v.label).map((e) => `${e.source} ${e.data!.v.label}`));
+    expect(keys.length).toBe(distinct.size);
+    // resnet's shared relu sends three different shapes out of layer2.0.relu.
+    const relu = labels.filter((e) => e.source === "layer2.0.relu").map((e) => e.data!.v.label).sort();
+    expect(relu).toEqual(["128×28×28", "128×56×56", "512×28×28"]);
+    for (const a of labels)
+      for (const b of labels) {
+        if (a === b || a.source !== b.source || a.data!.labelRow !== b.data!.labelRow) continue;
+        const ax = a.data!.points![0].x;
+        const bx = b.data!.points![0].x;
+        expect(Math.abs(ax - bx) >= Math.min(a.data!.v.label!.length, b.data!.v.label!.length) * 6, `${a.id} / ${b.id}`).toBe(true);
+      }
+  }, 60_000);
+
+  it("lays out an empty graph", async () => {
+    const p = await layoutGraph({ nodes: [], edges: [] }, { where: "main" });
+    expect(p.nodes).toEqual([]);
+    expect(p.edges).toEqual([]);
+  });
+
   it("sizes boxes from their text within bounds", () => {
     const view = visibleGraph(FIXTURES.densenet121, expandAll(FIXTURES.densenet121));
     for (const n of view.nodes.filter((x) => x.kind !== "group")) {

@@ -25,6 +25,10 @@ export type GraphEdgeData = {
   points: Point[] | null;
   /** Whether this edge draws the shape label: one per source node and shape, to avoid stacks of equal labels. */
   showLabel: boolean;
+  /** Line (0, 1, ...) of the label below the source, so that different labels of one source do not overlap. */
+  labelRow: number;
+  /** The route leaves the source upwards (an edge against the flow, e.g. into a module called again): label above. */
+  labelAbove: boolean;
 };
 export type LayerFlowNode = Node<GraphNodeData, "cgLayer">;
 export type GroupFlowNode = Node<GraphNodeData, "cgGroup">;
@@ -61,7 +65,7 @@ export const LAYOUT_OPTIONS: LayoutOptions = {
   "elk.spacing.edgeNode": "12",
   "elk.spacing.edgeEdge": "8",
   "elk.spacing.componentComponent": "40",
-  "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
+  "elk.layered.nodePlacement.strategy": "LINEAR_SEGMENTS",
   "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
   // Edges from one source share their route (DenseNet's fan-outs): clearer, and fewer dummy nodes to place.
   "elk.layered.mergeEdges": "true",
@@ -70,7 +74,12 @@ export const LAYOUT_OPTIONS: LayoutOptions = {
   "elk.padding": "[top=12,left=12,bottom=12,right=12]",
 };
 
+/**
+ * Groups repeat the options (ELK does not inherit them into nested graphs) with room for the header;
+ * not considerModelOrder, which makes elkjs 0.12.1 crash ("reading 'a'") when set on a nested graph.
+ */
 const GROUP_OPTIONS: LayoutOptions = {
+  ...Object.fromEntries(Object.entries(LAYOUT_OPTIONS).filter(([k]) => k !== "elk.layered.considerModelOrder.strategy")),
   "elk.padding": `[top=${GROUP_HEADER + 10},left=12,bottom=12,right=12]`,
 };
 
@@ -255,6 +264,15 @@ export function fromElkGraph(view: VisibleGraph, laid: ElkNode): Omit<Positioned
     }
   };
   walk(laid);
+  // Absolute top of each box (ELK gives positions relative to the parent; routes are absolute).
+  const absTop = new Map<string, number>();
+  const walkAbs = (n: ElkNode, y0: number) => {
+    for (const c of n.children ?? []) {
+      absTop.set(c.id, y0 + num(c.y));
+      walkAbs(c, y0 + num(c.y));
+    }
+  };
+  walkAbs(laid, 0);
   const routes = new Map<string, Point[]>();
   const walkEdges = (n: ElkNode) => {
     for (const e of n.edges ?? []) {
@@ -288,17 +306,39 @@ export function fromElkGraph(view: VisibleGraph, laid: ElkNode): Omit<Positioned
     return v.kind === "group" ? ({ ...node, type: "cgGroup" } as GroupFlowNode) : ({ ...node, type: "cgLayer" } as LayerFlowNode);
   });
 
+  // One label per source and shape; labels of one source that would overlap go to the next line.
   const labeled = new Set<string>();
-  const edges: GraphFlowEdge[] = view.edges.map((v) => {
+  const rows = new Map<string, number>();
+  const bySource = new Map<string, { id: string; x: number; w: number }[]>();
+  for (const v of view.edges) {
     const key = `${v.source}\u0000${v.label ?? ""}`;
-    const showLabel = v.label !== null && !labeled.has(key);
-    if (showLabel) labeled.add(key);
+    if (v.label === null || labeled.has(key)) continue;
+    labeled.add(key);
+    const x = routes.get(v.id)?.[0]?.x ?? 0;
+    const list = bySource.get(v.source) ?? [];
+    list.push({ id: v.id, x, w: v.label.length * 6.2 + 8 });
+    bySource.set(v.source, list);
+  }
+  for (const list of bySource.values()) {
+    const ends: number[] = []; // right end of the last label on each row
+    for (const l of list.sort((a, b) => a.x - b.x)) {
+      let row = ends.findIndex((end) => end <= l.x);
+      if (row < 0) row = ends.push(0) - 1;
+      ends[row] = l.x + l.w;
+      rows.set(l.id, row);
+    }
+  }
+  const edges: GraphFlowEdge[] = view.edges.map((v) => {
+    const showLabel = rows.has(v.id);
+    const start = routes.get(v.id)?.[0];
+    const top = absTop.get(v.source);
+    const labelAbove = start !== undefined && top !== undefined && Math.abs(start.y - top) < 1;
     return {
       id: v.id,
       source: v.source,
       target: v.target,
       type: "cgEdge",
-      data: { v, points: routes.get(v.id) ?? null, showLabel },
+      data: { v, points: routes.get(v.id) ?? null, showLabel, labelRow: rows.get(v.id) ?? 0, labelAbove },
       selectable: false,
       focusable: false,
       zIndex: 500,
