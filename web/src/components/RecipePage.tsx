@@ -5,7 +5,8 @@ import { Link, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
 import { useRun } from "../api/useRun";
 import { type Values, useUrlState } from "../state";
-import { DatasetSelect, ImagePicker, LayerSelect } from "./pickers";
+import { LayerPicker } from "./LayerPicker";
+import { DatasetSelect, ImagePicker } from "./pickers";
 import { Field, RunPanel } from "./RunPanel";
 
 export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number";
@@ -116,7 +117,7 @@ function Input({ field, model, value, set }: { field: FieldDef; model: string; v
       return <ImagePicker value={value} onChange={set} />;
     case "layer":
     case "layer?":
-      return <LayerSelect model={model} value={value} onChange={set} allowEmpty={field.kind === "layer?"} />;
+      return <LayerPicker model={model} value={value} onChange={set} allowEmpty={field.kind === "layer?"} />;
     case "dataset":
       return <DatasetSelect value={value} onChange={set} />;
     case "select":

@@ -14,10 +14,22 @@ const unitLink = (model: string, layer: string, index: number) =>
 const ref = (model: string) => ({ spec: model });
 const clean = (spec: Data) => Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined && v !== ""));
 
-function Figure({ src, caption, to, testid }: { src: string; caption: React.ReactNode; to?: string; testid?: string }) {
+function Figure({
+  src,
+  caption,
+  to,
+  testid,
+  large,
+}: {
+  src: string;
+  caption: React.ReactNode;
+  to?: string;
+  testid?: string;
+  large?: boolean;
+}) {
   const img = <img src={src} alt={typeof caption === "string" ? caption : ""} loading="lazy" />;
   return (
-    <figure className="tile" data-testid={testid}>
+    <figure className={large ? "tile large" : "tile"} data-testid={testid}>
       {to ? <Link to={to}>{img}</Link> : img}
       <figcaption>{caption}</figcaption>
     </figure>
@@ -97,7 +109,7 @@ function VisualizeResult({ result, model }: { result: ResultView; model: string 
   );
 }
 
-function DreamResult({ result }: { result: ResultView }) {
+function DreamResult({ result, values }: { result: ResultView; values: Values }) {
   const d = result.data as Data;
   return (
     <>
@@ -105,7 +117,10 @@ function DreamResult({ result }: { result: ResultView }) {
         {d.objective}: {d.objective_before.toFixed(2)} → {d.objective_after.toFixed(2)} over octaves{" "}
         {d.sizes.map((s: number[]) => s.join("×")).join(", ")}.
       </p>
-      <img className="large" src={d.path} alt="dream" />
+      <div className="before-after">
+        {values.image && <Figure large src={`/api/images/${values.image}`} caption="the image" />}
+        <Figure large src={d.path} caption="dreamed" />
+      </div>
     </>
   );
 }
