@@ -20,9 +20,7 @@ class InverseSetSpec(Spec):
     constraints: list[str] = Field(min_length=1, description="LAYER:UNIT:Z1:Z2 each; several: an intersection")
     n: int = Field(500, ge=1, le=100_000, description="samples to generate, seeds included")
     k: int = Field(10, ge=1, le=1000, description="seeds K, optimized together")
-    generator: str = Field(
-        "fourier", pattern=r"^(fourier|trained:.+|file:.+)$", description="fourier, trained:DATASET or file:PATH"
-    )
+    generator: str = Field("fourier", min_length=1, description="fourier, trained:DATASET or file:PATH")
     encoder_layer: str | None = None
     objective: Literal["diverse", "no-diversity", "code-diversity"] = "diverse"
     baselines: bool = False
@@ -42,6 +40,13 @@ class InverseSetSpec(Spec):
             except ConvscopeError as exc:  # pydantic reports ValueErrors with the field's location
                 raise ValueError(str(exc)) from None
         return values
+
+    @field_validator("generator")
+    @classmethod
+    def _generator(cls, value: str) -> str:
+        if value != "fourier" and not any(value.startswith(p) and value[len(p) :] for p in ("trained:", "file:")):
+            raise ValueError(f"unknown generator `{value}`: use fourier, trained:DATASET or file:PATH")
+        return value
 
     @model_validator(mode="after")
     def _seeds_fit(self):
