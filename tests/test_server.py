@@ -539,3 +539,14 @@ def test_bearer_scheme_is_case_insensitive_and_a_browser_gets_a_cookie(tmp_path)
 def test_job_list_is_limited(client):
     assert len(client.get("/api/jobs?limit=2").json()["jobs"]) <= 2
     assert client.get("/api/jobs?limit=0").status_code == 422
+
+
+def test_dataset_images_by_id(client):
+    picture = client.get("/api/datasets/digits/image", params={"id": "digits:17"})
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(picture.content)).size == (32, 32)
+    for name, image_id in [("digits", "digits:999999"), ("digits", "/etc/passwd"), ("photos", "x")]:
+        response = client.get(f"/api/datasets/{name}/image", params={"id": image_id})
+        assert response.status_code == 404, (name, image_id, response.text)

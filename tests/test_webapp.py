@@ -173,6 +173,11 @@ def test_every_technique_page_runs_from_its_url(server, page, path, query):
     assert page.locator(".result img").count() >= 1
     if path == "attribution":
         assert page.get_by_test_id("conservation").is_visible()
+    if path == "facets":  # the t-SNE scatter: hovering a point shows its image
+        page.locator("[data-testid=embedding] .recharts-scatter-symbol").first.hover()
+        picture = page.get_by_test_id("embedding-hover").locator("img")
+        picture.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
 
 
 def test_a_job_is_cancelled_from_the_jobs_page(server, page):

@@ -126,12 +126,13 @@ class FacetsSpec(DatasetSpec):
         return value
 
 
-@recipe("facets", 1, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
+@recipe("facets", 2, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
 def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
     """{"target", "images", "code_layer", "used", "steps", "preset", "clusters": [{"id", "members",
     "mean_image", "facet_image", "activation", "mean_activation", "structure", "nearest_image"}],
-    "embedding_plot", "sheet", "skipped"} (seed 000: fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the
-    m nearest members, maximization from each mean image in octaves)."""
+    "embedding_plot", "points": [{"id", "x", "y", "cluster"}] (the 2-D embedding), "sheet", "skipped"} (seed 000:
+    fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the m nearest members, maximization from each mean
+    image in octaves)."""
     from ..data import open_dataset
 
     with ctx.subject(spec.model) as subject:
@@ -244,5 +245,9 @@ def _facet_images(
         "preset": preset,
         "clusters": clusters_json,
         "embedding_plot": str(plot),
+        "points": [  # the t-SNE embedding, one point per clustered image (for interactive plots)
+            {"id": dataset.ids[i], "x": round(float(x), 4), "y": round(float(y), 4), "cluster": int(c)}
+            for i, (x, y), c in zip(kept, clusters.embedding, clusters.labels)
+        ],
         "sheet": str(sheet),
     }

@@ -514,6 +514,37 @@ class Platform:
             raise Refused(422, f"{what} path `{value}` does not exist", loc)
         return path
 
+    def dataset_image(self, name: str, image_id: str) -> bytes:
+        """PNG bytes of one image of a dataset the server offers (digits, or a --dataset folder), at most 256 px."""
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        if name == "digits":
+            from ..digits import load_data
+
+            data = load_data()
+            index = image_id.removeprefix("digits:")
+            if not image_id.startswith("digits:") or not index.isdigit() or int(index) >= len(data.images):
+                raise Refused(404, f"no image {image_id} in dataset digits")
+            pixels = (data.images[int(index), 0].numpy() * 255).round().astype("uint8")
+            Image.fromarray(pixels).save(buffer, "PNG")
+            return buffer.getvalue()
+        if name not in self.config.datasets:
+            raise Refused(404, f"no dataset {name}; datasets: {', '.join(['digits', *self.config.datasets])}")
+        root = Path(self.config.datasets[name]).expanduser().resolve()
+        path = Path(image_id).expanduser().resolve()
+        if root not in path.parents or not path.is_file():
+            raise Refused(404, f"no image {image_id} in dataset {name}")
+        from ..images import open_image, to_mode
+
+        try:
+            image = to_mode(open_image(path), 3)
+        except ImageError:
+            raise Refused(404, f"image {image_id} of dataset {name} cannot be read") from None
+        image.thumbnail((256, 256))
+        image.save(buffer, "PNG")
+        return buffer.getvalue()
+
     # --- uploads --------------------------------------------------------------------------------------------------
     def samples(self) -> list[dict]:
         """Built-in example images (skimage's chelsea, coffee, astronaut; three test digits), uploaded on first
@@ -794,6 +825,19 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             "datasets": [{"name": "digits", "kind": "builtin"}]
             + [{"name": name, "kind": "folder"} for name in config.datasets]
         }
+
+    @app.get(
+        "/api/datasets/{name}/image",
+        response_class=Response,
+        tags=["datasets"],
+        responses={200: {"content": {"image/png": {}}, "description": "PNG"}, **_errors(401, 404, 422)},
+    )
+    def dataset_image(name: str, id: str = Query(min_length=1, description="an image id from a result")) -> Response:
+        """One image of a server dataset by the id results give it (`digits:17`, or a file of a --dataset folder),
+        as a PNG thumbnail (at most 256 px)."""
+        return Response(
+            platform.dataset_image(name, id), media_type="image/png", headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     @app.get("/api/recipes", response_model=RecipeList, tags=["recipes"], responses=_errors(401))
     def recipes() -> dict:

@@ -1,7 +1,20 @@
 // Every technique page of seed 001 (and the data-driven views of seeds 000, 002, 004): its parameters, how they
 // become the recipe's spec, and how its result is shown.
 import { Link } from "react-router";
-import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { useState } from "react";
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
 import type { ResultView } from "../api/client";
 import type { PageDef } from "../components/RecipePage";
 import { intList, numberOr, type Values } from "../state";
@@ -261,22 +274,64 @@ function SelectivityResult({ result, model }: { result: ResultView; model: strin
   );
 }
 
-function FacetsResult({ result }: { result: ResultView }) {
+const CLUSTER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+function FacetsResult({ result, values }: { result: ResultView; values: Values }) {
   const d = result.data as Data;
+  const [chosen, setChosen] = useState<number>();
+  const [hover, setHover] = useState<Data>();
+  const points: Data[] = d.points ?? [];
+  const imageOf = (id: string) => `/api/datasets/${encodeURIComponent(values.dataset || "digits")}/image?id=${encodeURIComponent(id)}`;
+  const clusters: Data[] = chosen === undefined ? d.clusters : d.clusters.filter((c: Data) => c.id === chosen);
   return (
     <>
       <p>
-        {d.images}: {d.clusters.length} clusters of {d.code_layer} codes (PCA, t-SNE, k-means).
+        {d.images}: {d.clusters.length} clusters of {d.code_layer} codes (PCA, t-SNE, k-means). Hover a point for its
+        image; click one to show its cluster.
       </p>
+      <div className="facets-view">
+        <div className="chart scatter" data-testid="embedding">
+          <ResponsiveContainer width="100%" height={360}>
+            <ScatterChart margin={{ top: 10, right: 10, bottom: 10, left: 10 }}>
+              <XAxis dataKey="x" type="number" hide domain={["auto", "auto"]} />
+              <YAxis dataKey="y" type="number" hide domain={["auto", "auto"]} />
+              {d.clusters.map((c: Data) => (
+                <Scatter
+                  key={c.id}
+                  name={`cluster ${c.id}`}
+                  data={points.filter((p) => p.cluster === c.id)}
+                  fill={CLUSTER_COLORS[c.id % CLUSTER_COLORS.length]}
+                  fillOpacity={chosen === undefined || chosen === c.id ? 0.9 : 0.15}
+                  isAnimationActive={false}
+                  onMouseEnter={(p: Data) => setHover(p?.payload ?? p)}
+                  onClick={() => setChosen(chosen === c.id ? undefined : c.id)}
+                />
+              ))}
+            </ScatterChart>
+          </ResponsiveContainer>
+        </div>
+        <aside className="hover-card" data-testid="embedding-hover">
+          {hover ? (
+            <>
+              <img src={imageOf(hover.id)} alt={hover.id} />
+              <small>
+                {hover.id} · cluster {hover.cluster}
+              </small>
+            </>
+          ) : (
+            <small>hover a point</small>
+          )}
+        </aside>
+      </div>
       <div className="tiles">
-        {d.clusters.map((c: Data) => (
+        {clusters.map((c: Data) => (
           <div key={c.id} className="facet">
             <Figure src={c.mean_image} caption={`cluster ${c.id} mean (${c.mean_activation.toFixed(1)})`} />
             <Figure src={c.facet_image} caption={`facet ${c.id} (${c.activation.toFixed(1)})`} />
+            <Figure src={imageOf(c.nearest_image)} caption={`nearest to its centre`} />
           </div>
         ))}
       </div>
-      <img className="sheet" src={d.embedding_plot} alt="t-SNE embedding of the codes" />
     </>
   );
 }
