@@ -199,3 +199,45 @@ def test_narrow_window(server, browser):
     tab.screenshot(path=str(SHOTS / "narrow-predict.png"), full_page=True)
     context.close()
     assert width <= 440, width  # no horizontal scrolling at 420 px
+
+
+@pytest.mark.slow
+def test_large_graphs_render_and_expand_in_the_browser(tmp_path, browser, digits_subject):
+    """torchvision googlenet, resnet50 and densenet121 (architecture only): time to the first laid-out render
+    and to 'expand all', measured in Chromium (printed; the figures are in docs/webapp.md)."""
+    models = ["torchvision:googlenet", "torchvision:resnet50", "torchvision:densenet121"]
+    app = create_app(ServerConfig(data_dir=tmp_path, models=models))
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    while not instance.started:
+        time.sleep(0.05)
+    try:
+        for model in models:
+            httpx.get(f"http://127.0.0.1:{port}/api/models/{model}/layers", timeout=120).raise_for_status()
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            tab = context.new_page()
+            tab.set_default_timeout(120_000)
+            start = time.perf_counter()
+            tab.goto(f"http://127.0.0.1:{port}/#/model/{model}/graph")
+            idle = tab.locator("[data-testid=network-graph][data-busy=false]")
+            idle.wait_for()
+            first = time.perf_counter() - start
+            shown = int(tab.get_by_test_id("network-graph").get_attribute("data-nodes"))
+            start = time.perf_counter()
+            tab.get_by_test_id("graph-expand-all").click()
+            tab.wait_for_function(
+                "n => Number(document.querySelector('[data-testid=network-graph]').dataset.nodes) > n", arg=shown
+            )
+            idle.wait_for()
+            expanded = time.perf_counter() - start
+            nodes = int(tab.get_by_test_id("network-graph").get_attribute("data-nodes"))
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(SHOTS / f"graph-{model.split(':')[1]}-expanded.png"))
+            context.close()
+            print(f"{model}: first render {first:.2f} s ({shown} nodes), expand all {expanded:.2f} s ({nodes} nodes)")
+            assert nodes > 100 and first < 60 and expanded < 60
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=30)

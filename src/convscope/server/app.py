@@ -808,10 +808,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         responses=_errors(401, 404, 422),
     )
     def layers(model: str) -> dict:
-        """The layer graph of a model (the `layers` recipe's JSON: types, kernels, strides, shapes, nesting)."""
+        """The layer graph of a model (the `layers` recipe's JSON: types, kernels, strides, shapes, nesting), built
+        from the architecture alone (random weights), so it answers even where the model's weights are missing."""
         if model not in config.models:
             raise Refused(404, f"model `{model}` is not offered by this server; models: {', '.join(config.models)}")
-        spec = platform.admit("layers", {"model": {"spec": model}})
+        # the layer graph does not depend on the weights: built without them (no weights file needed, faster)
+        spec = platform.admit("layers", {"model": {"spec": model, "weights": "none"}})
         job = platform.quick.submit(spec, config.device)
         job = platform.quick.wait(job.id)
         if job.state != "done":
