@@ -1,9 +1,8 @@
 // The layer field of every page: a list, or the network graph as the picker (the same component as the graph page).
-import { lazy, Suspense, useState } from "react";
+import { useState } from "react";
+import { NetworkGraph } from "../graph/NetworkGraph";
 import type { LayerGraphData } from "../graph/types";
 import { LayerSelect, useLayers } from "./pickers";
-
-const NetworkGraph = lazy(() => import("../graph/NetworkGraph").then((m) => ({ default: m.NetworkGraph })));
 
 export function LayerPicker({
   model,
@@ -28,16 +27,12 @@ export function LayerPicker({
       </span>
       {open && graph && (
         <span className="graph-picker">
-          <Suspense fallback={<small>loading the graph…</small>}>
-            <NetworkGraph
-              graph={graph as unknown as LayerGraphData}
-              selected={value || undefined}
-              onSelect={(layer) => {
-                onChange(layer);
-              }}
-              height={420}
-            />
-          </Suspense>
+          <NetworkGraph
+            graph={graph as unknown as LayerGraphData}
+            selected={value || undefined}
+            onSelect={onChange}
+            height={420}
+          />
         </span>
       )}
     </span>
