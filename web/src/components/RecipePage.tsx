@@ -5,11 +5,12 @@ import { Link, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
 import { useRun } from "../api/useRun";
 import { type Values, useUrlState } from "../state";
+import { ConstraintBuilder } from "./ConstraintBuilder";
 import { LayerPicker } from "./LayerPicker";
 import { DatasetSelect, ImagePicker } from "./pickers";
 import { Field, RunPanel } from "./RunPanel";
 
-export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number";
+export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "constraints";
 
 export interface FieldDef {
   key: string;
@@ -120,6 +121,8 @@ function Input({ field, model, value, set }: { field: FieldDef; model: string; v
       return <LayerPicker model={model} value={value} onChange={set} allowEmpty={field.kind === "layer?"} />;
     case "dataset":
       return <DatasetSelect value={value} onChange={set} />;
+    case "constraints":
+      return <ConstraintBuilder model={model} value={value} onChange={set} />;
     case "select":
       return (
         <select value={value} onChange={(e) => set(e.target.value)} name={field.key}>

@@ -56,11 +56,18 @@ export function Home() {
       <p className="datasets">Datasets: {datasets.join(", ") || "—"}</p>
       <section className="cards">
         {CARDS.map((c) => (
-          <Link key={c.path} className="card" to={`/model/${encodeURIComponent(chosen)}/${c.path}`} data-testid={`card-${c.path}`}>
-            <h2>{c.title}</h2>
-            <p>{c.text}</p>
-            {c.paper && <small>paper ↗</small>}
-          </Link>
+          <article key={c.path} className="card">
+            <Link to={`/model/${encodeURIComponent(chosen)}/${c.path}`} data-testid={`card-${c.path}`}>
+              <img src={`./cards/${c.path}.jpg`} alt="" loading="lazy" />
+              <h2>{c.title}</h2>
+              <p>{c.text}</p>
+            </Link>
+            {c.paper && (
+              <a className="paper" href={c.paper} target="_blank" rel="noreferrer">
+                the paper ↗
+              </a>
+            )}
+          </article>
         ))}
         <Link className="card" to="/jobs" data-testid="card-jobs">
           <h2>Jobs</h2>

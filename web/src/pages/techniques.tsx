@@ -115,7 +115,20 @@ function VisualizeResult({ result, model }: { result: ResultView; model: string 
         {d.images.map((im: Data) => {
           const [layer, index] = String(im.units[0] ?? "").split(/:(?=\d+$)/);
           const to = im.units.length === 1 && index !== undefined ? unitLink(model, layer, Number(index)) : undefined;
-          return <Figure key={im.path} src={im.path} to={to} caption={`${im.objective} → ${im.activation.toFixed(2)}`} />;
+          const examples =
+            to && `/model/${encodeURIComponent(model)}/examples?layer=${encodeURIComponent(layer)}&channels=${index}&run=1`;
+          const caption = (
+            <>
+              {im.objective} → {im.activation.toFixed(2)}
+              {examples && (
+                <>
+                  {" "}
+                  <Link to={examples}>examples</Link>
+                </>
+              )}
+            </>
+          );
+          return <Figure key={im.path} src={im.path} to={to} caption={caption} />;
         })}
       </div>
     </>
@@ -552,7 +565,7 @@ export const PAGES: PageDef[] = [
     recipe: "inverse-set",
     intro: "Diverse images whose activations lie in given ranges; several constraints sample the intersection of their inverse sets.",
     fields: [
-      { key: "constraints", label: "Constraints (LAYER:UNIT:Z1:Z2, one per line)", kind: "text", default: "logits:3:4:6", spec: ["constraints"] },
+      { key: "constraints", label: "Constraints: layer, unit, activation range", kind: "constraints", default: "logits:3:4:6" },
       { key: "n", label: "Samples", kind: "number", default: "24" },
       { key: "k", label: "Seeds", kind: "number", default: "4" },
       { key: "generator", label: "Generator", kind: "text", default: "fourier", hint: "fourier or trained:DATASET" },
