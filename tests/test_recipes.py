@@ -163,6 +163,8 @@ def test_registry_walk(name, digit_png, tmp_path, capsys):
 def test_run_reproduces_a_printed_spec_and_repeats_from_the_store(digit_png, tmp_path, capsys):
     argv = ["attribute", digit_png, "--model", "digits", "--method", "saliency", "--json"]
     assert main([*argv, "--print-spec"]) == 0
+    printed = json.loads(capsys.readouterr().out)["spec"]
+    assert (printed["pad"], printed["rotate"], printed["jitter"]) == (0, 20.0, None)
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(capsys.readouterr().out)
     store = ["--data-dir", tmp_path / "store"]
@@ -296,3 +298,32 @@ def test_spec_key_follows_the_content_of_named_files(tmp_path, digit_png):
     assert spec_key(missing) != key
     with pytest.raises(ConvscopeError, match="missing.png: no such file"):  # the recipe's own message
         convscope.run(missing, out=tmp_path / "o")
+
+
+def test_transform_parameters_override_the_preset(tmp_path, capsys):
+    """Seed 001 Table 3.1's padding, jitter, rotation and scale, each settable over the preset."""
+    from convscope.recipes.visualize import _transforms
+    from convscope.transforms import preset
+
+    spec = parse_spec("visualize", {"model": DIGITS, "layer": "features.3", "channels": [0], "pad": 0, "rotate": 20})
+    chosen = _transforms(spec)
+    assert (chosen.pad, chosen.jitter, chosen.rotate, chosen.scale) == (0, preset("seed001").jitter, 20, 0.1)
+    assert _transforms(parse_spec("visualize", {"layer": "features.3", "channels": [0]})) == "seed001"
+    with pytest.raises(ConvscopeError, match="scale"):
+        parse_spec("visualize", {"layer": "features.3", "channels": [0], "scale": 1.5})
+    argv = [
+        "visualize",
+        "--model",
+        "digits",
+        "--layer",
+        "features.3",
+        "--channels",
+        "0",
+        "--pad",
+        "0",
+        "--rotate",
+        "20",
+    ]
+    assert main([*argv, "--print-spec"]) == 0
+    printed = json.loads(capsys.readouterr().out)["spec"]
+    assert (printed["pad"], printed["rotate"], printed["jitter"]) == (0, 20.0, None)

@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="random transforms: seed001 = pad 12, jitter 8, rotate 5, scale 10%%; standard = Lucid-like "
         "(default: %(default)s)",
     )
+    p.add_argument("--pad", type=int, help="gray border in pixels at 128 px (overrides the preset)")
+    p.add_argument("--jitter", type=int, help="max random shift in pixels at 128 px (overrides the preset)")
+    p.add_argument("--rotate", type=float, help="max random rotation in degrees (overrides the preset)")
+    p.add_argument("--scale", type=float, help="max relative random zoom, e.g. 0.1 (overrides the preset)")
     p.add_argument("--steps", type=positive, default=256, help="optimization steps (default: %(default)s)")
     p.add_argument("--size", type=positive, help="image size the network sees (default: the model's input size)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.05 for every parameterization)")
@@ -423,6 +427,10 @@ def cmd_visualize(args) -> dict | None:
         param=args.param,
         decorrelate=not args.no_decorrelate,
         transforms=args.transforms,
+        pad=args.pad,
+        jitter=args.jitter,
+        rotate=args.rotate,
+        scale=args.scale,
         steps=args.steps,
         size=args.size,
         lr=args.lr,

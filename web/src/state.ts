@@ -30,11 +30,11 @@ export function useUrlState(defaults: Values): [Values, (next: Values, run?: boo
 }
 
 /** "1, 2,3" -> [1, 2, 3]; empty -> undefined; anything else -> NaN entries the server reports by field. */
-export function intList(text: string): number[] | undefined {
-  const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
+export function intList(text: string | undefined): number[] | undefined {
+  const parts = (text ?? "").split(",").map((p) => p.trim()).filter(Boolean);
   return parts.length ? parts.map(Number) : undefined;
 }
 
-export function numberOr(text: string): number | undefined {
-  return text.trim() === "" ? undefined : Number(text);
+export function numberOr(text: string | undefined): number | undefined {
+  return (text ?? "").trim() === "" ? undefined : Number(text);
 }

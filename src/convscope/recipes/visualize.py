@@ -70,6 +70,10 @@ class VisualizeSpec(Spec):
     param: Literal["fft", "pixel", "laplacian"] = "fft"
     decorrelate: bool = True
     transforms: Literal["seed001", "standard", "none"] = "seed001"
+    pad: int | None = Field(None, ge=0, le=256, description="gray border, pixels at 128 px (default: the preset's)")
+    jitter: int | None = Field(None, ge=0, le=256, description="max shift, pixels at 128 px (default: the preset's)")
+    rotate: float | None = Field(None, ge=0, le=180, description="max random rotation in degrees (preset's)")
+    scale: float | None = Field(None, ge=0, lt=1, description="max relative random zoom (default: the preset's)")
     steps: int = Field(256, ge=1, le=100_000)
     size: int | None = Field(None, ge=8, le=2048, description="image size the network sees (default: the model's)")
     lr: float | None = Field(None, gt=0, le=100, description="learning rate (default 0.05)")
@@ -150,7 +154,7 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
             size=spec.size,
             param=spec.param,
             decorrelate=spec.decorrelate,
-            transforms=spec.transforms,
+            transforms=_transforms(spec),
             lr=spec.lr,
             seed=spec.seed,
             redirect_relu_steps=spec.redirect_relu_steps,
@@ -197,6 +201,16 @@ def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objective
         batch_size=64,
     )
     return result
+
+
+def _transforms(spec: "VisualizeSpec"):
+    """The spec's preset with the padding, jitter, rotation and scale it sets itself (seed 001 Table 3.1)."""
+    from dataclasses import replace
+
+    from ..transforms import preset
+
+    chosen = {k: getattr(spec, k) for k in ("pad", "jitter", "rotate", "scale") if getattr(spec, k) is not None}
+    return replace(preset(spec.transforms), **chosen) if chosen else spec.transforms
 
 
 def _file_name(objective: O.Objective) -> str:
