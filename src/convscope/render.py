@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -122,6 +123,11 @@ def item_generators(seed: int, names: Sequence[str]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(item_seed(seed, name)) for name in names]
 
 
+#: per module: (input shape, dtype, device type, threads) -> whether a lone input rounds differently (weak keys:
+#: forgotten with the module; the choice depends on shapes and threads, not on the weights' values)
+_KERNEL_CHOICES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
     """Inside, a Conv2d or Linear of `model` given a lone input [1, ...] computes it as a batch of two (the input
@@ -133,8 +139,9 @@ def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
     one small input (at most 20480 values) runs natively (Slow2d), the same convolution on a batch of two through
     mkldnn (ATen's `use_mkldnn`, which also weighs strides, 1x1 kernels and the thread count); a Linear on one row
     is a matrix-vector product, on two a matrix product. Their last-bit differences grow over many optimization
-    steps. Rather than restate those rules, each (module, input shape) is tried once, alone and doubled (output
-    and input gradient); only the pairs that differ in any bit are doubled from then on.
+    steps. Rather than restate those rules, each (module, input shape, dtype, thread count) is tried once, alone
+    and doubled (output and input gradient), and the answer kept for the module's lifetime (`_KERNEL_CHOICES`, so
+    later renders pay nothing); only the pairs that differ in any bit are doubled.
     Yields {(module name, input shape): doubled?}; restores the modules on exit.
     """
     decided: dict[tuple[str, tuple[int, ...]], bool] = {}
@@ -149,10 +156,12 @@ def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
         def paired(x, *args, name=name, forward=forward, **kwargs):
             if not isinstance(x, torch.Tensor) or x.shape[:1] != (1,):
                 return forward(x, *args, **kwargs)
-            key = (name, tuple(x.shape))
-            if key not in decided:
-                decided[key] = _rounding_differs(forward, x.detach(), args, kwargs)
-            if decided[key]:
+            memo = _KERNEL_CHOICES.setdefault(module, {})
+            key = (tuple(x.shape), x.dtype, x.device.type, torch.get_num_threads())
+            if key not in memo:
+                memo[key] = _rounding_differs(forward, x.detach(), args, kwargs)
+            decided[(name, tuple(x.shape))] = memo[key]
+            if memo[key]:
                 return forward(torch.cat([x, x.detach()]), *args, **kwargs)[:1]
             return forward(x, *args, **kwargs)
 
