@@ -120,6 +120,10 @@ def test_network_graph_expands_and_selects(server, page):
     page.locator("[data-testid=network-graph][data-busy=false]").wait_for()
     page.get_by_test_id("graph-node-features").click()  # collapsed: opens again
     page.get_by_test_id("graph-node-features.3").wait_for()
+    page.locator("[data-testid=network-graph][data-busy=false]").wait_for()
+    page.get_by_test_id("graph-node-features.6").focus()  # and from the keyboard: Enter selects
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('header.page-head').innerText.includes('features.6')")
 
 
 def test_activation_maps_then_unit_page(server, page):

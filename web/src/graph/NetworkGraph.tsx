@@ -100,6 +100,15 @@ function createValueStore<T>(initial: T) {
 
 // ---------------------------------------------------------------- node and edge components
 
+/** Enter or Space acts like a click (nodes are focusable buttons: the graph works from the keyboard too). */
+function onKeys(e: React.KeyboardEvent, act: () => void) {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    e.stopPropagation();
+    act();
+  }
+}
+
 const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowNode>) {
   const { v, detail, shapeText } = data;
   const actions = useContext(ActionsContext);
@@ -119,7 +128,12 @@ const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowN
       data-layer={v.layer}
       data-kind={v.kind}
       title={title}
+      role="button"
+      tabIndex={0}
+      aria-label={title}
       onClick={() => actions.activate(v)}
+      onKeyDown={(e) => onKeys(e, () => actions.activate(v))}
+      onFocus={() => actions.hover(v.id)}
       onMouseEnter={() => actions.hover(v.id)}
       onMouseLeave={() => actions.hover(null)}
     >
@@ -148,7 +162,12 @@ const GroupNodeView = memo(function GroupNodeView({ data }: NodeProps<GroupFlowN
         className="cg-group-header"
         data-testid={`graph-node-${v.id}`}
         title={`${v.layer} (${v.type}) — click to collapse`}
+        role="button"
+        tabIndex={0}
+        aria-label={`${v.layer} (${v.type}), open: press Enter to collapse`}
         onClick={() => actions.collapse(v.id)}
+        onKeyDown={(e) => onKeys(e, () => actions.collapse(v.id))}
+        onFocus={() => actions.hover(v.id)}
         onMouseEnter={() => actions.hover(v.id)}
         onMouseLeave={() => actions.hover(null)}
       >
