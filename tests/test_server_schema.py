@@ -8,8 +8,8 @@ cannot name an upload, a job or a result, nor an offered model), so three more t
 same checks: every 2xx answer (`test_success_answers_...`), the event stream of a job (`test_event_stream_...`)
 and plausible-but-often-wrong specs of the interactive recipes (`test_interactive_specs_...`, hypothesis).
 
-The document is read at collection time from a throwaway app (closed at once); the requests of each operation go
-to a fresh app of its own (`call_and_validate(app=...)`) whose data dir is a pytest temporary folder.
+The document is read at collection time (`openapi_document`: a throwaway app, closed at once); the requests of
+each operation go to a fresh app of its own (`call_and_validate(app=...)`) whose data dir is a pytest temporary folder.
 (`schemathesis.pytest.from_fixture` would load the document from a fixture directly, but schemathesis 4.32.5's
 lazy schema reads `request.node._nodeid`, which pytest 9 no longer has.) schemathesis' ASGI client starts the app's
 lifespan on the first request, and its pytest plugin ends every lifespan at each test's teardown, which runs the
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from convscope.server import ServerConfig, create_app
+from convscope.server.app import openapi_document
 
 MAX_EXAMPLES = 20
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -51,19 +50,7 @@ def _config(data_dir: Path) -> ServerConfig:
     return ServerConfig(data_dir=data_dir, models=["digits"])
 
 
-def _openapi() -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="convscope-openapi-"))
-    try:
-        app = create_app(_config(folder))
-        try:
-            return app.openapi()
-        finally:
-            app.state.platform.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-DOCUMENT = _openapi()
+DOCUMENT = openapi_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

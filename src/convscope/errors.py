@@ -26,6 +26,11 @@ class ChannelError(ConvscopeError):
     """A channel index outside a layer's channel range."""
 
 
+class UnitSyntaxError(ConvscopeError, ValueError):
+    """A unit written wrongly (`LAYER:UNIT`, `LAYER:UNIT:Z1:Z2`). Also a ValueError, so that a spec field checked
+    with the parser reports it at the field's location like any other validation error."""
+
+
 class ImageError(ConvscopeError):
     """A file that is not a readable image, is truncated, or is too large."""
 

@@ -1,8 +1,7 @@
 // The shell: a header with the model picker and the pages; hash routes, so every page has a shareable URL
 // (e.g. #/model/digits/layer/features.3/unit/5) that needs nothing from the server but the API.
-import { useEffect, useState } from "react";
 import { HashRouter, NavLink, Route, Routes, useNavigate, useParams } from "react-router";
-import { api } from "./api/client";
+import { useOffered } from "./components/pickers";
 import { RecipePage } from "./components/RecipePage";
 import { Graph } from "./pages/Graph";
 import { Home } from "./pages/Home";
@@ -13,10 +12,7 @@ import { Unit } from "./pages/Unit";
 function ModelPicker() {
   const model = useParams().model;
   const navigate = useNavigate();
-  const [models, setModels] = useState<string[]>([]);
-  useEffect(() => {
-    void api.GET("/api/models").then(({ data }) => setModels(data?.models.map((m) => m.name) ?? []));
-  }, []);
+  const { models } = useOffered();
   const page = window.location.hash.split("?")[0].split("/").slice(3).join("/");
   return (
     <label className="model-picker">

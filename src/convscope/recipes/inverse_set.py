@@ -8,7 +8,6 @@ from typing import Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ConvscopeError
 from ..units import parse_unit_range
 from .base import ModelRef, Result, RunContext, Spec, recipe
 
@@ -35,10 +34,7 @@ class InverseSetSpec(Spec):
     @classmethod
     def _ranges(cls, values: list[str]) -> list[str]:
         for i, value in enumerate(values):
-            try:
-                parse_unit_range(value, f"constraints[{i}]")
-            except ConvscopeError as exc:  # pydantic reports ValueErrors with the field's location
-                raise ValueError(str(exc)) from None
+            parse_unit_range(value, f"constraints[{i}]")  # a UnitSyntaxError is a ValueError: reported at the field
         return values
 
     @field_validator("generator")

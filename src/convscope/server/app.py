@@ -25,6 +25,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, File, Header, Query, Request, UploadFile
@@ -277,6 +278,7 @@ class Platform:
         self.long = JobRunner(self.store, {device: 1}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
         self.quick = JobRunner(self.store, {device: 2}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
         self.allow_roots = [Path(root).expanduser().resolve() for root in config.allow_roots]
+        self._samples: list[dict] | None = None
 
     def close(self) -> None:
         for runner in (self.long, self.quick):
@@ -298,29 +300,23 @@ class Platform:
         return None
 
     def job_view(self, job_id: str) -> dict:
+        """A job of this process, else of the journal (404 when neither knows it)."""
         job = self.job(job_id)
         if job is not None:
             return self.view(job)
         record = self.journal.get(job_id)
         if record is None:
             raise Refused(404, f"no job {job_id}")
-        result = self.store.get(record["key"]) if record["state"] == "done" else None
-        return {
-            "id": record["id"],
-            "recipe": record["recipe"],
-            "hash": record["key"],
-            "status": record["state"],
-            "cached": record["from_store"],
-            "device": record["device"],
-            "progress": {"stage": "", "done": 0, "total": 0},
-            "created": record["created"],
-            "started": record["started"],
-            "ended": record["ended"],
-            "error": record["error"],
-            "result": self.result_view(record["key"], result) if result is not None else None,
-        }
+        return self.record_view(record)
 
-    def view(self, job: Job) -> dict:
+    def record_view(self, record: dict) -> dict:
+        """A journaled job (from before a restart): its record has a Job's fields; no progress; a done job's
+        result from the store."""
+        result = self.store.get(record["key"]) if record["state"] == "done" else None
+        return self.view(SimpleNamespace(**record, stage="", done=0, total=0, result=result))
+
+    def view(self, job: Job | SimpleNamespace) -> dict:
+        """The JobView fields of a job."""
         return {
             "id": job.id,
             "recipe": job.recipe,
@@ -549,7 +545,7 @@ class Platform:
     def samples(self) -> list[dict]:
         """Built-in example images (skimage's chelsea, coffee, astronaut; three test digits), uploaded on first
         use, so every page has something to run on."""
-        if getattr(self, "_samples", None) is None:
+        if self._samples is None:
             import numpy as np
             from PIL import Image
             from skimage import data as skdata
@@ -927,9 +923,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         live = {job.id: job for job in platform.long.jobs() + platform.quick.jobs()}
         recorded = [r for r in platform.journal.list(limit) if r["id"] not in live]
         newest = sorted([*recorded, *live.values()], key=lambda j: j["created"] if isinstance(j, dict) else j.created)
-        return {
-            "jobs": [platform.view(j) if isinstance(j, Job) else platform.job_view(j["id"]) for j in newest[-limit:]]
-        }
+        return {"jobs": [platform.view(j) if isinstance(j, Job) else platform.record_view(j) for j in newest[-limit:]]}
 
     @app.get("/api/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_errors(401, 404))
     def job(job_id: str) -> dict:

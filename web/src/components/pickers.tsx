@@ -150,11 +150,27 @@ export function LayerSelect({
   );
 }
 
-export function DatasetSelect({ value, onChange }: { value: string; onChange: (name: string) => void }) {
-  const [names, setNames] = useState<string[]>(["digits"]);
+/** The server's model and dataset names, fetched once per page load and shared by every component. */
+let offered: Promise<{ models: string[]; datasets: string[] }> | undefined;
+
+export function useOffered() {
+  const [names, setNames] = useState<{ models: string[]; datasets: string[] }>({ models: [], datasets: ["digits"] });
   useEffect(() => {
-    void api.GET("/api/datasets").then(({ data }) => data && setNames(data.datasets.map((d) => d.name)));
+    offered ??= Promise.all([api.GET("/api/models"), api.GET("/api/datasets")]).then(([m, d]) => ({
+      models: m.data?.models.map((x) => x.name) ?? [],
+      datasets: d.data?.datasets.map((x) => x.name) ?? ["digits"],
+    }));
+    let live = true;
+    void offered.then((got) => live && setNames(got));
+    return () => {
+      live = false;
+    };
   }, []);
+  return names;
+}
+
+export function DatasetSelect({ value, onChange }: { value: string; onChange: (name: string) => void }) {
+  const names = useOffered().datasets;
   return (
     <select value={value} onChange={(e) => onChange(e.target.value)} data-testid="dataset-select">
       {names.map((n) => (

@@ -1,8 +1,6 @@
 // The home page: the model picker (the server's models with their layer count and input size), a card per page.
-import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api } from "../api/client";
-import { useLayers } from "../components/pickers";
+import { useLayers, useOffered } from "../components/pickers";
 import { PAGES } from "./techniques";
 
 export const CARDS: { path: string; title: string; text: string; paper?: string }[] = [
@@ -26,12 +24,7 @@ export function ModelSummary({ model }: { model: string }) {
 export function Home() {
   const model = useParams().model ?? "";
   const navigate = useNavigate();
-  const [models, setModels] = useState<string[]>([]);
-  const [datasets, setDatasets] = useState<string[]>([]);
-  useEffect(() => {
-    void api.GET("/api/models").then(({ data }) => setModels(data?.models.map((m) => m.name) ?? []));
-    void api.GET("/api/datasets").then(({ data }) => setDatasets(data?.datasets.map((d) => d.name) ?? []));
-  }, []);
+  const { models, datasets } = useOffered();
   const chosen = model || models[0] || "default";
   return (
     <div className="page home">
