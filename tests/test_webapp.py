@@ -135,7 +135,9 @@ def test_activation_maps_then_unit_page(server, page):
     index = first.get_attribute("data-testid").split("-")[1]
     first.locator("a").click()
     assert page.url.endswith(f"#/model/digits/layer/features.3/unit/{index}")
-    page.get_by_test_id("unit-visualization").locator("img").wait_for(timeout=120_000)
+    result = page.get_by_test_id("unit-visualization-result")  # the finished image, not a preview
+    result.wait_for(timeout=120_000)
+    assert "activation" in result.inner_text()
 
 
 def test_feature_visualization_with_progress(server, page):

@@ -91,7 +91,7 @@ export function Unit() {
           auto
           testid="unit-visualization"
           render={(d) => (
-            <figure className="tile">
+            <figure className="tile" data-testid="unit-visualization-result">
               <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
               <figcaption>activation {d.images[0].activation.toFixed(2)}</figcaption>
             </figure>
