@@ -384,18 +384,29 @@ function NetworkGraphInner({
 
   // Fit the view after each layout: to the focused nodes (the container just opened or closed, the
   // layer selected from outside), else to everything.
+  // `fitted` names the layout whose viewport animation has ended: until then the graph reports itself
+  // busy (data-busy), so nothing clicks a node that is still moving.
+  const [fitted, setFitted] = useState<typeof layout>(null);
   useEffect(() => {
     if (!layout) return;
+    let live = true;
     const present = layout.focus?.filter((id) => layout.result.nodes.some((n) => n.id === id));
     const raf = requestAnimationFrame(() => {
-      void fitView(
+      const fit = fitView(
         present && present.length
           ? { nodes: present.map((id) => ({ id })), padding: 0.15, duration: 300, maxZoom: 1.25 }
           : { padding: 0.06, duration: 300, maxZoom: 1.25 },
       );
+      // A pan or zoom by the user interrupts the animation, whose promise then never settles.
+      const cap = new Promise((resolve) => setTimeout(resolve, 1000));
+      void Promise.race([fit, cap]).finally(() => live && setFitted(layout));
     });
-    return () => cancelAnimationFrame(raf);
+    return () => {
+      live = false;
+      cancelAnimationFrame(raf);
+    };
   }, [layout, fitView]);
+  const moving = layout !== null && fitted !== layout;
 
   const selectedId = selectedLayer !== undefined ? visibleIdOf(graph, expanded, selectedLayer) : undefined;
 
@@ -466,7 +477,7 @@ function NetworkGraphInner({
       className="cg-root"
       style={rootStyle}
       data-testid="network-graph"
-      data-busy={busy ? "true" : "false"}
+      data-busy={busy || moving ? "true" : "false"}
       data-nodes={shown ? shown.nodes.length : 0}
       data-layout-ms={shown ? Math.round(shown.ms) : ""}
       data-layout-on={shown?.ranOn ?? ""}
