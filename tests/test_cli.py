@@ -75,6 +75,34 @@ def test_activations_json_contract(capsys, digit_png, tmp_path):
     assert all(Path(c["image"]).exists() for c in result["channels"]) and Path(result["grid"]).exists()
 
 
+def test_activations_of_several_layers_in_one_run(capsys, digit_png, tmp_path):
+    """`--layer a,b,logits`: one entry per layer in the order given, each ranked and equal to its one-layer run."""
+    path, _ = digit_png
+    code, out, _ = run_cli(
+        capsys, "activations", path, "--model", "digits", "--layer", "features.0,features.6, logits", "--top", "3",
+        "--json", "--out", tmp_path / "all",
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out)
+    assert [e["layer"] for e in result["layers"]] == ["features.0", "features.6", "logits"]
+    assert [e["output_shape"] for e in result["layers"]] == [[16, 32, 32], [64, 8, 8], [10]]
+    assert result["layer"] == "features.0" and result["channels"] == result["layers"][0]["channels"]
+    for entry in result["layers"]:
+        code, out, _ = run_cli(
+            capsys, "activations", path, "--model", "digits", "--layer", entry["layer"], "--top", "3", "--json",
+            "--out", tmp_path / entry["layer"],
+        )  # fmt: skip
+        alone = json.loads(out)
+        assert [c["index"] for c in entry["channels"]] == [c["index"] for c in alone["channels"]]
+        assert [c["mean"] for c in entry["channels"]] == pytest.approx([c["mean"] for c in alone["channels"]], rel=1e-5)
+        assert Path(entry["grid"]).exists() and all(Path(c["image"]).exists() for c in entry["channels"])
+    assert len({e["grid"] for e in result["layers"]}) == 3  # each layer's own files
+    code, _, err = run_cli(
+        capsys, "activations", path, "--model", "digits", "--layer", "features.0,features.99", "--out", tmp_path
+    )
+    assert code == 2 and "features.99" in err
+
+
 def test_dead_json(capsys, digit_png, tmp_path):
     path, _ = digit_png
     code, out, _ = run_cli(

@@ -1,6 +1,7 @@
 """Top-k examples: equal to a brute-force sort, patches, merging of shards, the `examples` CLI contract."""
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -195,6 +196,65 @@ def test_examples_cli_errors(capsys, tmp_path):
         ]
     )
     assert code == 2 and "out of range" in capsys.readouterr().err
+
+
+def test_relevance_examples_rank_images_by_the_units_lrp_relevance(capsys, tmp_path):
+    """Relevance maximization: the ranking equals a brute-force sort of each image's own LRP explanation (one
+    image at a time), for the predicted class and for a fixed target; shards merge to the whole scan."""
+    from convscope.attribution.explainer import LRP
+    from convscope.attribution.relevant import unit_relevance
+
+    subject = convscope.load("digits")
+    dataset = open_dataset("digits", subject.input)
+    indices = list(range(40))
+    units = [("features.3", 2), ("features.3", 6)]
+    explainer = LRP(subject, "dtd")
+    singles = torch.cat([unit_relevance(explainer, dataset.load(i)[None], units) for i in indices])  # [40, U]
+    batched = top_examples(
+        subject, dataset, units, k=6, batch_size=16, indices=indices, scorer=partial(unit_relevance, explainer)
+    )
+    for u, got in enumerate(batched.examples):
+        order = torch.sort(singles[:, u], descending=True, stable=True).indices[:6].tolist()
+        assert [e.id for e in got] == [dataset.ids[indices[j]] for j in order]
+        assert [e.score for e in got] == pytest.approx(singles[order, u].tolist(), rel=1e-4, abs=1e-6)
+    # the units' scores are the layer's relevance: together they are what reaches the layer of the explained
+    # logit (z+ keeps it positive; the biases above absorb the rest)
+    image = dataset.load(0)[None]
+    explained = explainer.explain(image, layers=["features.3"])
+    layer_sum = float(unit_relevance(explainer, image, [("features.3", c) for c in range(32)]).sum())
+    assert layer_sum == pytest.approx(float(explained.layers["features.3"].sum()), rel=1e-5)
+    assert 0 < layer_sum < float(explained.output[0])
+    # a fixed target explains that class in every image (here 3: the top images are threes)
+    threes = top_examples(
+        subject, dataset, [("features.3", 2)], k=5, scorer=partial(unit_relevance, explainer, target=3)
+    )
+    labels = convscope.digits.load_data().labels
+    assert sum(int(labels[int(e.id.split(":")[1])]) == 3 for e in threes.examples[0]) >= 4
+    halves = [
+        top_examples(subject, dataset, units, k=6, indices=part, scorer=partial(unit_relevance, explainer))
+        for part in (indices[:25], indices[25:])
+    ]
+    assert [[e.id for e in u] for u in halves[0].merge(halves[1]).examples] == [
+        [e.id for e in u] for u in batched.examples
+    ]
+    # the CLI: --by relevance, and a target with activation scoring is refused naming the fields
+    code = main(
+        [
+            "examples", "--model", "digits", "--dataset", "digits", "--layer", "features.3", "--channels", "2",
+            "--top", "4", "--by", "relevance", "--json", "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["by"] == "relevance" and result["composite"] == "dtd"
+    assert result["images"] == 1797 and len(result["units"][0]["examples"]) == 4
+    code = main(
+        [
+            "examples", "--model", "digits", "--dataset", "digits", "--layer", "features.3", "--channels", "2",
+            "--target", "3", "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "by = relevance" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

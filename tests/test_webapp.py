@@ -130,14 +130,23 @@ def test_activation_maps_then_unit_page(server, page):
     page.goto(f"{server}/#/model/digits/activations")
     page.get_by_test_id("image-digit 4").click()
     page.get_by_test_id("layer-select").select_option("features.3")
+    page.locator("input[name=more]").fill("features.0, logits")  # several layers in one run
+    page.locator("input[name=top]").fill("4")
     run_and_wait(page)
-    first = page.locator("[data-testid^=map-]").first
+    for layer, count in (("features.3", 4), ("features.0", 4), ("logits", 4)):
+        assert page.get_by_test_id(f"maps-{layer}").locator("[data-testid^=map-]").count() == count
+    first = page.get_by_test_id("maps-features.3").locator("[data-testid^=map-]").first
     index = first.get_attribute("data-testid").split("-")[1]
     first.locator("a").click()
     assert page.url.endswith(f"#/model/digits/layer/features.3/unit/{index}")
     result = page.get_by_test_id("unit-visualization-result")  # the finished image, not a preview
     result.wait_for(timeout=120_000)
     assert "activation" in result.inner_text()
+    # the images for which the unit is most relevant (relevance maximization over the dataset), on demand
+    page.get_by_test_id("unit-relevant-run").click()
+    sheet = page.get_by_test_id("unit-relevant").locator("img.sheet")
+    sheet.wait_for(timeout=120_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=sheet.element_handle())
 
 
 def test_feature_visualization_with_progress(server, page):
@@ -167,6 +176,7 @@ def test_api_error_shows_next_to_its_field(server, page):
         ("dream", "image={digit}&layer=features.3&octaves=2&steps=4"),
         ("attribution", "image={digit}&method=dtd"),
         ("examples", "dataset=digits&layer=logits&channels=3&top=4"),
+        ("examples", "dataset=digits&layer=features.3&channels=2&top=4&by=relevance"),
         ("selectivity", "dataset=digits&layer=logits"),
         ("facets", "dataset=digits&target=logits%3A3&top_images=30&k=2&steps=4"),
         ("inverse-set", "constraints=logits%3A3%3A4%3A6&n=6&k=2"),

@@ -25,8 +25,8 @@ class ChannelMap:
         return heat_colormap(self.gray)
 
 
-def _feature_maps(subject: Subject, image: torch.Tensor, layer: str) -> torch.Tensor:
-    activation = subject.activations(image, layer)
+def _as_maps(activation, layer: str) -> torch.Tensor:
+    """A layer's output as [N, C, H, W] ([N, C] outputs become 1x1 maps); anything else is refused by name."""
     if not isinstance(activation, torch.Tensor):
         raise ConvscopeError(f"layer `{layer}` returns {type(activation).__name__}, not a tensor")
     if activation.dim() == 2:  # [N, C] (linear layers, logits): one 1x1 "map" per unit
@@ -38,15 +38,14 @@ def _feature_maps(subject: Subject, image: torch.Tensor, layer: str) -> torch.Te
     return activation
 
 
-def activation_maps(
-    subject: Subject, image: torch.Tensor, layer: str, top: int | None = 16, channels: Sequence[int] | None = None
-) -> list[ChannelMap]:
-    """Channel maps of one image at `layer`, ranked by mean activation (descending).
+def _feature_maps(subject: Subject, image: torch.Tensor, layer: str) -> torch.Tensor:
+    return _as_maps(subject.activations(image, layer), layer)
 
-    `channels` picks specific channels (kept in the given order); otherwise the `top` channels are returned
-    (all when `top` is None).
-    """
-    maps = _feature_maps(subject, image, layer)[0].float().cpu()
+
+def _ranked(
+    subject: Subject, maps: torch.Tensor, layer: str, top: int | None, channels: Sequence[int] | None
+) -> list[ChannelMap]:
+    maps = maps.float().cpu()
     means = maps.mean(dim=(1, 2))
     if channels is not None:
         order = subject.check_channels(layer, channels)
@@ -55,6 +54,35 @@ def activation_maps(
             raise ConvscopeError(f"top must be at least 1, got {top}")
         order = torch.argsort(means, descending=True, stable=True).tolist()[: top or None]
     return [ChannelMap(c, float(means[c]), float(maps[c].max()), scale_to_255(maps[c])) for c in order]
+
+
+def activation_maps(
+    subject: Subject, image: torch.Tensor, layer: str, top: int | None = 16, channels: Sequence[int] | None = None
+) -> list[ChannelMap]:
+    """Channel maps of one image [1, C, H, W] in [0, 1] at `layer`, ranked by mean activation (descending); each
+    map scaled 255 * Y / max(Y) (seed 001 Algorithm 3).
+
+    `channels` picks specific channels (kept in the given order); otherwise the `top` channels are returned
+    (all when `top` is None). Raises UnknownLayerError, ChannelError, or ConvscopeError for a layer without maps.
+    """
+    return _ranked(subject, _feature_maps(subject, image, layer)[0], layer, top, channels)
+
+
+def layers_maps(
+    subject: Subject,
+    image: torch.Tensor,
+    layers: Sequence[str],
+    top: int | None = 16,
+    channels: Sequence[int] | None = None,
+) -> dict[str, list[ChannelMap]]:
+    """`activation_maps` of several layers from one forward pass (it stops at the deepest of them), in the order
+    given; `channels` apply to every layer (each checked against its own range)."""
+    layers = list(dict.fromkeys(subject.resolve(name) for name in layers))
+    if not layers:
+        raise ConvscopeError("no layer given")
+    with torch.no_grad():
+        captured = subject.capture(image, layers)
+    return {name: _ranked(subject, _as_maps(captured[name], name)[0], name, top, channels) for name in layers}
 
 
 def dead_channels(subject: Subject, images: Iterable[torch.Tensor], layer: str) -> tuple[list[int], int]:

@@ -123,10 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common_options(p, "predict")
 
-    p = commands.add_parser("activations", help="activation maps of a layer for an image, ranked by mean activation")
+    p = commands.add_parser("activations", help="activation maps of layers for an image, ranked by mean activation")
     p.add_argument("image", type=Path, help="image file")
-    p.add_argument("--layer", required=True, help="layer name (a named_modules() path, or logits)")
-    p.add_argument("--top", type=positive, default=16, help="how many channels (default: %(default)s)")
+    p.add_argument(
+        "--layer", required=True, help="layer name (a named_modules() path, or logits), or several separated by commas"
+    )
+    p.add_argument("--top", type=positive, default=16, help="how many channels per layer (default: %(default)s)")
     p.add_argument("--channels", type=int_list, help="comma-separated channel indices instead of the top ones")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
     common_options(p, "activations")
@@ -391,9 +393,11 @@ def cmd_activations(args) -> dict | None:
         ),
     )
     if result is not None and not args.json:
-        for m in result["channels"]:
-            print(f"channel {m['index']:>5}  mean {m['mean']:9.4f}  max {m['max']:9.4f}")
-        print(f"maps in {args.out}, grid {result['grid']}")
+        for entry in result["layers"]:
+            print(f"{entry['layer']} {entry['output_shape']}")
+            for m in entry["channels"]:
+                print(f"  channel {m['index']:>5}  mean {m['mean']:9.4f}  max {m['max']:9.4f}")
+            print(f"  grid {entry['grid']}")
     return result
 
 

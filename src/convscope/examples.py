@@ -14,9 +14,10 @@ associative and commutative (ties are broken by id, then box), so shards of a da
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
 
 import torch
@@ -30,6 +31,7 @@ from .subject import Subject
 
 Unit = tuple[str, int]  # (layer, channel)
 Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels of the image at the model's input size
+Scorer = Callable[[torch.Tensor, Sequence[Unit]], torch.Tensor]  # images [N, C, H, W] in [0, 1], units -> [N, U]
 
 
 @contextmanager
@@ -144,9 +146,13 @@ def top_examples(
     indices: Sequence[int] | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    scorer: Scorer | None = None,
 ) -> TopExamples:
     """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit (k is
-    cut to the number of candidates: images x patches)."""
+    cut to the number of candidates: images x patches). `scorer(images, units) -> [N, U]` scores a batch (default:
+    `unit_scores`, the channel's mean activation; the examples recipe passes a relevance score for relevance
+    maximization). Raises ConvscopeError for k < 1, patches < 0, a patch larger than the input, an unknown layer
+    or channel, or a dataset without one readable image."""
     if k < 1:
         raise ConvscopeError(f"k must be at least 1, got {k}")
     if patches < 0:
@@ -177,7 +183,7 @@ def top_examples(
         else:
             boxes = [(0, 0, width, height)] * len(index_list)
             items = index_list
-        scores = unit_scores(subject, images, units).T  # [U, M]
+        scores = (scorer or partial(unit_scores, subject))(images, units).T  # [U, M]
         # the batch's own top k per unit first (stable: earlier candidates win ties), then merge with the best
         batch_order = _top(scores, k)
         batch_scores = scores.gather(1, batch_order)

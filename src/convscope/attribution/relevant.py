@@ -1,10 +1,18 @@
 """Relevance-guided feature visualization (seed 001 §4.4): rank a layer's filters by their Deep Taylor relevance
 for an image's predicted class, then visualize the top N one by one and (mix) together, weighted by relevance:
-objective = sum_n (R_n / sum_m R_m) * mean activation of filter n (seed 001 eq. 3.7 with alpha_n from relevance)."""
+objective = sum_n (R_n / sum_m R_m) * mean activation of filter n (seed 001 eq. 3.7 with alpha_n from relevance).
+
+Also the score of relevance maximization (Achtibat et al. 2023, "From attribution maps to human-understandable
+explanations through Concept Relevance Propagation", §"Relevance maximization"): a unit's reference images are
+the dataset images in which it carries the most relevance for the explained class, not those in which it is
+most active (`unit_relevance`, used by the examples recipe with `by = relevance`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+import torch
 
 from .. import objectives as O
 from ..errors import ConvscopeError
@@ -79,3 +87,24 @@ def relevant_objectives(
         total = sum(r for _, r in chosen)
         units.append(O.mix(units, [r / total for _, r in chosen]))
     return units, chosen
+
+
+def unit_relevance(
+    explainer: LRP, images: torch.Tensor, units: Sequence[tuple[str, int]], target: int | None = None
+) -> torch.Tensor:
+    """Scores [N, U] (float32, CPU; units of the explained logit): R_c(x) = sum over positions of the relevance
+    of unit c's layer output for image x, explained for `target` (default: each image's predicted class), by the
+    explainer's composite — the relevance-maximization score of Achtibat et al. 2023 (the concept's relevance
+    R(theta | x) for the prediction, summed over the channel's positions). Summed over a layer's units, the
+    scores are the part of the explained logit that reaches that layer (biases above it absorb the rest; the
+    attribute recipe's conservation trace shows how much), so R_c reads as the unit's share of the evidence.
+    `images`: [N, 3|1, H, W] in [0, 1].
+    Raises ConvscopeError as `LRP.explain` does (TorchScript models, a target out of range, relevance float32
+    cannot hold)."""
+    layers = list(dict.fromkeys(layer for layer, _ in units))
+    result = explainer.explain(images, target, layers=layers)
+    per_layer = {}
+    for layer in layers:
+        relevance = result.layers[layer].detach().float()
+        per_layer[layer] = relevance.flatten(2).sum(2) if relevance.dim() > 2 else relevance  # [N, C]
+    return torch.stack([per_layer[layer][:, c] for layer, c in units], dim=1).cpu()

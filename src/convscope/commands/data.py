@@ -24,6 +24,17 @@ def register(subparsers) -> dict:
     p.add_argument("--patches", type=int, default=0, help="random patches per image (default 0: whole images)")
     p.add_argument("--patch-size", type=positive, default=64, help="patch side in pixels (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the patch positions (default: %(default)s)")
+    p.add_argument(
+        "--by",
+        choices=["activation", "relevance"],
+        default="activation",
+        help="rank by the unit's mean activation (default) or by its LRP relevance for the explained class "
+        "(relevance maximization, Achtibat et al. 2023)",
+    )
+    p.add_argument("--composite", default="dtd", help="with --by relevance: the LRP composite (default: dtd)")
+    p.add_argument(
+        "--target", type=int, help="with --by relevance: the class explained (default: each image's predicted class)"
+    )
     common_options(p, "examples")
 
     p = subparsers.add_parser(
@@ -87,6 +98,9 @@ def cmd_examples(args) -> dict | None:
             patches=args.patches,
             patch_size=args.patch_size,
             seed=args.seed,
+            by=args.by,
+            composite=args.composite,
+            target=args.target,
         ),
     )
     if output is not None and not args.json:

@@ -4,14 +4,17 @@ streaming scan over a dataset that checks the cancel token between batches."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..attribution.lrp import COMPOSITES
 from ..units import parse_unit
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 
 Fit = Literal["squash", "crop"]
+Composite = Literal[tuple(COMPOSITES)]
 
 
 class DatasetSpec(Spec):
@@ -26,7 +29,8 @@ def _skipped(dataset) -> list[dict]:
 
 
 class ExamplesSpec(DatasetSpec):
-    """The dataset images (or random patches) that most excite units (seed 004 §2.1: top-n examples)."""
+    """The dataset images (or random patches) that most excite units (seed 004 §2.1: top-n examples), or in which
+    they are most relevant for the prediction (relevance maximization, Achtibat et al. 2023)."""
 
     layer: str = Field(min_length=1)
     channels: list[int] = Field(min_length=1)
@@ -34,12 +38,37 @@ class ExamplesSpec(DatasetSpec):
     patches: int = Field(0, ge=0, le=1000, description="random patches per image (0: whole images)")
     patch_size: int = Field(64, ge=1, le=4096)
     seed: int = 0
+    by: Literal["activation", "relevance"] = Field(
+        "activation",
+        description="activation: the unit's mean activation over space; relevance: the unit's LRP relevance "
+        "for the explained class, summed over space",
+    )
+    composite: Composite = Field("dtd", description="by relevance: the LRP composite")
+    target: int | None = Field(
+        None, ge=0, description="by relevance: the class explained (default: each image's predicted class)"
+    )
+
+    @model_validator(mode="after")
+    def _relevance_options(self):
+        if self.by == "activation" and (self.target is not None or self.composite != "dtd"):
+            raise ValueError("target and composite apply only with by = relevance")
+        return self
 
 
-@recipe("examples", 1, ExamplesSpec, "the dataset images (or patches) that most excite units")
+@recipe(
+    "examples",
+    2,
+    ExamplesSpec,
+    "the dataset images (or patches) that most excite units, or where they are most relevant",
+)
 def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
-    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}], "sheet"}], "images", "skipped"}:
-    scores are the unit's mean activation over space, top `top` per unit, one contact sheet each."""
+    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}], "sheet"}], "by", "images",
+    "skipped"}: top `top` per unit, best first, one contact sheet each. Scores: by activation, the unit's mean
+    activation over space (seed 001 eq. 3.2, the quantity feature visualization maximizes); by relevance, R_c =
+    the unit's LRP relevance for the explained class (`target`, default each image's predicted class) summed
+    over space, in units of that class's logit (Achtibat et al. 2023, relevance maximization). Raises
+    ConvscopeError for an unknown layer or channel, a target out of range, a patch larger than the input, a
+    TorchScript model with by = relevance, or a dataset without readable images."""
     from ..artifacts import example_sheets
     from ..data import open_dataset
     from ..examples import top_examples
@@ -47,6 +76,13 @@ def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
         layer = subject.resolve(spec.layer)
+        scorer = None
+        if spec.by == "relevance":
+            from ..attribution.explainer import LRP
+            from ..attribution.relevant import unit_relevance
+
+            explainer = LRP(subject, spec.composite)
+            scorer = partial(unit_relevance, explainer, target=spec.target)
         result = top_examples(
             subject,
             dataset,
@@ -57,12 +93,15 @@ def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
             batch_size=spec.batch_size,
             seed=spec.seed,
             progress=ctx.progress,
+            scorer=scorer,
         )
     sheets = example_sheets(result, dataset, ctx.out)
     output = result.to_dict()
     for unit, sheet in zip(output["units"], sheets):
         unit["sheet"] = ctx.adopt(sheet)
-    output.update(images=result.images_seen, skipped=_skipped(dataset))
+    output.update(by=spec.by, images=result.images_seen, skipped=_skipped(dataset))
+    if spec.by == "relevance":
+        output.update(composite=spec.composite, target=spec.target)
     return ctx.result("examples", output)
 
 

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..activations import activation_maps, dead_channels
+from ..activations import activation_maps, dead_channels, layers_maps
 from ..artifacts import demo_page, save_maps
+from ..errors import ConvscopeError
 from ..predict import predict
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 
@@ -82,38 +83,49 @@ def run_predict(spec: PredictSpec, ctx: RunContext) -> Result:
 
 
 class ActivationsSpec(Spec):
-    """Activation maps of one layer for one image, ranked by mean activation (seed 001 Algorithm 3 scaling)."""
+    """Activation maps of one layer or several for one image, ranked by mean activation (seed 001 Algorithm 3
+    scaling)."""
 
     model: ModelRef = ModelRef()
     image: ImagePath
-    layer: str = Field(min_length=1)
-    top: int = Field(16, ge=1, le=4096, description="how many channels (ignored with channels)")
-    channels: list[int] | None = Field(None, min_length=1, description="these channels instead of the top ones")
+    layer: str = Field(min_length=1, description="layer name, or several separated by commas")
+    top: int = Field(16, ge=1, le=4096, description="how many channels per layer (ignored with channels)")
+    channels: list[int] | None = Field(
+        None, min_length=1, description="these channels instead of the top ones (in every layer)"
+    )
     fit: Fit = "squash"
 
 
-@recipe("activations", 1, ActivationsSpec, "activation maps of a layer for an image, ranked by mean activation")
+@recipe("activations", 2, ActivationsSpec, "activation maps of layers for an image, ranked by mean activation")
 def run_activations(spec: ActivationsSpec, ctx: RunContext) -> Result:
-    """{"layer", "output_shape" [C, H, W], "channels": [{"index", "mean", "max", "image"}], "grid"}; each map is
-    255 * Y / max(Y) (seed 001, Algorithm 3) in a PNG, colored and gray, and a grid. Raises ConvscopeError for an
-    unknown layer, a channel out of range or a layer without a spatial map."""
+    """{"layers": [{"layer", "output_shape" [C, H, W], "channels": [{"index", "mean", "max", "image"}], "grid"}],
+    and the first layer's "layer", "output_shape", "channels", "grid" at the top (one-layer clients)}. Each map
+    is 255 * Y / max(Y) (seed 001, Algorithm 3) in a PNG, colored and gray, and a grid per layer; all layers from
+    one forward pass. Raises ConvscopeError (naming the field) for an unknown layer, a channel out of range or a
+    layer without a spatial map."""
+    names = [name.strip() for name in spec.layer.split(",") if name.strip()]
+    if not names:
+        raise ConvscopeError("layer: give a layer name, or several separated by commas")
     with ctx.subject(spec.model) as subject:
-        layer = subject.resolve(spec.layer)
-        maps = activation_maps(subject, subject.load_image(spec.image, spec.fit), layer, spec.top, spec.channels)
-        shape = subject.graph.output_shape(layer)
-    paths, grid_path = save_maps(maps, ctx.out)
+        per_layer = layers_maps(subject, subject.load_image(spec.image, spec.fit), names, spec.top, spec.channels)
+        shapes = {layer: subject.graph.output_shape(layer) for layer in per_layer}
+    several = len(per_layer) > 1
+    entries = []
+    for layer, maps in per_layer.items():
+        folder = ctx.out / layer.replace("/", "-") if several else ctx.out
+        paths, grid_path = save_maps(maps, folder)
+        entries.append(
+            {
+                "layer": layer,
+                "output_shape": shapes[layer],
+                "grid": str(grid_path),
+                "channels": [
+                    {"index": m.index, "mean": m.mean, "max": m.max, "image": str(p)} for m, p in zip(maps, paths)
+                ],
+            }
+        )
     ctx.adopt_tree()
-    return ctx.result(
-        "activations",
-        {
-            "layer": layer,
-            "output_shape": shape,
-            "grid": str(grid_path),
-            "channels": [
-                {"index": m.index, "mean": m.mean, "max": m.max, "image": str(p)} for m, p in zip(maps, paths)
-            ],
-        },
-    )
+    return ctx.result("activations", {**entries[0], "layers": entries})
 
 
 class DeadSpec(Spec):

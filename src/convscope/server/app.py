@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 #: recipes answered by the `quick` runner (and, within `quick_wait_s`, inline in POST /api/runs)
 QUICK = frozenset({"models", "layers", "predict", "activations"})
+SEVERAL_LAYERS = frozenset({"selectivity", "activations"})  # recipes whose `layer` may name several, comma-separated
 UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -395,10 +396,10 @@ class Platform:
     def preflight(self, spec) -> None:
         """Check what a spec names against its model before the job is queued, so that a typo is a 422 naming the
         field at once rather than a failed job later: the model itself (its weights load), `layer` (several
-        separated by commas for selectivity), `layers` (attribute), `code_layer`, `encoder_layer`, `channels` (of
-        `layer`), `classes`, `target` (LAYER:UNIT, or a class index for attribute), `constraints`
-        (LAYER:UNIT:Z1:Z2) and patch sizes against the input size. Uses the quick pool's Subject (loading the
-        model on first use)."""
+        separated by commas for selectivity and activations), `layers` (attribute), `code_layer`,
+        `encoder_layer`, `channels` (of each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for
+        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2) and patch sizes against the input size.
+        Uses the quick pool's Subject (loading the model on first use)."""
         from ..subject import LOGITS
         from ..units import parse_unit, parse_unit_range
 
@@ -419,17 +420,20 @@ class Platform:
         with lease as subject:
             checks = []
             layer = getattr(spec, "layer", None)
+            names = []
             if isinstance(layer, str):
-                names = layer.split(",") if spec.recipe == "selectivity" else [layer]
-                checks += [(at("layer"), lambda n=n: subject.resolve(n.strip())) for n in names]
+                names = [n.strip() for n in layer.split(",")] if spec.recipe in SEVERAL_LAYERS else [layer]
+                checks += [(at("layer"), lambda n=n: subject.resolve(n)) for n in names]
             if spec.recipe == "attribute" and spec.layers not in ("all", "none"):
                 checks += [(at("layers"), lambda n=n: subject.resolve(n.strip())) for n in spec.layers.split(",")]
             for name in ("code_layer", "encoder_layer"):
                 if isinstance(getattr(spec, name, None), str):
                     checks.append((at(name), lambda name=name: subject.resolve(getattr(spec, name))))
             channels = getattr(spec, "channels", None)
-            if isinstance(layer, str) and channels and spec.recipe != "selectivity":
-                checks.append((at("channels"), lambda: subject.check_channels(subject.resolve(layer), channels)))
+            if channels and spec.recipe != "selectivity":
+                checks += [
+                    (at("channels"), lambda n=n: subject.check_channels(subject.resolve(n), channels)) for n in names
+                ]
             if getattr(spec, "classes", None):
                 checks.append((at("classes"), lambda: subject.check_channels(LOGITS, spec.classes)))
             target = getattr(spec, "target", None)

@@ -105,6 +105,21 @@ export function Unit() {
           render={(d) => <img className="sheet" src={d.units[0].sheet} alt="top examples" />}
         />
         <Section
+          title="Images for which it is most relevant"
+          recipe="examples"
+          spec={{ model: ref, dataset, layer, channels: [unit], top: 9, by: "relevance" }}
+          testid="unit-relevant"
+          render={(d) => (
+            <>
+              <p className="small">
+                Ranked by the unit's Deep Taylor relevance for each image's predicted class (relevance maximization,
+                Achtibat et al. 2023); the scores are in units of the logit.
+              </p>
+              <img className="sheet" src={d.units[0].sheet} alt="images for which the unit is most relevant" />
+            </>
+          )}
+        />
+        <Section
           title="Class selectivity"
           recipe="selectivity"
           spec={{ model: ref, dataset, layer }}

@@ -81,23 +81,28 @@ function PredictResult({ result }: { result: ResultView }) {
 
 function ActivationsResult({ result, model }: { result: ResultView; model: string }) {
   const d = result.data as Data;
+  const layers: Data[] = d.layers ?? [d];
   return (
     <>
-      <p>
-        Layer <code>{d.layer}</code>, output {d.output_shape?.join("×")}: channels by mean activation (click one for
-        its unit page).
-      </p>
-      <div className="tiles">
-        {d.channels.map((c: Data) => (
-          <Figure
-            key={c.index}
-            src={c.image}
-            to={unitLink(model, d.layer, c.index)}
-            caption={`#${c.index} mean ${c.mean.toFixed(2)}`}
-            testid={`map-${c.index}`}
-          />
-        ))}
-      </div>
+      <p>Channels by mean activation, each map scaled to its own maximum (click one for its unit page).</p>
+      {layers.map((entry) => (
+        <section key={entry.layer} data-testid={`maps-${entry.layer}`}>
+          <h3>
+            <code>{entry.layer}</code>, output {entry.output_shape?.join("×")}
+          </h3>
+          <div className="tiles">
+            {entry.channels.map((c: Data) => (
+              <Figure
+                key={c.index}
+                src={c.image}
+                to={unitLink(model, entry.layer, c.index)}
+                caption={`#${c.index} mean ${c.mean.toFixed(2)}`}
+                testid={`map-${c.index}`}
+              />
+            ))}
+          </div>
+        </section>
+      ))}
     </>
   );
 }
@@ -231,7 +236,7 @@ function ExamplesResult({ result, model }: { result: ResultView; model: string }
             <Link to={unitLink(model, u.layer, u.index)}>
               {u.layer}:{u.index}
             </Link>{" "}
-            — top {u.examples.length} of {d.images} images
+            — top {u.examples.length} of {d.images} images by {d.by === "relevance" ? "relevance" : "activation"}
           </h3>
           <img className="sheet" src={u.sheet} alt={`top examples of ${u.layer}:${u.index}`} />
         </section>
@@ -415,14 +420,22 @@ export const PAGES: PageDef[] = [
     path: "activations",
     title: "Activation maps",
     recipe: "activations",
-    intro: "The feature maps of one layer for an image, strongest first; each map scaled to its own maximum.",
+    intro: "The feature maps of one or several layers for an image, strongest first; each map scaled to its own maximum.",
     fields: [
       { key: "image", label: "Image", kind: "image" },
       { key: "layer", label: "Layer", kind: "layer" },
-      { key: "top", label: "Top channels", kind: "number", default: "16" },
+      { key: "more", label: "And these layers", kind: "text", hint: "comma-separated, e.g. features.0,logits: one forward pass" },
+      { key: "top", label: "Top channels per layer", kind: "number", default: "16" },
       { key: "channels", label: "Or these channels", kind: "text", hint: "e.g. 3,17" },
     ],
-    toSpec: (v, m) => clean({ model: ref(m), image: v.image, layer: v.layer, top: num(v, "top"), channels: intList(v.channels) }),
+    toSpec: (v, m) =>
+      clean({
+        model: ref(m),
+        image: v.image,
+        layer: [v.layer, ...(v.more ?? "").split(",")].map((x) => x.trim()).filter(Boolean).join(",") || undefined,
+        top: num(v, "top"),
+        channels: intList(v.channels),
+      }),
     Result: ActivationsResult,
   },
   {
@@ -525,16 +538,36 @@ export const PAGES: PageDef[] = [
     path: "examples",
     title: "Top dataset examples",
     recipe: "examples",
-    intro: "The dataset images (or random patches) that most excite each unit.",
+    intro:
+      "The dataset images (or random patches) that most excite each unit — or, ranked by relevance, those in which the unit carries the most LRP relevance for the prediction (relevance maximization).",
+    paper: { label: "Achtibat et al. 2023 (relevance)", url: "https://arxiv.org/abs/2206.03208" },
     fields: [
       { key: "dataset", label: "Dataset", kind: "dataset", default: "digits" },
       { key: "layer", label: "Layer", kind: "layer" },
       { key: "channels", label: "Channels", kind: "text", default: "0" },
       { key: "top", label: "Examples per unit", kind: "number", default: "9" },
       { key: "patches", label: "Patches per image (0: whole images)", kind: "number", default: "0" },
+      {
+        key: "by",
+        label: "Rank by",
+        kind: "select",
+        options: ["activation", "relevance"],
+        default: "activation",
+        hint: "relevance: the unit's Deep Taylor relevance for each image's predicted class (or the target)",
+      },
+      { key: "target", label: "Target class (relevance; empty: predicted)", kind: "number", default: "" },
     ],
     toSpec: (v, m) =>
-      clean({ model: ref(m), dataset: v.dataset, layer: v.layer, channels: intList(v.channels), top: num(v, "top"), patches: num(v, "patches") }),
+      clean({
+        model: ref(m),
+        dataset: v.dataset,
+        layer: v.layer,
+        channels: intList(v.channels),
+        top: num(v, "top"),
+        patches: num(v, "patches"),
+        by: v.by,
+        target: v.by === "relevance" ? num(v, "target") : undefined,
+      }),
     Result: ExamplesResult,
   },
   {
