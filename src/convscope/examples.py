@@ -76,6 +76,13 @@ class TopExamples:
         merged = [sorted(a + b, key=Example.sort_key)[: self.k] for a, b in zip(self.examples, other.examples)]
         return TopExamples(self.k, list(self.units), merged, self.images_seen + other.images_seen)
 
+    @classmethod
+    def from_dict(cls, data: dict, k: int, images_seen: int) -> "TopExamples":
+        """The inverse of `to_dict` (a stored shard's partial result, to be merged)."""
+        units = [(u["layer"], u["index"]) for u in data["units"]]
+        examples = [[Example(e["score"], e["path"], tuple(e["box"])) for e in u["examples"]] for u in data["units"]]
+        return cls(k, units, examples, images_seen)
+
     def to_dict(self) -> dict:
         with gc_paused():
             return {
@@ -147,11 +154,13 @@ def top_examples(
     seed: int = 0,
     progress: Progress | None = None,
     scorer: Scorer | None = None,
+    observe: Callable[[torch.Tensor, list[int]], None] | None = None,
 ) -> TopExamples:
     """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit (k is
     cut to the number of candidates: images x patches). `scorer(images, units) -> [N, U]` scores a batch (default:
     `unit_scores`, the channel's mean activation; the examples recipe passes a relevance score for relevance
-    maximization). Raises ConvscopeError for k < 1, patches < 0, a patch larger than the input, an unknown layer
+    maximization). `observe(scores [M, U], image indices [M])` sees every batch's scores (class statistics of an
+    atlas shard). Raises ConvscopeError for k < 1, patches < 0, a patch larger than the input, an unknown layer
     or channel, or a dataset without one readable image."""
     if k < 1:
         raise ConvscopeError(f"k must be at least 1, got {k}")
@@ -183,7 +192,10 @@ def top_examples(
         else:
             boxes = [(0, 0, width, height)] * len(index_list)
             items = index_list
-        scores = (scorer or partial(unit_scores, subject))(images, units).T  # [U, M]
+        scores = (scorer or partial(unit_scores, subject))(images, units)  # [M, U]
+        if observe is not None:
+            observe(scores, items)
+        scores = scores.T  # [U, M]
         # the batch's own top k per unit first (stable: earlier candidates win ties), then merge with the best
         batch_order = _top(scores, k)
         batch_scores = scores.gather(1, batch_order)

@@ -390,11 +390,37 @@ class ResultStore:
                 context = RunContext(stage.out)
             else:
                 context = ctx(stage.out)
+            if context.shards is None:  # an atlas's shards go through this store too, each under its own key
+                context.shards = self.run_shards
             result = execute(entry, spec, context)
             context.check_cancel()  # a cancel that came after the last step still stores nothing
             _fault("staged")
             stored = self._commit(key, spec, result, stage, replace=refresh)
         return stored, False
+
+    def run_shards(self, specs: list[Spec], parent: RunContext) -> list[Result]:
+        """`RunContext.map` through this store, in this process: each shard answered from the store when it is
+        there (a rerun after an interruption computes only what is missing), else run and stored under its own
+        key. Counts go to `parent.shard_counts` ({"total", "from_store"}); progress ("shards", done, total)."""
+        results, hits = [], 0
+        parent.progress("shards", 0, len(specs))
+
+        def context(out: Path) -> RunContext:
+            return RunContext(
+                out,
+                device=parent.device,
+                cancel=parent.cancel_event,
+                subjects=parent.subjects,
+                on_progress=parent._sub_progress,
+            )
+
+        for i, spec in enumerate(specs):
+            result, hit = self.run(spec, context)
+            hits += hit
+            results.append(result)
+            parent.progress("shards", i + 1, len(specs))
+        parent.shard_counts = {"total": len(specs), "from_store": hits}
+        return results
 
     def put(self, key: str, spec: Spec, result: Result, *, move: bool = False, replace: bool = False) -> Result:
         """Store `result` (computed elsewhere) under `key`: the files of `result.folder` listed in

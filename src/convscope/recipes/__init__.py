@@ -6,8 +6,8 @@
     result.data["predictions"], result.artifacts
 
 Families, one module each: `inspect` (models, layers, predict, activations, dead, demo), `visualize`
-(visualize, dream), `attribute`, `dataset` (examples, selectivity, facets), `inverse_set`. `registry()` lists
-them with names, versions and JSON Schemas (`convscope recipes --json`).
+(visualize, dream), `attribute`, `dataset` (examples, selectivity, facets), `inverse_set`, `atlas` (atlas,
+atlas-scan). `registry()` lists them with names, versions and JSON Schemas (`convscope recipes --json`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .base import (
     spec_key,
 )
 
-FAMILIES = ("inspect", "visualize", "attribute", "dataset", "inverse_set")
+FAMILIES = ("inspect", "visualize", "attribute", "dataset", "inverse_set", "atlas")
 
 
 _loaded = False

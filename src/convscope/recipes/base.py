@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -188,8 +188,11 @@ class RunContext:
         cancel: threading.Event | None = None,
         subjects: SubjectPool | None = None,
         quiet: bool = True,
+        shards: "ShardRunner | None" = None,
     ):
         self.out = Path(out)
+        self.shards = shards  # how `map` runs sub-specs (set by the execution layer: the store, a Ray pool)
+        self.shard_counts: dict | None = None  # {"total", "from_store"} of the last `map`
         self.device = device
         self.on_progress, self.on_preview = on_progress, on_preview
         self.cancel_event = cancel or threading.Event()
@@ -218,6 +221,38 @@ class RunContext:
         """Raise `Cancelled` once the cancel token is set (called inside every loop of a run)."""
         if self.cancel_event.is_set():
             raise Cancelled("the run was cancelled")
+
+    # --- sub-runs (shards) ---------------------------------------------------------------------------------
+    def map(self, specs: Sequence["Spec"]) -> list["Result"]:
+        """Run sub-specs (an atlas's shards) and return their results in order. Through `self.shards` when the
+        execution layer set one (the result store: each shard stored under its own key, finished shards answered
+        from it; a Ray pool: shards spread over workers); otherwise one after another in this process, into
+        `out/shards/<i>`. Reports ("shards", done, total) and honours the cancel token between shards."""
+        specs = list(specs)
+        if self.shards is not None:
+            return self.shards(specs, self)
+        results = []
+        self.progress("shards", 0, len(specs))
+        for i, spec in enumerate(specs):
+            entry = REGISTRY[spec.recipe]
+            sub = RunContext(
+                self.out / "shards" / str(i),
+                device=self.device,
+                cancel=self.cancel_event,
+                subjects=self.subjects,
+                on_progress=self._sub_progress,
+            )
+            sub.out.mkdir(parents=True, exist_ok=True)
+            results.append(entry.run(spec, sub))
+            self.progress("shards", i + 1, len(specs))
+        self.shard_counts = {"total": len(specs), "from_store": 0}
+        return results
+
+    def _sub_progress(self, stage: str, done: int, total: int) -> None:
+        """A shard's own progress reaches this run's listener as `shard:<stage>` (only the cancel check else)."""
+        if self.on_progress is not None:
+            self.on_progress(f"shard:{stage}", done, total)
+        self.check_cancel()
 
     # --- subjects ------------------------------------------------------------------------------------------
     def subject(self, ref: ModelRef) -> "_Lease":
@@ -274,6 +309,10 @@ class RunContext:
             artifacts=sorted(self.artifacts.values(), key=lambda a: a.name),
             folder=str(self.out),
         )
+
+
+# runs an atlas's shards: (specs, the parent's context) -> their results, in order (RunContext.map)
+ShardRunner = Callable[[list[Spec], RunContext], list[Result]]
 
 
 def _media_type(name: str) -> str:

@@ -1,0 +1,271 @@
+"""The whole-model atlas (OpenAI Microscope's view, self-hosted): every unit of the chosen layers with its feature
+visualization and the dataset images that excite it most, computed as independent shards and merged.
+
+Shards, each an ordinary spec stored in the result store under its own key (`RunContext.map`):
+- feature visualization: one `visualize` spec per `units_per_shard` channels of a layer (per-item random
+  streams make a unit's image independent of its batch mates and of the shard size);
+- the dataset scan: one `atlas-scan` spec per `images_per_shard` images, over every unit at once (one forward
+  per batch), giving partial top-k examples and per-class activation sums; partial results merge associatively
+  (`TopExamples.merge`, sums), so shards can run anywhere, in any order, and a rerun after an interruption
+  computes only the shards that are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import torch
+from pydantic import Field, field_validator
+
+from ..errors import ConvscopeError
+from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
+from .dataset import Fit
+
+ATLAS_TYPES = ("Conv2d",)  # `layers = all`: every convolution's output
+
+
+def parse_channels(text: str) -> list[int] | None:
+    """`all` -> None; `0-15,32,40-41` -> [0, ..., 15, 32, 40, 41] (sorted, no repeats). ValueError otherwise."""
+    text = text.strip()
+    if text == "all":
+        return None
+    chosen: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ValueError(f"`{part}` is not a channel or a range like 0-15 (or give all)")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ValueError(f"range `{part}` runs backwards")
+        if last - first > 100_000:
+            raise ValueError(f"range `{part}` is too long")
+        chosen.update(range(first, last + 1))
+    return sorted(chosen)
+
+
+class AtlasSpec(Spec):
+    """Every unit of the chosen layers: its feature visualization and its top dataset examples."""
+
+    model: ModelRef = ModelRef()
+    layers: str = Field("all", min_length=1, description="all (every Conv2d layer) or layer names separated by commas")
+    channels: str = Field(
+        "all", min_length=1, description="all, or channels and ranges such as 0-15,32 (cut at each layer's count)"
+    )
+    dataset: DatasetRef | None = Field(None, description="images for the top examples (none: visualizations only)")
+    top: int = Field(9, ge=1, le=100, description="examples per unit")
+    steps: int = Field(256, ge=1, le=100_000, description="optimization steps of each visualization")
+    size: int | None = Field(None, ge=8, le=2048, description="visualization size (default: the model's)")
+    seed: int = 0
+    units_per_shard: int = Field(16, ge=1, le=256, description="units per visualization shard")
+    images_per_shard: int = Field(512, ge=1, le=1_000_000, description="images per dataset-scan shard")
+    batch_size: int = Field(32, ge=1, le=4096, description="images per forward pass of the scan")
+    fit: Fit = "squash"
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: str) -> str:
+        parse_channels(value)
+        return value
+
+
+class AtlasScanSpec(Spec):
+    """One shard of an atlas's dataset scan: images [start, stop) of the dataset, every unit of the atlas."""
+
+    model: ModelRef = ModelRef()
+    dataset: DatasetRef
+    layers: list[str] = Field(min_length=1)
+    channels: list[list[int]] = Field(min_length=1, description="per layer, its channels")
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+    top: int = Field(9, ge=1, le=100)
+    batch_size: int = Field(32, ge=1, le=4096)
+    fit: Fit = "squash"
+
+
+@recipe("atlas-scan", 1, AtlasScanSpec, "one shard of an atlas's dataset scan: partial top-k and class sums")
+def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
+    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}]}], "images", "class_sums" [U][K],
+    "class_counts" [K], "skipped"}: the `top` images of [start, stop) per unit by mean activation over space
+    (seed 001 eq. 3.2), and per unit the sum of that score over the shard's images of each class (K = the
+    dataset's classes; none for an unlabelled folder). Merging shards: top-k of the union, sums added."""
+    from ..data import open_dataset
+    from ..examples import top_examples
+
+    if len(spec.channels) != len(spec.layers):
+        raise ConvscopeError("channels: one list per layer")
+    with ctx.subject(spec.model) as subject:
+        dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
+        stop = min(spec.stop, len(dataset))
+        if spec.start >= stop:
+            raise ConvscopeError(f"start: {spec.start} is past the dataset's {len(dataset)} images")
+        units = [(layer, c) for layer, channels in zip(spec.layers, spec.channels) for c in channels]
+        classes = len(dataset.classes or [])
+        sums = torch.zeros(len(units), classes, dtype=torch.float64)
+        counts = torch.zeros(classes, dtype=torch.long)
+
+        def observe(scores: torch.Tensor, items: list[int]) -> None:
+            if not classes:
+                return
+            targets = torch.tensor([dataset.targets[i] for i in items])
+            sums.index_add_(1, targets, scores.T.double())
+            counts.index_add_(0, targets, torch.ones_like(targets))
+
+        result = top_examples(
+            subject,
+            dataset,
+            units,
+            spec.top,
+            batch_size=spec.batch_size,
+            indices=range(spec.start, stop),
+            progress=ctx.progress,
+            observe=observe,
+        )
+    data = result.to_dict()
+    data.update(
+        images=result.images_seen,
+        class_sums=sums.tolist(),
+        class_counts=counts.tolist(),
+        skipped=[{"path": p, "reason": r} for p, r in dataset.skipped],
+    )
+    return ctx.result("atlas-scan", data)
+
+
+def _units(subject, spec: AtlasSpec) -> list[tuple[str, list[int]]]:
+    """(layer, channels) of the atlas, in the model's execution order for `all`, else as named."""
+    if spec.layers.strip() == "all":
+        layers = [n.name for n in subject.graph.in_execution_order() if n.type in ATLAS_TYPES]
+        if not layers:
+            raise ConvscopeError(f"layers: model {subject.name} has no {' or '.join(ATLAS_TYPES)} layer")
+    else:
+        layers = list(dict.fromkeys(subject.resolve(n.strip()) for n in spec.layers.split(",") if n.strip()))
+        if not layers:
+            raise ConvscopeError("layers: give all or layer names separated by commas")
+    wanted = parse_channels(spec.channels)
+    chosen = []
+    for layer in layers:
+        count = subject.num_channels(layer)
+        channels = list(range(count)) if wanted is None else [c for c in wanted if c < count]
+        if not channels:
+            raise ConvscopeError(f"channels: layer `{layer}` has {count} channels, none of `{spec.channels}`")
+        chosen.append((layer, channels))
+    return chosen
+
+
+@recipe("atlas", 1, AtlasSpec, "every unit of the chosen layers: feature visualization and top dataset examples")
+def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
+    """{"model", "layers": [{"name", "type", "output_shape", "channels"}], "units": [{"layer", "index", "image",
+    "activation", "examples": [{"path", "score", "box"}], "sheet", "class_means" (per dataset class, or null)}],
+    "classes", "images", "shards": {"total", "from_store"}}, and `atlas.json` with the same content.
+
+    Images: `units/<layer>/<index>.png`, the unit's feature visualization (seed 001 §3.2: Fourier
+    parameterization, decorrelated colour, the seed001 transforms; `steps` steps at `size`); `sheet`: its top
+    `top` dataset images by mean activation (seed 001 eq. 3.2). Every shard goes through `ctx.map` (the result
+    store when run through it, so a rerun skips finished shards). Raises ConvscopeError naming the field for an
+    unknown layer, channels outside every layer, or a dataset without readable images."""
+    from ..artifacts import example_sheets
+    from ..data import open_dataset
+    from ..examples import TopExamples
+    from .visualize import VisualizeSpec
+
+    with ctx.subject(spec.model) as subject:  # released before the shards run: they lease it themselves
+        chosen = _units(subject, spec)
+        nodes = {layer: subject.graph.node(layer) for layer, _ in chosen}
+        dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit) if spec.dataset is not None else None
+        model_name = subject.name
+    width = spec.units_per_shard
+    visualize = [
+        VisualizeSpec(
+            model=spec.model,
+            layer=layer,
+            channels=channels[i : i + width],
+            steps=spec.steps,
+            size=spec.size,
+            seed=spec.seed,
+            batch_size=min(8, width),
+        )
+        for layer, channels in chosen
+        for i in range(0, len(channels), width)
+    ]
+    scans = []
+    if dataset is not None:
+        if len(dataset) == 0:
+            raise ConvscopeError(f"dataset: {spec.dataset} holds no image")
+        scans = [
+            AtlasScanSpec(
+                model=spec.model,
+                dataset=spec.dataset,
+                layers=[layer for layer, _ in chosen],
+                channels=[channels for _, channels in chosen],
+                start=start,
+                stop=min(start + spec.images_per_shard, len(dataset)),
+                top=spec.top,
+                batch_size=spec.batch_size,
+                fit=spec.fit,
+            )
+            for start in range(0, len(dataset), spec.images_per_shard)
+        ]
+    results = ctx.map([*visualize, *scans])
+    counts = ctx.shard_counts or {"total": len(results), "from_store": 0}
+
+    # feature visualizations: each unit's picture copied into the atlas (a self-contained result)
+    pictures: dict[tuple[str, int], dict] = {}
+    for shard, result in zip(visualize, results[: len(visualize)]):
+        for c, entry in zip(shard.channels, result.data["images"]):
+            name = f"units/{shard.layer.replace('/', '-')}/{c}.png"
+            target = ctx.path(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry["path"], target)
+            pictures[(shard.layer, c)] = {"image": str(target), "activation": entry["activation"]}
+
+    examples: dict[tuple[str, int], dict] = {}
+    classes, images = None, 0
+    if scans:
+        parts = results[len(visualize) :]
+        merged = None
+        sums = None
+        counts_per_class = None
+        for part in parts:
+            data = part.data
+            top = TopExamples.from_dict(data, spec.top, data["images"])
+            merged = top if merged is None else merged.merge(top)
+            part_sums = torch.tensor(data["class_sums"], dtype=torch.float64)
+            part_counts = torch.tensor(data["class_counts"], dtype=torch.long)
+            sums = part_sums if sums is None else sums + part_sums
+            counts_per_class = part_counts if counts_per_class is None else counts_per_class + part_counts
+        images = merged.images_seen
+        classes = dataset.classes or None
+        means = (sums / counts_per_class.clamp(min=1)).tolist() if classes else None
+        sheets = example_sheets(merged, dataset, ctx.out / "examples")
+        for u, (unit, unit_examples, sheet) in enumerate(zip(merged.units, merged.examples, sheets)):
+            examples[unit] = {
+                "examples": [e.to_dict() for e in unit_examples],
+                "sheet": ctx.adopt(sheet),
+                "class_means": means[u] if means is not None else None,
+            }
+
+    units = []
+    for layer, channels in chosen:
+        for c in channels:
+            entry = {"layer": layer, "index": c, **pictures[(layer, c)]}
+            entry.update(examples.get((layer, c), {"examples": [], "sheet": None, "class_means": None}))
+            units.append(entry)
+    data = {
+        "model": model_name,
+        "layers": [
+            {
+                "name": layer,
+                "type": nodes[layer].type,
+                "output_shape": nodes[layer].output_shape,
+                "channels": channels,
+            }
+            for layer, channels in chosen
+        ],
+        "units": units,
+        "classes": classes,
+        "images": images,
+        "steps": spec.steps,
+        "shards": counts,
+    }
+    ctx.write_json("atlas.json", data)
+    return ctx.result("atlas", data)

@@ -1,0 +1,138 @@
+"""Issue 16 (local backend): the atlas as shards in the result store, merged; resumable; shard sizes do not change
+the result; the scan's merge equals a whole-dataset top-k and its class means a direct computation."""
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import convscope
+from convscope.cli import main
+from convscope.data import open_dataset
+from convscope.errors import Cancelled
+from convscope.examples import top_examples, unit_scores
+from convscope.recipes import RunContext
+from convscope.recipes.atlas import AtlasSpec, parse_channels
+from convscope.store import ResultStore
+
+DIGITS = {"spec": "digits"}
+
+
+def atlas(store, **fields):
+    spec = AtlasSpec(model=DIGITS, **{"steps": 8, "top": 4, **fields})
+    return store.run(spec, lambda out: RunContext(out))
+
+
+def pixels(path):
+    return np.asarray(Image.open(path), dtype=np.float64) / 255
+
+
+def test_atlas_of_digits_matches_the_direct_computations(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    result, hit = atlas(
+        store, layers="features.3,logits", channels="0-2,9", dataset="digits", units_per_shard=2, images_per_shard=700
+    )
+    data = result.data
+    assert not hit and data["model"] == "digits" and data["images"] == 1797
+    assert [(u["layer"], u["index"]) for u in data["units"]] == [
+        *[("features.3", c) for c in (0, 1, 2, 9)],
+        *[("logits", c) for c in (0, 1, 2, 9)],
+    ]
+    # shards: 2 visualization shards per layer (units_per_shard 2) + 3 scan shards (700 images each)
+    assert data["shards"] == {"total": 7, "from_store": 0}
+    subject = convscope.load("digits")
+    dataset = open_dataset("digits", subject.input)
+    units = [(u["layer"], u["index"]) for u in data["units"]]
+    whole = top_examples(subject, dataset, units, k=4)
+    for unit, expected in zip(data["units"], whole.examples):
+        assert [e["path"] for e in unit["examples"]] == [e.id for e in expected]
+        assert [e["score"] for e in unit["examples"]] == pytest.approx([e.score for e in expected], rel=1e-5)
+        assert np.asarray(Image.open(unit["sheet"])).size > 0
+        picture = pixels(unit["image"])
+        assert picture.shape[:2] == (32, 32) and picture.std() > 0.01  # a picture, not a blank
+    # class means: each unit's mean activation over the images of each digit
+    scores = torch.cat([unit_scores(subject, images, units) for images, _ in dataset.batches(256)])
+    targets = torch.tensor(dataset.targets)
+    for u, unit in enumerate(data["units"]):
+        direct = [float(scores[targets == k, u].mean()) for k in range(10)]
+        assert unit["class_means"] == pytest.approx(direct, rel=1e-4, abs=1e-5)
+    # the digits' logits like their own digit best
+    logit_rows = [u for u in data["units"] if u["layer"] == "logits"]
+    assert all(int(np.argmax(u["class_means"])) == u["index"] for u in logit_rows)
+    saved = json.loads(Path(result.folder, "atlas.json").read_text())
+    assert saved["units"][0]["image"] == "units/features.3/0.png"  # relative: the folder can move
+
+
+def test_shard_sizes_do_not_change_the_atlas_and_a_rerun_is_answered_by_the_store(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    fields = {"layers": "features.0", "channels": "0-3", "dataset": "digits"}
+    small, _ = atlas(store, **fields, units_per_shard=1, images_per_shard=400)
+    large, _ = atlas(store, **fields, units_per_shard=4, images_per_shard=2000)
+    assert small.data["shards"]["total"] == 4 + 5 and large.data["shards"]["total"] == 1 + 1
+    for a, b in zip(small.data["units"], large.data["units"]):
+        assert a["examples"] == b["examples"] and a["class_means"] == pytest.approx(b["class_means"], rel=1e-9)
+        assert np.abs(pixels(a["image"]) - pixels(b["image"])).mean() <= 1 / 255
+    # the same atlas again: one hit for the atlas itself; with another spec around the same shards, all hits
+    _, hit = atlas(store, **fields, units_per_shard=1, images_per_shard=400)
+    assert hit
+    again, hit = atlas(store, **fields, units_per_shard=1, images_per_shard=400, batch_size=31)
+    assert not hit and again.data["shards"]["total"] == 9
+    # batch_size only changes the scan shards' specs: the 4 visualization shards come from the store
+    assert again.data["shards"]["from_store"] == 4
+
+
+def test_an_interrupted_atlas_resumes_without_recomputing_finished_shards(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    cancel = threading.Event()
+    finished = []
+
+    def listen(stage, done, total):
+        if stage == "shards" and done:
+            finished.append(done)
+            if done == 3:
+                cancel.set()  # interrupted after the third shard
+
+    spec = AtlasSpec(model=DIGITS, layers="features.3", channels="0-5", steps=8, units_per_shard=1)
+    with pytest.raises(Cancelled):
+        store.run(spec, lambda out: RunContext(out, on_progress=listen, cancel=cancel))
+    assert finished == [1, 2, 3]
+    result, hit = store.run(spec, lambda out: RunContext(out))
+    assert not hit and result.data["shards"] == {"total": 6, "from_store": 3}
+    assert len(result.data["units"]) == 6
+
+
+def test_channel_ranges_and_bad_requests(capsys, tmp_path):
+    assert parse_channels("all") is None
+    assert parse_channels("0-3, 7,2") == [0, 1, 2, 3, 7]
+    for bad in ("3-1", "a", "1-", "-2"):
+        with pytest.raises(ValueError):
+            parse_channels(bad)
+    out = ["--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "store")]
+    assert main(["atlas", "--model", "digits", "--layers", "features.99", *out]) == 2
+    assert "features.99" in capsys.readouterr().err
+    assert main(["atlas", "--model", "digits", "--layers", "features.0", "--channels", "40-50", *out]) == 2
+    err = capsys.readouterr().err
+    assert "channels" in err and "16 channels" in err
+    assert main(["atlas", "--model", "digits", "--channels", "5-2", *out]) == 2
+    assert "backwards" in capsys.readouterr().err
+
+
+def test_atlas_cli_layers_all_writes_atlas_json(capsys, tmp_path):
+    """`--layers all`: every Conv2d layer in execution order; the files land in --out."""
+    code = main(
+        [
+            "atlas", "--model", "digits", "--channels", "0", "--steps", "4", "--json",
+            "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "store"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [layer["name"] for layer in result["layers"]] == ["features.0", "features.3", "features.6"]
+    saved = json.loads((tmp_path / "out" / "atlas.json").read_text())
+    assert [u["layer"] for u in saved["units"]] == ["features.0", "features.3", "features.6"]
+    assert all((tmp_path / "out" / u["image"]).is_file() for u in saved["units"])
+    assert saved["images"] == 0 and all(u["examples"] == [] for u in saved["units"])
