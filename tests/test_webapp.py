@@ -205,6 +205,43 @@ def test_a_job_is_cancelled_from_the_jobs_page(server, page):
     assert httpx.get(f"{server}/api/jobs/{job}").json()["status"] == "cancelled"
 
 
+def test_an_atlas_is_browsable_from_the_store(server, page):
+    """Issue 16: an atlas in the server's store (here made by the atlas recipe over the API) is listed, shown as a
+    grid per layer, and its units' pages show the stored picture and examples without running anything."""
+    spec = {
+        "model": {"spec": "digits"},
+        "layers": "features.0,features.3",
+        "channels": "0-2",
+        "dataset": "digits",
+        "steps": 4,
+        "top": 4,
+    }
+    job = httpx.post(f"{server}/api/runs", json={"recipe": "atlas", "spec": spec}).json()["job"]
+    end = time.time() + 240
+    while (status := httpx.get(f"{server}/api/jobs/{job}").json()["status"]) not in ("done", "failed", "cancelled"):
+        assert time.time() < end, "the atlas did not finish"
+        time.sleep(0.5)
+    assert status == "done"
+    key = httpx.get(f"{server}/api/jobs/{job}").json()["hash"]
+    listed = httpx.get(f"{server}/api/atlases").json()["atlases"]
+    assert [a["units"] for a in listed if a["hash"] == key] == [6]
+    jobs_before = {j["id"] for j in httpx.get(f"{server}/api/jobs").json()["jobs"]}
+    page.goto(f"{server}/#/atlas")
+    page.get_by_test_id(f"atlas-{key}").click()
+    grid = page.get_by_test_id("atlas-layer-features.3")
+    grid.wait_for()
+    assert grid.locator("figure").count() == 3
+    page.get_by_test_id("atlas-unit-features.3-1").locator("a").click()
+    assert page.url.endswith(f"#/model/digits/layer/features.3/unit/1?atlas={key}")
+    section = page.get_by_test_id("unit-atlas")
+    section.wait_for()
+    for picture in section.locator("img").element_handles():
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture)
+    assert section.locator("img").count() == 2 and "mean activation per class" in section.inner_text()
+    new_jobs = [j["recipe"] for j in httpx.get(f"{server}/api/jobs").json()["jobs"] if j["id"] not in jobs_before]
+    assert set(new_jobs) <= {"layers"}, new_jobs  # only the page's layer list: no visualization, no scan
+
+
 def test_narrow_window(server, browser):
     context = browser.new_context(viewport={"width": 420, "height": 800})
     tab = context.new_page()

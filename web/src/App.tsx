@@ -3,6 +3,7 @@
 import { HashRouter, NavLink, Route, Routes, useNavigate, useParams } from "react-router";
 import { useOffered } from "./components/pickers";
 import { RecipePage } from "./components/RecipePage";
+import { Atlas, Atlases } from "./pages/Atlas";
 import { Graph } from "./pages/Graph";
 import { Home } from "./pages/Home";
 import { Jobs } from "./pages/Jobs";
@@ -48,6 +49,7 @@ function Shell({ children }: { children: React.ReactNode }) {
               {p.title}
             </NavLink>
           ))}
+          <NavLink to="/atlas">Atlases</NavLink>
           <NavLink to="/jobs">Jobs</NavLink>
           <a href="/docs">API</a>
         </nav>
@@ -72,6 +74,8 @@ export function App() {
       <Routes>
         <Route path="/" element={<Shell><Home /></Shell>} />
         <Route path="/jobs" element={<Shell><Jobs /></Shell>} />
+        <Route path="/atlas" element={<Shell><Atlases /></Shell>} />
+        <Route path="/atlas/:hash" element={<Shell><Atlas /></Shell>} />
         <Route path="/model/:model" element={<Shell><Home /></Shell>} />
         <Route path="/model/:model/graph" element={<Shell><Graph /></Shell>} />
         <Route path="/model/:model/layer/:layer/unit/:index" element={<Shell><Unit /></Shell>} />

@@ -136,6 +136,20 @@ class ResultView(BaseModel):
     artifacts: list[ArtifactView]
 
 
+class AtlasSummary(BaseModel):
+    hash: str = Field(description="the atlas result's key: GET /api/results/{hash} gives it whole")
+    model: str
+    layers: list[str]
+    units: int
+    images: int = Field(description="dataset images scanned for the top examples (0: visualizations only)")
+    steps: int
+    created: float = Field(description="when it was stored (unix seconds)")
+
+
+class AtlasList(BaseModel):
+    atlases: list[AtlasSummary]
+
+
 class JobView(BaseModel):
     id: str
     recipe: str
@@ -1013,6 +1027,29 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         image = job.previews[name]
         (image if hasattr(image, "save") else tensor_to_pil(image.detach().float().cpu())).save(buffer, "PNG")
         return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/atlases", response_model=AtlasList, tags=["results"], responses=_errors(401))
+    def atlases() -> dict:
+        """Every atlas in the result store (computed here, by `convscope atlas` on this data dir, or on a cluster
+        writing to it), newest first: browse one with GET /api/results/{hash} or the web app's atlas page."""
+        found = []
+        for entry in reversed(platform.store.list("atlas")):
+            result = platform.store.get(entry.key)
+            if result is None:
+                continue
+            data = result.data
+            found.append(
+                {
+                    "hash": entry.key,
+                    "model": data["model"],
+                    "layers": [layer["name"] for layer in data["layers"]],
+                    "units": len(data["units"]),
+                    "images": data["images"],
+                    "steps": data["steps"],
+                    "created": entry.created,
+                }
+            )
+        return {"atlases": found}
 
     @app.get("/api/results/{hash}", response_model=ResultView, tags=["results"], responses=_errors(401, 404))
     def result(hash: str) -> dict:

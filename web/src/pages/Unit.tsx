@@ -1,12 +1,13 @@
 // A unit's page (a stable, shareable URL): everything about one unit, each view computed on demand and kept by
 // the server's result store (a second visit answers at once).
 import { useEffect, useState } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useParams, useSearchParams } from "react-router";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { Spec } from "../api/client";
 import { useRun } from "../api/useRun";
 import { DatasetSelect, channelsOf, useLayers } from "../components/pickers";
 import { RunPanel } from "../components/RunPanel";
+import { AtlasUnit } from "./Atlas";
 
 type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -50,6 +51,8 @@ function Section({
 export function Unit() {
   const { model = "default", layer = "", index = "0" } = useParams();
   const unit = Number(index);
+  const atlas = useSearchParams()[0].get("atlas");
+  const keep = atlas ? `?atlas=${atlas}` : "";
   const [dataset, setDataset] = useState("digits");
   const { graph } = useLayers(model);
   const info = graph?.layers.find((l) => l.name === layer);
@@ -73,8 +76,8 @@ export function Unit() {
           {count !== undefined && (
             <>
               {" "}
-              · {unit > 0 && <Link to={`${base}${unit - 1}`}>← {unit - 1}</Link>}{" "}
-              {unit + 1 < count && <Link to={`${base}${unit + 1}`}>{unit + 1} →</Link>}
+              · {unit > 0 && <Link to={`${base}${unit - 1}${keep}`}>← {unit - 1}</Link>}{" "}
+              {unit + 1 < count && <Link to={`${base}${unit + 1}${keep}`}>{unit + 1} →</Link>}
             </>
           )}
         </p>
@@ -83,12 +86,13 @@ export function Unit() {
           <DatasetSelect value={dataset} onChange={setDataset} />
         </label>
       </header>
+      {atlas && <AtlasUnit hash={atlas} layer={layer} index={unit} />}
       <div className="unit-grid">
         <Section
           title="Feature visualization"
           recipe="visualize"
           spec={{ model: ref, layer, channels: [unit], steps: 128 }}
-          auto
+          auto={!atlas /* from an atlas: its stored picture is shown above, nothing runs unasked */}
           testid="unit-visualization"
           render={(d) => (
             <figure className="tile" data-testid="unit-visualization-result">

@@ -1,0 +1,157 @@
+// Atlases (issue 16): every atlas in the server's result store, and one atlas as layer → grid of units → unit
+// page, read from the stored result (nothing is computed again). `convscope atlas --data-dir D` on any machine
+// writing to the store this server reads makes it appear here.
+import { useEffect, useState } from "react";
+import { Link, useParams } from "react-router";
+import { api, type ResultView, type Schemas } from "../api/client";
+
+type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const unitInAtlas = (model: string, layer: string, index: number, hash: string) =>
+  `/model/${encodeURIComponent(model)}/layer/${encodeURIComponent(layer)}/unit/${index}?atlas=${hash}`;
+
+/** A stored atlas by its hash (null while loading, an error message when it is not there). */
+export function useAtlas(hash: string | undefined): { atlas: ResultView | null; error: string | null } {
+  const [state, setState] = useState<{ atlas: ResultView | null; error: string | null }>({ atlas: null, error: null });
+  useEffect(() => {
+    if (!hash) return;
+    let live = true;
+    void api.GET("/api/results/{hash}", { params: { path: { hash } } }).then(({ data, error }) => {
+      if (!live) return;
+      if (data && data.recipe === "atlas") setState({ atlas: data, error: null });
+      else setState({ atlas: null, error: error ? String((error as Data).detail ?? "not found") : `${hash} is not an atlas` });
+    });
+    return () => {
+      live = false;
+    };
+  }, [hash]);
+  return state;
+}
+
+export function Atlases() {
+  const [list, setList] = useState<Schemas["AtlasSummary"][] | null>(null);
+  useEffect(() => {
+    void api.GET("/api/atlases").then(({ data }) => setList(data?.atlases ?? []));
+  }, []);
+  return (
+    <div className="page">
+      <header className="page-head">
+        <h1>Atlases</h1>
+        <p>
+          Whole-model atlases in this server's result store: every unit of the chosen layers with its feature
+          visualization and top dataset examples. Make one with <code>convscope atlas --data-dir …</code> (on this
+          machine or a Ray cluster writing to the same store) or by running the <code>atlas</code> recipe.
+        </p>
+      </header>
+      {list === null ? (
+        <p>loading…</p>
+      ) : list.length === 0 ? (
+        <p data-testid="no-atlas">No atlas in the store yet.</p>
+      ) : (
+        <table className="jobs" data-testid="atlases">
+          <thead>
+            <tr>
+              <th>model</th>
+              <th>layers</th>
+              <th>units</th>
+              <th>dataset images</th>
+              <th>steps</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((a) => (
+              <tr key={a.hash}>
+                <td>
+                  <Link to={`/atlas/${a.hash}`} data-testid={`atlas-${a.hash}`}>
+                    {a.model}
+                  </Link>
+                </td>
+                <td>{a.layers.join(", ")}</td>
+                <td>{a.units}</td>
+                <td>{a.images}</td>
+                <td>{a.steps}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+export function Atlas() {
+  const { hash = "" } = useParams();
+  const { atlas, error } = useAtlas(hash);
+  if (error) return <p className="error page">{error}</p>;
+  if (!atlas) return <p className="page">loading…</p>;
+  const d = atlas.data as Data;
+  return (
+    <div className="page">
+      <header className="page-head">
+        <h1>Atlas of {d.model}</h1>
+        <p>
+          {d.units.length} units · {d.layers.length} layers · {d.steps} steps per visualization
+          {d.images ? ` · top examples from ${d.images} dataset images` : ""}. Click a unit for its page.
+        </p>
+      </header>
+      {d.layers.map((layer: Data) => (
+        <section key={layer.name} className="result" data-testid={`atlas-layer-${layer.name}`}>
+          <h2>
+            <code>{layer.name}</code> {layer.type} {layer.output_shape ? `[${layer.output_shape.join("×")}]` : ""}
+          </h2>
+          <div className="tiles">
+            {d.units
+              .filter((u: Data) => u.layer === layer.name)
+              .map((u: Data) => (
+                <figure key={u.index} className="tile" data-testid={`atlas-unit-${u.layer}-${u.index}`}>
+                  <Link to={unitInAtlas(d.model, u.layer, u.index, hash)}>
+                    <img src={u.image} alt={`${u.layer}:${u.index}`} loading="lazy" />
+                  </Link>
+                  <figcaption>
+                    #{u.index} → {u.activation.toFixed(2)}
+                  </figcaption>
+                </figure>
+              ))}
+          </div>
+        </section>
+      ))}
+    </div>
+  );
+}
+
+/** The unit page's atlas section: the stored picture, examples and class profile of this unit, at once. */
+export function AtlasUnit({ hash, layer, index }: { hash: string; layer: string; index: number }) {
+  const { atlas, error } = useAtlas(hash);
+  if (error) return <p className="error">atlas: {error}</p>;
+  if (!atlas) return <p>loading the atlas…</p>;
+  const d = atlas.data as Data;
+  const unit = d.units.find((u: Data) => u.layer === layer && u.index === index);
+  if (!unit) return <p>This atlas has no unit {layer}:{index}.</p>;
+  return (
+    <section className="unit-section" data-testid="unit-atlas">
+      <h2>
+        From the <Link to={`/atlas/${hash}`}>atlas</Link>
+      </h2>
+      <div className="tiles">
+        <figure className="tile">
+          <img src={unit.image} alt={`feature visualization of ${layer}:${index}`} />
+          <figcaption>
+            visualization ({d.steps} steps) → {unit.activation.toFixed(2)}
+          </figcaption>
+        </figure>
+        {unit.sheet && (
+          <figure className="tile large">
+            <img className="sheet" src={unit.sheet} alt="top dataset examples" />
+            <figcaption>top {unit.examples.length} of {d.images} images</figcaption>
+          </figure>
+        )}
+      </div>
+      {unit.class_means && d.classes && (
+        <p className="small">
+          mean activation per class:{" "}
+          {unit.class_means.map((m: number, c: number) => `${d.classes[c]} ${m.toFixed(2)}`).join(" · ")}
+        </p>
+      )}
+    </section>
+  );
+}
