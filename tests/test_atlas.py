@@ -136,3 +136,51 @@ def test_atlas_cli_layers_all_writes_atlas_json(capsys, tmp_path):
     assert [u["layer"] for u in saved["units"]] == ["features.0", "features.3", "features.6"]
     assert all((tmp_path / "out" / u["image"]).is_file() for u in saved["units"])
     assert saved["images"] == 0 and all(u["examples"] == [] for u in saved["units"])
+
+
+@pytest.fixture(scope="module")
+def ray_shards(tmp_path_factory):
+    """A local Ray with 2 workers (each 1 thread), shut down after the module's tests."""
+    from convscope.distributed import RayShards
+
+    store = tmp_path_factory.mktemp("ray") / "store"
+    with RayShards("local", workers=2, data_dir=store, object_store_mb=128) as shards:
+        yield shards, store
+
+
+def test_ray_with_two_workers_gives_the_local_atlas_and_survives_a_killed_worker(tmp_path, ray_shards):
+    import ray
+
+    shards, store_dir = ray_shards
+    fields = {"layers": "features.3", "channels": "0-3", "dataset": "digits", "units_per_shard": 1}
+    fields.update(images_per_shard=600, steps=8, top=4)
+    local, _ = atlas(ResultStore(tmp_path / "local"), **fields)
+    store = ResultStore(store_dir)
+    spec = AtlasSpec(model=DIGITS, **fields)
+    remote, hit = store.run(spec, lambda out: RunContext(out, shards=shards))
+    assert not hit and remote.data["shards"] == {"total": 4 + 3, "from_store": 0}
+    pids = {ray.get(actor.pid.remote()) for actor in shards.actors}
+    assert len(pids) == 2  # two worker processes did the work
+    for a, b in zip(local.data["units"], remote.data["units"]):
+        assert (a["layer"], a["index"]) == (b["layer"], b["index"])
+        assert a["examples"] == b["examples"]
+        assert a["class_means"] == pytest.approx(b["class_means"], rel=1e-9)
+        assert np.abs(pixels(a["image"]) - pixels(b["image"])).mean() <= 1 / 255
+    # a worker killed: the next atlas over new shards replaces it and still completes every shard
+    ray.kill(shards.actors[0])
+    more = AtlasSpec(model=DIGITS, **{**fields, "steps": 6})  # new visualization shards, the same scan shards
+    result, _ = store.run(more, lambda out: RunContext(out, shards=shards))
+    assert result.data["shards"] == {"total": 7, "from_store": 3}  # the scan shards were stored already
+    assert len(result.data["units"]) == 4 and len(shards.actors) == 2
+    # and a rerun of the first atlas over Ray: every shard from the store
+    again, _ = store.run(spec, lambda out: RunContext(out, shards=shards), refresh=True)
+    assert again.data["shards"] == {"total": 7, "from_store": 7}
+
+
+def test_ray_backend_errors_are_one_line(capsys, tmp_path):
+    out = ["--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "store")]
+    assert main(["atlas", "--model", "digits", "--workers", "2", *out]) == 2
+    assert "only with --backend ray" in capsys.readouterr().err
+    code = main(["atlas", "--model", "digits", "--backend", "ray", "--address", "127.0.0.1:1", *out])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Ray cluster answers at 127.0.0.1:1" in err and len(err.strip().splitlines()) == 1

@@ -45,7 +45,7 @@ LAYERS = {
     },
     "artifacts": {"artifacts"},
     "recipes": {"recipes"},
-    "execution": {"store", "jobs"},
+    "execution": {"store", "jobs", "distributed", "site"},
     "surfaces": {"cli", "commands", "server", "__init__"},  # the package root is the Python API's facade
 }
 ORDER = list(LAYERS)

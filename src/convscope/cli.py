@@ -301,11 +301,12 @@ class TerminalProgress:
             bar.close()
 
 
-def execute(args, spec) -> dict | None:
+def execute(args, spec, shards=None) -> dict | None:
     """Run a command's spec through its recipe (or, with --print-spec, print the spec and run nothing).
 
     A result stored for the same spec (same recipe version, same content of every file it names) is repeated
-    from the store unless --no-cache; either way the files end up in --out and the returned paths point there."""
+    from the store unless --no-cache; either way the files end up in --out and the returned paths point there.
+    `shards`: how sub-specs run (the atlas's Ray backend); default the store, in this process."""
     import shutil
 
     from . import recipes
@@ -320,7 +321,7 @@ def execute(args, spec) -> dict | None:
     progress = TerminalProgress(not quiet)
 
     def context(out: Path) -> "recipes.RunContext":
-        return recipes.RunContext(out, device=device, on_progress=progress, quiet=quiet)
+        return recipes.RunContext(out, device=device, on_progress=progress, quiet=quiet, shards=shards)
 
     try:
         if getattr(args, "no_cache", False):

@@ -3,6 +3,8 @@ computed as shards in the result store and merged (docs/atlas.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..cli import common_options, positive
 
 
@@ -25,6 +27,23 @@ def register(subparsers) -> dict:
         "--images-per-shard", type=positive, default=512, help="images per dataset-scan shard (default: %(default)s)"
     )
     p.add_argument("--batch-size", type=positive, default=32, help="images per forward pass (default: %(default)s)")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: shards one after another in this process; ray: over Ray workers (pip install convscope[ray])",
+    )
+    p.add_argument(
+        "--address",
+        default="local",
+        help="with --backend ray: local (start Ray on this machine), auto (the running cluster) or HOST:PORT",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive,
+        help="with --backend ray: Ray workers, each with its own model replica (default: CPUs - 1, or one per GPU)",
+    )
+    p.add_argument("--export", type=Path, help="also write the atlas as a static web site into this folder")
 
     common_options(p, "atlas")
     return {"atlas": cmd_atlas}
@@ -32,31 +51,48 @@ def register(subparsers) -> dict:
 
 def cmd_atlas(args) -> dict | None:
     from ..cli import build, execute, model_ref
+    from ..errors import ConvscopeError
     from ..recipes.atlas import AtlasSpec
 
-    output = execute(
-        args,
-        build(
-            AtlasSpec,
-            model=model_ref(args),
-            layers=args.layers,
-            channels=args.channels,
-            dataset=args.dataset,
-            fit=args.fit,
-            top=args.top,
-            steps=args.steps,
-            size=args.size,
-            seed=args.seed,
-            units_per_shard=args.units_per_shard,
-            images_per_shard=args.images_per_shard,
-            batch_size=args.batch_size,
-        ),
+    spec = build(
+        AtlasSpec,
+        model=model_ref(args),
+        layers=args.layers,
+        channels=args.channels,
+        dataset=args.dataset,
+        fit=args.fit,
+        top=args.top,
+        steps=args.steps,
+        size=args.size,
+        seed=args.seed,
+        units_per_shard=args.units_per_shard,
+        images_per_shard=args.images_per_shard,
+        batch_size=args.batch_size,
     )
-    if output is not None and not args.json:
+    if args.backend == "local" and (args.address != "local" or args.workers):
+        raise ConvscopeError("--address and --workers apply only with --backend ray")
+    if args.backend == "ray" and not args.print_spec:
+        from ..distributed import RayShards
+        from ..subject import resolve_device
+
+        device = str(resolve_device(args.device))
+        with RayShards(args.address, args.workers, args.data_dir, device) as shards:
+            output = execute(args, spec, shards=shards)
+    else:
+        output = execute(args, spec)
+    if output is None:
+        return None
+    if args.export is not None:
+        from ..site import export_site
+
+        output["export"] = str(export_site(args.out, args.export))
+    if not args.json:
         shards = output["shards"]
         print(
             f"{len(output['units'])} units of {len(output['layers'])} layers; {shards['total']} shards, "
             f"{shards['from_store']} from the store; {output['images']} dataset images"
         )
         print(f"atlas in {args.out} (atlas.json)")
+        if args.export is not None:
+            print(f"static site: {output['export']} (serve the folder, e.g. python -m http.server -d {args.export})")
     return output

@@ -85,6 +85,11 @@ export function Atlas() {
   if (error) return <p className="error page">{error}</p>;
   if (!atlas) return <p className="page">loading…</p>;
   const d = atlas.data as Data;
+  return <AtlasView data={d} link={(u) => unitInAtlas(d.model, u.layer, u.index, hash)} />;
+}
+
+/** An atlas as a grid of unit pictures per layer; `link(unit)` is where a unit leads. */
+export function AtlasView({ data: d, link }: { data: Data; link: (unit: Data) => string }) {
   return (
     <div className="page">
       <header className="page-head">
@@ -104,7 +109,7 @@ export function Atlas() {
               .filter((u: Data) => u.layer === layer.name)
               .map((u: Data) => (
                 <figure key={u.index} className="tile" data-testid={`atlas-unit-${u.layer}-${u.index}`}>
-                  <Link to={unitInAtlas(d.model, u.layer, u.index, hash)}>
+                  <Link to={link(u)}>
                     <img src={u.image} alt={`${u.layer}:${u.index}`} loading="lazy" />
                   </Link>
                   <figcaption>
@@ -124,13 +129,16 @@ export function AtlasUnit({ hash, layer, index }: { hash: string; layer: string;
   const { atlas, error } = useAtlas(hash);
   if (error) return <p className="error">atlas: {error}</p>;
   if (!atlas) return <p>loading the atlas…</p>;
-  const d = atlas.data as Data;
+  return <AtlasUnitView data={atlas.data as Data} layer={layer} index={index} home={`/atlas/${hash}`} />;
+}
+
+export function AtlasUnitView({ data: d, layer, index, home }: { data: Data; layer: string; index: number; home: string }) {
   const unit = d.units.find((u: Data) => u.layer === layer && u.index === index);
   if (!unit) return <p>This atlas has no unit {layer}:{index}.</p>;
   return (
     <section className="unit-section" data-testid="unit-atlas">
       <h2>
-        From the <Link to={`/atlas/${hash}`}>atlas</Link>
+        From the <Link to={home}>atlas</Link>
       </h2>
       <div className="tiles">
         <figure className="tile">
@@ -142,7 +150,9 @@ export function AtlasUnit({ hash, layer, index }: { hash: string; layer: string;
         {unit.sheet && (
           <figure className="tile large">
             <img className="sheet" src={unit.sheet} alt="top dataset examples" />
-            <figcaption>top {unit.examples.length} of {d.images} images</figcaption>
+            <figcaption>
+              top {unit.examples.length} of {d.images} images
+            </figcaption>
           </figure>
         )}
       </div>

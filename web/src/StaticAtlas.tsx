@@ -1,0 +1,68 @@
+// The static site of an exported atlas (`convscope atlas --export DIR`): the same components, reading the
+// exported atlas.json instead of the API; no server needed (any static web server, e.g. a lab's).
+import { useEffect, useState } from "react";
+import { HashRouter, Link, Route, Routes, useParams } from "react-router";
+import { AtlasUnitView, AtlasView } from "./pages/Atlas";
+
+type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const unitPage = (layer: string, index: number) => `/unit/${encodeURIComponent(layer)}/${index}`;
+
+function StaticUnit({ data }: { data: Data }) {
+  const { layer = "", index = "0" } = useParams();
+  const unit = Number(index);
+  const count = data.units.filter((u: Data) => u.layer === layer).length;
+  const at = data.units.findIndex((u: Data) => u.layer === layer && u.index === unit);
+  const before = data.units[at - 1];
+  const after = data.units[at + 1];
+  return (
+    <div className="page unit">
+      <header className="page-head">
+        <h1>
+          {layer}:{unit}
+        </h1>
+        <p>
+          <Link to="/">{data.model}</Link> · {count} units of this layer in the atlas ·{" "}
+          {before && <Link to={unitPage(before.layer, before.index)}>← {before.layer}:{before.index}</Link>}{" "}
+          {after && <Link to={unitPage(after.layer, after.index)}>{after.layer}:{after.index} →</Link>}
+        </p>
+      </header>
+      <AtlasUnitView data={data} layer={layer} index={unit} home="/" />
+    </div>
+  );
+}
+
+export function StaticAtlas({ url }: { url: string }) {
+  const [data, setData] = useState<Data | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    fetch(url)
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${url}: HTTP ${r.status}`))))
+      .then(setData, (e: unknown) =>
+        setError(`${e instanceof Error ? e.message : String(e)} — serve this folder over HTTP (e.g. python -m http.server)`),
+      );
+  }, [url]);
+  return (
+    <>
+      <header className="top">
+        <a href="#/" className="brand">
+          convscope atlas
+        </a>
+      </header>
+      <main>
+        {error ? (
+          <p className="error page">{error}</p>
+        ) : !data ? (
+          <p className="page">loading…</p>
+        ) : (
+          <HashRouter>
+            <Routes>
+              <Route path="/" element={<AtlasView data={data} link={(u) => unitPage(u.layer, u.index)} />} />
+              <Route path="/unit/:layer/:index" element={<StaticUnit data={data} />} />
+            </Routes>
+          </HashRouter>
+        )}
+      </main>
+    </>
+  );
+}
