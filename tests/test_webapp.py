@@ -5,6 +5,7 @@ A screenshot of each page is kept in test-artifacts/web/.
 
 The app must be built (scripts/test.sh runs scripts/build_web.sh first); a missing build fails, never skips."""
 
+import json
 import socket
 import threading
 import time
@@ -240,6 +241,42 @@ def test_an_atlas_is_browsable_from_the_store(server, page):
     assert section.locator("img").count() == 2 and "mean activation per class" in section.inner_text()
     new_jobs = [j["recipe"] for j in httpx.get(f"{server}/api/jobs").json()["jobs"] if j["id"] not in jobs_before]
     assert set(new_jobs) <= {"layers"}, new_jobs  # only the page's layer list: no visualization, no scan
+
+
+def test_an_exported_atlas_is_a_static_site(tmp_path, page):
+    """`convscope atlas --export DIR`: the folder, served by a plain static web server (no convscope), shows the
+    atlas's grid and a unit page with its picture and examples."""
+    import functools
+    import http.server
+
+    from convscope.cli import main
+
+    site = tmp_path / "site"
+    argv = ["atlas", "--model", "digits", "--layers", "features.0,features.3", "--channels", "0-3", "--dataset"]
+    argv += ["digits", "--steps", "4", "--top", "4", "--export", str(site), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--data-dir", str(tmp_path / "store"), "--json"]) == 0
+    exported = json.loads((site / "atlas.json").read_text())
+    assert len(exported["units"]) == 8 and exported["units"][5]["page"] == "index.html#/unit/features.3/1"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        page.goto(f"{base}/index.html")
+        grid = page.get_by_test_id("atlas-layer-features.3")
+        grid.wait_for()
+        assert grid.locator("figure").count() == 4
+        page.get_by_test_id("atlas-unit-features.3-1").locator("a").click()
+        section = page.get_by_test_id("unit-atlas")
+        section.wait_for()
+        for picture in section.locator("img").element_handles():
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture)
+        assert "features.3:1" in page.locator("header.page-head").inner_text()
+        page.goto(f"{base}/{exported['units'][0]['page']}")  # a unit's page straight from atlas.json
+        page.get_by_test_id("unit-atlas").wait_for()
+        assert "features.0:0" in page.locator("header.page-head").inner_text()
+    finally:
+        httpd.shutdown()
 
 
 def test_narrow_window(server, browser):
