@@ -127,6 +127,22 @@ def test_cancel_a_running_job_within_one_step(runner):
     assert not runner.cancel(job.id)  # already finished
 
 
+def test_the_same_spec_while_it_runs_follows_the_running_job(runner):
+    """A page reloaded mid-run posts its spec again: it gets the job already running, not a second copy."""
+    spec = StepsSpec(steps=200, delay=0.01, seed=21)
+    first = runner.submit(spec)
+    wait_for(lambda: first.state == "running")
+    again = runner.submit(StepsSpec(steps=200, delay=0.01, seed=21))
+    assert again is first and len([j for j in runner.jobs() if j.key == first.key]) == 1
+    assert runner.submit(spec, "cuda:0") is not first  # another device: its own job
+    assert runner.submit(spec, refresh=True) is not first  # an explicit rerun: its own job
+    runner.cancel(first.id)
+    fresh = runner.submit(spec)  # after a cancel: a new run
+    assert fresh is not first
+    for job in runner.jobs():
+        runner.cancel(job.id)
+
+
 def test_cancel_a_queued_job_it_never_starts(runner):
     first = runner.submit(StepsSpec(steps=100, delay=0.01, seed=3))
     second = runner.submit(StepsSpec(steps=2, seed=4))

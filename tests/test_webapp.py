@@ -279,6 +279,41 @@ def test_an_exported_atlas_is_a_static_site(tmp_path, page):
         httpd.shutdown()
 
 
+def test_state_follows_the_url_the_model_and_the_nav(server, page):
+    """A new user's trial found these: a hash edited in the same tab runs its spec; another model never shows the
+    previous model's result; the nav leads back to a page as it was left (and from pages without a model to the
+    model last used); the unit page's views belong to the unit shown."""
+    digit = next(s["id"] for s in httpx.get(f"{server}/api/samples").json()["samples"] if s["name"] == "digit 4")
+    base = f"{server}/#/model/digits/predict?image={digit}&top=3"
+    page.goto(f"{base}&run=1")
+    page.get_by_test_id("predictions").wait_for()
+    assert page.get_by_test_id("predictions").locator("tbody tr").count() == 3
+    page.evaluate("url => { window.location.href = url }", f"{base.replace('top=3', 'top=2')}&run=1")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=predictions] tbody tr').length === 2")
+    # the nav: away and back, the page comes back with its parameters and its result
+    page.locator("nav").get_by_text("Activation maps").click()
+    page.get_by_test_id("layer-select").wait_for()
+    page.locator("nav").get_by_text("Prediction").click()
+    page.get_by_test_id("predictions").wait_for()
+    assert page.get_by_test_id("predictions").locator("tbody tr").count() == 2
+    # another model: no result of the old one under it
+    page.get_by_test_id("model-picker").select_option("default")
+    page.wait_for_function("() => window.location.hash.startsWith('#/model/default/predict')")
+    assert page.get_by_test_id("predictions").count() == 0
+    # from the Jobs page, the nav leads to the model last used
+    page.goto(f"{server}/#/jobs")
+    page.get_by_test_id("jobs").wait_for()
+    assert page.locator("nav").get_by_text("Prediction").get_attribute("href").startswith("#/model/default/predict")
+    # the unit page: the next unit shows no view of the previous one
+    page.goto(f"{server}/#/model/digits/layer/features.3/unit/5")
+    page.get_by_test_id("unit-examples-run").click()
+    page.get_by_test_id("unit-examples").locator("img.sheet").wait_for(timeout=120_000)
+    page.get_by_text("6 →").click()
+    page.wait_for_function("() => document.querySelector('header.page-head h1').innerText.includes('features.3:6')")
+    assert page.get_by_test_id("unit-examples").locator("img.sheet").count() == 0
+    assert page.get_by_test_id("unit-examples-run").is_visible()
+
+
 def test_narrow_window(server, browser):
     context = browser.new_context(viewport={"width": 420, "height": 800})
     tab = context.new_page()

@@ -268,7 +268,9 @@ class JobRunner:
     # --- submitting and following ----------------------------------------------------------------------------
     def submit(self, spec: Spec, device: str = "cpu", *, refresh: bool = False) -> Job:
         """Queue a run of `spec` on `device`; a stored result makes the job `done` at once (`from_store=True`)
-        unless `refresh`. Raises ConvscopeError for a device without workers, an unknown recipe, a spec file that
+        unless `refresh`. The same spec while a job for it is still queued or running on the device returns that
+        job (a page reloaded mid-run follows its run; nothing is computed twice; a cancel stops it for both).
+        Raises ConvscopeError for a device without workers, an unknown recipe, a spec file that
         is missing (the key needs its content) or a runner that is shut down."""
         if self._closed:
             raise ConvscopeError("the job runner is shut down")
@@ -280,6 +282,11 @@ class JobRunner:
         with self._lock:
             if self._closed:
                 raise ConvscopeError("the job runner is shut down")
+            if not refresh:
+                for active in self._jobs.values():
+                    same = active.key == job.key and active.device == device
+                    if same and active.state in ("queued", "running") and not active.cancel_event.is_set():
+                        return active
             self._jobs[job.id] = job
             self._forget_old()
             if hit is not None:

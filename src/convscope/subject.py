@@ -279,7 +279,6 @@ class Subject:
             return name
         raise UnknownLayerError(
             f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}"
-            f"; `convscope layers` lists them"
         )
 
     def module(self, name: str) -> nn.Module:

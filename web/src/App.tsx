@@ -1,5 +1,6 @@
 // The shell: a header with the model picker and the pages; hash routes, so every page has a shareable URL
 // (e.g. #/model/digits/layer/features.3/unit/5) that needs nothing from the server but the API.
+import { useEffect } from "react";
 import { HashRouter, NavLink, Route, Routes, useNavigate, useParams } from "react-router";
 import { useOffered } from "./components/pickers";
 import { RecipePage } from "./components/RecipePage";
@@ -8,6 +9,8 @@ import { Graph } from "./pages/Graph";
 import { Home } from "./pages/Home";
 import { Jobs } from "./pages/Jobs";
 import { PAGES } from "./pages/techniques";
+import { lastModel, rememberModel, rememberedQuery } from "./state";
+import type { PageDef } from "./components/RecipePage";
 import { Unit } from "./pages/Unit";
 
 function ModelPicker() {
@@ -33,8 +36,15 @@ function ModelPicker() {
 }
 
 function Shell({ children }: { children: React.ReactNode }) {
-  const model = useParams().model;
-  const at = (path: string) => (model ? `/model/${encodeURIComponent(model)}/${path}` : `/`);
+  const current = useParams().model;
+  const { models } = useOffered();
+  useEffect(() => {
+    if (current) rememberModel(current);
+  }, [current]);
+  // pages without a model (home, Jobs, Atlases) lead to the model last used, else the server's first
+  const model = current ?? lastModel() ?? models[0];
+  const at = (path: string) =>
+    model ? `/model/${encodeURIComponent(model)}/${path}${rememberedQuery(model, path)}` : `/`;
   return (
     <>
       <header className="top">
@@ -59,6 +69,12 @@ function Shell({ children }: { children: React.ReactNode }) {
   );
 }
 
+/** A technique page, fresh for each model: another model's result or running job is never shown under it. */
+function ModelPage({ page }: { page: PageDef }) {
+  const { model } = useParams();
+  return <RecipePage key={`${model}/${page.path}`} page={page} />;
+}
+
 function NotFound() {
   return (
     <div className="page">
@@ -80,7 +96,7 @@ export function App() {
         <Route path="/model/:model/graph" element={<Shell><Graph /></Shell>} />
         <Route path="/model/:model/layer/:layer/unit/:index" element={<Shell><Unit /></Shell>} />
         {PAGES.map((p) => (
-          <Route key={p.path} path={`/model/:model/${p.path}`} element={<Shell><RecipePage key={p.path} page={p} /></Shell>} />
+          <Route key={p.path} path={`/model/:model/${p.path}`} element={<Shell><ModelPage page={p} /></Shell>} />
         ))}
         <Route path="*" element={<Shell><NotFound /></Shell>} />
       </Routes>

@@ -5,7 +5,9 @@ import { useSearchParams } from "react-router";
 
 export type Values = Record<string, string>;
 
-export function useUrlState(defaults: Values): [Values, (next: Values, run?: boolean) => void, boolean] {
+export function useUrlState(
+  defaults: Values,
+): [Values, (next: Values, run?: boolean, keepRun?: boolean) => void, boolean] {
   const [params, setParams] = useSearchParams();
   const values = useMemo(() => {
     const v: Values = { ...defaults };
@@ -17,10 +19,13 @@ export function useUrlState(defaults: Values): [Values, (next: Values, run?: boo
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [params]);
   const set = useCallback(
-    (next: Values, run = false) => {
+    (next: Values, run = false, draft = false) => {
       const out = new URLSearchParams();
-      for (const [key, value] of Object.entries(next)) if (value !== "" && value !== defaults[key]) out.set(key, value);
+      // a value equal to its default stays out of the URL; an emptied field with a default is kept as `key=`
+      for (const [key, value] of Object.entries(next)) if (value !== (defaults[key] ?? "")) out.set(key, value);
       if (run) out.set("run", "1");
+      // a draft (typed, not run): the URL keeps the values but no run flag, replacing the entry
+      if (draft && out.toString() === new URLSearchParams(window.location.hash.split("?")[1] ?? "").toString()) return;
       setParams(out, { replace: !run });
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -37,4 +42,40 @@ export function intList(text: string | undefined): number[] | undefined {
 
 export function numberOr(text: string | undefined): number | undefined {
   return (text ?? "").trim() === "" ? undefined : Number(text);
+}
+
+/** The last query of each technique page (per model), so the nav leads back to the page as it was left. */
+const LAST = "convscope:page:";
+
+export function rememberPage(model: string, path: string, search: string): void {
+  try {
+    sessionStorage.setItem(`${LAST}${model}/${path}`, search);
+  } catch {
+    /* storage unavailable (private mode): the nav links stay plain */
+  }
+}
+
+export function rememberedQuery(model: string, path: string): string {
+  try {
+    return sessionStorage.getItem(`${LAST}${model}/${path}`) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** The model last visited (the nav's target from pages without a model, e.g. Jobs). */
+export function lastModel(): string | null {
+  try {
+    return sessionStorage.getItem("convscope:model");
+  } catch {
+    return null;
+  }
+}
+
+export function rememberModel(model: string): void {
+  try {
+    sessionStorage.setItem("convscope:model", model);
+  } catch {
+    /* ignore */
+  }
 }

@@ -21,8 +21,6 @@ from ..errors import ConvscopeError
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 from .dataset import Fit
 
-ATLAS_TYPES = ("Conv2d",)  # `layers = all`: every convolution's output
-
 
 def parse_channels(text: str) -> list[int] | None:
     """`all` -> None; `0-15,32,40-41` -> [0, ..., 15, 32, 40, 41] (sorted, no repeats). ValueError otherwise."""
@@ -134,9 +132,14 @@ def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
 def _units(subject, spec: AtlasSpec) -> list[tuple[str, list[int]]]:
     """(layer, channels) of the atlas, in the model's execution order for `all`, else as named."""
     if spec.layers.strip() == "all":
-        layers = [n.name for n in subject.graph.in_execution_order() if n.type in ATLAS_TYPES]
+        modules = dict(subject.model.named_modules())
+        layers = [
+            n.name
+            for n in subject.graph.in_execution_order()
+            if isinstance(modules.get(n.name), torch.nn.Conv2d)  # subclasses too (timm's Conv2dSame)
+        ]
         if not layers:
-            raise ConvscopeError(f"layers: model {subject.name} has no {' or '.join(ATLAS_TYPES)} layer")
+            raise ConvscopeError(f"layers: model {subject.name} has no Conv2d layer")
     else:
         layers = list(dict.fromkeys(subject.resolve(n.strip()) for n in spec.layers.split(",") if n.strip()))
         if not layers:

@@ -462,6 +462,10 @@ class Platform:
                         lambda t=text, i=i: _check_unit(subject, parse_unit_range(t, f"constraints[{i}]")),
                     )
                 )
+            if spec.recipe == "visualize" and not (spec.layer or spec.classes):
+                checks.append((at("layer"), lambda: _refuse_plain("visualize needs a layer (or classes)")))
+            if spec.recipe == "attribute" and spec.method == "gradcam" and spec.layer:
+                checks.append((at("layer"), lambda: _spatial_layer(subject, spec.layer)))
             side = min(subject.input.size)
             if spec.recipe == "attribute" and spec.method == "occlusion" and (spec.patch or 0) > side:
                 checks.append((at("patch"), lambda: _too_big("patch", spec.patch, side)))
@@ -696,6 +700,17 @@ def _header_size(path: str) -> tuple[int, int] | None:
 def _check_unit(subject, unit: tuple) -> None:
     """(layer, unit, ...) names a layer of the subject and a unit inside its channels."""
     subject.check_channels(subject.resolve(unit[0]), [unit[1]])
+
+
+def _refuse_plain(message: str) -> None:
+    raise ConvscopeError(message)
+
+
+def _spatial_layer(subject, layer: str) -> None:
+    """Grad-CAM's layer must give [C, H, W] maps."""
+    shape = subject.graph.output_shape(subject.resolve(layer))
+    if not isinstance(shape, list) or len(shape) != 3 or not all(isinstance(n, int) for n in shape):
+        raise ConvscopeError(f"Grad-CAM needs a layer with a spatial [C, H, W] output; `{layer}` gives {shape}")
 
 
 def _too_big(name: str, value: int, side: int) -> None:

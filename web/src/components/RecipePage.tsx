@@ -1,10 +1,10 @@
 // A technique's page: its parameters (kept in the URL), Run, live progress with previews, cancel, errors next to
 // their fields, and the result. Opening a URL with `run=1` runs it (the server answers from its store).
 import { useEffect, useRef, useState } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useLocation, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
 import { useRun } from "../api/useRun";
-import { type Values, useUrlState } from "../state";
+import { type Values, rememberPage, useUrlState } from "../state";
 import { ConstraintBuilder } from "./ConstraintBuilder";
 import { LayerPicker } from "./LayerPicker";
 import { DatasetSelect, ImagePicker } from "./pickers";
@@ -41,21 +41,33 @@ export function RecipePage({ page }: { page: PageDef }) {
   const model = useParams().model ?? "default";
   const defaults = Object.fromEntries(page.fields.map((f) => [f.key, f.default ?? ""]));
   const [values, setValues, autorun] = useUrlState(defaults);
+  const location = useLocation();
   const [draft, setDraft] = useState<Values>(values);
   const { state, run, cancel } = useRun();
-  const started = useRef(false);
+  // the spec last run from this page: a URL with run=1 (opened, reloaded, edited, or reached from the nav) runs
+  // its spec unless that is the one already shown; the server answers a stored spec at once and a spec still
+  // running with its running job
+  const lastRun = useRef<string | null>(null);
   useEffect(() => setDraft(values), [values]);
   useEffect(() => {
-    if (autorun && !started.current) {
-      started.current = true;
-      void run(page.recipe, page.toSpec(values, model));
-    }
+    if (!autorun) return;
+    const spec = page.toSpec(values, model);
+    const key = JSON.stringify(spec);
+    if (lastRun.current === key) return;
+    lastRun.current = key;
+    void run(page.recipe, spec);
   }, [autorun, values, model, page, run]);
+  useEffect(() => rememberPage(model, page.path, location.search), [model, page.path, location.search]);
+  const edit = (next: Values) => {
+    setDraft(next);
+    setValues(next, false, true); // typed values survive a reload and a visit to another page
+  };
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    started.current = true;
+    const spec = page.toSpec(draft, model);
+    lastRun.current = JSON.stringify(spec);
     setValues(draft, true);
-    void run(page.recipe, page.toSpec(draft, model));
+    void run(page.recipe, spec);
   };
   const errors = state.error?.fields ?? {};
   const errorOf = (f: FieldDef) =>
@@ -83,7 +95,7 @@ export function RecipePage({ page }: { page: PageDef }) {
       <form className="params" onSubmit={submit} aria-label={`${page.title} parameters`}>
         {shown.map((f) => (
           <Field key={f.key} label={f.label} error={errorOf(f)} hint={f.hint}>
-            <Input field={f} model={model} value={draft[f.key] ?? ""} set={(v) => setDraft({ ...draft, [f.key]: v })} />
+            <Input field={f} model={model} value={draft[f.key] ?? ""} set={(v) => edit({ ...draft, [f.key]: v })} />
           </Field>
         ))}
         {other.map(([k, msg]) => (

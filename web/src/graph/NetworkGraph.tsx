@@ -482,6 +482,36 @@ function NetworkGraphInner({
       data-layout-ms={shown ? Math.round(shown.ms) : ""}
       data-layout-on={shown?.ranOn ?? ""}
     >
+      <div className="cg-toolbar">
+        <button type="button" onClick={expandEverything} data-testid="graph-expand-all">
+          Expand all
+        </button>
+        <button type="button" onClick={collapseEverything} data-testid="graph-collapse-all">
+          Collapse all
+        </button>
+        <button type="button" onClick={resetView} data-testid="graph-reset">
+          Reset
+        </button>
+        <span className="cg-status" data-testid="graph-status">
+          {error
+            ? `layout failed: ${error}`
+            : busy
+              ? `laying out ${boxCount(view)} nodes…`
+              : shown
+                ? `${boxCount(view)} nodes · ${view.edges.length} edges · layout ${Math.round(shown.ms)} ms`
+                : ""}
+        </span>
+        <div className="cg-legend">
+          {TYPE_LEGEND.map((t) => (
+            <span key={t.category} className="cg-legend-item">
+              <i style={{ background: t.fill, borderColor: t.stroke }} />
+              {t.label}
+            </span>
+          ))}
+        </div>
+      </div>
+      {/* the toolbar sits above the canvas, never over a node or an open block's header */}
+      <div className="cg-canvas">
       <ActionsContext.Provider value={actions}>
         <ReactFlow<GraphFlowNode, GraphFlowEdge>
           nodes={nodes}
@@ -509,39 +539,12 @@ function NetworkGraphInner({
             nodeStrokeWidth={0}
             maskColor="rgba(240, 242, 245, 0.7)"
           />
-          <Panel position="top-left" className="cg-toolbar">
-            <button type="button" onClick={expandEverything} data-testid="graph-expand-all">
-              Expand all
-            </button>
-            <button type="button" onClick={collapseEverything} data-testid="graph-collapse-all">
-              Collapse all
-            </button>
-            <button type="button" onClick={resetView} data-testid="graph-reset">
-              Reset
-            </button>
-            <span className="cg-status" data-testid="graph-status">
-              {error
-                ? `layout failed: ${error}`
-                : busy
-                  ? `laying out ${boxCount(view)} nodes…`
-                  : shown
-                    ? `${boxCount(view)} nodes · ${view.edges.length} edges · layout ${Math.round(shown.ms)} ms`
-                    : ""}
-            </span>
-            <div className="cg-legend">
-              {TYPE_LEGEND.map((t) => (
-                <span key={t.category} className="cg-legend-item">
-                  <i style={{ background: t.fill, borderColor: t.stroke }} />
-                  {t.label}
-                </span>
-              ))}
-            </div>
-          </Panel>
           <Panel position="top-right">
             <InfoBox view={layout?.view ?? view} hoverStore={hoverStore} selectedId={selectedId} />
           </Panel>
         </ReactFlow>
       </ActionsContext.Provider>
+      </div>
     </div>
   );
 }

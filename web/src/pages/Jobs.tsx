@@ -2,9 +2,12 @@
 import { useEffect, useState } from "react";
 import { api, type JobView } from "../api/client";
 
+const LOOKUPS = new Set(["layers", "models"]);
+
 export function Jobs() {
   const [jobs, setJobs] = useState<JobView[]>([]);
   const [open, setOpen] = useState<string>();
+  const [lookups, setLookups] = useState(false); // the pages' own quick lookups (layer lists, model lists)
   useEffect(() => {
     let live = true;
     const load = async () => {
@@ -23,7 +26,12 @@ export function Jobs() {
     <div className="page">
       <header className="page-head">
         <h1>Jobs</h1>
+        <label className="small">
+          <input type="checkbox" checked={lookups} onChange={(e) => setLookups(e.target.checked)} /> show the
+          pages' quick lookups (layer and model lists)
+        </label>
       </header>
+      <div className="table-wrap">
       <table className="jobs" data-testid="jobs">
         <thead>
           <tr>
@@ -35,7 +43,7 @@ export function Jobs() {
           </tr>
         </thead>
         <tbody>
-          {jobs.map((j) => {
+          {jobs.filter((j) => lookups || !LOOKUPS.has(j.recipe)).map((j) => {
             const active = j.status === "queued" || j.status === "running";
             return (
               <tr key={j.id} data-testid={`job-${j.id}`}>
@@ -72,8 +80,18 @@ export function Jobs() {
           })}
         </tbody>
       </table>
+      </div>
       {open && (
-        <pre className="job-detail">{JSON.stringify(jobs.find((j) => j.id === open)?.result?.data ?? {}, null, 1)}</pre>
+        <pre className="job-detail">
+          {JSON.stringify(
+            (() => {
+              const job = jobs.find((j) => j.id === open);
+              return job?.result?.data ?? (job?.error ? { error: job.error } : { status: job?.status });
+            })(),
+            null,
+            1,
+          )}
+        </pre>
       )}
     </div>
   );

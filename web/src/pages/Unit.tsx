@@ -76,7 +76,7 @@ export function Unit() {
           {count !== undefined && (
             <>
               {" "}
-              · {unit > 0 && <Link to={`${base}${unit - 1}${keep}`}>← {unit - 1}</Link>}{" "}
+              · {unit > 0 && unit - 1 < count && <Link to={`${base}${unit - 1}${keep}`}>← {unit - 1}</Link>}{" "}
               {unit + 1 < count && <Link to={`${base}${unit + 1}${keep}`}>{unit + 1} →</Link>}
             </>
           )}
@@ -87,7 +87,7 @@ export function Unit() {
         </label>
       </header>
       {atlas && <AtlasUnit hash={atlas} layer={layer} index={unit} />}
-      <div className="unit-grid">
+      <div className="unit-grid" key={`${model}/${layer}/${unit}/${dataset}`}>
         <Section
           title="Feature visualization"
           recipe="visualize"

@@ -168,6 +168,12 @@ function AttributionResult({ result, model }: { result: ResultView; model: strin
         Explaining class <strong>{d.label}</strong> ({d.target}), logit {d.output.toFixed(3)}, with {d.method}.
         {d.conservation !== undefined && ` Input relevance / output: ${d.conservation.toFixed(4)}.`}
       </p>
+      {d.conservation !== undefined && d.conservation !== null && Math.abs(d.conservation) < 0.5 && (
+        <p className="small" data-testid="conservation-note">
+          Most of the output's relevance does not reach the input: the layers' biases absorb it (z+ and epsilon
+          rules pass the bias's share to no input). Tick "Ignore biases" for an explanation that conserves it.
+        </p>
+      )}
       <Figure src={d.heatmap} caption="input" />
       {trace.length > 0 && (
         <div className="chart" data-testid="conservation">
@@ -175,7 +181,7 @@ function AttributionResult({ result, model }: { result: ResultView; model: strin
           <ResponsiveContainer width="100%" height={220}>
             <LineChart data={trace}>
               <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="layer" hide />
+              <XAxis dataKey="layer" tick={false} label={{ value: "layers, input → output (hover for names)", position: "insideBottom" }} />
               <YAxis domain={["auto", "auto"]} />
               <Tooltip />
               <Line type="monotone" dataKey="share" stroke="#c0392b" dot={false} isAnimationActive={false} />
@@ -376,7 +382,11 @@ function InverseSetResult({ result }: { result: ResultView }) {
             <tr>
               <td>{d.objective} (this run)</td>
               <td>{d.diversity.toFixed(3)}</td>
-              <td>100%</td>
+              <td>
+                {d.samples.length
+                  ? `${((100 * d.samples.filter((x: Data) => x.inside).length) / d.samples.length).toFixed(0)}%`
+                  : ""}
+              </td>
             </tr>
             {baselines.map(([name, b]) => (
               <tr key={name}>
@@ -521,6 +531,23 @@ export const PAGES: PageDef[] = [
       { key: "layer", label: "Grad-CAM layer", kind: "layer?", when: (v) => v.method === "gradcam" },
       { key: "steps", label: "Steps", kind: "number", when: (v) => v.method === "integrated-gradients" },
       { key: "patch", label: "Patch (px)", kind: "number", when: (v) => v.method === "occlusion" },
+      {
+        key: "ignore_bias",
+        label: "Ignore biases (LRP)",
+        kind: "bool",
+        default: "false",
+        when: (v) => ["dtd", "lrp-epsilon", "lrp-alphabeta"].includes(v.method),
+        hint: "biases absorb relevance: a model with large biases (e.g. BN-folded EfficientNet) conserves almost nothing at the input; ignoring them conserves it (docs/attribution.md)",
+      },
+      {
+        key: "layers",
+        label: "Layers with heatmaps",
+        kind: "text",
+        default: "all",
+        hint: "all, or layer names separated by commas",
+        when: (v) => !["gradcam", "integrated-gradients", "occlusion"].includes(v.method),
+      },
+      { key: "rank", label: "Top filters per layer", kind: "number", default: "5" },
     ],
     toSpec: (v, m) =>
       clean({
@@ -531,6 +558,9 @@ export const PAGES: PageDef[] = [
         layer: v.method === "gradcam" ? v.layer || undefined : undefined,
         steps: v.method === "integrated-gradients" ? num(v, "steps") : undefined,
         patch: v.method === "occlusion" ? num(v, "patch") : undefined,
+        ignore_bias: ["dtd", "lrp-epsilon", "lrp-alphabeta"].includes(v.method) ? v.ignore_bias === "true" : undefined,
+        layers: ["gradcam", "integrated-gradients", "occlusion"].includes(v.method) ? undefined : v.layers || undefined,
+        rank: num(v, "rank"),
       }),
     Result: AttributionResult,
   },
@@ -547,6 +577,14 @@ export const PAGES: PageDef[] = [
       { key: "channels", label: "Channels", kind: "text", default: "0" },
       { key: "top", label: "Examples per unit", kind: "number", default: "9" },
       { key: "patches", label: "Patches per image (0: whole images)", kind: "number", default: "0" },
+      {
+        key: "patch_size",
+        label: "Patch size (px)",
+        kind: "number",
+        default: "",
+        hint: "at most the model's input size (digits: 32); default 64",
+        when: (v) => (numberOr(v.patches) ?? 0) > 0,
+      },
       {
         key: "by",
         label: "Rank by",
@@ -565,6 +603,7 @@ export const PAGES: PageDef[] = [
         channels: intList(v.channels),
         top: num(v, "top"),
         patches: num(v, "patches"),
+        patch_size: (numberOr(v.patches) ?? 0) > 0 ? num(v, "patch_size") : undefined,
         by: v.by,
         target: v.by === "relevance" ? num(v, "target") : undefined,
       }),
