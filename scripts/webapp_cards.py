@@ -33,9 +33,9 @@ def main() -> None:
             draw.rectangle((190, y + 16, 190 + int(120 * p["probability"]), y + 26), fill=(52, 101, 164))
         card.save(CARDS / "predict.jpg", quality=88)
 
-        maps = convscope.run(
-            ActivationsSpec(image=str(image), layer="blocks.1", top=8), out=Path(folder) / "a"
-        ).data["channels"]
+        maps = convscope.run(ActivationsSpec(image=str(image), layer="blocks.1", top=8), out=Path(folder) / "a").data[
+            "channels"
+        ]
         card = Image.new("RGB", SIZE, "white")
         for i, m in enumerate(maps):
             tile = Image.open(m["image"]).convert("RGB").resize((78, 78), Image.NEAREST)

@@ -277,9 +277,7 @@ class Subject:
         """Check a layer name, raising UnknownLayerError with the closest names when it is not a layer."""
         if name == LOGITS or name in self._modules:
             return name
-        raise UnknownLayerError(
-            f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}"
-        )
+        raise UnknownLayerError(f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}")
 
     def module(self, name: str) -> nn.Module:
         return self._modules[self.resolve(name)]
