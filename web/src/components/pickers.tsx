@@ -136,7 +136,8 @@ export function LayerSelect({
   id?: string;
 }) {
   const { graph } = useLayers(model);
-  const layers = graph?.layers.filter((l) => l.name !== "input") ?? [];
+  // Identity modules (timm's drop / drop_path / aa placeholders) are no-ops: listed only when already chosen
+  const layers = graph?.layers.filter((l) => l.name !== "input" && (l.type !== "Identity" || l.name === value)) ?? [];
   return (
     <select id={id} value={value} onChange={(e) => onChange(e.target.value)} data-testid="layer-select">
       {(allowEmpty || !value) && <option value="">{allowEmpty ? "(none)" : "choose a layer"}</option>}

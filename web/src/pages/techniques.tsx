@@ -189,9 +189,15 @@ function AttributionResult({ result, model }: { result: ResultView; model: strin
           </ResponsiveContainer>
         </div>
       )}
+      {d.layers.some((l: Data) => l.type === "Identity") && (
+        <p className="small">
+          {d.layers.filter((l: Data) => l.type === "Identity").length} Identity layers (no-ops: their relevance is
+          their input's) are not shown.
+        </p>
+      )}
       <div className="layers">
         {d.layers
-          .filter((l: Data) => l.heatmap)
+          .filter((l: Data) => l.heatmap && l.type !== "Identity")
           .map((l: Data) => {
             const ids = l.top_filters.map((f: Data) => f.index);
             return (
@@ -312,6 +318,8 @@ function FacetsResult({ result, values }: { result: ResultView; values: Values }
       <p>
         {d.images}: {d.clusters.length} clusters of {d.code_layer} codes (PCA, t-SNE, k-means). Hover a point for its
         image; click one to show its cluster.
+        {Number(values.k) > d.clusters.length &&
+          ` (${values.k} clusters asked for: k-means makes at most one cluster per distinct image, so ${d.clusters.length}.)`}
       </p>
       <div className="facets-view">
         <div className="chart scatter" data-testid="embedding">
