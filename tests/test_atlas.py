@@ -100,8 +100,11 @@ def test_an_interrupted_atlas_resumes_without_recomputing_finished_shards(tmp_pa
     with pytest.raises(Cancelled):
         store.run(spec, lambda out: RunContext(out, on_progress=listen, cancel=cancel))
     assert finished == [1, 2, 3]
-    result, hit = store.run(spec, lambda out: RunContext(out))
+    events = []
+    result, hit = store.run(spec, lambda out: RunContext(out, on_progress=lambda *e: events.append(e)))
     assert not hit and result.data["shards"] == {"total": 6, "from_store": 3}
+    units = [done for stage, done, total in events if stage == "units" and total == 6]
+    assert units == [0, 1, 2, 3, 4, 5, 6]  # units done / total, as the shards finish (stored ones too)
     assert len(result.data["units"]) == 6
 
 

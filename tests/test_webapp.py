@@ -223,7 +223,11 @@ def test_an_atlas_is_browsable_from_the_store(server, page):
         assert time.time() < end, "the atlas did not finish"
         time.sleep(0.5)
     assert status == "done"
-    key = httpx.get(f"{server}/api/jobs/{job}").json()["hash"]
+    view = httpx.get(f"{server}/api/jobs/{job}").json()
+    key = view["hash"]
+    # progress per stage: units done / total and shards done / total (the Jobs page shows them as bars)
+    assert view["stages"]["units"] == {"stage": "units", "done": 6, "total": 6}
+    assert view["stages"]["shards"]["done"] == view["stages"]["shards"]["total"] == 6  # 2 layers + 4 scan shards
     listed = httpx.get(f"{server}/api/atlases").json()["atlases"]
     assert [a["units"] for a in listed if a["hash"] == key] == [6]
     jobs_before = {j["id"] for j in httpx.get(f"{server}/api/jobs").json()["jobs"]}

@@ -164,7 +164,7 @@ class RayShards:
         running: dict = {}  # object ref -> (shard index, actor)
         idle = list(self.actors)
         hits = done = 0
-        parent.progress("shards", 0, len(specs))
+        parent.shard_finished(None, 0, len(specs))
         while queue or running:
             while idle and queue:
                 actor, index = idle.pop(), queue.pop(0)
@@ -195,7 +195,7 @@ class RayShards:
                 else:
                     hits += hit
                     done += 1
-                    parent.progress("shards", done, len(specs))
+                    parent.shard_finished(index, done, len(specs))
                 idle.append(actor)
         store = ResultStore(self.data_dir, repair=False)
         results = []

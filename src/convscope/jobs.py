@@ -86,6 +86,7 @@ class Job:
         self.state = "queued"
         self.created, self.started, self.ended = time.time(), None, None
         self.stage, self.done, self.total = "", 0, 0
+        self.stages: dict[str, tuple[int, int]] = {}  # the latest (done, total) of every stage reported
         self.result: Result | None = None
         self.error: str | None = None
         self.traceback: str | None = None
@@ -115,6 +116,7 @@ class Job:
             "started": self.started,
             "ended": self.ended,
             "progress": {"stage": self.stage, "done": self.done, "total": self.total},
+            "stages": {name: {"done": d, "total": t} for name, (d, t) in self.stages.items()},
             "error": self.error,
             "from_store": self.from_store,
             "spec": self.spec.model_dump(mode="json"),
@@ -409,6 +411,7 @@ class JobRunner:
     def _progress(self, job: Job, stage: str, done: int, total: int) -> None:
         with self._lock:
             job.stage, job.done, job.total = stage, int(done), int(total)
+            job.stages[stage] = (int(done), int(total))
             self._emit(job, "progress")
 
     def _preview(self, job: Job, name: str, image: Any) -> None:

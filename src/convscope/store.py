@@ -403,7 +403,7 @@ class ResultStore:
         there (a rerun after an interruption computes only what is missing), else run and stored under its own
         key. Counts go to `parent.shard_counts` ({"total", "from_store"}); progress ("shards", done, total)."""
         results, hits = [], 0
-        parent.progress("shards", 0, len(specs))
+        parent.shard_finished(None, 0, len(specs))
 
         def context(out: Path) -> RunContext:
             return RunContext(
@@ -418,7 +418,7 @@ class ResultStore:
             result, hit = self.run(spec, context)
             hits += hit
             results.append(result)
-            parent.progress("shards", i + 1, len(specs))
+            parent.shard_finished(i, i + 1, len(specs))
         parent.shard_counts = {"total": len(specs), "from_store": hits}
         return results
 

@@ -208,7 +208,8 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
             )
             for start in range(0, len(dataset), spec.images_per_shard)
         ]
-    results = ctx.map([*visualize, *scans])
+    # progress in units: a visualization shard finishes its units; the scan's shards finish none by themselves
+    results = ctx.map([*visualize, *scans], units=[len(v.channels) for v in visualize] + [0] * len(scans))
     counts = ctx.shard_counts or {"total": len(results), "from_store": 0}
 
     # feature visualizations: each unit's picture copied into the atlas (a self-contained result)

@@ -223,16 +223,20 @@ class RunContext:
             raise Cancelled("the run was cancelled")
 
     # --- sub-runs (shards) ---------------------------------------------------------------------------------
-    def map(self, specs: Sequence["Spec"]) -> list["Result"]:
+    def map(self, specs: Sequence["Spec"], units: Sequence[int] | None = None) -> list["Result"]:
         """Run sub-specs (an atlas's shards) and return their results in order. Through `self.shards` when the
         execution layer set one (the result store: each shard stored under its own key, finished shards answered
         from it; a Ray pool: shards spread over workers); otherwise one after another in this process, into
-        `out/shards/<i>`. Reports ("shards", done, total) and honours the cancel token between shards."""
+        `out/shards/<i>`. Reports ("shards", done, total) and, with `units` (how many units each shard
+        finishes), ("units", done, total) as shards finish in any order; honours the cancel token between
+        shards."""
         specs = list(specs)
+        self._shard_units = list(units) if units is not None else None
+        self._units_done = 0
         if self.shards is not None:
             return self.shards(specs, self)
         results = []
-        self.progress("shards", 0, len(specs))
+        self.shard_finished(None, 0, len(specs))
         for i, spec in enumerate(specs):
             entry = REGISTRY[spec.recipe]
             sub = RunContext(
@@ -244,9 +248,18 @@ class RunContext:
             )
             sub.out.mkdir(parents=True, exist_ok=True)
             results.append(entry.run(spec, sub))
-            self.progress("shards", i + 1, len(specs))
+            self.shard_finished(i, i + 1, len(specs))
         self.shard_counts = {"total": len(specs), "from_store": 0}
         return results
+
+    def shard_finished(self, index: int | None, done: int, total: int) -> None:
+        """A shard runner's report: shard `index` finished (None: the start), `done` of `total` shards."""
+        units = getattr(self, "_shard_units", None)
+        if units:
+            if index is not None:
+                self._units_done += units[index]
+            self.progress("units", self._units_done, sum(units))
+        self.progress("shards", done, total)
 
     def _sub_progress(self, stage: str, done: int, total: int) -> None:
         """A shard's own progress reaches this run's listener as `shard:<stage>` (only the cancel check else)."""

@@ -157,7 +157,10 @@ class JobView(BaseModel):
     status: str = Field(description="queued, running, done, failed or cancelled")
     cached: bool = Field(description="the result came from the store: nothing ran")
     device: str
-    progress: Progress
+    progress: Progress = Field(description="the latest progress report, of whatever stage")
+    stages: dict[str, Progress] = Field(
+        default_factory=dict, description="the latest report of every stage (an atlas: units, shards, shard:steps)"
+    )
     created: float
     started: float | None
     ended: float | None
@@ -328,7 +331,7 @@ class Platform:
         """A journaled job (from before a restart): its record has a Job's fields; no progress; a done job's
         result from the store."""
         result = self.store.get(record["key"]) if record["state"] == "done" else None
-        return self.view(SimpleNamespace(**record, stage="", done=0, total=0, result=result))
+        return self.view(SimpleNamespace(**record, stage="", done=0, total=0, stages={}, result=result))
 
     def view(self, job: Job | SimpleNamespace) -> dict:
         """The JobView fields of a job."""
@@ -340,6 +343,7 @@ class Platform:
             "cached": job.from_store,
             "device": job.device,
             "progress": {"stage": job.stage, "done": job.done, "total": job.total},
+            "stages": {name: {"stage": name, "done": d, "total": t} for name, (d, t) in job.stages.items()},
             "created": job.created,
             "started": job.started,
             "ended": job.ended,

@@ -59,6 +59,17 @@ export function Jobs() {
                   {j.error && <small className="error"> {j.error}</small>}
                 </td>
                 <td>
+                  {/* a run with overall stages (an atlas: units, shards) shows them first, then the current one */}
+                  {["units", "shards"]
+                    .filter((name) => j.stages?.[name] && j.progress.stage !== name)
+                    .map((name) => {
+                      const p = j.stages![name];
+                      return (
+                        <div key={name} data-testid={`${name}-${j.id}`}>
+                          <progress max={p.total} value={p.done} /> {name} {p.done}/{p.total}
+                        </div>
+                      );
+                    })}
                   {j.progress.total > 0 && <progress max={j.progress.total} value={j.progress.done} />}{" "}
                   {j.progress.stage} {j.progress.done}
                   {j.progress.total ? `/${j.progress.total}` : ""}
