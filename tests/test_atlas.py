@@ -175,6 +175,17 @@ def test_ray_with_two_workers_gives_the_local_atlas_and_survives_a_killed_worker
     result, _ = store.run(more, lambda out: RunContext(out, shards=shards))
     assert result.data["shards"] == {"total": 7, "from_store": 3}  # the scan shards were stored already
     assert len(result.data["units"]) == 4 and len(shards.actors) == 2
+    # cancelled while shards run on the workers: Cancelled at once, the busy workers replaced, nothing partial
+    cancel = threading.Event()
+
+    def listen(stage, done, total):
+        if stage == "shards" and done == 1:
+            cancel.set()
+
+    slow = AtlasSpec(model=DIGITS, layers="features.3", channels="8-11", steps=150, units_per_shard=1)
+    with pytest.raises(Cancelled):
+        store.run(slow, lambda out: RunContext(out, shards=shards, cancel=cancel, on_progress=listen))
+    assert len(shards.actors) == 2
     # and a rerun of the first atlas over Ray: every shard from the store
     again, _ = store.run(spec, lambda out: RunContext(out, shards=shards), refresh=True)
     assert again.data["shards"] == {"total": 7, "from_store": 7}

@@ -141,6 +141,13 @@ class RayShards:
     def _actor(self):
         return self.actor_class.remote(self.data_dir, self.device, 1)
 
+    def _replace(self, actor):
+        """A new actor in place of `actor` (killed, if it is still alive)."""
+        self.ray.kill(actor)
+        fresh = self._actor()
+        self.actors[self.actors.index(actor)] = fresh
+        return fresh
+
     def __enter__(self) -> "RayShards":
         return self
 
@@ -171,8 +178,10 @@ class RayShards:
                 running[actor.run.remote(documents[index])] = (index, actor)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
             if parent.cancelled:
-                for ref in running:
-                    ray.cancel(ref, force=True)
+                # a running actor task cannot be cancelled in place: its worker is replaced (finished shards stay
+                # stored; the abandoned ones leave nothing, the store commits only whole results)
+                for _, actor in running.values():
+                    self._replace(actor)
                 raise Cancelled("the run was cancelled")
             for ref in ready:
                 index, actor = running.pop(ref)
@@ -185,9 +194,7 @@ class RayShards:
                             f"shard {index} ({specs[index].recipe}) killed its worker {tries[index]} times: "
                             f"{' '.join(str(exc).split())[:300]}"
                         ) from None
-                    self.actors.remove(actor)
-                    actor = self._actor()
-                    self.actors.append(actor)
+                    actor = self._replace(actor)
                     queue.insert(0, index)
                 except ray.exceptions.RayTaskError as exc:  # the shard itself failed: its error, one line
                     cause = exc.cause if getattr(exc, "cause", None) is not None else exc
