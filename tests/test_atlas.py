@@ -198,3 +198,49 @@ def test_ray_backend_errors_are_one_line(capsys, tmp_path):
     code = main(["atlas", "--model", "digits", "--backend", "ray", "--address", "127.0.0.1:1", *out])
     err = capsys.readouterr().err
     assert code == 2 and "no Ray cluster answers at 127.0.0.1:1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_folders_skipped_files_and_a_stored_atlas(capsys, tmp_path):
+    """Found by a new user's trial: a bad export folder is refused before any work (one line, exit 2); unreadable
+    dataset files are reported; a rerun of a stored atlas says so (and starts no backend); the exported
+    atlas.json names dataset images relative to their folder; a re-export replaces the previous one."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    (photos / "broken.png").write_bytes(b"not an image")
+    common = ["atlas", "--model", "digits", "--layers", "features.0", "--channels", "0-1", "--steps", "2"]
+    common += ["--top", "2", "--data-dir", str(tmp_path / "store")]
+    out = tmp_path / "out"
+    (tmp_path / "a-file").write_text("x")
+    for export, message in (
+        (tmp_path / "a-file", "is a file"),
+        (out, "the atlas's own folder"),
+        (photos, "holds other files"),
+    ):
+        code = main([*common, "--dataset", str(photos), "--out", str(out), "--export", str(export)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "store" / "index.sqlite").exists() or len(ResultStore(tmp_path / "store")) == 0
+    site = tmp_path / "site"
+    argv = [*common, "--dataset", str(photos), "--out", str(out), "--export", str(site)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "3 dataset images, 1 skipped" in printed and "broken.png" in printed
+    saved = json.loads((site / "atlas.json").read_text())
+    assert saved["skipped"][0]["path"] == "broken.png" and saved["dataset"] == "photos"
+    assert {e["path"] for u in saved["units"] for e in u["examples"]} <= {"p0.png", "p1.png", "p2.png"}
+    assert not any(p.name.startswith("elk") for p in (site / "assets").iterdir())  # no graph layout engine
+    (site / "units" / "stale.png").write_bytes(b"old")
+    assert main(argv) == 0  # again: the whole atlas from the store; the site written afresh
+    assert "the whole atlas from the store" in capsys.readouterr().out
+    assert not (site / "units" / "stale.png").exists()
+    assert "CONVSCOPE_STATIC" in (site / "index.html").read_text()
+
+
+def test_the_python_api_leaves_only_the_atlas(tmp_path):
+    result = convscope.run(AtlasSpec(model=DIGITS, layers="features.0", channels="0", steps=2), out=tmp_path)
+    assert not (tmp_path / "shards").exists()  # the in-process shards' folders are gone once copied from
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas.json", "units"]
+    assert result.data["shards"] == {"total": 1, "from_store": 0}

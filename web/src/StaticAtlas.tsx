@@ -13,8 +13,8 @@ function StaticUnit({ data }: { data: Data }) {
   const unit = Number(index);
   const count = data.units.filter((u: Data) => u.layer === layer).length;
   const at = data.units.findIndex((u: Data) => u.layer === layer && u.index === unit);
-  const before = data.units[at - 1];
-  const after = data.units[at + 1];
+  const before = at > 0 ? data.units[at - 1] : undefined;
+  const after = at >= 0 ? data.units[at + 1] : undefined;
   return (
     <div className="page unit">
       <header className="page-head">
@@ -37,10 +37,14 @@ export function StaticAtlas({ url }: { url: string }) {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     fetch(url)
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${url}: HTTP ${r.status}`))))
-      .then(setData, (e: unknown) =>
-        setError(`${e instanceof Error ? e.message : String(e)} — serve this folder over HTTP (e.g. python -m http.server)`),
-      );
+      .then((r) =>
+        r.ok
+          ? r.json()
+          : Promise.reject(
+              new Error(r.status === 404 ? `${url} is missing from this folder: export the atlas again` : `${url}: HTTP ${r.status}`),
+            ),
+      )
+      .then(setData, (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
   }, [url]);
   return (
     <>
@@ -59,6 +63,14 @@ export function StaticAtlas({ url }: { url: string }) {
             <Routes>
               <Route path="/" element={<AtlasView data={data} link={(u) => unitPage(u.layer, u.index)} />} />
               <Route path="/unit/:layer/:index" element={<StaticUnit data={data} />} />
+              <Route
+                path="*"
+                element={
+                  <p className="page">
+                    No page here. <Link to="/">The atlas</Link>
+                  </p>
+                }
+              />
             </Routes>
           </HashRouter>
         )}

@@ -71,7 +71,17 @@ def cmd_atlas(args) -> dict | None:
     )
     if args.backend == "local" and (args.address != "local" or args.workers):
         raise ConvscopeError("--address and --workers apply only with --backend ray")
-    if args.backend == "ray" and not args.print_spec:
+    if args.export is not None and not args.print_spec:
+        from ..site import check_target
+
+        check_target(args.export, args.out)  # before any work: a bad folder is refused now, not after the run
+    stored = False
+    if not args.print_spec and not args.no_cache:
+        from ..recipes import spec_key
+        from ..store import ResultStore
+
+        stored = spec_key(spec) in ResultStore(args.data_dir)  # the whole atlas is there: no backend to start
+    if args.backend == "ray" and not args.print_spec and not stored:
         from ..distributed import RayShards
         from ..subject import resolve_device
 
@@ -88,9 +98,15 @@ def cmd_atlas(args) -> dict | None:
         output["export"] = str(export_site(args.out, args.export))
     if not args.json:
         shards = output["shards"]
+        done = (
+            "the whole atlas from the store"
+            if stored
+            else f"{shards['total']} shards, {shards['from_store']} from the store"
+        )
         print(
-            f"{len(output['units'])} units of {len(output['layers'])} layers; {shards['total']} shards, "
-            f"{shards['from_store']} from the store; {output['images']} dataset images"
+            f"{len(output['units'])} units of {len(output['layers'])} layers; {done}; {output['images']} dataset "
+            f"images, {len(output['skipped'])} skipped"
+            + "".join(f"\n  skipped {s['path']}: {s['reason']}" for s in output["skipped"][:10])
         )
         print(f"atlas in {args.out} (atlas.json)")
         if args.export is not None:

@@ -159,7 +159,8 @@ def _units(subject, spec: AtlasSpec) -> list[tuple[str, list[int]]]:
 def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
     """{"model", "layers": [{"name", "type", "output_shape", "channels"}], "units": [{"layer", "index", "image",
     "activation", "examples": [{"path", "score", "box"}], "sheet", "class_means" (per dataset class, or null)}],
-    "classes", "images", "shards": {"total", "from_store"}}, and `atlas.json` with the same content.
+    "classes", "images", "skipped" [{"path", "reason"}] (unreadable dataset files), "dataset", "top", "steps",
+    "seed", "shards": {"total", "from_store"}}, and `atlas.json` with the same content.
 
     Images: `units/<layer>/<index>.png`, the unit's feature visualization (seed 001 §3.2: Fourier
     parameterization, decorrelated colour, the seed001 transforms; `steps` steps at `size`); `sheet`: its top
@@ -222,8 +223,9 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
             shutil.copyfile(entry["path"], target)
             pictures[(shard.layer, c)] = {"image": str(target), "activation": entry["activation"]}
 
+    shutil.rmtree(ctx.out / "shards", ignore_errors=True)  # the in-process runner's shard folders (copied from)
     examples: dict[tuple[str, int], dict] = {}
-    classes, images = None, 0
+    classes, images, skipped = None, 0, []
     if scans:
         parts = results[len(visualize) :]
         merged = None
@@ -233,6 +235,7 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
             data = part.data
             top = TopExamples.from_dict(data, spec.top, data["images"])
             merged = top if merged is None else merged.merge(top)
+            skipped += data["skipped"]
             part_sums = torch.tensor(data["class_sums"], dtype=torch.float64)
             part_counts = torch.tensor(data["class_counts"], dtype=torch.long)
             sums = part_sums if sums is None else sums + part_sums
@@ -268,7 +271,11 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
         "units": units,
         "classes": classes,
         "images": images,
+        "skipped": skipped,
+        "dataset": str(spec.dataset) if spec.dataset is not None else None,
+        "top": spec.top,
         "steps": spec.steps,
+        "seed": spec.seed,
         "shards": counts,
     }
     ctx.write_json("atlas.json", data)

@@ -141,8 +141,11 @@ class AtlasSummary(BaseModel):
     model: str
     layers: list[str]
     units: int
+    dataset: str | None = Field(None, description="the dataset of the top examples (none: visualizations only)")
     images: int = Field(description="dataset images scanned for the top examples (0: visualizations only)")
+    top: int | None = None
     steps: int
+    seed: int | None = None
     created: float = Field(description="when it was stored (unix seconds)")
 
 
@@ -1064,7 +1067,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                     "layers": [layer["name"] for layer in data["layers"]],
                     "units": len(data["units"]),
                     "images": data["images"],
+                    "dataset": data.get("dataset"),
+                    "top": data.get("top"),
                     "steps": data["steps"],
+                    "seed": data.get("seed"),
                     "created": entry.created,
                 }
             )

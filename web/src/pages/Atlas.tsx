@@ -54,8 +54,10 @@ export function Atlases() {
               <th>model</th>
               <th>layers</th>
               <th>units</th>
-              <th>dataset images</th>
+              <th>dataset (images, top)</th>
               <th>steps</th>
+              <th>seed</th>
+              <th>made</th>
             </tr>
           </thead>
           <tbody>
@@ -68,8 +70,10 @@ export function Atlases() {
                 </td>
                 <td>{a.layers.join(", ")}</td>
                 <td>{a.units}</td>
-                <td>{a.images}</td>
+                <td>{a.dataset ? `${a.dataset} (${a.images}, top ${a.top})` : "none"}</td>
                 <td>{a.steps}</td>
+                <td>{a.seed}</td>
+                <td>{new Date(a.created * 1000).toLocaleString()}</td>
               </tr>
             ))}
           </tbody>

@@ -80,11 +80,14 @@ export function Jobs() {
                       Cancel
                     </button>
                   )}
-                  {j.result && (
-                    <a href={`/api/results/${j.hash}`} target="_blank" rel="noreferrer">
-                      result
-                    </a>
-                  )}
+                  {j.result &&
+                    (j.recipe === "atlas" ? (
+                      <a href={`#/atlas/${j.hash}`}>the atlas</a>
+                    ) : (
+                      <a href={`/api/results/${j.hash}`} target="_blank" rel="noreferrer">
+                        result
+                      </a>
+                    ))}
                 </td>
               </tr>
             );
