@@ -247,7 +247,7 @@ def test_an_atlas_is_browsable_from_the_store(server, page):
     assert set(new_jobs) <= {"layers"}, new_jobs  # only the page's layer list: no visualization, no scan
 
 
-def test_an_exported_atlas_is_a_static_site(tmp_path, page):
+def test_an_exported_atlas_is_a_static_site(tmp_path, page, browser):
     """`convscope atlas --export DIR`: the folder, served by a plain static web server (no convscope), shows the
     atlas's grid and a unit page with its picture and examples."""
     import functools
@@ -281,6 +281,11 @@ def test_an_exported_atlas_is_a_static_site(tmp_path, page):
         assert "features.0:0" in page.locator("header.page-head").inner_text()
     finally:
         httpd.shutdown()
+    # opened as a file, the browser refuses the app's modules: the page says what to do instead of staying blank
+    tab = browser.new_page()
+    tab.goto((site / "index.html").as_uri())
+    tab.wait_for_function("() => document.body.innerText.includes('python -m http.server')")
+    tab.close()
 
 
 def test_state_follows_the_url_the_model_and_the_nav(server, page):
