@@ -404,18 +404,8 @@ class ResultStore:
         key. Counts go to `parent.shard_counts` ({"total", "from_store"}); progress ("shards", done, total)."""
         results, hits = [], 0
         parent.shard_finished(None, 0, len(specs))
-
-        def context(out: Path) -> RunContext:
-            return RunContext(
-                out,
-                device=parent.device,
-                cancel=parent.cancel_event,
-                subjects=parent.subjects,
-                on_progress=parent._sub_progress,
-            )
-
         for i, spec in enumerate(specs):
-            result, hit = self.run(spec, context)
+            result, hit = self.run(spec, parent.child)
             hits += hit
             results.append(result)
             parent.shard_finished(i, i + 1, len(specs))

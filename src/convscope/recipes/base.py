@@ -193,6 +193,8 @@ class RunContext:
         self.out = Path(out)
         self.shards = shards  # how `map` runs sub-specs (set by the execution layer: the store, a Ray pool)
         self.shard_counts: dict | None = None  # {"total", "from_store"} of the last `map`
+        self._shard_units: list[int] | None = None  # units each shard of the current `map` finishes
+        self._units_done = 0
         self.device = device
         self.on_progress, self.on_preview = on_progress, on_preview
         self.cancel_event = cancel or threading.Event()
@@ -238,23 +240,23 @@ class RunContext:
         results = []
         self.shard_finished(None, 0, len(specs))
         for i, spec in enumerate(specs):
-            entry = REGISTRY[spec.recipe]
-            sub = RunContext(
-                self.out / "shards" / str(i),
-                device=self.device,
-                cancel=self.cancel_event,
-                subjects=self.subjects,
-                on_progress=self._sub_progress,
-            )
+            sub = self.child(self.out / "shards" / str(i))
             sub.out.mkdir(parents=True, exist_ok=True)
-            results.append(entry.run(spec, sub))
+            results.append(REGISTRY[spec.recipe].run(spec, sub))
             self.shard_finished(i, i + 1, len(specs))
         self.shard_counts = {"total": len(specs), "from_store": 0}
         return results
 
+    def child(self, out: str | Path) -> "RunContext":
+        """The context of one shard: this run's device, subjects and cancel token; its progress reaches this run's
+        listener as `shard:<stage>`."""
+        return RunContext(
+            out, device=self.device, cancel=self.cancel_event, subjects=self.subjects, on_progress=self._sub_progress
+        )
+
     def shard_finished(self, index: int | None, done: int, total: int) -> None:
         """A shard runner's report: shard `index` finished (None: the start), `done` of `total` shards."""
-        units = getattr(self, "_shard_units", None)
+        units = self._shard_units
         if units:
             if index is not None:
                 self._units_done += units[index]
