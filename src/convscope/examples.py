@@ -177,6 +177,7 @@ def top_examples(
     best_boxes = torch.zeros((count, k, 4), dtype=torch.int32)
     seen = 0
     image_batch = max(1, batch_size // patches) if patches else batch_size
+    score = scorer or partial(unit_scores, subject)
     for images, index_list in dataset.batches(image_batch, indices, progress=progress):
         seen += len(index_list)
         if patches:
@@ -192,7 +193,7 @@ def top_examples(
         else:
             boxes = [(0, 0, width, height)] * len(index_list)
             items = index_list
-        scores = (scorer or partial(unit_scores, subject))(images, units)  # [M, U]
+        scores = score(images, units)  # [M, U]
         if observe is not None:
             observe(scores, items)
         scores = scores.T  # [U, M]
