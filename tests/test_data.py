@@ -43,7 +43,7 @@ def messy_folder(tmp_path, monkeypatch):
 def test_image_folder_layout_with_odd_modes_and_bad_files(messy_folder):
     dataset = open_dataset(messy_folder, SPEC)
     assert dataset.classes == ["cats", "dogs"]
-    names = [p.split("/data/")[1] for p in dataset.ids]
+    names = dataset.ids  # relative to the dataset folder
     assert names == [
         "cats/a.png",
         "cats/b.png",
@@ -66,8 +66,8 @@ def test_image_folder_layout_with_odd_modes_and_bad_files(messy_folder):
         seen += indices
     assert seen == [0, 1, 2, 3, 4, 5]  # order kept, the corrupt and the huge file left out
     reasons = dict(dataset.skipped)
-    assert set(reasons) == {str(messy_folder / "dogs" / n) for n in ("notes.txt", "g_corrupt.png", "h_huge.png")}
-    assert "over the limit" in reasons[str(messy_folder / "dogs" / "h_huge.png")]
+    assert set(reasons) == {f"dogs/{n}" for n in ("notes.txt", "g_corrupt.png", "h_huge.png")}
+    assert "over the limit" in reasons["dogs/h_huge.png"]
     list(dataset.batches(4))  # a second pass reports nothing twice
     assert len(dataset.skipped) == 3
 

@@ -398,7 +398,7 @@ def test_dataset_folders_see_the_upright_photo_with_draft_decoding(tmp_path):
     to_stored = (x - _as_model_input(ORIENT[6](upright))).abs().mean()
     assert to_upright < 0.02 and to_stored > 0.15, (to_upright, to_stored)
     assert [i for _, indices in dataset.batches(4) for i in indices] == [0]
-    assert dataset.skipped == [(str(folder / "b_empty.jpg"), f"{folder / 'b_empty.jpg'}: file is empty (0 bytes)")]
+    assert dataset.skipped == [("b_empty.jpg", "b_empty.jpg: file is empty (0 bytes)")]  # ids relative to the folder
     # the draft size is asked for the stored (sideways) image, so the upright result still covers it
     for orientation in ORIENT:
         upright = _sideways_photo(tmp_path / f"o{orientation}.jpg", (64, 48), orientation)

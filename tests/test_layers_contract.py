@@ -26,6 +26,7 @@ LAYERS = {
         "digits",
         "data",
         "fold",
+        "autograd_checks",
     },
     "techniques": {
         "activations",

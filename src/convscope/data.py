@@ -7,14 +7,23 @@ classes sorted, files found recursively); otherwise its top-level image files ar
 Files are listed in sorted order, so scans are deterministic. Every file is decoded with `images.open_image`
 (Pillow's decompression-bomb guard, the convscope pixel cap) and converted from any mode to the model's channels;
 a file that cannot be read is skipped and recorded in `ImageDataset.skipped` as (id, reason): a scan never
-aborts on one bad file.
+aborts on one bad file. Image ids are paths relative to the dataset folder (`cats/a.png`), on every surface.
+
+Symbolic links: a dataset folder `confine`d to some folders (the server does it for every dataset a request may
+name, with its `--allow-root` folders) reads only files whose real path lies inside them: a link that leads out
+(a file, or a class sub-folder) is skipped and reported, never opened, and the check is made again when the file
+is read. Elsewhere (the CLI, the Python API: a local user owns their files) links are followed. Everywhere a
+broken link or a link loop is skipped and reported, and a class sub-folder that links back to the dataset (or
+above it) is skipped and reported instead of reading the dataset twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +39,53 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".jfif"}
 )
 DIGITS = "digits"
+#: the reasons a dataset file is skipped because of a symbolic link
+OUTSIDE = "outside the allowed folders (a symbolic link leads out of them): not read"
+BROKEN_LINK = "a symbolic link that leads nowhere (broken, or a loop): not read"
+LOOP = "a sub-folder that links back to the dataset folder or above it (a loop): not read"
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """The folders a dataset's files must really lie in (symbolic links resolved). Registered more than once
+    (two servers of one process offering the same folder), a file must lie inside some folder of every set."""
+
+    root_sets: tuple[tuple[Path, ...], ...]
+    name: str | None = None  # how results and messages name the dataset (never an absolute server path)
+
+    def allows(self, real: Path) -> bool:
+        """Whether a resolved path lies inside the folders."""
+        return all(any(real == root or root in real.parents for root in roots) for roots in self.root_sets)
+
+
+_CONFINED: dict[Path, Confinement] = {}
+_CONFINED_LOCK = threading.Lock()
+
+
+def confine(folder: str | Path, roots: Iterable[str | Path], name: str | None = None) -> Path:
+    """Register that the dataset `folder` may only be read inside `roots` (for this process): every
+    `open_dataset` of it (whatever the recipe: examples, selectivity, facets, data-initialized visualization,
+    atlas scans, a trained generator) and `dataset_file` skip files whose real path lies elsewhere. `name` is how
+    results name the dataset (default: the folder's name). Returns the resolved folder."""
+    real = Path(folder).expanduser().resolve()
+    allowed = tuple(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
+    with _CONFINED_LOCK:
+        known = _CONFINED.get(real)
+        sets = known.root_sets if known is not None else ()
+        if allowed not in sets:
+            sets = (*sets, allowed)
+        _CONFINED[real] = Confinement(sets, name or (known.name if known is not None else None))
+    return real
+
+
+def confinement(folder: str | Path) -> Confinement | None:
+    """The confinement registered for a dataset folder (`confine`), or None: links are followed."""
+    try:
+        real = Path(folder).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return None
+    with _CONFINED_LOCK:
+        return _CONFINED.get(real)
 
 
 class ImageDataset:
@@ -50,9 +106,11 @@ class ImageDataset:
         read: Callable[[int], torch.Tensor],
         skipped: list[tuple[str, str]] | None = None,
         name: str = "dataset",
+        files: list[Path] | None = None,
     ):
         self.ids, self.targets, self.classes, self.input = ids, targets, classes, input
         self.name = name
+        self.files = files  # a folder's files (as listed, below the folder; None for digits): `ids` name them
         self._read = read
         self.skipped: list[tuple[str, str]] = list(skipped or [])
 
@@ -134,61 +192,190 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
     return uint8_to_float(images) if images.dtype == torch.uint8 else images
 
 
-def open_dataset(spec: str | Path, input: InputSpec, *, fit: str = "squash") -> ImageDataset:
-    """A folder path (ImageFolder layout or a plain folder of images) or `digits`, read for a model's input."""
+def open_dataset(
+    spec: str | Path, input: InputSpec, *, fit: str = "squash", roots: Iterable[str | Path] | None = None
+) -> ImageDataset:
+    """A folder path (ImageFolder layout or a plain folder of images) or `digits`, read for a model's input.
+
+    `roots`: read only files whose real path lies inside these folders (links leading out are skipped and
+    reported); by default the folder's registered confinement (`confine`), else links are followed."""
     if fit not in ("squash", "crop"):
         raise ConvscopeError(f"unknown fit mode `{fit}`: use squash or crop")
     if str(spec) == DIGITS:
         return _digits_dataset(input)
     root = Path(spec).expanduser()
+    limits = confinement(root)
+    if roots is not None:
+        given = tuple(Path(r).expanduser().resolve() for r in roots)
+        limits = Confinement((*(limits.root_sets if limits else ()), given), limits.name if limits else None)
+    name = str(root) if limits is None else limits.name or root.name  # a confined one: never a server path
+    shown = str(spec) if limits is None else name
     if not root.exists():
-        raise ConvscopeError(f"dataset `{spec}` is neither an existing folder nor `digits`")
+        raise ConvscopeError(f"dataset `{shown}` is neither an existing folder nor `digits`")
     if not root.is_dir():
-        raise ConvscopeError(f"dataset `{spec}` is a file; give a folder of images (or `digits`)")
-    return _folder_dataset(root, input, fit)
+        raise ConvscopeError(f"dataset `{shown}` is a file; give a folder of images (or `digits`)")
+    if limits is not None and not limits.allows(root.resolve()):
+        raise ConvscopeError(f"dataset `{shown}` is outside the allowed folders")
+    return _folder_dataset(root, input, fit, limits, name)
 
 
 def _visible(path: Path | str) -> bool:
     return not Path(path).name.startswith(".")
 
 
-def _image_files(folder: Path, recursive: bool, skipped: list[tuple[str, str]]) -> list[Path]:
-    """Sorted image files of a folder; other visible files go to `skipped`."""
+def _relative(path: Path, root: Path) -> str:
+    """A dataset file's id: its path below the dataset folder, with forward slashes."""
+    return path.relative_to(root).as_posix()
+
+
+def _link_problem(path: Path, limits: Confinement | None) -> tuple[str | None, Path | None]:
+    """(why `path` is not to be read, or None; its real path when it is a symbolic link that resolves)."""
+    if not path.is_symlink():
+        return None, None
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a broken link, or a loop (RuntimeError before Python 3.13)
+        return BROKEN_LINK, None
+    if limits is not None and not limits.allows(real):
+        return OUTSIDE, real
+    return None, real
+
+
+def _image_files(
+    folder: Path, recursive: bool, skipped: list[tuple[str, str]], root: Path, limits: Confinement | None
+) -> list[Path]:
+    """Sorted image files of a folder (links inside the confinement, when there is one); other visible files and
+    links that are not to be read go to `skipped` (ids relative to `root`). Links to folders below the top level
+    are not followed (as `Path.rglob` does)."""
     found = []
     for path in sorted(folder.rglob("*") if recursive else folder.iterdir()):
-        if not path.is_file() or not all(_visible(p) for p in path.relative_to(folder).parts):
+        if not all(_visible(p) for p in path.relative_to(folder).parts):
+            continue
+        problem, real = _link_problem(path, limits)
+        if problem is not None:
+            if problem == BROKEN_LINK or real.is_file():
+                skipped.append((_relative(path, root), problem))
+            continue
+        if not path.is_file():
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:
             found.append(path)
         else:
-            skipped.append((str(path), "not an image file (unknown suffix)"))
+            skipped.append((_relative(path, root), "not an image file (unknown suffix)"))
     return found
 
 
-def _folder_dataset(root: Path, input: InputSpec, fit: str) -> ImageDataset:
+def _class_folders(root: Path, limits: Confinement | None, skipped: list[tuple[str, str]]) -> list[Path]:
+    """The visible sub-folders of a dataset folder; a linked one that leads out of the confinement, nowhere, or
+    back to the dataset folder or above it (a loop) goes to `skipped`."""
+    real_root = root.resolve()
+    folders = []
+    for path in sorted(p for p in root.iterdir() if _visible(p)):
+        problem, real = _link_problem(path, limits)
+        if problem is None and real is not None and real.is_dir() and (real == real_root or real in real_root.parents):
+            problem = LOOP
+        if problem is not None:
+            if problem == BROKEN_LINK or real.is_dir():
+                skipped.append((_relative(path, root), problem))
+            continue
+        if path.is_dir():
+            folders.append(path)
+    return folders
+
+
+def dataset_files(root: str | Path) -> list[tuple[str, Path | None]]:
+    """(id, path) of every file below a dataset folder, in path order, including the files of a linked class
+    sub-folder (which a scan reads); path is None for a link that must not be read (out of the folder's
+    confinement, broken, or a loop). For content fingerprints (the result store's keys)."""
+    root = Path(root).expanduser()
+    limits = confinement(root)
+    found: dict[str, Path | None] = {}
+
+    def add(path: Path) -> None:
+        problem, _ = _link_problem(path, limits)
+        if problem is not None:
+            found[_relative(path, root)] = None
+        elif path.is_file():
+            found[_relative(path, root)] = path
+
+    for path in root.rglob("*"):  # (does not enter linked sub-folders)
+        add(path)
+    for folder in _class_folders(root, limits, []):
+        if folder.is_symlink():
+            for path in folder.rglob("*"):
+                add(path)
+    return sorted(found.items(), key=lambda item: item[0].split("/"))  # the order of sorted paths
+
+
+def _folder_dataset(root: Path, input: InputSpec, fit: str, limits: Confinement | None, name: str) -> ImageDataset:
     skipped: list[tuple[str, str]] = []
-    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
-    top_files = _image_files(root, recursive=False, skipped=[])
-    class_files = {folder.name: _image_files(folder, True, skipped) for folder in subfolders}
-    class_files = {name: files for name, files in class_files.items() if files}
+    subfolders = _class_folders(root, limits, skipped)
+    top_files = _image_files(root, False, [], root, limits)
+    class_files = {folder.name: _image_files(folder, True, skipped, root, limits) for folder in subfolders}
+    class_files = {label: files for label, files in class_files.items() if files}
     if class_files and not top_files:  # ImageFolder layout
         classes = list(class_files)
         paths = [p for files in class_files.values() for p in files]
         targets: list[int | None] = [k for k, files in enumerate(class_files.values()) for _ in files]
     else:
         skipped = []
-        classes, paths = None, _image_files(root, recursive=False, skipped=skipped)
+        classes, paths = None, _image_files(root, False, skipped, root, limits)
         targets = [None] * len(paths)
     if not paths:
-        raise ConvscopeError(f"dataset folder {root} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-
+        reason = f" ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise ConvscopeError(
+            f"dataset folder {name} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}){reason}"
+        )
+    ids = [_relative(p, root) for p in paths]
     height, width = input.size
 
     def read(i: int) -> torch.Tensor:
-        image = to_mode(open_image(paths[i], draft=(width, height)), input.channels)
+        path = paths[i]
+        if limits is not None:  # again at reading: a link may have changed since the listing
+            try:
+                path = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                raise ImageError(f"{ids[i]}: {BROKEN_LINK}") from None
+            if not limits.allows(path):
+                raise ImageError(f"{ids[i]}: {OUTSIDE}")
+        try:
+            image = to_mode(open_image(path, draft=(width, height)), input.channels)
+        except ImageError as exc:  # name the file by its id, never by a path on this machine
+            raise ImageError(str(exc).replace(str(path), ids[i])) from None
         return pil_to_uint8(fit_image(image, input.size, fit))
 
-    return ImageDataset([str(p) for p in paths], targets, classes, input, read, skipped, name=str(root))
+    return ImageDataset(ids, targets, classes, input, read, skipped, name=name, files=paths)
+
+
+def dataset_file(root: str | Path, image_id: str) -> Path | None:
+    """The file of a folder dataset that the image id `image_id` names (as results give it: a path relative to the
+    folder; an absolute path below the folder is taken too, as older results gave), or None when it names none:
+    a hidden, `..` or non-image path, a missing file, or one outside the folder's confinement (`confine`)."""
+    root = Path(root).expanduser()
+    text = str(image_id)
+    for prefix in dict.fromkeys((str(root), str(root.resolve()))):
+        if text.startswith(prefix + "/"):
+            text = text[len(prefix) + 1 :]
+            break
+    relative = PurePosixPath(text)
+    parts = relative.parts
+    if (
+        not parts
+        or relative.is_absolute()
+        or "\\" in text
+        or any(p in ("", ".", "..") or not _visible(p) for p in parts)
+        or relative.suffix.lower() not in IMAGE_SUFFIXES
+    ):
+        return None
+    path = root.joinpath(*parts)
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    limits = confinement(root)
+    if limits is not None and not limits.allows(real):
+        return None
+    return real if real.is_file() else None
 
 
 def _digits_dataset(input: InputSpec) -> ImageDataset:

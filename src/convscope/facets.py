@@ -7,7 +7,8 @@ Mean images (seed 000 Fig. 3), for a set of images U (the images of a class, or 
   3. t-SNE (openTSNE) of the PCA codes to a 2-D embedding,
   4. k-means (k = 10) in the embedding,
   5. per cluster, the mean of the m = 15 images nearest its centroid: the facet's mean image x_0.
-k, m and the PCA dimensions are capped by the number of images (the result says what was used).
+k, m and the PCA dimensions are capped by the number of images (the result says what was used); a code reduced
+to one dimension (`pca_dims=1`, or a one-feature code layer) is embedded by t-SNE like any other.
 
 Facet visualization: activation maximization x* = argmax_x Phi_lj(x) - R(x) (seed 000 eq. 3.1) started from
 x_0, in octaves, as the original MFV code does (seed 000 §4.II.B; its R is TV denoising plus clipping). Per
@@ -150,9 +151,15 @@ def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed
     spread = float(np.ptp(code_matrix, axis=0).max())  # float rounding of batched forwards differs by ~1e-7
     if spread <= 1e-5 * max(1.0, float(np.abs(code_matrix).max())):
         raise ConvscopeError(f"the {count} images all give the same code: facets need at least 2 different images")
+    if pca_dims < 1:
+        raise ConvscopeError(f"pca_dims must be at least 1, got {pca_dims}")
     pca_used = min(pca_dims, count, dims)
     reduced = PCA(n_components=pca_used, random_state=seed).fit_transform(code_matrix.astype(np.float64))
-    perplexity = float(min(30.0, max(1.0, (count - 1) / 3)))
+    if pca_used < 2:  # a one-dimensional code: t-SNE's PCA start needs 2 columns; a zero one changes no distance
+        reduced = np.concatenate([reduced, np.zeros_like(reduced)], axis=1)
+    # openTSNE takes at most (N - 1) / 3 (3 x perplexity neighbours); a larger value is lowered to it (with a
+    # logged warning): ask for the value it uses, which is then the one the result reports
+    perplexity = float(min(30.0, (count - 1) / 3))
     embedding = np.asarray(
         TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1, verbose=False).fit(reduced)
     )

@@ -298,8 +298,8 @@ def _dataset_reader(dataset: str, subject):
     if len(data) == 0:
         raise ConvscopeError(f"dataset `{dataset}` holds no images")
     digest = hashlib.sha256()
-    for name in data.ids:
-        stat = Path(name).stat() if Path(name).exists() else None
+    for name, path in zip(data.ids, data.files or [Path(n) for n in data.ids]):
+        stat = path.stat() if path.exists() else None
         digest.update(f"{name}:{stat.st_size if stat else ''}:{stat.st_mtime_ns if stat else ''}\n".encode())
     return (lambda indices: torch.stack([data.load(int(i)) for i in indices])), len(data), digest.hexdigest()[:16]
 

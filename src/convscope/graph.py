@@ -9,6 +9,17 @@ and adds an edge from its inputs' tags; a leaf module's output is tagged with it
 (add, cat, flatten, in-place `+=`, ...) tags its outputs with the union of its inputs' tags; a leaf module
 reads an edge from every tag on its inputs. Unlike torch.fx this needs no symbolic trace, so it works on models with
 data-dependent control flow (timm's "same" padding, say) and reports exactly what ran.
+
+The same dry run follows which axis of every tensor holds the channels (`channel_axis`), so that layers whose
+modules work channels-last (Swin and ConvNeXt blocks: [N, H, W, C]; ViT tokens: [N, L, C]) are read by channel
+like any other. The input holds them on axis 1; convolutions, batch / group / instance norms, pooling and
+resizing produce axis 1 (they are channels-first ops); `linear` and a `layer_norm` over the last axis produce the
+last axis; permute / transpose / movedim carry the axis to its new place; `cat` keeps the common axis; any other op
+keeps its input's axis where that axis is still recognisably there (same length at the same place counted from
+the front for axis 1, from the back for the last axis), else the axis is unknown. A timm module's own
+`output_fmt` (NHWC / NLC) overrides. A layer whose axis is unknown keeps the channels-first reading. convscope
+reports every layer in channels-first order (`output_shape` [C, H, W] or [C, L]) and `LayerTap` hands every
+technique the same channels-first view of the module's tensor.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from . import jsonio
+from .autograd_checks import model_form_error
 from .errors import ConvscopeError, UnknownLayerError, suggest
 from .outputs import select_output
 
@@ -29,6 +41,18 @@ if TYPE_CHECKING:
 
 INPUT = "input"
 _TAG = "_convscope_sources"
+_AXIS = "_convscope_channel_axis"
+
+#: ops whose output holds the channels on axis 1 whatever their input (channels-first by definition)
+_CHANNELS_FIRST_OPS = frozenset(
+    "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d _convolution batch_norm instance_norm "
+    "group_norm local_response_norm max_pool1d max_pool2d max_pool3d max_pool1d_with_indices max_pool2d_with_indices "
+    "max_pool3d_with_indices avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d "
+    "adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d lp_pool2d interpolate "
+    "upsample pixel_shuffle pixel_unshuffle".split()
+)
+#: ops over the last axis: their output holds the channels (features) there
+_CHANNELS_LAST_OPS = frozenset(["linear", "bilinear", "rms_norm"])
 
 
 @dataclass
@@ -51,6 +75,7 @@ class LayerNode:
     calls: int = 0  # times the module runs in one forward pass
     order: int | None = None  # position of its first call in execution order
     mutated_later: bool = False  # its output is changed in place further on (e.g. by ReLU(inplace=True))
+    channel_axis: int | None = 1  # the axis of the module's own output (batch = 0) holding the channels; None: unknown
 
     @property
     def depth(self) -> int:
@@ -88,6 +113,74 @@ def _shape(output: Any) -> list[int] | list[list[int]] | None:
     return [list(t.shape[1:]) for t in tensors] or None
 
 
+def _axis_after(func_name: str, args: tuple, kwargs: dict, output: torch.Tensor) -> int | None:
+    """The channel axis of `output` of one torch op, from the op and the channel axis of its inputs (None when
+    it cannot be told). See the module docstring for the rules."""
+    ndim = output.dim()
+    if ndim < 2:
+        return None
+    if func_name in _CHANNELS_FIRST_OPS:
+        return 1
+    if func_name in _CHANNELS_LAST_OPS:
+        return ndim - 1
+    tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+    known = [(t, getattr(t, _AXIS)) for t in tensors if getattr(t, _AXIS, None) is not None]
+    if func_name == "layer_norm":
+        shape = args[1] if len(args) > 1 else kwargs.get("normalized_shape")
+        if shape is not None and len(tuple(shape) if not isinstance(shape, int) else (shape,)) == 1:
+            return ndim - 1  # over the last axis: features there
+    if not known:
+        return None
+    source, axis = known[0]
+    if func_name in ("cat", "concat", "concatenate"):
+        axes = {a for _, a in known}
+        return axis if len(axes) == 1 and output.dim() == source.dim() else None
+    if func_name in ("permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis") and source is args[0]:
+        order = list(range(source.dim()))
+        rest = [a for a in args[1:]] + list(kwargs.values())
+        try:
+            if func_name == "permute":
+                dims = rest[0] if len(rest) == 1 and isinstance(rest[0], (tuple, list)) else rest
+                order = [int(d) % source.dim() for d in dims]
+            elif func_name == "movedim" or func_name == "moveaxis":
+                sources, targets = rest[0], rest[1]
+                sources = [sources] if isinstance(sources, int) else list(sources)
+                targets = [targets] if isinstance(targets, int) else list(targets)
+                sources = [int(d) % source.dim() for d in sources]
+                targets = [int(d) % source.dim() for d in targets]
+                remaining = iter(a for a in order if a not in sources)
+                placed = dict(zip(targets, sources))
+                order = [placed[i] if i in placed else next(remaining) for i in range(source.dim())]
+            else:
+                first, second = (int(d) % source.dim() for d in rest[:2])
+                order[first], order[second] = order[second], order[first]
+            return order.index(axis) if len(order) == ndim else None
+        except (ValueError, TypeError, IndexError, StopIteration, KeyError):
+            return None
+    if output.shape == source.shape:
+        return axis
+    channels = source.shape[axis]
+    if axis == 1 and output.shape[0] == source.shape[0] and output.shape[1] == channels:
+        return 1
+    if axis == source.dim() - 1 and output.shape[-1] == channels:
+        return ndim - 1
+    return None
+
+
+def _declared_axis(module: torch.nn.Module, ndim: int) -> int | None:
+    """The channel axis a module declares for its output (timm's `output_fmt`: NCHW, NHWC, NCL, NLC), if any."""
+    fmt = getattr(module, "output_fmt", None)
+    fmt = str(getattr(fmt, "value", fmt) or "").upper()
+    if len(fmt) == ndim and "C" in fmt and fmt[0] == "N":
+        return fmt.index("C")
+    return None
+
+
+def channels_first(output: torch.Tensor, axis: int) -> torch.Tensor:
+    """A layer's output [N, ..., C, ...] as the channels-first view [N, C, ...] (a view: no copy)."""
+    return output if axis == 1 else output.movedim(axis, 1)
+
+
 def _sources(value: Any) -> frozenset[str]:
     tags: frozenset[str] = frozenset()
     for leaf in tree_leaves(value):
@@ -123,6 +216,13 @@ class _Provenance(TorchFunctionMode):
             tags = frozenset([owner])
         if tags:
             _tag(output, tags)
+        name = getattr(func, "__name__", "")
+        for leaf in tree_leaves(output):
+            if isinstance(leaf, torch.Tensor):
+                try:
+                    setattr(leaf, _AXIS, _axis_after(name, args, kwargs, leaf))
+                except (AttributeError, RuntimeError):  # tensors that take no attributes
+                    pass
         return output
 
 
@@ -143,12 +243,38 @@ class LayerGraph:
         return self.nodes[name]
 
     def output_shape(self, name: str) -> list[int]:
-        shape = self.node(name).output_shape
+        """The channels-first shape [C, ...] (batch left out) of a layer that convscope can read by channel.
+
+        Raises UnknownLayerError naming the layer when it does not run in the forward pass, returns several
+        tensors (a tuple or a mapping) instead of one, or its channel axis cannot be followed (see the module
+        docstring)."""
+        node = self.node(name)
+        shape = node.output_shape
         if shape is None:
             raise UnknownLayerError(f"layer `{name}` does not run in the forward pass of {self.model_name}")
         if shape and isinstance(shape[0], list):
-            raise UnknownLayerError(f"layer `{name}` returns several tensors, not one activation map")
+            raise UnknownLayerError(
+                f"layer `{name}` of {self.model_name} returns {len(shape)} tensors (shapes "
+                f"{', '.join(str(s) for s in shape)}), not one activation map; choose a layer inside it or "
+                "one that takes its output"
+            )
+        if node.channel_axis is None:
+            raise UnknownLayerError(
+                f"layer `{name}` of {self.model_name}: convscope cannot tell which axis of its output {shape} holds "
+                "the channels (reshapes rearrange them, as attention heads do); choose a layer whose channels it "
+                "can follow, such as the block's output"
+            )
         return shape  # type: ignore[return-value]
+
+    def readable(self, name: str) -> bool:
+        """Whether `output_shape(name)` gives a shape (one tensor, run, with a known channel axis)."""
+        node = self.nodes.get(name)
+        return bool(
+            node is not None
+            and node.output_shape is not None
+            and node.channel_axis is not None
+            and not (node.output_shape and isinstance(node.output_shape[0], list))
+        )
 
     def leaves(self) -> list[str]:
         return [n for n, node in self.nodes.items() if not node.children and n != "logits"]
@@ -163,10 +289,7 @@ class LayerGraph:
         spatial = [
             n
             for n in self.in_execution_order()
-            if n.name != "logits"
-            and isinstance(n.output_shape, list)
-            and len(n.output_shape) == 3
-            and not isinstance(n.output_shape[0], list)
+            if n.name != "logits" and self.readable(n.name) and len(n.output_shape) == 3
         ]
         if not spatial:
             return "logits"
@@ -251,6 +374,13 @@ def trace_graph(subject: "Subject") -> LayerGraph:
             node.output_shape = _shape(output)
             if isinstance(output, torch.Tensor):
                 outputs[name] = [(output, output._version)]
+                axis = _declared_axis(_module, output.dim())
+                if axis is None and hasattr(output, _AXIS):
+                    axis = getattr(output, _AXIS)
+                elif axis is None:  # computed outside the tracked ops (a scripted function, a custom op)
+                    axis = _axis_after("", tuple(_inputs), {}, output)
+                node.channel_axis = 1 if output.dim() <= 2 else axis
+                node.output_shape = _shape(channels_first(output, node.channel_axis or 1))
             if name in leaves:
                 _tag(output, frozenset([name]))
 
@@ -277,9 +407,14 @@ def trace_graph(subject: "Subject") -> LayerGraph:
         with torch.no_grad(), _Provenance(owners, edges):
             x = subject.normalize(x01)
             _tag(x, frozenset([INPUT]))
+            setattr(x, _AXIS, 1)
             try:
-                output = model(x)
+                with subject.running():
+                    output = model(x)
             except RuntimeError as exc:  # shapes that do not fit (the input spec vs the model): one line
+                form = model_form_error(exc, "the layer graph", subject.name, subject.dtype, subject.device.type)
+                if form is not None:  # mixed float types, a missing half kernel: not the size's fault
+                    raise form from None
                 first = " ".join(str(exc).split())[:300]
                 raise ConvscopeError(
                     f"model {subject.name} fails on its own input spec ({channels}x{height}x"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .autograd_checks import backward, explained_errors, require_gradient
 from .errors import ConvscopeError
 from .fold import TOLERANCE as FOLD_TOLERANCE
 from .fold import folded_forward, verify
@@ -29,6 +30,9 @@ from .param import DEFAULT_LR, ImageParam
 from .progress import Preview, Progress, preview_due
 from .subject import Subject
 from .transforms import Transforms, preset
+
+#: what to do when the objective's layers do not depend on the image through autograd
+RENDER_ADVICE = "run that part of the forward with gradients enabled (optimizing an image needs its gradient)"
 
 
 class Cancelled(ConvscopeError):
@@ -231,7 +235,9 @@ def render(
     Returns RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N].
     Raises ConvscopeError for steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer or
     parameterization, or an objective that needs another batch size; SizeError when the size cannot reach
-    the objective's layers; Cancelled when `cancel()` returns True.
+    the objective's layers; Cancelled when `cancel()` returns True; GradientPathError when a layer the objective
+    reads does not depend on the image through autograd (a torch.no_grad() in the model's forward); DtypeError for
+    an op missing in a float16 / bfloat16 model's type.
     """
     if steps < 1:
         raise ConvscopeError(f"steps must be at least 1, got {steps}")
@@ -276,13 +282,17 @@ def render(
         redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps else nullcontext()
     )
     lone = param.batch == 1 and subject.device.type == "cpu"
-    with redirect, batch_kernels(subject.model, lone):
+    with explained_errors(subject, "feature visualization"), redirect, batch_kernels(subject.model, lone):
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
             images = transforms(param(), generators)
             with folded:
-                scores = objective(subject.capture(images, layers))
-            (-scores.sum()).backward()
+                captured = subject.capture(images, layers)
+                if step == 0:  # the layers read must depend on the image: else no gradient to ascend
+                    x = subject.normalize(subject.prepare(images.detach()))
+                    require_gradient(subject, captured, x, "feature visualization", RENDER_ADVICE)
+                scores = objective(captured)
+            backward(subject, -scores.sum(), list(param.parameters()))
             opt.step()
             history.append(scores.detach().cpu().tolist())
             if preview is not None and preview_due(step + 1, steps):

@@ -7,6 +7,7 @@ convention (value range, mean, std) before the model sees them. Layer names are 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import torch
 import xxhash
 from torch import nn
 
+from .autograd_checks import HALF_TYPES, checkpointing_off, model_dtype
 from .errors import ChannelError, ConvscopeError, SizeError, UnknownLayerError, suggest
 from .images import fit, open_image, pil_to_tensor, to_mode
 from .outputs import looks_like_probabilities, select_output  # noqa: F401 - re-exported
@@ -64,12 +66,23 @@ class InputSpec:
         )
 
 
+def is_compiled(module: nn.Module) -> bool:
+    """True for a module wrapped by `torch.compile` (an OptimizedModule, whose eager module is `_orig_mod`)."""
+    return type(module).__name__ == "OptimizedModule" and isinstance(getattr(module, "_orig_mod", None), nn.Module)
+
+
+#: the path segment `torch.compile` adds to the names of a compiled module's submodules
+COMPILED_SEGMENT = "_orig_mod"
+
+
 class _StopForward(Exception):
     """Raised from a hook once every requested layer has produced its output: the rest of the forward is skipped."""
 
 
-#: errors PyTorch raises when an input is too small for a layer (kernel larger than the map, empty output)
-SIZE_FAILURES = (RuntimeError, ValueError, IndexError)
+#: errors a forward raises when an input size does not suit a layer: PyTorch's (a kernel larger than the map, an
+#: empty output, a flatten that no longer fits a linear layer) and models' own size checks (torchvision's and
+#: timm's ViTs assert their fixed patch grid: AssertionError; shape arithmetic: ZeroDivisionError)
+SIZE_FAILURES = (RuntimeError, ValueError, IndexError, AssertionError, ZeroDivisionError)
 
 
 def state_fingerprint(model: nn.Module) -> str:
@@ -94,7 +107,9 @@ def state_fingerprint(model: nn.Module) -> str:
 
 class LayerTap:
     """Forward hooks that keep the output of each named layer (its last call in the forward), always removed once
-    the tap is closed. The one place where convscope reads a layer's output while the model runs.
+    the tap is closed. The one place where convscope reads a layer's output while the model runs: every output is
+    kept channels-first (the graph's `channel_axis`), and a layer asked for whose hook was never called in the
+    forward raises ConvscopeError on exit (never a silently missing layer).
 
     A layer whose output a later op rewrites in place (`ReLU(inplace=True)`, `out += identity`; found by the
     graph's dry run) hands the rest of the forward a copy, so the tensor kept is the layer's own output and
@@ -149,7 +164,10 @@ class LayerTap:
         self.expected = {n: graph.node(n).calls for n in self.layers}
         self.calls = dict.fromkeys(self.layers, 0)
         handlers = [
-            (self.subject.module(n), self._hook(n, self.copy_mutated and graph.node(n).mutated_later))
+            (
+                self.subject.module(n),
+                self._hook(n, self.copy_mutated and graph.node(n).mutated_later, graph.node(n).channel_axis),
+            )
             for n in self.layers
         ]
         with self._lock:
@@ -168,25 +186,41 @@ class LayerTap:
                 raise
         return self
 
-    def _hook(self, name: str, mutated_later: bool):
+    def _hook(self, name: str, mutated_later: bool, channel_axis: int = 1):
+        """The hook of one layer: keep its output (the channels-first view for a module that works channels-last:
+        the graph's `channel_axis`) and hand the rest of the forward a tensor computed from the kept one (a copy
+        where later in-place ops would rewrite it), so gradients wrt the kept tensor flow downstream."""
+
         def hook(_module, _inputs, output):
             self.calls[name] += 1
-            self.outputs[name] = output
+            moved = isinstance(output, torch.Tensor) and channel_axis != 1 and output.dim() > channel_axis
+            kept = self.outputs[name] = output.movedim(channel_axis, 1) if moved else output
             if self.stop and all(self.calls[n] >= self.expected[n] for n in self.layers):
                 raise _StopForward
-            if mutated_later and isinstance(output, torch.Tensor):
-                return output.clone()  # later in-place ops rewrite the copy, not the tensor kept here
-            return None
+            if not isinstance(output, torch.Tensor):
+                return None
+            passed_on = kept.movedim(1, channel_axis) if moved else output
+            if mutated_later:
+                return passed_on.clone()  # later in-place ops rewrite the copy, not the tensor kept here
+            return passed_on if moved else None
 
         return hook
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
         if self._counted:
             with self._lock:
                 self._release()
+        if exc_type is None and self.layers:
+            silent = [n for n in self.layers if self.calls[n] == 0]
+            if silent:  # never an empty result: a layer asked for that did not run is an error naming it
+                raise ConvscopeError(
+                    f"layer `{silent[0]}` did not run in this forward pass of {self.subject.name} (its hooks "
+                    "were not called: a part of the model that bypasses Python hooks, such as a compiled or "
+                    "scripted submodule, or a forward that took another path)"
+                )
 
     def _release(self) -> None:
         """Take this tap's handlers off the shared hooks; the last open tap on the model removes the hooks
@@ -208,9 +242,15 @@ class LayerTap:
 
 
 class Normalize(nn.Module):
-    """x01 in [0, 1] -> the model's input convention (value range, then per-channel mean / std)."""
+    """x01 in [0, 1] -> the model's input convention (value range, then per-channel mean / std), in the model's
+    floating-point type.
 
-    def __init__(self, spec: InputSpec):
+    The arithmetic runs in float32 (float64 for a float64 input), and the result is cast to the type `model`
+    computes in (`model_dtype`: float16 / bfloat16 for a `.half()` / `.bfloat16()` model; without a model, the
+    arithmetic's type). Float32 buffers would otherwise promote a half-precision input back to float32, and the
+    model would refuse it ("Input type (float) and bias type (c10::Half)")."""
+
+    def __init__(self, spec: InputSpec, model: nn.Module | None = None):
         super().__init__()
         low, high = spec.value_range
         mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -218,9 +258,12 @@ class Normalize(nn.Module):
         # x_model = x01 * scale + shift, with scale = (hi - lo) / std and shift = (lo - mean) / std
         self.register_buffer("scale", (high - low) / std, persistent=False)
         self.register_buffer("shift", (low - mean) / std, persistent=False)
+        object.__setattr__(self, "model", model)  # read for its dtype only: not a submodule of this one
 
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
-        return x01 * self.scale + self.shift
+        work = torch.promote_types(x01.dtype, torch.float32) if x01.is_floating_point() else torch.float32
+        x = x01.to(work) * self.scale.to(work) + self.shift.to(work)
+        return x if self.model is None else x.to(model_dtype(self.model))
 
 
 @dataclass
@@ -236,6 +279,8 @@ class Subject:
     output: str | int | None = None  # which tensor of a tuple / dict output is `logits` (see select_output)
 
     def __post_init__(self) -> None:
+        if is_compiled(self.model):  # torch.compile: the same module run eagerly (hooks need the Python modules)
+            self.model = self.model._orig_mod
         self.model.eval()
         for parameter in self.model.parameters():  # (ScriptModules lack requires_grad_)
             parameter.requires_grad_(False)
@@ -243,10 +288,12 @@ class Subject:
             self.channels_last = False
         if self.channels_last:  # the layout changes, the values do not
             self.model.to(memory_format=torch.channels_last)
-        self.normalize = Normalize(self.input)
+        self.normalize = Normalize(self.input, self.model)
         self._working_sizes: dict[tuple, tuple[int, int] | None] = {}
         self._graph: tuple | None = None  # (the modules it was traced from, LayerGraph)
         self._module_map: dict[str, nn.Module] | None = None
+        self._aliases: dict[str, str] = {}  # names without the `_orig_mod` segments of compiled submodules
+        self._compiled_inside = False  # whether a submodule is compiled (run with dynamo set to eager)
 
     @property
     def _modules(self) -> dict[str, nn.Module]:
@@ -259,14 +306,40 @@ class Subject:
     def _walk(self) -> str | None:
         """One pass over the module tree: refresh the name -> module map; return the first module in training
         mode (its name, or "the model"), None when all are in eval mode."""
-        modules, training = {}, None
+        modules, training, compiled = {}, None, False
         for name, module in self.model.named_modules():
             if training is None and module.training:
                 training = name or "the model"
+            compiled = compiled or is_compiled(module)
             if name:
                 modules[name] = module
         self._module_map = modules
+        self._compiled_inside = compiled
+        self._aliases = (
+            {
+                ".".join(p for p in name.split(".") if p != COMPILED_SEGMENT): name
+                for name in modules
+                if COMPILED_SEGMENT in name.split(".")
+            }
+            if compiled
+            else {}
+        )
         return training
+
+    @contextlib.contextmanager
+    def running(self):
+        """The context of every forward convscope runs (`model_output`, the graph's dry run): compiled submodules
+        run eagerly (`eager`) and gradient checkpointing is off (`checkpointing_off`, restored afterwards)."""
+        with self.eager(), checkpointing_off(self.model, [self.model, *self._modules.values()]):
+            yield
+
+    def eager(self) -> contextlib.AbstractContextManager:
+        """The context every forward of convscope runs in: for a model with `torch.compile`d submodules, dynamo is
+        set to run them eagerly (`torch.compiler.set_stance("force_eager")`), so hooks see every layer and the
+        numbers are the eager model's; a no-op otherwise."""
+        if not self._compiled_inside:
+            return contextlib.nullcontext()
+        return torch.compiler.set_stance("force_eager")
 
     @property
     def layer_names(self) -> list[str]:
@@ -274,9 +347,17 @@ class Subject:
         return [*self._modules, LOGITS]
 
     def resolve(self, name: str) -> str:
-        """Check a layer name, raising UnknownLayerError with the closest names when it is not a layer."""
+        """Check a layer name, raising UnknownLayerError with the closest names when it is not a layer. Inside a
+        compiled submodule the name may leave out the `_orig_mod` segment that `torch.compile` adds (`2.0` for
+        `2._orig_mod.0`); a compiled model given whole is unwrapped, so its names have no such prefix (a leading
+        `_orig_mod.` is accepted and dropped)."""
         if name == LOGITS or name in self._modules:
             return name
+        if name in self._aliases:
+            return self._aliases[name]
+        stripped = ".".join(p for p in name.split(".") if p != COMPILED_SEGMENT)
+        if stripped != name and (stripped in self._modules or stripped in self._aliases):
+            return self._aliases.get(stripped, stripped)
         raise UnknownLayerError(f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}")
 
     def module(self, name: str) -> nn.Module:
@@ -325,7 +406,8 @@ class Subject:
         return self.normalize.scale.device
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Check a [C,H,W] or [N,C,H,W] batch of [0, 1] images and move it to the model's device.
+        """Check a [C,H,W] or [N,C,H,W] batch of [0, 1] images and move it to the model's device, as float32 (float64
+        for a float64 model: images keep at least float32's precision; `normalize` casts to the model's type).
 
         Raises ConvscopeError for a wrong shape or channel count, and when the model (or any module in it) was put
         back in training mode: dropout and batch statistics would make every result random."""
@@ -338,7 +420,7 @@ class Subject:
                 f"model {self.name} takes {self.input.channels}-channel images, got {images.shape[1]} channels"
             )
         self.check_eval()
-        images = images.to(self.device, self.dtype)
+        images = images.to(self.device, torch.promote_types(self.dtype, torch.float32))
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def check_eval(self) -> None:
@@ -353,12 +435,22 @@ class Subject:
 
     @property
     def dtype(self) -> torch.dtype:
-        """The floating-point type of the model's parameters (images are fed in it; float32 for most models)."""
-        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+        """The floating-point type the model computes in (`model_dtype`: its parameters', else its buffers', else,
+        for a frozen TorchScript module, its graph constants'; float32 for most models). Its input is fed in it."""
+        return model_dtype(self.model)
 
     def model_output(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's class scores [N, K] (`logits`, chosen by `select_output`) for an already normalized input."""
-        return select_output(self.model(x), self.output, f"model {self.name}")
+        """The model's class scores [N, K] (`logits`, chosen by `select_output`) for an already normalized input
+        [N, C, H, W]; float32 when the model computes in float16 / bfloat16 (the cast is differentiable).
+
+        The one place every technique runs the model: it gets a fresh copy of `x` in its own dtype (a forward that
+        normalizes its input in place, `x.sub_(0.5)`, then changes neither the caller's tensor nor a leaf that
+        requires grad), with gradient checkpointing off (`checkpointing_off`: restored afterwards)."""
+        x = x.to(self.dtype, copy=True)
+        with self.running():
+            output = self.model(x)
+        output = select_output(output, self.output, f"model {self.name}")
+        return output.float() if output.dtype in HALF_TYPES else output
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of [0, 1] images."""
@@ -375,11 +467,18 @@ class Subject:
 
         The forward pass stops as soon as every requested layer has produced its output (its last call,
         when a module runs several times per forward, as a reused ReLU does), so later layers cost nothing.
-        Each tensor is the layer's own output, even when a later in-place op rewrites it (`LayerTap`).
-        Gradients flow through the returned tensors when the caller has grad enabled.
+        Each tensor is the layer's own output, even when a later in-place op rewrites it (`LayerTap`), always
+        channels-first ([N, C, H, W], tokens [N, C, L]: a channels-last module's tensor is seen through a view;
+        see the graph's `channel_axis`). Gradients flow through the returned tensors when the caller has grad
+        enabled. The dict is keyed by the names as given (aliases of compiled submodules' layers included).
+
+        Raises UnknownLayerError for an unknown layer, one that does not run, returns several tensors or has a
+        channel axis convscope cannot follow, and ConvscopeError when a layer's hooks were not called in this
+        forward or the model is TorchScript (only `logits`).
         """
         x = self.normalize(self.prepare(images))  # first: it also refreshes the module map
-        names = list(dict.fromkeys(self.resolve(n) for n in layers))
+        asked = {n: self.resolve(n) for n in layers}  # keyed as asked (an alias of a compiled submodule's layer)
+        names = list(dict.fromkeys(asked.values()))
         wanted = [n for n in names if n != LOGITS]
         if wanted and not self.scriptable_hooks:
             raise ConvscopeError(
@@ -387,8 +486,7 @@ class Subject:
                 "save a checkpoint with an architecture spec to inspect layers"
             )
         for n in wanted:
-            if self.graph.node(n).calls == 0:
-                raise ConvscopeError(f"layer `{n}` does not run in the forward pass of {self.name} (eval mode)")
+            self.graph.output_shape(n)  # one tensor with a known channel axis, run in the forward pass, or why not
         store: dict[str, torch.Tensor] = {}
         with LayerTap(self, wanted, stop=LOGITS not in names) as tap:
             try:
@@ -396,28 +494,34 @@ class Subject:
             except _StopForward:
                 pass
         store.update(tap.outputs)
-        return {n: store[n] for n in names}
+        return {n: store[resolved] for n, resolved in asked.items()}
 
     # --- sizes --------------------------------------------------------------------------------------------
     def check_size(self, size: int | tuple[int, int], layers: Sequence[str], field: str = "size") -> None:
         """Raise SizeError when an image of `size` (a side or (height, width)) is too small to reach `layers`:
         one line naming the size, the layer and the smallest size that works (found by trying sizes with the
-        same aspect ratio; the result is cached per layer set and size)."""
+        same aspect ratio; the result is cached per layer set and size). A model that works at a size but not at
+        twice it (a flatten before a linear layer, a ViT's fixed patch grid) is no matter of too small: the line
+        says that its own input size works (and, when twice that fails too, that it only works at its own size),
+        and the error's `works_at` is that size (None when it fails too)."""
         height, width = (size, size) if isinstance(size, int) else size
         names = tuple(sorted({self.resolve(n) for n in layers} or {LOGITS}))
         if self._size_works(names, height, width):
             return
         smallest = self._smallest_size(names, height, width)
+        if smallest is not None and not self._size_works(names, 2 * smallest[0], 2 * smallest[1]):
+            smallest = None  # it works there but not when larger: no matter of too small (a fixed patch grid)
         layer = next((n for n in names if not self._size_works((n,), height, width)), names[0])
         where = "the model's output" if layer == LOGITS else f"layer `{layer}`"
-        if smallest is None:  # e.g. a flatten that needs exactly the model's input size
-            own = self.input.size
-            hint = (
-                f"its own input size {own[0]}x{own[1]} does"
-                if self._size_works(names, *own)
-                else "no other size tried works either"
-            )
-            raise SizeError(f"{field} {height}x{width} does not work for {where} of {self.name} ({hint})")
+        if smallest is None:  # e.g. a flatten that needs exactly the model's input size, a ViT's patch grid
+            own = tuple(self.input.size)
+            works = self._size_works(names, *own)
+            fixed = works and not self._size_works(names, 2 * own[0], 2 * own[1])
+            only = ": this model only works at its own size" if fixed else ""
+            hint = f"its own input size {own[0]}x{own[1]} does{only}" if works else "no other size tried works either"
+            error = SizeError(f"{field} {height}x{width} does not work for {where} of {self.name} ({hint})")
+            error.works_at = own if works else None  # where it does: DeepDream runs its octaves there
+            raise error
         raise SizeError(
             f"{field} {height}x{width} is too small for {where} of {self.name} (its feature map "
             f"would be empty); the smallest size that works is {smallest[0]}x{smallest[1]}"

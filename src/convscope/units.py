@@ -1,31 +1,56 @@
 """One parser for the unit spellings of every surface: `LAYER:UNIT` (a unit of a layer, `logits:285`) and
-`LAYER:UNIT:Z1:Z2` (a unit and an activation range, `logits:3:4.0:6.0`). The layer may itself contain colons."""
+`LAYER:UNIT:Z1:Z2` (a unit and an activation range, `logits:3:4.0:6.0`). The layer may itself contain colons.
+
+Numbers are read in ASCII only: a unit is `-?[0-9]+` (at most 18 digits), a bound a plain decimal number
+such as `4`, `-0.5`, `1e3` (`inf` and `nan` are read to be refused as not finite). Python's `int` and `float`
+also take other scripts' digits (`٣`), underscores (`1_000`) and surrounding spaces, and `str.isdigit` calls
+`²` a digit that `int` then refuses: none of them is a unit here, so each spelling has exactly one meaning
+(and one result-store key). `ascii_int` is the same rule for ids in headers, query strings and paths.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 
 from .errors import UnitSyntaxError
 
+#: the most digits an integer may have (beyond int64 nothing is an index, and Python refuses > 4300 digits)
+MAX_DIGITS = 18
+_INTEGER = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?|inf|infinity|nan)", re.I)
+
+
+def ascii_int(text: str | bytes | None, digits: int = MAX_DIGITS) -> int | None:
+    """A non-negative integer written with 1 to `digits` ASCII digits and nothing else, or None (`²`, `٣`, `1_000`,
+    ` 3`, `+3`, `-1`, `inf`, an empty or over-long string)."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    if text is None or not 0 < len(text) <= digits or not re.fullmatch(r"[0-9]+", text):
+        return None
+    return int(text)
+
 
 def parse_unit(text: str, field: str = "unit") -> tuple[str, int]:
-    """`LAYER:UNIT` -> (layer, unit index). Raises ConvscopeError naming `field`."""
+    """`LAYER:UNIT` -> (layer, unit index). Raises UnitSyntaxError naming `field`."""
     layer, _, unit = str(text).rpartition(":")
-    if not layer or not unit.lstrip("-").isdigit():
+    if not layer or not _INTEGER.fullmatch(unit):
         raise UnitSyntaxError(f"{field} must be LAYER:UNIT such as logits:285, got `{text}`")
     return layer, int(unit)
 
 
 def parse_unit_range(text: str, field: str = "constraint") -> tuple[str, int, float, float]:
-    """`LAYER:UNIT:Z1:Z2` -> (layer, unit, z1, z2) with finite z1 < z2. Raises ConvscopeError naming `field`."""
+    """`LAYER:UNIT:Z1:Z2` -> (layer, unit, z1, z2) with finite z1 < z2. Raises UnitSyntaxError naming `field`."""
     parts = str(text).rsplit(":", 2)
     if len(parts) != 3 or ":" not in parts[0]:
         raise UnitSyntaxError(f"{field} `{text}` is not LAYER:UNIT:Z1:Z2 (e.g. logits:3:4.0:6.0)")
     head, low, high = parts
     try:
         layer, unit = parse_unit(head, field)
+        if not (_NUMBER.fullmatch(low) and _NUMBER.fullmatch(high)):
+            raise ValueError
         z1, z2 = float(low), float(high)
-    except ValueError:  # float() and parse_unit (a UnitSyntaxError is a ValueError)
+    except ValueError:  # parse_unit (a UnitSyntaxError is a ValueError) and the numbers
         raise UnitSyntaxError(f"{field} `{text}`: LAYER:UNIT:Z1:Z2 needs an integer UNIT and numbers Z1, Z2") from None
     if not (math.isfinite(z1) and math.isfinite(z2)) or z1 >= z2:
         raise UnitSyntaxError(f"{field} `{text}`: the range needs finite Z1 < Z2, got [{low}, {high}]")

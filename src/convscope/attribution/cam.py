@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..autograd_checks import explained_errors, gradients, require_gradient
 from ..errors import ConvscopeError
 from ..subject import LOGITS, Subject
 from .lrp import Attribution, LayerRecorder, target_classes
@@ -20,9 +21,8 @@ def last_spatial_layer(subject: Subject) -> str:
         for n in subject.graph.in_execution_order()
         if n.name != LOGITS
         and n.calls == 1
-        and isinstance(n.output_shape, list)
+        and subject.graph.readable(n.name)
         and len(n.output_shape) == 3
-        and not isinstance(n.output_shape[0], list)
         and n.output_shape[1] * n.output_shape[2] > 1
     ]
     if not spatial:
@@ -36,8 +36,16 @@ def grad_cam(
     """Grad-CAM (Selvaraju et al. 2017, eq. 1-2) of `target` (default: the predicted class) for [N, C, H, W]
     images in [0, 1]: `input` is the [N, 1, H, W] map (>= 0, logit units x activation units), `layers[layer]` the
     per-channel contributions alpha_c A_c [N, C, h, w]. `layer`'s own output is used even when a later in-place op
-    rewrites it (`LayerTap`). Raises ConvscopeError for a layer without a [C, h, w] output or one the target's
-    output does not depend on."""
+    rewrites it (`LayerTap`). Maps are float32 for a float16 / bfloat16 model. Raises ConvscopeError for a layer
+    without a [C, h, w] output or one the target's output does not depend on, GradientPathError when the output or
+    the layer does not depend on the input through autograd (a torch.no_grad() in the forward)."""
+    with explained_errors(subject, "gradcam"):
+        return _grad_cam(subject, images, target, layer)
+
+
+def _grad_cam(
+    subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None, layer: str | None
+) -> Attribution:
     layer = subject.resolve(layer) if layer else last_spatial_layer(subject)
     shape = subject.graph.output_shape(layer) if layer != LOGITS else []
     if len(shape) != 3:
@@ -46,9 +54,10 @@ def grad_cam(
     with torch.enable_grad(), LayerRecorder(subject, [layer]) as recorder:
         logits = subject.model_output(x)
     activation = recorder.outputs[layer]
+    require_gradient(subject, {LOGITS: logits, layer: activation}, x, "gradcam")
     targets = target_classes(logits.detach(), target)
     output = logits.gather(1, targets[:, None])[:, 0]
-    (grad,) = torch.autograd.grad(output.sum(), activation, allow_unused=True)
+    (grad,) = gradients(subject, output, [activation], allow_unused=True)
     if grad is None:
         raise ConvscopeError(
             f"the model's output does not depend on layer `{layer}` (Grad-CAM needs a layer on the path to the logits)"

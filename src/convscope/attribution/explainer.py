@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..autograd_checks import FLOAT16_GRADIENT_SCALE, HALF_TYPES, dtype_name, explained_errors, require_gradient
 from ..errors import ConvscopeError
 from ..subject import LOGITS, Subject
 from .canonizers import folding
@@ -68,7 +69,22 @@ class LRP:
         target: int | Sequence[int] | None = None,
         layers: str | Sequence[str] | None = "all",
     ) -> Attribution:
-        """One forward, one modified backward: relevance at the input and at every requested layer."""
+        """One forward, one modified backward: relevance at the input and at every requested layer.
+
+        `images` [N, C, H, W] in [0, 1]. Returns an Attribution: `input` [N, C, H, W] relevance at the model's
+        input, `layers[name]` layer-shaped relevance (float32 for a float16 / bfloat16 model). Raises
+        ConvscopeError for a layer or op LRP has no rule for and for unstable results, GradientPathError when the
+        model's output does not depend on the input through autograd, DtypeError for an op missing in the model's
+        float16 / bfloat16 type (a relevance that type cannot hold is refused by the stability check, naming it)."""
+        with explained_errors(self.subject, f"LRP ({self.composite.name})"):
+            return self._explain(images, target, layers)
+
+    def _explain(
+        self,
+        images: torch.Tensor,
+        target: int | Sequence[int] | None,
+        layers: str | Sequence[str] | None,
+    ) -> Attribution:
         subject = self.subject
         self._refresh()
         names = resolve_layers(subject, layers) if layers else []
@@ -95,6 +111,7 @@ class LRP:
         mode.module_stack = stack
         with torch.enable_grad(), LayerRecorder(subject, names, stack, copy_mutated=False) as recorder, mode:
             logits = subject.model_output(x)
+        require_gradient(subject, logits, x, f"LRP ({self.composite.name})")
         targets = target_classes(logits.detach(), target)
         output = logits.gather(1, targets[:, None])[:, 0]
         captured = [recorder.tensors.get(n) for n in names]
@@ -105,9 +122,9 @@ class LRP:
         for node in nodes.values():
             node.keep = True
         others = {key: t for key, t in distinct.items() if key not in nodes}
-        grads = torch.autograd.grad(output.sum(), [output, *others.values()], allow_unused=True)[1:]
+        grads, kept = self._backward(output, list(others.values()), nodes)
         held = {key: t.detach() * g for (key, t), g in zip(others.items(), grads) if g is not None}
-        held.update({key: node.relevance for key, node in nodes.items() if hasattr(node, "relevance")})
+        held.update(kept)
         relevance = sum(held[id(t)] for t in leaves.values() if id(t) in held)
         layer_relevance = {}
         for name, tensor in zip(names, captured):
@@ -139,6 +156,24 @@ class LRP:
             },
             signed,
         )
+
+    def _backward(self, output: torch.Tensor, others: list[torch.Tensor], nodes: dict) -> tuple[list, dict]:
+        """The modified backward: (the gradients of `others`, the relevance kept on the rewritten `nodes`). For a
+        float16 model it is seeded with FLOAT16_GRADIENT_SCALE and both are divided by it in float32 (relevance
+        spread over thousands of pixels falls below float16's smallest normal number otherwise); run again unscaled
+        when a scaled value overflows."""
+        scale = FLOAT16_GRADIENT_SCALE if self.subject.dtype == torch.float16 else 1.0
+        for factor in [scale, 1.0] if scale != 1.0 else [1.0]:
+            seed = output.sum() if factor == 1.0 else output.sum() * factor
+            grads = torch.autograd.grad(seed, [output, *others], allow_unused=True, retain_graph=factor != 1.0)[1:]
+            kept = {key: node.relevance for key, node in nodes.items() if hasattr(node, "relevance")}
+            values = [g for g in [*grads, *kept.values()] if g is not None]
+            if factor == 1.0 or all(bool(torch.isfinite(v).all()) for v in values):
+                break
+        if factor != 1.0 or scale != 1.0:
+            grads = [None if g is None else g.float() / factor for g in grads]
+            kept = {key: v.float() / factor for key, v in kept.items()}
+        return list(grads), kept
 
     def _check_stable(self, relevance: torch.Tensor, layers: dict[str, torch.Tensor], output: torch.Tensor) -> None:
         """Refuse relevance that is not finite or whose magnitude anywhere exceeds MAX_AMPLIFICATION x |logit|,
@@ -175,6 +210,9 @@ class LRP:
                 "keep the biases (ignore_bias=False) or use a z+ composite (dtd, epsilon-plus)"
                 if self.ignore_bias and epsilon
                 else "float32 cannot hold the cancellations this needs; try ignore_bias=False or the dtd composite"
+                if self.subject.dtype not in HALF_TYPES
+                else f"the model's {dtype_name(self.subject.dtype)} cannot hold the relevance this needs; convert the "
+                "model to float32 first (model.float())"
             )
             where = name if name == "the input" else f"`{name}`"
             raise ConvscopeError(

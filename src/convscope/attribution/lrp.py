@@ -536,6 +536,7 @@ class RelevanceMode(TorchFunctionMode):
         self.parts = parts if parts is not None else WeightParts()
         self.ones: dict = {}
         self.guard = InPlaceGuard()
+        self.written: dict[int, torch.Tensor] = {}  # tensors in-place ops on the model input wrote back into
 
     # where are we? (for error messages)
     def _where(self) -> str:
@@ -556,7 +557,13 @@ class RelevanceMode(TorchFunctionMode):
         live = self.composite is not None and any(t.requires_grad for t in tensors)
         if not live:
             return func(*args, **kwargs)
+        if name == "__setitem__" and self._is_input(args[0]):  # `x[:, 0] -= m`: the input is no longer the image
+            output = func(*args, **kwargs)
+            self._forget_input(args[0])
+            return output
         if rewrites_in_place(name, args, kwargs):
+            if self._is_input(args[0]) or self.written.get(id(args[0])) is args[0]:
+                return self._write_back(func, types, args, kwargs)
             self.guard.note(name, args)
         if name in ACTIVATIONS:
             x = args[0]
@@ -602,6 +609,32 @@ class RelevanceMode(TorchFunctionMode):
             f"LRP has no rule for the operation `{name}`{self._where()}; "
             "use a gradient method (saliency, integrated-gradients, occlusion) for this model"
         )
+
+    # --- in-place ops on the model's input ---------------------------------------------------------------
+    def _is_input(self, t) -> bool:
+        entry = self.inputs.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return entry is not None and entry[0] is t
+
+    def _forget_input(self, t: torch.Tensor) -> None:
+        """`t` (the model input, or a layout view of it) was rewritten in place: neither it nor the views of the
+        same tensor hold the image any more (the input-layer rules must not take them for it)."""
+        root = t._base if t._base is not None else t
+        for key, (held, _views) in list(self.inputs.items()):
+            if held is t or held is root or held._base is root:
+                del self.inputs[key]
+
+    def _write_back(self, func, types, args, kwargs):
+        """An in-place op on the model's input (the fresh copy `Subject.model_output` hands the model, e.g. a
+        forward's own `x.sub_(0.5).mul_(2)`), or on a tensor such an op wrote: the op runs as rewritten, out of place
+        on a copy, and its result is written into the tensor, which the model goes on using. So the explanation is
+        that of the out-of-place twin (`x = (x - 0.5) * 2`); the input is no longer the image for the input-layer
+        rules, exactly as for the twin."""
+        target = args[0]
+        result = self.__torch_function__(func, types, (target.clone(), *args[1:]), kwargs)
+        target.copy_(result)
+        self._forget_input(target)
+        self.written[id(target)] = target
+        return target
 
     # --- linear ops ---------------------------------------------------------------------------------------
     def _linear(self, func, name, args, kwargs):
@@ -759,6 +792,17 @@ class Attribution:
     info: dict = field(default_factory=dict)
     signed: bool | None = None  # whether negative values are meaningful (None: decided from the values)
 
+    def __post_init__(self) -> None:
+        """Maps and scores of a float16 / bfloat16 model are given as float32 (numpy has no bfloat16, and JSON,
+        heatmaps and sums should not round to 3 digits); float32 / float64 results are kept as they are."""
+        self.input = _at_least_float32(self.input)
+        self.layers = {name: _at_least_float32(t) for name, t in self.layers.items()}
+        self.output = _at_least_float32(self.output)
+
+
+def _at_least_float32(t):
+    return t.float() if isinstance(t, torch.Tensor) and t.dtype in (torch.float16, torch.bfloat16) else t
+
 
 def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
     """The requested class per image, or the predicted one; checked against the number of classes.
@@ -833,8 +877,7 @@ def default_layers(subject: Subject) -> list[str]:
     for node in subject.graph.in_execution_order():
         if node.name == LOGITS or node.calls != 1:
             continue
-        shape = node.output_shape
-        if isinstance(shape, list) and shape and not isinstance(shape[0], list):
+        if subject.graph.readable(node.name) and node.output_shape:
             names.append(node.name)
     return names
 
@@ -846,8 +889,8 @@ def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list
         layers = [part.strip() for part in layers.split(",") if part.strip()]
     names = [subject.resolve(n) for n in layers]
     for n in names:
-        if n != LOGITS and subject.graph.node(n).calls == 0:
-            raise ConvscopeError(f"layer `{n}` does not run in the forward pass of {subject.name}")
+        if n != LOGITS:  # one tensor with a known channel axis that runs in the forward pass, or one line why not
+            subject.graph.output_shape(n)
     return names
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..autograd_checks import explained_errors
 from ..errors import ConvscopeError
 from ..progress import Progress
 from ..subject import Subject
@@ -26,6 +27,24 @@ def occlusion(
     fill: str = "zero",
     batch_size: int = 32,
     progress: Progress | None = None,
+) -> Attribution:
+    """Occlusion map [N, 1, H, W] of `target` (default: the predicted class) for [N, C, H, W] images in [0, 1]: the
+    mean drop of the target's output over the patches covering each pixel (see the module docstring), float32 at
+    least. Needs no gradients (a model that runs its forward under torch.no_grad() works). Raises ConvscopeError
+    for a patch, stride or fill out of range, DtypeError for an op missing in a float16 / bfloat16 model's type."""
+    with explained_errors(subject, "occlusion"):
+        return _occlusion(subject, images, target, patch, stride, fill, batch_size, progress)
+
+
+def _occlusion(
+    subject: Subject,
+    images: torch.Tensor,
+    target: int | Sequence[int] | None,
+    patch: int | None,
+    stride: int | None,
+    fill: str,
+    batch_size: int,
+    progress: Progress | None,
 ) -> Attribution:
     images = subject.prepare(images)
     height, width = images.shape[-2:]
@@ -49,8 +68,9 @@ def occlusion(
         logits = subject.model_output(x)
         targets = target_classes(logits, target)
         output = logits.gather(1, targets[:, None])[:, 0]
-        drop = torch.zeros(x.shape[0], 1, height, width, dtype=x.dtype, device=x.device)
-        count = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
+        work = torch.promote_types(output.dtype, torch.float32)  # float32 sums for a float16 model's scores
+        drop = torch.zeros(x.shape[0], 1, height, width, dtype=work, device=x.device)
+        count = torch.zeros(1, 1, height, width, dtype=work, device=x.device)
         for t, l in positions:
             count[..., t : t + patch, l : l + patch] += 1
         for i in range(x.shape[0]):

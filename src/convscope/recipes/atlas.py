@@ -18,6 +18,7 @@ import torch
 from pydantic import Field, field_validator
 
 from ..errors import ConvscopeError
+from ..units import ascii_int
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 from .dataset import Fit
 
@@ -31,9 +32,9 @@ def parse_channels(text: str) -> list[int] | None:
     for part in text.split(","):
         part = part.strip()
         low, dash, high = part.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
+        first, last = ascii_int(low, 9), ascii_int(high, 9) if dash else ascii_int(low, 9)
+        if first is None or last is None:  # ASCII digits only (`²` is a digit to str.isdigit, not to int)
             raise ValueError(f"`{part}` is not a channel or a range like 0-15 (or give all)")
-        first, last = int(low), int(high) if dash else int(low)
         if last < first:
             raise ValueError(f"range `{part}` runs backwards")
         if last - first > 100_000:
@@ -81,7 +82,7 @@ class AtlasScanSpec(Spec):
     fit: Fit = "squash"
 
 
-@recipe("atlas-scan", 1, AtlasScanSpec, "one shard of an atlas's dataset scan: partial top-k and class sums")
+@recipe("atlas-scan", 2, AtlasScanSpec, "one shard of an atlas's dataset scan: partial top-k and class sums")
 def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
     """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}]}], "images", "class_sums" [U][K],
     "class_counts" [K], "skipped"}: the `top` images of [start, stop) per unit by mean activation over space
@@ -155,7 +156,7 @@ def _units(subject, spec: AtlasSpec) -> list[tuple[str, list[int]]]:
     return chosen
 
 
-@recipe("atlas", 1, AtlasSpec, "every unit of the chosen layers: feature visualization and top dataset examples")
+@recipe("atlas", 2, AtlasSpec, "every unit of the chosen layers: feature visualization and top dataset examples")
 def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
     """{"model", "layers": [{"name", "type", "output_shape", "channels"}], "units": [{"layer", "index", "image",
     "activation", "examples": [{"path", "score", "box"}], "sheet", "class_means" (per dataset class, or null)}],
@@ -194,7 +195,7 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
     scans = []
     if dataset is not None:
         if len(dataset) == 0:
-            raise ConvscopeError(f"dataset: {spec.dataset} holds no image")
+            raise ConvscopeError(f"dataset: {dataset.name} holds no image")
         scans = [
             AtlasScanSpec(
                 model=spec.model,
@@ -272,7 +273,7 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
         "classes": classes,
         "images": images,
         "skipped": skipped,
-        "dataset": str(spec.dataset) if spec.dataset is not None else None,
+        "dataset": dataset.name if dataset is not None else None,  # a served one: its name, no server path
         "top": spec.top,
         "steps": spec.steps,
         "seed": spec.seed,

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from typing import Annotated, Any, ClassVar
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..autograd_checks import NO_GRADIENT_ADVICE, model_form_error
 from ..errors import Cancelled, ConvscopeError
 from ..subject import Subject
 
@@ -372,10 +374,31 @@ def recipe(name: str, version: int, spec: type[Spec], description: str):
         if name in REGISTRY:
             raise RuntimeError(f"recipe {name} registered twice")
         spec.recipe = name
-        REGISTRY[name] = Recipe(name, version, spec, run, description)
+        REGISTRY[name] = Recipe(name, version, spec, _explained(name, run), description)
         return run
 
     return register
+
+
+def _explained(name: str, run: Callable[[Spec, RunContext], Result]) -> Callable[[Spec, RunContext], Result]:
+    """`run` with the torch errors that come from the model's form (gradient checkpointing, float16 / bfloat16
+    kernels or mixed types, a forward that stops the gradient: `autograd_checks.model_form_error`) turned into one
+    ConvscopeError naming the recipe and the model, on every surface (CLI, server jobs, Python API), for the
+    techniques that take gradients on their own; anything else passes through unchanged."""
+
+    @functools.wraps(run)
+    def explained(spec: Spec, ctx: RunContext) -> Result:
+        try:
+            return run(spec, ctx)
+        except RuntimeError as exc:
+            model = getattr(spec, "model", None)
+            shown = f"`{model.spec}`" if isinstance(model, ModelRef) else "of this run"
+            form = model_form_error(exc, name, shown, advice=NO_GRADIENT_ADVICE)
+            if form is None:
+                raise
+            raise form from None
+
+    return explained
 
 
 def parse_spec(recipe_name: str, fields: dict) -> Spec:
@@ -485,13 +508,17 @@ def file_fingerprint(path: str | Path) -> str:
 
 
 def _dataset_fingerprint(reference: str) -> str:
-    """`digits` by name; a folder by the relative path and content hash of every file below it."""
+    """`digits` by name; a folder by the relative path and content hash of every file below it (those of a linked
+    class sub-folder too; a link the dataset must not read, out of its confinement, broken or a loop, by name
+    only: its target is never opened)."""
+    from ..data import dataset_files
+
     if reference == "digits":
         return "digits"
     root = Path(reference).expanduser()
     if not root.is_dir():
         return "missing"  # open_dataset refuses it with its own message
     digest = xxhash.xxh3_128()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(root).as_posix()}:{file_fingerprint(path)};".encode())
+    for name, path in dataset_files(root):
+        digest.update(f"{name}:{file_fingerprint(path) if path is not None else 'not read'};".encode())
     return digest.hexdigest()

@@ -57,7 +57,7 @@ class ExamplesSpec(DatasetSpec):
 
 @recipe(
     "examples",
-    2,
+    3,  # 3: image ids relative to the dataset folder
     ExamplesSpec,
     "the dataset images (or patches) that most excite units, or where they are most relevant",
 )
@@ -117,7 +117,7 @@ class SelectivitySpec(DatasetSpec):
     )
 
 
-@recipe("selectivity", 1, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
+@recipe("selectivity", 2, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
 def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
     """{"units": [{"index", "kind", "classes"}], "fractions": {layer: {kind: share}}, "plots", "skipped"}."""
     from ..artifacts import save_plots
@@ -143,11 +143,15 @@ class FacetsSpec(DatasetSpec):
     class_name: str | None = Field(
         None, description="dataset class whose images are clustered (default: the unit's top images)"
     )
-    top_images: int = Field(200, ge=1, le=100_000)
+    top_images: int = Field(
+        200, ge=3, le=100_000, description="the unit's top images clustered (t-SNE and k-means need at least 3)"
+    )
     code_layer: str | None = Field(None, description="layer whose codes are clustered (default: the penultimate)")
-    k: int = Field(10, ge=1, le=100, description="clusters")
-    m: int = Field(15, ge=1, le=10_000, description="images averaged per cluster")
-    pca: int = Field(50, ge=1, le=4096, description="PCA dimensions")
+    k: int = Field(10, ge=1, le=100, description="clusters (at most one per distinct image: the result says how many)")
+    m: int = Field(15, ge=1, le=10_000, description="images averaged per cluster (at most the cluster's size)")
+    pca: int = Field(
+        50, ge=1, le=4096, description="PCA dimensions (at most the number of images and of code features)"
+    )
     steps: int | None = Field(
         None, ge=1, le=100_000, description="optimization steps of each facet (default: the preset's)"
     )
@@ -161,7 +165,7 @@ class FacetsSpec(DatasetSpec):
         return value
 
 
-@recipe("facets", 2, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
+@recipe("facets", 3, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
 def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
     """{"target", "images", "code_layer", "used", "steps", "preset", "clusters": [{"id", "members",
     "mean_image", "facet_image", "activation", "mean_activation", "structure", "nearest_image"}],

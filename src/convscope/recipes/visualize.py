@@ -114,7 +114,7 @@ class VisualizeSpec(Spec):
 
 
 @recipe(
-    "visualize", 1, VisualizeSpec, "feature visualization: images that maximize channels, a layer, classes or a mix"
+    "visualize", 2, VisualizeSpec, "feature visualization: images that maximize channels, a layer, classes or a mix"
 )
 def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result:
     """{"images": [{"units", "path", "activation", "objective"}], "steps", "seconds_per_step", "sheet"}: one PNG

@@ -36,11 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import jsonio
+from ..data import confine, dataset_file
 from ..errors import ConvscopeError, ImageError
 from ..jobs import TERMINAL, Job, JobJournal, JobRunner, UnknownJobError
 from ..recipes import registry
 from ..recipes.base import FILE, ModelRef, Result, SubjectPool, reference_kind
 from ..store import ResultStore, default_data_dir
+from ..units import ascii_int
 from ..version import __version__
 
 log = logging.getLogger(__name__)
@@ -299,6 +301,12 @@ class Platform:
         self.long = JobRunner(self.store, {device: 1}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
         self.quick = JobRunner(self.store, {device: 2}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
         self.allow_roots = [Path(root).expanduser().resolve() for root in config.allow_roots]
+        # every dataset a request may name reads only inside the allowed folders (a named one: its own folder
+        # too), whichever recipe opens it (convscope.data.confine); named ones appear in results by their names
+        self.dataset_names: dict[str, str] = {}
+        for name, folder in config.datasets.items():
+            real = confine(folder, [folder, *self.allow_roots], name=name)
+            self.dataset_names[str(real)] = name
         self._samples: list[dict] | None = None
 
     def close(self) -> None:
@@ -367,6 +375,8 @@ class Platform:
                 return [hide(v) for v in value]
             if isinstance(value, str) and value.startswith(uploads):
                 return value[len(uploads) :]
+            if isinstance(value, str) and value in self.dataset_names:  # a --dataset folder: by its name
+                return self.dataset_names[value]
             return value
 
         return {
@@ -419,7 +429,9 @@ class Platform:
         field at once rather than a failed job later: the model itself (its weights load), `layer` (several
         separated by commas for selectivity and activations), `layers` (attribute), `code_layer`,
         `encoder_layer`, `channels` (of each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for
-        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2) and patch sizes against the input size.
+        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2), patch sizes against the input size, the atlas's
+        `layers` and `channels`, and every size a run renders at against the layers it reads (visualize's and the
+        atlas's `size`, DeepDream's octaves: too small, or not the size a fixed-size model such as a ViT takes).
         Uses the quick pool's Subject (loading the model on first use)."""
         from ..subject import LOGITS
         from ..units import parse_unit, parse_unit_range
@@ -478,6 +490,18 @@ class Platform:
                 checks.append((at("patch"), lambda: _too_big("patch", spec.patch, side)))
             if spec.recipe == "examples" and spec.patches and spec.patch_size > side:
                 checks.append((at("patch_size"), lambda: _too_big("patch_size", spec.patch_size, side)))
+            if spec.recipe == "atlas":
+                if spec.layers.strip() != "all":
+                    checks += [(at("layers"), lambda n=n: subject.resolve(n.strip())) for n in spec.layers.split(",")]
+                checks.append((at("channels"), lambda: _atlas_units(subject, spec)))
+            # every size a run renders at (not the model's own): visualize's and the atlas's `size`, DeepDream's
+            # octaves (from the image's size): too small, or another size than a fixed-size model takes
+            if spec.recipe in ("visualize", "atlas") and spec.size is not None:
+                checks.append((at("size"), lambda: subject.check_size(spec.size, _rendered_layers(subject, spec))))
+            if spec.recipe == "dream":
+                dreamed = {}
+                checks.append((at("image"), lambda: dreamed.update(image=_native_image(subject, spec))))
+                checks.append((at("octaves"), lambda: _octaves_fit(subject, spec, dreamed["image"])))
             for loc, check in checks:
                 try:
                     check()
@@ -492,7 +516,7 @@ class Platform:
                 loc + ["spec"],
             )
         weights = ref.weights
-        if weights not in ("default", "none") and not re.fullmatch(r"none:\d+", weights):
+        if weights not in ("default", "none") and not re.fullmatch(r"none:[0-9]{1,19}", weights):
             raise Refused(
                 422,
                 "weights must be default, none or none:SEED (weights files are not taken from requests)",
@@ -508,14 +532,21 @@ class Platform:
         return str(self._inside_roots(value, loc, "image"))
 
     def _dataset(self, value: str, loc: list) -> str:
+        """A dataset reference as the recipes read it: `digits`, a --dataset folder or a folder inside the allowed
+        ones, resolved, and confined to them (convscope.data.confine: a file behind a link that leads out is
+        skipped and reported by every recipe that reads the dataset, never opened)."""
         if value == "digits":
             return value
         if value in self.config.datasets:
-            return str(Path(self.config.datasets[value]).expanduser().resolve())
+            folder = self.config.datasets[value]
+            return str(confine(folder, [folder, *self.allow_roots], name=value))
         if not self.allow_roots:
             names = ", ".join(["digits", *self.config.datasets])
             raise Refused(422, f"unknown dataset `{value}`; datasets: {names}", loc)
-        return str(self._inside_roots(value, loc, "dataset"))
+        path = self._inside_roots(value, loc, "dataset")
+        if not path.is_dir():
+            raise Refused(422, f"dataset path `{value}` is not a folder", loc)
+        return str(confine(path, self.allow_roots))
 
     def _generator(self, value: str, loc: list) -> str:
         if value.startswith("file:"):
@@ -548,17 +579,16 @@ class Platform:
             from ..digits import load_data
 
             data = load_data()
-            index = image_id.removeprefix("digits:")
-            if not image_id.startswith("digits:") or not index.isdigit() or int(index) >= len(data.images):
+            index = ascii_int(image_id.removeprefix("digits:")) if image_id.startswith("digits:") else None
+            if index is None or index >= len(data.images):
                 raise Refused(404, f"no image {image_id} in dataset digits")
-            pixels = (data.images[int(index), 0].numpy() * 255).round().astype("uint8")
+            pixels = (data.images[index, 0].numpy() * 255).round().astype("uint8")
             Image.fromarray(pixels).save(buffer, "PNG")
             return buffer.getvalue()
         if name not in self.config.datasets:
             raise Refused(404, f"no dataset {name}; datasets: {', '.join(['digits', *self.config.datasets])}")
-        root = Path(self.config.datasets[name]).expanduser().resolve()
-        path = Path(image_id).expanduser().resolve()
-        if root not in path.parents or not path.is_file():
+        path = dataset_file(self.config.datasets[name], image_id)  # a file of it, inside the allowed folders
+        if path is None:
             raise Refused(404, f"no image {image_id} in dataset {name}")
         from ..images import open_image, to_mode
 
@@ -638,9 +668,11 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
+        declared = ascii_int(length)  # (bytes.isdigit is ASCII-only, but int() refuses more than 4300 digits)
+        if declared is not None and declared > self.limit or declared is None and length.isdigit():
+            shown = f"of {declared} bytes " if declared is not None else ""
             response = JSONResponse(
-                {"detail": f"request body of {int(length)} bytes is larger than {self.limit}"}, status_code=413
+                {"detail": f"request body {shown}is larger than {self.limit} bytes"}, status_code=413
             )
             return await response(scope, receive, send)
         received = 0
@@ -722,6 +754,37 @@ def _spatial_layer(subject, layer: str) -> None:
 
 def _too_big(name: str, value: int, side: int) -> None:
     raise ConvscopeError(f"{name}={value} is larger than the model's input ({side} pixels)")
+
+
+def _atlas_units(subject, spec) -> list:
+    """The atlas's (layer, channels) (ConvscopeError naming the field for channels outside every layer)."""
+    from ..recipes.atlas import _units
+
+    return _units(subject, spec)
+
+
+def _rendered_layers(subject, spec) -> list[str]:
+    """The layers a visualize or atlas spec's objectives read (logits for classes)."""
+    from ..subject import LOGITS
+
+    if spec.recipe == "atlas":
+        return [layer for layer, _ in _atlas_units(subject, spec)]
+    return [LOGITS] if spec.classes else [spec.layer] if spec.layer else []
+
+
+def _native_image(subject, spec):
+    """DeepDream's image as the run reads it (at its own resolution, reduced to max_size)."""
+    from ..recipes.visualize import load_image_native
+
+    return load_image_native(spec.image, subject.input.channels, spec.max_size)
+
+
+def _octaves_fit(subject, spec, image) -> None:
+    """DeepDream's octave sizes reach its layer (a fixed-size model runs them all at its own size)."""
+    from ..dream import octave_sizes
+
+    height, width = image.shape[2:]
+    octave_sizes(subject, (height, width), spec.octaves, spec.octave_scale, [subject.resolve(spec.layer)])
 
 
 def _bind_error_response(exc: Refused) -> JSONResponse:
@@ -996,7 +1059,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         with its id (`seq`). Resume with the `Last-Event-ID` header; the stream ends after the terminal state
         (done, failed, cancelled). A comment line keeps an idle stream open every 15 s."""
         job = platform.job(job_id)
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        after = ascii_int(last_event_id)  # only ASCII digits are an id (`²` is a digit to isdigit, not to int)
+        after = 0 if after is None else after  # anything else is ignored: the whole stream
         if job is None:
             view = platform.job_view(job_id)  # 404 when unknown; a journaled job: its final state only
             final = {"job": job_id, "state": view["status"], "stage": "", "done": 0, "total": 0, "error": view["error"]}
@@ -1016,6 +1080,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                         yield b": keep-alive\n\n"
                         continue
                     if event.seq <= after:
+                        if event.kind == "state" and event.state in TERMINAL:
+                            return  # the client has seen the end (or named a later id): the stream ends
                         continue
                     data = event.to_dict()
                     if event.kind == "preview":
@@ -1067,7 +1133,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                     "layers": [layer["name"] for layer in data["layers"]],
                     "units": len(data["units"]),
                     "images": data["images"],
-                    "dataset": data.get("dataset"),
+                    "dataset": platform.dataset_names.get(data.get("dataset"), data.get("dataset")),
                     "top": data.get("top"),
                     "steps": data["steps"],
                     "seed": data.get("seed"),
