@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import torch  # noqa: E402
 
+from convscope.execution.store import ResultStore  # noqa: E402
 from convscope.recipes import RunContext, SubjectPool  # noqa: E402
 from convscope.recipes.atlas import AtlasSpec  # noqa: E402
-from convscope.store import ResultStore  # noqa: E402
 
 DIGITS = {"spec": "digits"}
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from convscope.distributed import RayShards
+    from convscope.execution.distributed import RayShards
 
     torch.set_num_threads(1)
     subjects = SubjectPool()

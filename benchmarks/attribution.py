@@ -47,7 +47,7 @@ def bench(repeats: int) -> list[dict]:
     import torch
 
     import convscope
-    from convscope.attribution import LRP
+    from convscope.techniques.attribution import LRP
 
     torch.manual_seed(0)
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -30,8 +30,8 @@ from run import MALLOC_ENV, interleaved_rounds, paired, quiet_allocator  # noqa:
 
 def memory_dataset(images):
     """An ImageDataset over decoded tensors (no file decoding)."""
-    from convscope.data import ImageDataset
-    from convscope.subject import InputSpec
+    from convscope.core.data import ImageDataset
+    from convscope.core.subject import InputSpec
 
     spec = InputSpec(size=tuple(images.shape[2:]), channels=images.shape[1])
     return ImageDataset(
@@ -54,8 +54,8 @@ def bench_scan(repeats: int) -> list[dict]:
     from PIL import Image
 
     import convscope
-    from convscope.data import _as_float, open_dataset
-    from convscope.examples import top_examples
+    from convscope.core.data import _as_float, open_dataset
+    from convscope.techniques.examples import top_examples
 
     torch.manual_seed(0)
     subject = convscope.load("default")
@@ -124,7 +124,7 @@ from torch import nn
 import convscope
 sys.path.insert(0, {here!r})
 from data import memory_dataset
-from convscope.examples import top_examples
+from convscope.techniques.examples import top_examples
 units_count, k = {units}, {k}
 torch.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(3, units_count, 3, padding=1), nn.ReLU())
@@ -173,7 +173,7 @@ def bench_memory(repeats: int) -> list[dict]:
 def bench_cluster(repeats: int, big: bool = False) -> list[dict]:
     import numpy as np
 
-    from convscope.facets import cluster_codes
+    from convscope.techniques.facets import cluster_codes
 
     rows = []
     for count in (10_000, 100_000) if big else (10_000,):

@@ -34,7 +34,7 @@ def chelsea_path(folder: Path) -> Path:
 
 def commands(image: Path) -> dict[str, tuple[list[str], callable]]:
     """name -> (CLI argv, check(cpu_result, device_result) -> list of problems)."""
-    from convscope.attribution.report import METHODS
+    from convscope.techniques.attribution.report import METHODS
 
     def close(key_path, tol):
         def check(a, b):
@@ -169,7 +169,7 @@ def pluck(result, key_path: str):
 
 
 def run_cli(argv: list[str], device: str, out: Path) -> tuple[dict | None, float, str | None]:
-    from convscope.cli import COMMANDS, build_parser
+    from convscope.cli.main import COMMANDS, build_parser
 
     # --no-cache: the device is no part of a spec, so the result store would answer the second device's run
     args = build_parser().parse_args([*argv, "--device", device, "--out", str(out), "--json", "--no-cache"])

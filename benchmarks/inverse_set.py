@@ -32,8 +32,16 @@ def run_case(name: str, n: int, n_full: int, k: int, repeats: int, device: str =
     import torch
 
     import convscope
-    from convscope.generators import make_generator
-    from convscope.inverse_set import Encoder, InverseSet, Problem, find_seeds, inverse_set, parse_constraint, summarize
+    from convscope.techniques.generators import make_generator
+    from convscope.techniques.inverse_set import (
+        Encoder,
+        InverseSet,
+        Problem,
+        find_seeds,
+        inverse_set,
+        parse_constraint,
+        summarize,
+    )
 
     model, constraint, generator_spec, inner_steps = CASES[name]
     subject = convscope.load(model).to(device)

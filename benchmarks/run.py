@@ -108,7 +108,7 @@ def bench_render_step(repeats: int) -> list[dict]:
     channels-last layout convscope gives the model (the ratio is convscope's own overhead; the target) and the
     NCHW layout timm builds it in (what a user's own bare loop runs). Redirected ReLU steps are measured
     separately (they only run in the first steps of a render). The render step folds eval-mode BatchNorms into
-    their convs (convscope.fold, on by default); `render-step-unfolded` is the same step without folding, i.e.
+    their convs (convscope.core.fold, on by default); `render-step-unfolded` is the same step without folding, i.e.
     the overhead of the rest of the machinery."""
     import copy
 
@@ -117,7 +117,7 @@ def bench_render_step(repeats: int) -> list[dict]:
 
     import convscope
     from convscope import objectives as O
-    from convscope.render import render
+    from convscope.techniques.render import render
 
     subject = convscope.load("default")
     model = subject.model
@@ -210,7 +210,7 @@ def bench_vs_lucent(repeats: int) -> list[dict]:
 
     import convscope
     from convscope import objectives as O
-    from convscope.render import render
+    from convscope.techniques.render import render
     from lucent_baseline import lucent_available, make_lucent_render
 
     if not lucent_available():

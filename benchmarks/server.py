@@ -47,9 +47,9 @@ import numpy as np  # noqa: E402
 import uvicorn  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from convscope.execution.store import ResultStore  # noqa: E402
 from convscope.recipes.base import ModelRef, RunContext, SubjectPool  # noqa: E402
 from convscope.server import ServerConfig, create_app  # noqa: E402
-from convscope.store import ResultStore  # noqa: E402
 
 DIGITS = {"spec": "digits"}
 VISUALIZE_STEPS = 100

@@ -29,8 +29,8 @@ from pydantic import Field
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from convscope.execution.store import ResultStore  # noqa: E402
 from convscope.recipes.base import REGISTRY, RunContext, Spec, SubjectPool, recipe  # noqa: E402
-from convscope.store import ResultStore  # noqa: E402
 
 
 class WorkSpec(Spec):
@@ -143,7 +143,7 @@ def bench_predict(store: ResultStore, folder: Path, repeats: int, cold: bool) ->
 
 
 def bench_job_submit(store: ResultStore, repeats: int) -> dict:
-    from convscope.jobs import JobRunner
+    from convscope.execution.jobs import JobRunner
 
     runner = JobRunner(store)
     try:

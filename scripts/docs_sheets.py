@@ -13,9 +13,9 @@ from skimage import data
 
 import convscope
 from convscope import objectives as O
-from convscope.dream import dream
-from convscope.images import grid, pil_to_tensor, tensor_to_pil
-from convscope.render import render
+from convscope.core.images import grid, pil_to_tensor, tensor_to_pil
+from convscope.techniques.dream import dream
+from convscope.techniques.render import render
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 SHEETS = {

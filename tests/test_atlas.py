@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 
 import convscope
-from convscope.cli import main
-from convscope.data import open_dataset
-from convscope.errors import Cancelled
-from convscope.examples import top_examples, unit_scores
+from convscope.cli.main import main
+from convscope.core.data import open_dataset
+from convscope.core.errors import Cancelled
+from convscope.execution.store import ResultStore
 from convscope.recipes import RunContext
 from convscope.recipes.atlas import AtlasSpec, parse_channels
-from convscope.store import ResultStore
+from convscope.techniques.examples import top_examples, unit_scores
 
 DIGITS = {"spec": "digits"}
 
@@ -144,7 +144,7 @@ def test_atlas_cli_layers_all_writes_atlas_json(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def ray_shards(tmp_path_factory):
     """A local Ray with 2 workers (each 1 thread), shut down after the module's tests."""
-    from convscope.distributed import RayShards
+    from convscope.execution.distributed import RayShards
 
     store = tmp_path_factory.mktemp("ray") / "store"
     with RayShards("local", workers=2, data_dir=store, object_store_mb=128) as shards:

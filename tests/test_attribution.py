@@ -8,11 +8,11 @@ import torch
 import torchvision
 from torch import nn
 
-from convscope.attribution import LRP, lrp
-from convscope.attribution.canonizers import check_folding, plan_folding
-from convscope.attribution.ranking import rank_filters
-from convscope.errors import ConvscopeError
-from convscope.zoo import wrap
+from convscope.core.errors import ConvscopeError
+from convscope.core.zoo import wrap
+from convscope.techniques.attribution import LRP, lrp
+from convscope.techniques.attribution.canonizers import check_folding, plan_folding
+from convscope.techniques.attribution.ranking import rank_filters
 
 SIZE = 64
 

@@ -9,9 +9,9 @@ import pytest
 import timm
 import torch
 
-from convscope.attribution import METHODS, attribute
-from convscope.attribution.lrp import default_layers
-from convscope.zoo import wrap
+from convscope.core.zoo import wrap
+from convscope.techniques.attribution import METHODS, attribute
+from convscope.techniques.attribution.lrp import default_layers
 from test_attribution import bias_free, calibrate, torchvision_model
 
 SIZE = 64

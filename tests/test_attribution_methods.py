@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from convscope.attribution.cam import grad_cam
-from convscope.attribution.gradients import gradient_attribution, integrated_gradients
-from convscope.attribution.occlusion import occlusion
-from convscope.cli import main
-from convscope.errors import ConvscopeError
-from convscope.zoo import wrap
+from convscope.cli.main import main
+from convscope.core.errors import ConvscopeError
+from convscope.core.zoo import wrap
+from convscope.techniques.attribution.cam import grad_cam
+from convscope.techniques.attribution.gradients import gradient_attribution, integrated_gradients
+from convscope.techniques.attribution.occlusion import occlusion
 
 
 def relu6_net(activation=nn.ReLU6) -> nn.Module:
@@ -183,7 +183,7 @@ def test_every_method_runs_from_the_cli(method, digits_subject, tmp_path, capsys
 def test_visualize_relevant_filters(digits_subject, tmp_path, capsys):
     from PIL import Image
 
-    from convscope.attribution.relevant import relevant_filters
+    from convscope.techniques.attribution.relevant import relevant_filters
 
     image = tmp_path / "digit.png"
     Image.fromarray((np.random.default_rng(2).random((32, 32)) * 255).astype(np.uint8)).save(image)
@@ -215,7 +215,7 @@ def test_visualize_relevant_filters(digits_subject, tmp_path, capsys):
     result = json.loads(out)
     assert [e["units"] for e in result["images"][: len(chosen)]] == [[f"{layer}:{c}"] for c, _ in chosen]
     # each visualized filter carries its relevance R_c, its share of the layer's relevance and its mix weight
-    from convscope.attribution import lrp
+    from convscope.techniques.attribution import lrp
 
     layer_relevance = lrp(digits_subject, digits_subject.load_image(image), layers=[layer]).layers[layer][0]
     per_channel = layer_relevance.flatten(1).sum(1)

@@ -6,7 +6,7 @@ from torch import nn
 
 import convscope
 from conftest import hooks_left
-from convscope.errors import ChannelError, UnknownLayerError
+from convscope.core.errors import ChannelError, UnknownLayerError
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 import convscope
-from convscope import digits
-from convscope.cli import main
-from convscope.images import tensor_to_pil
+from convscope.cli.main import main
+from convscope.core import digits
+from convscope.core.images import tensor_to_pil
 
 
 @pytest.fixture()
@@ -286,7 +286,7 @@ def test_device_option_is_checked_before_any_work(capsys, tmp_path, digit_png):
     """`--device cuda` on a machine without CUDA names the problem; `auto` falls back to the CPU."""
     import torch
 
-    from convscope.subject import resolve_device
+    from convscope.core.subject import resolve_device
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():  # the CI machines have no GPU; on a GPU machine `cuda` is valid

@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from convscope.data import open_dataset
-from convscope.errors import ConvscopeError, ImageError
-from convscope.subject import InputSpec
+from convscope.core.data import open_dataset
+from convscope.core.errors import ConvscopeError, ImageError
+from convscope.core.subject import InputSpec
 
 SPEC = InputSpec(size=(16, 16), channels=3)
 
@@ -84,7 +84,7 @@ def test_plain_folder_grayscale_and_indices(tmp_path):
 
 
 def test_digits_dataset_matches_the_digits_data():
-    from convscope import digits
+    from convscope.core import digits
 
     dataset = open_dataset("digits", InputSpec(size=(32, 32), channels=1, mean=(0.3,), std=(0.3,)))
     data = digits.load_data()
@@ -126,7 +126,7 @@ def test_batches_equal_loaded_images_and_out_of_range_indices_are_refused(tmp_pa
 
 
 def test_big_jpegs_decode_at_reduced_scale_close_to_a_full_decode(tmp_path):
-    from convscope.images import fit, open_image, pil_to_tensor
+    from convscope.core.images import fit, open_image, pil_to_tensor
 
     small = np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8)  # smooth 1600x1200 photo
     Image.fromarray(small).resize((1600, 1200), Image.Resampling.BICUBIC).save(tmp_path / "big.jpg", quality=95)

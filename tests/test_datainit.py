@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-import convscope.objectives as O
-from convscope.cli import main
-from convscope.data import open_dataset
-from convscope.datainit import MAX_PIXEL_STEP, ascend, best_images, data_init
+import convscope.techniques.objectives as O
+from convscope.cli.main import main
+from convscope.core.data import open_dataset
+from convscope.techniques.datainit import MAX_PIXEL_STEP, ascend, best_images, data_init
 
 
 @pytest.fixture(scope="module")

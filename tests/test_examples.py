@@ -10,10 +10,10 @@ from PIL import Image
 from torch import nn
 
 import convscope
-from convscope.cli import main
-from convscope.data import open_dataset
-from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
-from convscope.examples import cut, gc_paused, random_boxes, top_examples, unit_scores
+from convscope.cli.main import main
+from convscope.core.data import open_dataset
+from convscope.core.errors import ChannelError, ConvscopeError, UnknownLayerError
+from convscope.techniques.examples import cut, gc_paused, random_boxes, top_examples, unit_scores
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_examples_cli_on_digits(capsys, tmp_path):
     assert code == 0
     result = json.loads(out)
     assert [(u["layer"], u["index"]) for u in result["units"]] == [("logits", 3), ("logits", 7)]
-    labels = convscope.digits.load_data().labels
+    labels = convscope.core.digits.load_data().labels
     for unit in result["units"]:
         scores = [e["score"] for e in unit["examples"]]
         assert len(scores) == 5 and scores == sorted(scores, reverse=True)
@@ -201,8 +201,8 @@ def test_examples_cli_errors(capsys, tmp_path):
 def test_relevance_examples_rank_images_by_the_units_lrp_relevance(capsys, tmp_path):
     """Relevance maximization: the ranking equals a brute-force sort of each image's own LRP explanation (one
     image at a time), for the predicted class and for a fixed target; shards merge to the whole scan."""
-    from convscope.attribution.explainer import LRP
-    from convscope.attribution.relevant import unit_relevance
+    from convscope.techniques.attribution.explainer import LRP
+    from convscope.techniques.attribution.relevant import unit_relevance
 
     subject = convscope.load("digits")
     dataset = open_dataset("digits", subject.input)
@@ -228,7 +228,7 @@ def test_relevance_examples_rank_images_by_the_units_lrp_relevance(capsys, tmp_p
     threes = top_examples(
         subject, dataset, [("features.3", 2)], k=5, scorer=partial(unit_relevance, explainer, target=3)
     )
-    labels = convscope.digits.load_data().labels
+    labels = convscope.core.digits.load_data().labels
     assert sum(int(labels[int(e.id.split(":")[1])]) == 3 for e in threes.examples[0]) >= 4
     halves = [
         top_examples(subject, dataset, units, k=6, indices=part, scorer=partial(unit_relevance, explainer))

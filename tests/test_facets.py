@@ -12,10 +12,10 @@ from torch import nn
 
 import convscope
 from convscope import objectives as O
-from convscope.cli import main
-from convscope.data import open_dataset
-from convscope.errors import ConvscopeError
-from convscope.facets import (
+from convscope.cli.main import main
+from convscope.core.data import open_dataset
+from convscope.core.errors import ConvscopeError
+from convscope.techniques.facets import (
     PRESETS,
     Octave,
     cluster_codes,
@@ -106,7 +106,7 @@ def test_maximization_from_mean_images_raises_every_facet_and_keeps_structure(di
     Digits model, logit 3, started from the mean images of 15 threes, fives, eights and zeros (default preset
     scaled to 24 steps): each result stays closer to its own start than to any other digit's mean image."""
     dataset = open_dataset("digits", digits_subject.input)
-    labels = np.asarray(convscope.digits.load_data().labels)
+    labels = np.asarray(convscope.core.digits.load_data().labels)
     means = [
         torch.stack([dataset.load(int(i)) for i in np.flatnonzero(labels == d)[:15]]).mean(dim=0) for d in range(10)
     ]
@@ -179,7 +179,7 @@ def test_facets_cli_on_digits(capsys, tmp_path):
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["used"]["k"] == 3 and result["code_layer"] == "classifier.2"
     assert sum(len(c["members"]) for c in result["clusters"]) == 60
-    labels = convscope.digits.load_data().labels
+    labels = convscope.core.digits.load_data().labels
     for cluster in result["clusters"]:
         assert set(cluster) >= {"id", "members", "mean_image", "facet_image", "activation", "nearest_image"}
         assert cluster["nearest_image"] == cluster["members"][0]

@@ -1,4 +1,5 @@
-"""BatchNorm folding for the optimization loop (convscope.fold): same function, BatchNorms skipped, model intact."""
+"""BatchNorm folding for the optimization loop (convscope.core.fold): same function, BatchNorms skipped, model
+intact."""
 
 import pytest
 import torch
@@ -6,8 +7,8 @@ from torch import nn
 
 import convscope
 from convscope import objectives as O
-from convscope.fold import folded_forward, verify
-from convscope.render import render
+from convscope.core.fold import folded_forward, verify
+from convscope.techniques.render import render
 
 
 def bn_model() -> convscope.Subject:

@@ -4,16 +4,16 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import convscope.generators as generators
-from convscope.errors import WeightsError
-from convscope.generators import FC6_LAYERS, load_fc6, make_generator, trained_generator
-from convscope.inverse_set import Constraint, Encoder, Problem, find_seeds
+import convscope.techniques.generators as generators
+from convscope.core.errors import WeightsError
+from convscope.techniques.generators import FC6_LAYERS, load_fc6, make_generator, trained_generator
+from convscope.techniques.inverse_set import Constraint, Encoder, Problem, find_seeds
 from test_inverse_set import TEST_TRAINING, digits_decoder  # noqa: F401 - the session's decoder fixture
 
 
 def test_trained_decoder_inverts_the_encoder(digits_subject, digits_decoder):  # noqa: F811
     """G(E(x)) ~ x on held-out digits, and the network still recognizes the reconstructions."""
-    from convscope.digits import load_data
+    from convscope.core.digits import load_data
 
     data = load_data()
     images, labels = data.images[data.test[:200]], data.labels[data.test[:200]]
@@ -120,10 +120,10 @@ def test_fc6_bad_weights_are_clear_errors(tmp_path):
 
 
 def test_decoder_trains_on_a_folder_dataset(digits_subject, tmp_path):
-    """trained:FOLDER reads the folder through convscope.data; changing a file changes the cache key."""
+    """trained:FOLDER reads the folder through convscope.core.data; changing a file changes the cache key."""
     from PIL import Image
 
-    from convscope.digits import load_data
+    from convscope.core.digits import load_data
 
     folder = tmp_path / "images"
     folder.mkdir()

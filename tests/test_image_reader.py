@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 
 import convscope
-from convscope.data import open_dataset
-from convscope.errors import ImageError
-from convscope.images import FULL_SCALE, fit, open_image, pil_to_tensor, to_mode
-from convscope.subject import InputSpec
+from convscope.core.data import open_dataset
+from convscope.core.errors import ImageError
+from convscope.core.images import FULL_SCALE, fit, open_image, pil_to_tensor, to_mode
+from convscope.core.subject import InputSpec
 
 H, W = 12, 16  # non-square, so a rotation by 90 degrees shows in the shape
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convscope.errors import ImageError
-from convscope.images import fit, heat_colormap, open_image, pil_to_tensor, scale_to_255, to_mode
+from convscope.core.errors import ImageError
+from convscope.core.images import fit, heat_colormap, open_image, pil_to_tensor, scale_to_255, to_mode
 
 
 def test_not_an_image_truncated_and_missing_files(tmp_path, rgb_png):

@@ -6,9 +6,10 @@ import time
 import pytest
 import torch
 
-from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
-from convscope.generators import FourierGenerator, make_generator, trained_generator
-from convscope.inverse_set import (
+from convscope.core.errors import ChannelError, ConvscopeError, UnknownLayerError
+from convscope.recipes import InverseSetSpec, ModelRef, run
+from convscope.techniques.generators import FourierGenerator, make_generator, trained_generator
+from convscope.techniques.inverse_set import (
     Constraint,
     Encoder,
     InfeasibleRangeError,
@@ -22,7 +23,6 @@ from convscope.inverse_set import (
     pairwise_sq_sum,
     parse_constraint,
 )
-from convscope.recipes import InverseSetSpec, ModelRef, run
 
 #: a cheaper decoder than the default (fewer epochs) so the test session trains it once in well under a minute
 TEST_TRAINING = {"epochs": 5}
@@ -36,7 +36,7 @@ def digits_decoder(digits_subject):
 @pytest.fixture
 def test_decoder(monkeypatch, digits_decoder):
     """Make `trained:digits` in run_inverse_set return the session's cheaper decoder."""
-    import convscope.generators as generators
+    import convscope.techniques.generators as generators
 
     original = generators.make_generator
     monkeypatch.setattr(
@@ -158,7 +158,7 @@ def test_diverse_objective_beats_no_diversity_on_same_seeds(digits_subject, test
 
 def test_intersection_of_units_in_two_layers(digits_subject, digits_decoder, tmp_path, test_decoder):
     # ranges around what a real "3" gives, so the intersection is known to be non-empty
-    from convscope.digits import load_data
+    from convscope.core.digits import load_data
 
     data = load_data()
     three = data.images[(data.labels == 3).nonzero()[0]]

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from convscope.cli import main
+from convscope.cli.main import main
 
 
 def run_cli(capsys, *argv):

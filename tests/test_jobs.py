@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from convscope.errors import ConvscopeError
-from convscope.jobs import JobRunner, UnknownJobError, error_line
+from convscope.core.errors import ConvscopeError
+from convscope.execution.jobs import JobRunner, UnknownJobError, error_line
+from convscope.execution.store import ResultStore
 from convscope.recipes.base import REGISTRY, RunContext, Spec, recipe
-from convscope.store import ResultStore
 
 NAME = "test-jobs-steps"
 
@@ -220,7 +220,7 @@ def test_subscriber_errors_do_not_stop_runs(runner):
 
 def test_events_kept_per_job_are_bounded(runner, monkeypatch):
     """A very long run keeps its state changes and only the latest progress events (memory stays bounded)."""
-    import convscope.jobs as jobs
+    import convscope.execution.jobs as jobs
 
     monkeypatch.setattr(jobs, "MAX_EVENTS", 20)
     job = runner.wait(runner.submit(StepsSpec(steps=50, seed=77)).id, timeout=30)

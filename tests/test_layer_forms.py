@@ -12,13 +12,13 @@ from torch import nn
 
 import convscope
 from convscope import objectives as O
-from convscope.attribution import grad_cam, gradient_attribution
-from convscope.attribution.explainer import LRP
-from convscope.attribution.lrp import default_layers
-from convscope.cli import main
-from convscope.dream import dream
-from convscope.errors import ChannelError, ConvscopeError, UnknownLayerError
-from convscope.render import render
+from convscope.cli.main import main
+from convscope.core.errors import ChannelError, ConvscopeError, UnknownLayerError
+from convscope.techniques.attribution import grad_cam, gradient_attribution
+from convscope.techniques.attribution.explainer import LRP
+from convscope.techniques.attribution.lrp import default_layers
+from convscope.techniques.dream import dream
+from convscope.techniques.render import render
 
 
 @pytest.fixture(autouse=True)

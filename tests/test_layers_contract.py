@@ -1,55 +1,21 @@
-"""The import contract (issue 13, DESIGN.md): core -> techniques -> artifacts -> recipes -> execution -> surfaces.
-Each module imports only its own layer or the layers below it (imports inside functions count too), the module
-graph has no cycles, and loading `convscope.render` does not load `convscope.attribution`."""
+"""The import contract (issue 21, docs/architecture.md): the folders of `src/convscope/` are the layers,
+core -> techniques -> artifacts -> recipes -> execution -> server -> cli, with the package root as the Python API's
+facade on top. Each module imports only its own folder or the folders below it (imports inside functions and
+type-only imports under `TYPE_CHECKING` count too), the module graph has no cycles at all, every module lives in a
+layer folder, and loading `convscope.techniques.render` does not load the attribution package."""
 
 import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "convscope"
 
-LAYERS = {
-    "core": {
-        "errors",
-        "seeding",
-        "units",
-        "jsonio",
-        "cache",
-        "version",
-        "progress",
-        "outputs",
-        "images",
-        "subject",
-        "graph",
-        "zoo",
-        "digits",
-        "data",
-        "fold",
-        "autograd_checks",
-    },
-    "techniques": {
-        "activations",
-        "predict",
-        "objectives",
-        "param",
-        "transforms",
-        "render",
-        "dream",
-        "datainit",
-        "examples",
-        "selectivity",
-        "facets",
-        "generators",
-        "inverse_set",
-        "attribution",
-    },
-    "artifacts": {"artifacts"},
-    "recipes": {"recipes"},
-    "execution": {"store", "jobs", "distributed", "site"},
-    "surfaces": {"cli", "commands", "server", "__init__"},  # the package root is the Python API's facade
-}
-ORDER = list(LAYERS)
+#: the layer folders, lowest first
+ORDER = ["core", "techniques", "artifacts", "recipes", "execution", "server", "cli"]
+ROOT = "convscope"  # the facade: may import every layer; nothing imports it
 
 
 def module_name(path: Path) -> str:
@@ -59,22 +25,27 @@ def module_name(path: Path) -> str:
 
 def layer_of(module: str) -> str:
     parts = module.split(".")
-    top = parts[1] if len(parts) > 1 else "__init__"
-    for layer, members in LAYERS.items():
-        if top in members:
-            return layer
-    raise AssertionError(f"module {module} is in no layer: add it to LAYERS")
+    if len(parts) == 1:
+        return ROOT
+    if parts[1] not in ORDER:
+        raise AssertionError(f"module {module} is in no layer folder ({', '.join(ORDER)})")
+    return parts[1]
+
+
+def rank(layer: str) -> int:
+    return len(ORDER) if layer == ROOT else ORDER.index(layer)
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "webapp" not in p.relative_to(PACKAGE).parts)
 
 
 def imports(path: Path) -> set[str]:
-    """The convscope modules a file imports (absolute, resolved from relative imports), anywhere in the file."""
+    """The convscope modules a file imports (absolute, resolved from relative imports), anywhere in the file, type-only
+    imports included."""
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     found = set()
-    tree = ast.parse(path.read_text())
-    for block in ast.walk(tree):  # `if TYPE_CHECKING:` imports never run
-        if isinstance(block, ast.If) and getattr(block.test, "id", getattr(block.test, "attr", "")) == "TYPE_CHECKING":
-            block.body = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("convscope")}
         elif isinstance(node, ast.ImportFrom):
@@ -85,8 +56,8 @@ def imports(path: Path) -> set[str]:
             else:
                 target = node.module or ""
             if target.startswith("convscope"):
-                modules = {f"{target}.{a.name}" for a in node.names if _is_module(f"{target}.{a.name}")}
-                found |= modules or {target}
+                named = {f"{target}.{a.name}" for a in node.names if _is_module(f"{target}.{a.name}")}
+                found |= named or {target}
     return found
 
 
@@ -97,10 +68,19 @@ def _is_module(name: str) -> bool:
 
 def graph() -> dict[str, set[str]]:
     edges = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in modules():
         name = module_name(path)
         edges[name] = {m for m in imports(path) if _is_module(m) or m == "convscope"} - {name}
     return edges
+
+
+def test_every_module_lives_in_a_layer_folder():
+    flat = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    assert not flat, f"modules outside the layer folders: {flat}"
+    folders = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert folders == sorted(ORDER), folders
+    for path in modules():
+        layer_of(module_name(path))
 
 
 def test_every_import_goes_down_the_layers():
@@ -108,15 +88,14 @@ def test_every_import_goes_down_the_layers():
     for module, targets in graph().items():
         for target in targets:
             if target == "convscope" and module != "convscope":
-                upward.append(f"{module} -> convscope (the package root re-exports everything; import the module)")
-            elif ORDER.index(layer_of(target)) > ORDER.index(layer_of(module)):
+                upward.append(f"{module} -> convscope (the package root is the facade; import the module)")
+            elif rank(layer_of(target)) > rank(layer_of(module)):
                 upward.append(f"{module} ({layer_of(module)}) -> {target} ({layer_of(target)})")
     assert not upward, "imports that run up the layers:\n" + "\n".join(sorted(upward))
 
 
-def test_no_import_cycles():
-    edges = graph()
-    # a package's __init__ importing its own submodules is not a cycle of the code's logic
+def find_cycles(edges: dict[str, set[str]]) -> list[str]:
+    # a package's __init__ importing its own submodules is how a package exports them, not a cycle of logic
     edges = {
         m: {
             t
@@ -139,13 +118,40 @@ def test_no_import_cycles():
     for node in sorted(edges):
         if node not in state:
             visit(node, [node])
+    return cycles
+
+
+def test_no_import_cycles_type_only_imports_included():
+    cycles = find_cycles(graph())
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize(
+    "edges, found",
+    [
+        ({"convscope.core.a": {"convscope.core.b"}, "convscope.core.b": {"convscope.core.a"}}, True),
+        ({"convscope.core.a": {"convscope.core.b"}, "convscope.core.b": set()}, False),
+    ],
+)
+def test_the_cycle_check_finds_cycles(edges, found):
+    assert bool(find_cycles(edges)) is found
+
+
+def test_the_layer_check_sees_type_only_and_function_level_imports(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "convscope")
+    source = tmp_path / "convscope" / "core" / "probe.py"
+    source.parent.mkdir(parents=True)
+    source.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from convscope.recipes.base import Result\n"
+        "def f():\n    from convscope.server import app\n"
+    )
+    assert imports(source) == {"convscope.recipes.base", "convscope.server"}
 
 
 def test_render_does_not_load_attribution():
     code = (
-        "import sys, convscope.render, convscope.fold; "
-        "print(sorted(m for m in sys.modules if m.startswith('convscope.attribution')))"
+        "import sys, convscope.techniques.render, convscope.core.fold; "
+        "print(sorted(m for m in sys.modules if m.startswith('convscope.techniques.attribution')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

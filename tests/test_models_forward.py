@@ -14,20 +14,20 @@ from torch import nn
 import convscope
 from conftest import hooks_left
 from convscope import objectives as O
-from convscope.attribution import attribute, gradient_attribution, lrp
-from convscope.attribution.report import METHODS
-from convscope.autograd_checks import (
+from convscope.cli.main import main
+from convscope.core.autograd_checks import (
     DtypeError,
     GradientPathError,
     checkpointing_off,
     explained_errors,
     model_dtype,
 )
-from convscope.cli import main
-from convscope.dream import dream
-from convscope.errors import ConvscopeError, SizeError
-from convscope.predict import predict
-from convscope.render import render
+from convscope.core.errors import ConvscopeError, SizeError
+from convscope.techniques.attribution import attribute, gradient_attribution, lrp
+from convscope.techniques.attribution.report import METHODS
+from convscope.techniques.dream import dream
+from convscope.techniques.predict import predict
+from convscope.techniques.render import render
 
 torch.set_num_threads(1)
 X = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))

@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 import convscope
-from convscope import digits, recipes
-from convscope.cli import main
-from convscope.errors import Cancelled, ConvscopeError
-from convscope.images import tensor_to_pil
+from convscope import recipes
+from convscope.cli.main import main
+from convscope.core import digits
+from convscope.core.errors import Cancelled, ConvscopeError
+from convscope.core.images import tensor_to_pil
 from convscope.recipes import ModelRef, RunContext, canonical_json, parse_spec, spec_key
 
 DIGITS = ModelRef(spec="digits")
@@ -135,7 +136,7 @@ def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
 
 
 def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
-    from convscope.cli import COMMANDS, build_parser
+    from convscope.cli.main import COMMANDS, build_parser
 
     build_parser()
     ours = {name for name in recipes.registry() if not name.startswith("test-")}  # (other tests register some)
@@ -201,7 +202,7 @@ def test_run_reproduces_a_printed_spec_and_repeats_from_the_store(digit_png, tmp
     assert {k: v for k, v in first.items() if k not in ("heatmap", "json", "layers")} == {
         k: v for k, v in second.items() if k not in ("heatmap", "json", "layers")
     }
-    from convscope.store import ResultStore
+    from convscope.execution.store import ResultStore
 
     assert len(ResultStore(tmp_path / "store")) == 1  # the second run came from the store
     details = json.loads((tmp_path / "b" / "digit_saliency.json").read_text())
@@ -333,7 +334,7 @@ def test_spec_key_follows_the_content_of_named_files(tmp_path, digit_png):
 def test_transform_parameters_override_the_preset(tmp_path, capsys):
     """Seed 001 Table 3.1's padding, jitter, rotation and scale, each settable over the preset."""
     from convscope.recipes.visualize import _transforms
-    from convscope.transforms import preset
+    from convscope.techniques.transforms import preset
 
     spec = parse_spec("visualize", {"model": DIGITS, "layer": "features.3", "channels": [0], "pad": 0, "rotate": 20})
     chosen = _transforms(spec)

@@ -6,10 +6,10 @@ import torch
 
 import convscope
 from convscope import objectives as O
-from convscope.errors import ConvscopeError
-from convscope.param import ImageParam
-from convscope.render import item_generators, item_seed, render
-from convscope.transforms import Transforms
+from convscope.core.errors import ConvscopeError
+from convscope.techniques.param import ImageParam
+from convscope.techniques.render import item_generators, item_seed, render
+from convscope.techniques.transforms import Transforms
 
 DIGITS_LAYER = "features.3"  # 32 channels at 16 x 16 for the 32-px digits
 
@@ -121,7 +121,7 @@ def test_a_unit_alone_vs_in_a_batch_on_resnet_64_steps(resnet):
 
 def test_batch_kernels_double_only_layers_whose_rounding_changes(resnet):
     """The check runs once per (layer, input shape); a large input keeps its own kernels; the model is restored."""
-    from convscope.render import batch_kernels
+    from convscope.techniques.render import batch_kernels
 
     forwards = {name: m.forward for name, m in resnet.model.named_modules()}
     with batch_kernels(resnet.model) as decided, torch.no_grad():

@@ -13,11 +13,11 @@ from torch import nn
 
 import convscope
 from conftest import hooks_left
-from convscope.attribution import attribute, grad_cam, gradient_attribution, lrp
-from convscope.attribution.report import METHODS
-from convscope.cli import main
-from convscope.errors import ConvscopeError, SizeError
-from convscope.images import tensor_to_pil
+from convscope.cli.main import main
+from convscope.core.errors import ConvscopeError, SizeError
+from convscope.core.images import tensor_to_pil
+from convscope.techniques.attribution import attribute, grad_cam, gradient_attribution, lrp
+from convscope.techniques.attribution.report import METHODS
 
 
 def run_cli(capsys, *argv):
@@ -37,7 +37,7 @@ def strict_json(text: str):
 
 @pytest.fixture()
 def digit_png(tmp_path):
-    from convscope import digits
+    from convscope.core import digits
 
     data = digits.load_data()
     path = tmp_path / "digit.png"
@@ -141,8 +141,8 @@ def test_every_method_explains_the_selected_output(method):
 
 def test_output_rule_for_predict_render_and_errors():
     from convscope import objectives as O
-    from convscope.predict import predict
-    from convscope.render import render
+    from convscope.techniques.predict import predict
+    from convscope.techniques.render import render
 
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(3))
     tuple_subject = convscope.wrap(TupleNet(), size=16)
@@ -264,7 +264,7 @@ def test_occlusion_cli_json_is_strict(capsys, tmp_path, digit_png):
 
 
 def test_strict_json_turns_non_finite_numbers_into_null_with_a_warning():
-    from convscope import jsonio
+    from convscope.core import jsonio
 
     with pytest.warns(jsonio.NonFiniteWarning, match=r"\$\.a\[1\], \$\.b\.c"):
         text = jsonio.dumps({"a": [1.0, float("nan")], "b": {"c": float("inf")}, "d": 2})
@@ -332,7 +332,7 @@ def test_lrp_follows_the_model_as_it_is_now(change):
 
 
 def test_render_folding_follows_the_model_as_it_is_now():
-    from convscope.fold import folded_forward, verify
+    from convscope.core.fold import folded_forward, verify
 
     net = bn_net()
     subject = convscope.wrap(net, size=16)
@@ -495,7 +495,7 @@ def test_softmax_outputs_warn_and_training_mode_is_refused():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3), nn.Softmax(1))
     subject = convscope.wrap(net, size=16)
     x = torch.rand(1, 3, 16, 16)
-    with pytest.warns(convscope.errors.ConvscopeWarning, match="softmax probabilities"):
+    with pytest.warns(convscope.core.errors.ConvscopeWarning, match="softmax probabilities"):
         attribute(subject, x, "saliency")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -576,7 +576,7 @@ def test_hyper_parameters_and_replaced_modules_are_seen():
 
 
 def test_output_rule_neighbours():
-    from convscope.outputs import select_output
+    from convscope.core.outputs import select_output
 
     logits, features = torch.zeros(1, 4), torch.ones(1, 6)
     assert select_output(((logits, features), features)) is logits  # depth first

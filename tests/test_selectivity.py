@@ -9,10 +9,10 @@ from PIL import Image
 from torch import nn
 
 import convscope
-from convscope.cli import main
-from convscope.data import open_dataset
-from convscope.errors import ConvscopeError
-from convscope.selectivity import selectivity
+from convscope.cli.main import main
+from convscope.core.data import open_dataset
+from convscope.core.errors import ConvscopeError
+from convscope.techniques.selectivity import selectivity
 
 COLORS = {"blue": (0.1, 0.1, 0.8), "green": (0.1, 0.8, 0.1), "grey": (0.5, 0.5, 0.5), "red": (0.8, 0.1, 0.1)}
 

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from convscope.jobs import JobJournal
+from convscope.execution.jobs import JobJournal
 from convscope.server import ServerConfig, create_app
 
 DIGITS = {"spec": "digits"}
@@ -139,7 +139,7 @@ def test_predict_inline_then_cached(client, image_id, digits_subject):
     assert body["status"] == "done" and body["cached"] is False
     predictions = body["result"]["data"]["predictions"]
     assert len(predictions) == 3
-    from convscope.predict import predict
+    from convscope.techniques.predict import predict
 
     expected = predict(digits_subject, digits_subject.load_image(client.app.state.platform.uploads / image_id), 3)
     assert predictions[0]["index"] == expected[0].index
@@ -314,7 +314,7 @@ def test_token_is_required_on_every_request(tmp_path):
 
 
 def test_serve_refuses_other_addresses_without_token(capsys):
-    from convscope.cli import main
+    from convscope.cli.main import main
 
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
@@ -350,7 +350,7 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "convscope.cli", "serve", "--port", str(port), "--model", "digits"]
+    command = [sys.executable, "-m", "convscope.cli.main", "serve", "--port", str(port), "--model", "digits"]
     process = subprocess.Popen([*command, "--data-dir", str(data_dir)], env=env, stderr=subprocess.PIPE)
     import httpx
 
@@ -513,7 +513,7 @@ def test_upload_pixel_limit_is_413_in_the_servers_words(tmp_path):
 
 
 def test_one_server_per_data_dir(tmp_path):
-    from convscope.errors import ConvscopeError
+    from convscope.core.errors import ConvscopeError
 
     app = create_app(ServerConfig(data_dir=tmp_path, models=["digits"]))
     try:

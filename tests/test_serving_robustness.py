@@ -26,18 +26,18 @@ from PIL import Image
 
 import convscope
 from convscope import objectives as O
-from convscope.cli import main
-from convscope.data import BROKEN_LINK, LOOP, OUTSIDE, confine, dataset_file, open_dataset
-from convscope.dream import dream, octave_sizes
-from convscope.errors import ConvscopeError, ImageError, SizeError, UnitSyntaxError
-from convscope.facets import cluster_codes
+from convscope.cli.main import main
+from convscope.core.data import BROKEN_LINK, LOOP, OUTSIDE, confine, dataset_file, open_dataset
+from convscope.core.errors import ConvscopeError, ImageError, SizeError, UnitSyntaxError
+from convscope.core.subject import InputSpec
+from convscope.core.units import ascii_int, parse_unit, parse_unit_range
 from convscope.recipes.atlas import parse_channels
 from convscope.recipes.base import _dataset_fingerprint
-from convscope.render import render
 from convscope.server import ServerConfig, create_app
 from convscope.server.app import BodyLimit
-from convscope.subject import InputSpec
-from convscope.units import ascii_int, parse_unit, parse_unit_range
+from convscope.techniques.dream import dream, octave_sizes
+from convscope.techniques.facets import cluster_codes
+from convscope.techniques.render import render
 
 VIT = {"spec": "timm:vit_tiny_patch16_224", "weights": "none"}
 CNN = {"spec": "timm:test_resnet", "weights": "none"}

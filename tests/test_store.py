@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-import convscope.store as store_module
-from convscope.errors import Cancelled, ConvscopeError
+import convscope.execution.store as store_module
+from convscope.core.errors import Cancelled, ConvscopeError
+from convscope.execution.store import ResultStore, default_data_dir
 from convscope.recipes.base import REGISTRY, RunContext, Spec, recipe, spec_key
-from convscope.store import ResultStore, default_data_dir
 
 NAME = "test-store-count"
 

@@ -10,7 +10,7 @@ from torch import nn
 
 import convscope
 from conftest import hooks_left
-from convscope.subject import LayerTap
+from convscope.core.subject import LayerTap
 
 #: plain forwards (None) and captures of different layers: early stops, several layers, containers, logits
 OPERATIONS = [

@@ -10,10 +10,10 @@ from torch import nn
 import convscope
 from conftest import hooks_left
 from convscope import objectives as O
-from convscope.images import pil_to_tensor
-from convscope.param import ImageParam, color_matrix
-from convscope.render import Cancelled, render
-from convscope.transforms import Transforms
+from convscope.core.images import pil_to_tensor
+from convscope.techniques.param import ImageParam, color_matrix
+from convscope.techniques.render import Cancelled, render
+from convscope.techniques.transforms import Transforms
 
 LAYER, CHANNELS, SIZE = "blocks.3", [0, 5, 17, 33], 128
 
@@ -120,7 +120,7 @@ def test_transforms_keep_gradients_and_draw_per_image_values():
 
 @pytest.mark.parametrize("threads, height", [(2, 224), (3, 96), (2, 33)])
 def test_banded_sampling_equals_grid_sample_values_and_gradients(threads, height):
-    from convscope.transforms import sample_bilinear
+    from convscope.techniques.transforms import sample_bilinear
 
     theta = torch.tensor([[[0.97, 0.08, 0.03], [-0.08, 1.02, -0.05]]])
     grid = torch.nn.functional.affine_grid(theta, [1, 3, height, 64], align_corners=False)
@@ -222,7 +222,7 @@ def test_redirected_relu_revives_dead_starts():
 
 
 def test_deepdream_raises_the_objective_and_keeps_the_image(default_subject):
-    from convscope.dream import dream
+    from convscope.techniques.dream import dream
 
     image = pil_to_tensor(Image.fromarray(data.chelsea()).resize((120, 80)))[None]
     result = dream(default_subject, image, O.deepdream("blocks.2"), octaves=2, steps=4, step_size=0.02)

@@ -253,7 +253,7 @@ def test_an_exported_atlas_is_a_static_site(tmp_path, page, browser):
     import functools
     import http.server
 
-    from convscope.cli import main
+    from convscope.cli.main import main
 
     site = tmp_path / "site"
     argv = ["atlas", "--model", "digits", "--layers", "features.0,features.3", "--channels", "0-3", "--dataset"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..errors import ConvscopeError
+from ..core.errors import ConvscopeError
 from .base import (
     REGISTRY,
     Artifact,

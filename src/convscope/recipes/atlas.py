@@ -17,8 +17,8 @@ import shutil
 import torch
 from pydantic import Field, field_validator
 
-from ..errors import ConvscopeError
-from ..units import ascii_int
+from ..core.errors import ConvscopeError
+from ..core.units import ascii_int
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 from .dataset import Fit
 
@@ -88,8 +88,8 @@ def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
     "class_counts" [K], "skipped"}: the `top` images of [start, stop) per unit by mean activation over space
     (seed 001 eq. 3.2), and per unit the sum of that score over the shard's images of each class (K = the
     dataset's classes; none for an unlabelled folder). Merging shards: top-k of the union, sums added."""
-    from ..data import open_dataset
-    from ..examples import top_examples
+    from ..core.data import open_dataset
+    from ..techniques.examples import top_examples
 
     if len(spec.channels) != len(spec.layers):
         raise ConvscopeError("channels: one list per layer")
@@ -168,9 +168,9 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
     `top` dataset images by mean activation (seed 001 eq. 3.2). Every shard goes through `ctx.map` (the result
     store when run through it, so a rerun skips finished shards). Raises ConvscopeError naming the field for an
     unknown layer, channels outside every layer, or a dataset without readable images."""
-    from ..artifacts import example_sheets
-    from ..data import open_dataset
-    from ..examples import TopExamples
+    from ..artifacts.files import example_sheets
+    from ..core.data import open_dataset
+    from ..techniques.examples import TopExamples
     from .visualize import VisualizeSpec
 
     with ctx.subject(spec.model) as subject:  # released before the shards run: they lease it themselves

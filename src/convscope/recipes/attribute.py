@@ -9,10 +9,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..attribution.ranking import channel_relevance, rank_filters
-from ..attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
-from ..images import upscale
-from ..subject import LOGITS
+from ..core.images import upscale
+from ..core.subject import LOGITS
+from ..techniques.attribution.ranking import channel_relevance, rank_filters
+from ..techniques.attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 
 Method = Literal[tuple(METHODS)]  # the one list of methods: attribution.report.METHODS

@@ -29,9 +29,9 @@ from typing import Annotated, Any, ClassVar
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..autograd_checks import NO_GRADIENT_ADVICE, model_form_error
-from ..errors import Cancelled, ConvscopeError
-from ..subject import Subject
+from ..core.autograd_checks import NO_GRADIENT_ADVICE, model_form_error
+from ..core.errors import Cancelled, ConvscopeError
+from ..core.subject import Subject
 
 #: field metadata marking a string as a reference whose content belongs in the spec key
 FILE, DATASET = "file", "dataset"
@@ -110,9 +110,10 @@ class Result(BaseModel):
     def _repr_html_(self) -> str:  # Jupyter: the images inline, then the data
         import html
 
-        from ..artifacts import inline_html
+        from ..artifacts.files import inline_html
 
-        return inline_html(self) + f"<pre>{html.escape(json.dumps(self.data, indent=1)[:4000])}</pre>"
+        pictures = inline_html(self.folder, [(a.name, a.media_type) for a in self.artifacts])
+        return pictures + f"<pre>{html.escape(json.dumps(self.data, indent=1)[:4000])}</pre>"
 
     def moved_to(self, folder: str | Path) -> "Result":
         """The same result with its artifacts in `folder`: every path in `data` under the old folder is rewritten
@@ -156,7 +157,7 @@ class SubjectPool:
         key = (ref.spec, ref.weights, ref.output, str(device))
         with self._lock:
             if key not in self._subjects:
-                from ..zoo import load
+                from ..core.zoo import load
 
                 subject = load(ref.spec, ref.weights, output=ref.output, progress=progress)
                 if device != "cpu":
@@ -300,7 +301,7 @@ class RunContext:
     def write_json(self, name: str, data: dict) -> Path:
         """Write `data` as strict JSON into the artifact `name`, with every path inside `out` made relative to
         `out` (the file stays valid wherever the folder is copied: the result store, --out)."""
-        from .. import jsonio
+        from ..core import jsonio
 
         folder = str(self.out)
 
@@ -318,7 +319,7 @@ class RunContext:
         return path
 
     def result(self, recipe: str, data: dict) -> Result:
-        from .. import jsonio
+        from ..core import jsonio
 
         return Result(
             recipe=recipe,
@@ -439,7 +440,7 @@ def canonical_json(spec: Spec) -> str:
 def spec_key(spec: Spec) -> str:
     """sha256 of canonical_json(spec) + the recipe's version + convscope's version + the content fingerprints of
     every file the spec names (see the module docstring); a named file that does not exist counts as `missing`."""
-    from ..version import __version__
+    from ..core.version import __version__
     from . import get
 
     digest = hashlib.sha256()
@@ -511,7 +512,7 @@ def _dataset_fingerprint(reference: str) -> str:
     """`digits` by name; a folder by the relative path and content hash of every file below it (those of a linked
     class sub-folder too; a link the dataset must not read, out of its confinement, broken or a loop, by name
     only: its target is never opened)."""
-    from ..data import dataset_files
+    from ..core.data import dataset_files
 
     if reference == "digits":
         return "digits"

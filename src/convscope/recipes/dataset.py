@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..attribution.lrp import COMPOSITES
-from ..units import parse_unit
+from ..core.units import parse_unit
+from ..techniques.attribution.lrp import COMPOSITES
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
 
 Fit = Literal["squash", "crop"]
@@ -69,17 +69,17 @@ def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
     over space, in units of that class's logit (Achtibat et al. 2023, relevance maximization). Raises
     ConvscopeError for an unknown layer or channel, a target out of range, a patch larger than the input, a
     TorchScript model with by = relevance, or a dataset without readable images."""
-    from ..artifacts import example_sheets
-    from ..data import open_dataset
-    from ..examples import top_examples
+    from ..artifacts.files import example_sheets
+    from ..core.data import open_dataset
+    from ..techniques.examples import top_examples
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
         layer = subject.resolve(spec.layer)
         scorer = None
         if spec.by == "relevance":
-            from ..attribution.explainer import LRP
-            from ..attribution.relevant import unit_relevance
+            from ..techniques.attribution.explainer import LRP
+            from ..techniques.attribution.relevant import unit_relevance
 
             explainer = LRP(subject, spec.composite)
             scorer = partial(unit_relevance, explainer, target=spec.target)
@@ -120,9 +120,9 @@ class SelectivitySpec(DatasetSpec):
 @recipe("selectivity", 2, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
 def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
     """{"units": [{"index", "kind", "classes"}], "fractions": {layer: {kind: share}}, "plots", "skipped"}."""
-    from ..artifacts import save_plots
-    from ..data import open_dataset
-    from ..selectivity import selectivity
+    from ..artifacts.files import save_plots
+    from ..core.data import open_dataset
+    from ..techniques.selectivity import selectivity
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
@@ -172,7 +172,7 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
     "embedding_plot", "points": [{"id", "x", "y", "cluster"}] (the 2-D embedding), "sheet", "skipped"} (seed 000:
     fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the m nearest members, maximization from each mean
     image in octaves)."""
-    from ..data import open_dataset
+    from ..core.data import open_dataset
 
     with ctx.subject(spec.model) as subject:
         dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
@@ -215,9 +215,9 @@ def _facet_images(
 ) -> dict:
     """MFV of a class's images (or the unit's top images): the facets computed, their pictures written through
     `ctx`, the facets JSON returned."""
-    from ..examples import top_examples
-    from ..facets import embedding_plot, facets, scaled_octaves
-    from ..images import grid, tensor_to_pil
+    from ..core.images import grid, tensor_to_pil
+    from ..techniques.examples import top_examples
+    from ..techniques.facets import embedding_plot, facets, scaled_octaves
 
     octaves = scaled_octaves(preset, steps)
     layer = subject.resolve(target[0])

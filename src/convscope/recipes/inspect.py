@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..activations import activation_maps, dead_channels, layers_maps
-from ..artifacts import demo_page, save_maps
-from ..errors import ConvscopeError
-from ..predict import predict
+from ..artifacts.files import demo_page, save_maps
+from ..core.errors import ConvscopeError
+from ..techniques.activations import activation_maps, dead_channels, layers_maps
+from ..techniques.predict import predict
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 
 Fit = Literal["squash", "crop"]
@@ -29,7 +29,7 @@ def run_models(spec: ModelsSpec, ctx: RunContext) -> Result:
     import timm
     import torchvision
 
-    from ..zoo import BUILTIN
+    from ..core.zoo import BUILTIN
 
     timm_names = timm.list_models()
     tv_names = torchvision.models.list_models(module=torchvision.models)

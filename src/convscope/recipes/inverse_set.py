@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from ..units import parse_unit_range
+from ..core.units import parse_unit_range
 from .base import ModelRef, Result, RunContext, Spec, recipe
 
 
@@ -73,9 +73,9 @@ def run_inverse_set(spec: InverseSetSpec, ctx: RunContext) -> Result:
     cannot be reached in max_outer iterations; UnknownLayerError / ChannelError for a bad constraint; Cancelled
     (between gradient steps) on a cancel.
     """
-    from ..generators import make_generator
-    from ..images import grid, tensor_to_pil, upscale
-    from ..inverse_set import (
+    from ..core.images import grid, tensor_to_pil, upscale
+    from ..techniques.generators import make_generator
+    from ..techniques.inverse_set import (
         Encoder,
         Problem,
         band_of,

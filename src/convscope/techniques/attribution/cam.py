@@ -1,0 +1,69 @@
+"""Grad-CAM (Selvaraju et al. 2017) on any layer with a spatial output:
+alpha_c = mean_{h,w} dF_k / dA_c[h,w],  CAM = ReLU(sum_c alpha_c A_c), upsampled (bilinear) to the input size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ...core.autograd_checks import explained_errors, gradients, require_gradient
+from ...core.errors import ConvscopeError
+from ...core.subject import LOGITS, Subject
+from .lrp import Attribution, LayerRecorder, target_classes
+
+
+def last_spatial_layer(subject: Subject) -> str:
+    """The last module (in execution order, running once) whose output is a [C, H, W] map larger than 1 x 1."""
+    spatial = [
+        n.name
+        for n in subject.graph.in_execution_order()
+        if n.name != LOGITS
+        and n.calls == 1
+        and subject.graph.readable(n.name)
+        and len(n.output_shape) == 3
+        and n.output_shape[1] * n.output_shape[2] > 1
+    ]
+    if not spatial:
+        raise ConvscopeError(f"model {subject.name} has no layer with a spatial output for Grad-CAM")
+    return spatial[-1]
+
+
+def grad_cam(
+    subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None, layer: str | None = None
+) -> Attribution:
+    """Grad-CAM (Selvaraju et al. 2017, eq. 1-2) of `target` (default: the predicted class) for [N, C, H, W]
+    images in [0, 1]: `input` is the [N, 1, H, W] map (>= 0, logit units x activation units), `layers[layer]` the
+    per-channel contributions alpha_c A_c [N, C, h, w]. `layer`'s own output is used even when a later in-place op
+    rewrites it (`LayerTap`). Maps are float32 for a float16 / bfloat16 model. Raises ConvscopeError for a layer
+    without a [C, h, w] output or one the target's output does not depend on, GradientPathError when the output or
+    the layer does not depend on the input through autograd (a torch.no_grad() in the forward)."""
+    with explained_errors(subject, "gradcam"):
+        return _grad_cam(subject, images, target, layer)
+
+
+def _grad_cam(
+    subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None, layer: str | None
+) -> Attribution:
+    layer = subject.resolve(layer) if layer else last_spatial_layer(subject)
+    shape = subject.graph.output_shape(layer) if layer != LOGITS else []
+    if len(shape) != 3:
+        raise ConvscopeError(f"Grad-CAM needs a layer with a spatial [C, H, W] output; `{layer}` gives {shape}")
+    x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)
+    with torch.enable_grad(), LayerRecorder(subject, [layer]) as recorder:
+        logits = subject.model_output(x)
+    activation = recorder.outputs[layer]
+    require_gradient(subject, {LOGITS: logits, layer: activation}, x, "gradcam")
+    targets = target_classes(logits.detach(), target)
+    output = logits.gather(1, targets[:, None])[:, 0]
+    (grad,) = gradients(subject, output, [activation], allow_unused=True)
+    if grad is None:
+        raise ConvscopeError(
+            f"the model's output does not depend on layer `{layer}` (Grad-CAM needs a layer on the path to the logits)"
+        )
+    weights = grad.mean((2, 3), keepdim=True)
+    contributions = (weights * activation).detach()
+    cam = F.relu(contributions.sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return Attribution("gradcam", cam, {layer: contributions}, output.detach(), targets, {"layer": layer}, signed=False)

@@ -1,0 +1,112 @@
+"""The attribution recipe: one image, one method; heatmaps for every layer, filter rankings, the conservation
+trace, optionally the input attribution as .npy; returns the JSON-ready dict of the `attribute` CLI contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ...core.errors import ConvscopeError
+from ...core.images import heat_colormap, scale_to_255
+from ...core.progress import Progress
+from ...core.subject import Subject
+from .explainer import LRP
+from .lrp import Attribution
+
+LRP_METHODS = {"dtd": "dtd", "lrp-epsilon": "epsilon-plus", "lrp-alphabeta": "alpha2beta1"}
+METHODS = [*LRP_METHODS, "saliency", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"]
+
+
+def attribute(
+    subject: Subject,
+    images: torch.Tensor,
+    method: str = "dtd",
+    target: int | Sequence[int] | None = None,
+    layers: str | Sequence[str] | None = "all",
+    *,
+    maxpool: str = "wta",
+    ignore_bias: bool = False,
+    alpha: float = 2.0,
+    layer: str | None = None,
+    steps: int = 32,
+    patch: int | None = None,
+    stride: int | None = None,
+    fill: str = "zero",
+    progress: Progress | None = None,
+) -> Attribution:
+    """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer). `progress` hears
+    integrated gradients' steps and occlusion's patches (the others are one backward pass)."""
+    from .cam import grad_cam
+    from .gradients import gradient_attribution, integrated_gradients
+    from .lrp import COMPOSITES, Composite, Rule
+    from .occlusion import occlusion
+
+    if method in LRP_METHODS:
+        composite = LRP_METHODS[method]
+        if method == "lrp-alphabeta" and alpha != 2.0:
+            if alpha < 1:
+                raise ConvscopeError(f"alpha must be at least 1 (beta = alpha - 1), got {alpha}")
+            base = COMPOSITES["alpha2beta1"]
+            rule = Rule("alphabeta", alpha=alpha, beta=alpha - 1)
+            composite = Composite(f"alpha{alpha:g}beta{alpha - 1:g}", base.input, rule, base.linear)
+        return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)
+    if method in ("saliency", "guided-backprop", "deconvnet"):
+        return gradient_attribution(subject, images, target, method, layers)
+    if method == "gradcam":
+        return grad_cam(subject, images, target, layer)
+    if method == "integrated-gradients":
+        return integrated_gradients(subject, images, target, steps, progress=progress)
+    if method == "occlusion":
+        return occlusion(subject, images, target, patch, stride, fill, progress=progress)
+    raise ConvscopeError(f"unknown attribution method `{method}`; choose one of {', '.join(METHODS)}")
+
+
+def heatmap_values(attribution: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
+    """[C, H, W] -> [H, W]: the sum over channels (relevance), or max |.| over channels (gradients, Simonyan)."""
+    if attribution.dim() == 1:
+        return attribution[None]
+    return attribution.abs().amax(0) if reduce == "max-abs" else attribution.sum(0)
+
+
+def heatmap_image(values: torch.Tensor | np.ndarray, signed: bool) -> Image.Image:
+    """Seed 001 Algorithm 3 (A = R / max R, shown as 255 A) on the heat ramp; a signed map is divided by max |R|
+    and shown blue (negative) - white (0) - red (positive)."""
+    array = np.asarray(values.detach().float().cpu() if isinstance(values, torch.Tensor) else values, np.float64)
+    array = np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)  # a non-finite value is no evidence: shown as 0
+    if array.ndim == 1:
+        array = array[None]
+    if not signed:
+        return Image.fromarray(heat_colormap(scale_to_255(array)))
+    peak = np.abs(array).max()
+    t = array / peak if peak > 0 else np.zeros_like(array)
+    positive, negative = np.clip(t, 0, 1), np.clip(-t, 0, 1)
+    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
+
+
+def is_signed(result: Attribution, values: torch.Tensor) -> bool:
+    return bool(result.signed) if result.signed is not None else bool((values < 0).any())
+
+
+def _safe(name: str) -> str:
+    return name.replace("/", "-").replace(":", "-")
+
+
+def trace_table(summary: dict, limit: int | None = None) -> str:
+    """The conservation trace as text: relevance sum per layer vs the target's output."""
+    rows = [
+        f"target {summary['target']} ({summary['label']}): output {summary['output']:.4g}, "
+        f"input relevance {summary['input_relevance_sum']:.4g}"
+    ]
+    layers = summary["layers"] if limit is None else summary["layers"][-limit:]
+    for entry in layers:
+        fraction = entry.get("fraction_of_output")
+        top = ", ".join(f"{f['index']}" for f in entry["top_filters"])
+        rows.append(
+            f"  {entry['name'][:48]:<48} {entry['relevance_sum']:>11.4g} "
+            f"{'' if fraction is None else f'{fraction:7.1%}':>8}  top {top}"
+        )
+    return "\n".join(rows)

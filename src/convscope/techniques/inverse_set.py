@@ -1,0 +1,442 @@
+"""Sampling the inverse set of neurons: many diverse images whose activations lie in given ranges [z1, z2]
+(seed 002, "inverse set" paper, §3, eqs. (6)-(13)).
+
+    problem    G (techniques.generators) turns codes into images, E (a layer of the model, flattened) embeds them,
+               constraints (layer, unit, z1, z2) read f_p(G(c)) — the unit's mean activation over space.
+    seeds      K codes by the bound-constrained augmented Lagrangian of eq. (9), slack variables eliminated in
+               closed form, stopped as soon as all K satisfy every constraint (eq. (8)).
+    sampling   eqs. (10)-(11): single gradient steps from the seeds with lambda*, mu* fixed; every feasible step
+               is a new sample and replaces its walker's anchor in C0; until n samples.
+    diversity  Table 1's measure: the mean pairwise Euclidean distance of E(G(c)) over the samples.
+
+Several constraints, in any layers, give the intersection of inverse sets (eqs. (12)-(13)): each adds its own
+terms to the Lagrangian. Baselines on the same initial codes: no diversity term (eq. (15)), code-space
+diversity (eq. (14)), activation maximization with random restarts, and the full optimization of eq. (16).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ..core.errors import ConvscopeError
+from ..core.progress import Preview, Progress
+from ..core.subject import LOGITS, Subject
+from ..core.units import parse_unit_range
+from . import objectives as O
+
+OBJECTIVES = ("diverse", "no-diversity", "code-diversity")
+
+
+class InfeasibleRangeError(ConvscopeError):
+    """The seeds could not reach every constraint's range within the allowed outer iterations."""
+
+
+# --- constraints and encoder ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Constraint:
+    """z1 <= f(x) <= z2 for f = the mean over space of channel `unit` of `layer` (a unit of a vector layer)."""
+
+    layer: str
+    unit: int
+    low: float
+    high: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer}:{self.unit}"
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def describe(self) -> str:
+        return f"{self.name} in [{self.low:g}, {self.high:g}]"
+
+
+def parse_constraint(text: str) -> Constraint:
+    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint (`units.parse_unit_range`)."""
+    return Constraint(*parse_unit_range(text))
+
+
+def check_constraints(subject: Subject, constraints: Sequence[Constraint]) -> list[Constraint]:
+    """Resolve layers and check units, raising a one-line ConvscopeError for the first bad one."""
+    if not constraints:
+        raise ConvscopeError("inverse-set needs at least one constraint LAYER:UNIT:Z1:Z2")
+    checked = []
+    for c in constraints:
+        layer = subject.resolve(c.layer)
+        subject.check_channels(layer, [c.unit])
+        checked.append(Constraint(layer, c.unit, c.low, c.high))
+    return checked
+
+
+def default_encoder_layer(subject: Subject) -> str:
+    """The paper's E: the first fully connected layer before the classifier, else the last pooling layer, else
+    the last layer before the output."""
+    ran = [n for n in subject.graph.in_execution_order() if n.name != LOGITS]
+    linears = [n for n in ran if n.type == "Linear"]
+    if len(linears) > 1:
+        return linears[0].name
+    pools = [n for n in ran if "Pool" in n.type and not n.children]
+    if pools:
+        parent = pools[-1].parent  # a pooling wrapper (timm's SelectAdaptivePool2d) also flattens: prefer it
+        return parent if parent and "Pool" in subject.graph.node(parent).type else pools[-1].name
+    return ran[-1].name
+
+
+class Encoder:
+    """E(x): the activations of one layer, flattened to [N, D]."""
+
+    def __init__(self, subject: Subject, layer: str | None = None):
+        self.subject = subject
+        self.layer = subject.resolve(layer) if layer else default_encoder_layer(subject)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.subject.capture(images, [self.layer])[self.layer].flatten(1)
+
+
+# --- the objective terms -------------------------------------------------------------------------------------
+def pairwise_sq_sum(x: torch.Tensor) -> torch.Tensor:
+    """sum_{i,j} ||x_i - x_j||^2 = 2 K sum_i ||x_i||^2 - 2 ||sum_i x_i||^2 (exact, no square roots)."""
+    x = x.flatten(1)
+    return 2 * len(x) * x.pow(2).sum() - 2 * x.sum(0).pow(2).sum()
+
+
+def cross_sq_sum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """sum_i sum_y ||x_i - y_y||^2 = |Y| sum ||x_i||^2 + K sum ||y_y||^2 - 2 (sum x_i) . (sum y_y)."""
+    x, y = x.flatten(1), y.flatten(1)
+    return len(y) * x.pow(2).sum() + len(x) * y.pow(2).sum() - 2 * (x.sum(0) * y.sum(0)).sum()
+
+
+def diversity(features: torch.Tensor) -> float:
+    """Table 1's measure: the mean pairwise Euclidean distance between the samples' E(G(c))."""
+    if len(features) < 2:
+        return 0.0
+    return torch.pdist(features.flatten(1).double()).mean().item()
+
+
+# --- the problem: G, E and the constraints -------------------------------------------------------------------
+@dataclass
+class Problem:
+    """Everything the Lagrangian of eq. (9) / (11) needs: images G(C), features E(G(C)), activations f_p(G(C)).
+
+    Each constraint p gives two inequalities per code in the paper's form h >= 0: the lower side of eq. (8),
+    h_lo = eps0 - z2 + f (as written), and its mirror for the upper side, h_hi = eps0 + z1 - f, with
+    eps0 = (1 - inset) (z2 - z1). The paper constrains only the lower side, with eps0 = eps / 2 (inset 1/2), so
+    its seeds aim at the upper half of the range; bounding both sides with inset 1/2 would pin f to the midpoint,
+    so both sides move in by `inset` = 1/4 of the range: the seeds aim at its middle half.
+    """
+
+    subject: Subject
+    generator: torch.nn.Module
+    encoder: Encoder
+    constraints: list[Constraint]
+    inset: float = 0.25
+    tolerance: float = 1e-3  # fraction of the range kept clear of each bound when accepting (float noise only)
+    units: list[O.Objective] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.inset < 0.5:
+            raise ConvscopeError(f"inset must be in [0, 0.5), got {self.inset}")
+        self.units = [O.channel(c.layer, c.unit) for c in self.constraints]
+        self.low = torch.tensor([c.low for c in self.constraints], device=self.subject.device)
+        self.high = torch.tensor([c.high for c in self.constraints], device=self.subject.device)
+        width = self.high - self.low
+        self.eps0 = (1 - self.inset) * width
+        self.margin = self.tolerance * width
+        self.layers = list(dict.fromkeys([self.encoder.layer, *(c.layer for c in self.constraints)]))
+
+    def measure(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images, activations f [K, P], features E [K, D]) in one forward pass."""
+        images = self.generator(codes)
+        acts = self.subject.capture(images, self.layers)
+        values = torch.stack([unit(acts) for unit in self.units], dim=1)
+        return images, values, acts[self.encoder.layer].flatten(1)
+
+    def sides(self, values: torch.Tensor) -> torch.Tensor:
+        """h [K, P, 2]: (eps0 - z2 + f, eps0 + z1 - f); the constraint is h >= 0."""
+        return torch.stack([self.eps0 - self.high + values, self.eps0 + self.low - values], dim=-1)
+
+    def feasible(self, values: torch.Tensor) -> torch.Tensor:
+        """[K] bool: every constraint z1 <= f <= z2 holds (eq. (8) and its upper side), with the float margin."""
+        values = values.detach()
+        return ((values >= self.low + self.margin) & (values <= self.high - self.margin)).all(dim=1)
+
+    def distance(self, values: torch.Tensor) -> torch.Tensor:
+        """[K, P]: how far each activation lies outside its range (0 inside)."""
+        values = values.detach()
+        return (self.low - values).clamp_min(0) + (values - self.high).clamp_min(0)
+
+
+def constraint_terms(h: torch.Tensor, lam: torch.Tensor, mu: float) -> torch.Tensor:
+    """sum -lambda (h - s) + mu / 2 (h - s)^2 of eq. (9), with the slack minimizing it in closed form,
+    s = max(0, h - lambda / mu) (coordinate descent in s), held constant for the step in C."""
+    s = (h - lam / mu).clamp_min(0).detach()
+    r = h - s
+    return (-lam * r + 0.5 * mu * r.pow(2)).sum()
+
+
+def diversity_term(
+    objective: str,
+    codes: torch.Tensor,
+    features: torch.Tensor,
+    anchor_codes: torch.Tensor | None = None,
+    anchor_features: torch.Tensor | None = None,
+):
+    """The quantity maximized: sum_ij ||E(G(c_i)) - E(G(c_j))||^2 (eq. (6)), plus the sum over the anchors C0
+    in sampling (eq. (7)); on the codes themselves for eq. (14); 0 for eq. (15)."""
+    if objective == "no-diversity":
+        return features.new_zeros(())
+    x, y = (codes, anchor_codes) if objective == "code-diversity" else (features, anchor_features)
+    total = pairwise_sq_sum(x)
+    if y is not None:
+        total = total + cross_sq_sum(x, y)
+    return total
+
+
+# --- seeds: eq. (9) ----------------------------------------------------------------------------------------
+@dataclass
+class Seeds:
+    codes: torch.Tensor  # the trainable [K, ...] tensor, at the seeds
+    optimizer: torch.optim.Optimizer
+    lam: torch.Tensor  # lambda* [K, P, 2]
+    mu: float  # mu*
+    values: torch.Tensor  # f [K, P] at the seeds
+    features: torch.Tensor  # E(G(C0)) [K, D]
+    images: torch.Tensor
+    steps: int
+    outer_iterations: int
+
+
+def find_seeds(
+    problem: Problem,
+    initial_codes: torch.Tensor,
+    objective: str = "diverse",
+    *,
+    mu0: float = 10.0,
+    alpha: float = 10.0,
+    inner_steps: int = 100,
+    max_outer: int = 6,
+    lr: float = 0.05,
+    stop_when_feasible: bool = True,
+    progress: Progress | None = None,
+) -> Seeds:
+    """Bound-constrained augmented Lagrangian of eq. (9) (seed 002 §3.4) from `initial_codes`:
+
+        min_C  -sum_ij ||E(G(c_i)) - E(G(c_j))||^2 - sum_i lambda_i (h_i - s_i) + mu / 2 sum_i (h_i - s_i)^2,  s >= 0
+
+    per outer iteration r: s = max(0, h - lambda / mu) in closed form, `inner_steps` Adam steps in C (codes
+    projected into the generator's box), then lambda <- max(lambda - mu h, 0) and mu <- alpha mu. Stops as soon
+    as all K codes satisfy every constraint; raises InfeasibleRangeError after `max_outer` iterations.
+    `stop_when_feasible=False` runs every step (the "optimize all the way" variant of §4.3).
+    `progress("seed steps", done, inner_steps x max_outer)` after each step (the total is the most it can take).
+    """
+    if objective not in OBJECTIVES:
+        raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
+    device = problem.low.device
+    codes = initial_codes.detach().to(device).clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([codes], lr=lr)
+    lam = torch.zeros(len(codes), len(problem.constraints), 2, device=device)
+    mu, steps = float(mu0), 0
+    best = torch.full((len(problem.constraints),), float("inf"), device=device)
+    best_value = torch.full((len(problem.constraints),), float("nan"), device=device)
+    for outer in range(max_outer):
+        for _ in range(inner_steps):
+            images, values, features = problem.measure(codes)
+            distance = problem.distance(values)
+            closest = distance.argmin(dim=0)
+            improved = distance.min(dim=0).values < best
+            best = torch.where(improved, distance.min(dim=0).values, best)
+            best_value = torch.where(improved, values.detach().gather(0, closest[None])[0], best_value)
+            if stop_when_feasible and bool(problem.feasible(values).all()):
+                return Seeds(
+                    codes, optimizer, lam, mu, values.detach(), features.detach(), images.detach(), steps, outer
+                )
+            loss = -diversity_term(objective, codes, features) + constraint_terms(problem.sides(values), lam, mu)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            problem.generator.project(codes)
+            steps += 1
+            if progress is not None:
+                progress("seed steps", steps, inner_steps * max_outer)
+        with torch.no_grad():
+            _, values, _ = problem.measure(codes)
+            lam = (lam - mu * problem.sides(values)).clamp_min(0)
+        mu *= alpha
+    images, values, features = (t.detach() for t in problem.measure(codes))
+    if bool(problem.feasible(values).all()) or not stop_when_feasible:
+        return Seeds(codes, optimizer, lam, mu, values, features, images, steps, max_outer)
+    worst = int(best.argmax())
+    c = problem.constraints[worst]
+    raise InfeasibleRangeError(
+        f"constraint {c.describe()} not reached: after {max_outer} outer iterations ({steps} gradient steps) the "
+        f"closest value was {best_value[worst].item():.4g}; choose a range nearer that value"
+    )
+
+
+# --- fast sampling: eqs. (10)-(11) -------------------------------------------------------------------------
+@dataclass
+class InverseSet:
+    codes: torch.Tensor  # [n, ...]
+    images: torch.Tensor  # [n, C, H, W] quantized, as saved
+    values: torch.Tensor  # [n, P]
+    features: torch.Tensor  # [n, D]
+    seed_steps: int
+    sampling_steps: int
+    outer_iterations: int
+    seconds: float
+    requested: int
+
+    @property
+    def diversity(self) -> float:
+        return diversity(self.features)
+
+
+def sample_from_seeds(
+    problem: Problem,
+    seeds: Seeds,
+    n: int,
+    objective: str = "diverse",
+    *,
+    max_steps: int | None = None,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
+) -> tuple[list, int]:
+    """Eq. (11) with lambda*, mu* fixed (seed 002 §3.4, steps 1-6): from C = C0 = the seeds, repeat
+    s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC (Adam, carrying the seeds'
+    optimizer state), keep every c'_i that satisfies all constraints as a new sample and as the new anchor
+    C0_i, C <- C'. Returns ([(code, image, values, features)] for the n samples, seeds first; gradient steps).
+    At most `max_steps` steps (default 20 per K samples still needed). `progress("samples", found, n)` after each
+    step (it may raise to stop); `preview("sample", image [C, H, W] in [0, 1])` with the newest sample."""
+    codes, k = seeds.codes, len(seeds.codes)
+    anchor_codes, anchor_features = codes.detach().clone(), seeds.features.clone()
+    samples = [(codes[i].detach().clone(), seeds.images[i], seeds.values[i], seeds.features[i]) for i in range(k)]
+    max_steps = max_steps if max_steps is not None else 20 * math.ceil(max(0, n - k) / k)
+    steps = 0
+    while len(samples) < n and steps <= max_steps:
+        images, values, features = problem.measure(codes)
+        if steps > 0:  # C holds C' of the previous step: its feasible codes are new samples
+            for i in torch.nonzero(problem.feasible(values)).flatten().tolist():
+                if len(samples) < n:
+                    samples.append(
+                        (codes[i].detach().clone(), images[i].detach(), values[i].detach(), features[i].detach())
+                    )
+                anchor_codes[i], anchor_features[i] = codes[i].detach(), features[i].detach()
+            if preview is not None and samples:
+                preview("sample", samples[-1][1])
+            if len(samples) >= n or steps == max_steps:
+                break
+        loss = -diversity_term(objective, codes, features, anchor_codes, anchor_features) + constraint_terms(
+            problem.sides(values), seeds.lam, seeds.mu
+        )
+        seeds.optimizer.zero_grad()
+        loss.backward()
+        seeds.optimizer.step()
+        problem.generator.project(codes)
+        steps += 1
+        if progress is not None:
+            progress("samples", len(samples), n)
+    return samples, steps
+
+
+def inverse_set(
+    problem: Problem,
+    initial_codes: torch.Tensor,
+    n: int,
+    objective: str = "diverse",
+    progress: Progress | None = None,
+    preview: Preview | None = None,
+    **seed_options,
+) -> InverseSet:
+    """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13)).
+    `initial_codes` [K, ...] are the seeds' starting codes; raises ConvscopeError when n < K or the objective is
+    unknown, InfeasibleRangeError when the seeds cannot reach the ranges."""
+    if n < len(initial_codes):
+        raise ConvscopeError(f"n={n} must be at least k={len(initial_codes)}: the K seeds are the first samples")
+    start = time.perf_counter()
+    seeds = find_seeds(problem, initial_codes, objective, progress=progress, **seed_options)
+    samples, steps = sample_from_seeds(problem, seeds, n, objective, progress=progress, preview=preview)
+    codes, images, values, features = (torch.stack(column) for column in zip(*samples))
+    return InverseSet(
+        codes, images, values, features, seeds.steps, steps, seeds.outer_iterations, time.perf_counter() - start, n
+    )
+
+
+def activation_maximization(
+    problem: Problem, initial_codes: torch.Tensor, steps: int = 100, lr: float = 0.05, progress: Progress | None = None
+) -> InverseSet:
+    """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a fixed number of
+    Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer)."""
+    start = time.perf_counter()
+    codes = initial_codes.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([codes], lr=lr)
+    for step in range(steps):
+        _, values, _ = problem.measure(codes)
+        optimizer.zero_grad()
+        (-values.sum()).backward()
+        optimizer.step()
+        problem.generator.project(codes)
+        if progress is not None:
+            progress("baseline steps", step + 1, steps)
+    with torch.no_grad():
+        images, values, features = problem.measure(codes)
+    return InverseSet(codes.detach(), images, values, features, steps, 0, 0, time.perf_counter() - start, len(codes))
+
+
+# --- measuring saved samples, bands, baselines ----------------------------------------------------------------
+def remeasure(problem: Problem, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations [n, P] of the constrained units and encoder features [n, D] of `images` [n, C, H, W] in
+    [0, 1] (the saved, 8-bit quantized samples read back), in batches of 32 without gradients."""
+    subject = problem.subject
+    with torch.no_grad():
+        values, features = [], []
+        for start in range(0, len(images), 32):
+            acts = subject.capture(images[start : start + 32], problem.layers)
+            values.append(torch.stack([unit(acts) for unit in problem.units], dim=1))
+            features.append(acts[problem.encoder.layer].flatten(1))
+    return torch.cat(values), torch.cat(features)
+
+
+def band_of(value: float, constraint: Constraint, bands: int) -> int:
+    """Index of the activation band (equal slices of [z1, z2]) a value falls in (Fig. 1 of the paper)."""
+    return min(bands - 1, max(0, int((value - constraint.low) / constraint.width * bands)))
+
+
+def summarize(result: InverseSet, problem: Problem) -> dict:
+    inside = problem.feasible(result.values) if len(result.values) else torch.zeros(0, dtype=torch.bool)
+    return {
+        "n": len(result.codes),
+        "diversity": result.diversity,
+        "in_range": float(inside.float().mean()),
+        "seed_steps": result.seed_steps,
+        "sampling_steps": result.sampling_steps,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def run_baselines(
+    problem: Problem, initial: torch.Tensor, n: int, chosen: str, options: dict, progress: Progress | None = None
+) -> dict:
+    """The other objectives of §4 from the same initial codes (seeds and sampling each), and activation
+    maximization from the same K starts, each summarized by the Table 1 diversity and the share in range."""
+    found = {}
+    for objective in OBJECTIVES:
+        if objective == chosen:
+            continue
+        try:
+            found[objective] = summarize(inverse_set(problem, initial, n, objective, progress, **options), problem)
+        except InfeasibleRangeError as exc:
+            found[objective] = {"error": str(exc)}
+    am = activation_maximization(problem, initial, options["inner_steps"], options["lr"], progress)
+    found["activation-maximization"] = {
+        **summarize(am, problem),
+        "restarts": len(initial),
+        "steps": options["inner_steps"],
+    }
+    return found

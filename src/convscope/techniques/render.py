@@ -1,0 +1,318 @@
+"""render: the optimization loop of feature visualization.
+
+    parameters -> ImageParam -> Transforms -> Subject (stops at the deepest layer needed) -> Objective -> step
+
+One loop serves feature visualization, relevance-guided visualization and (with other parts) DeepDream, MFV and
+inverse-set sampling. The model's weights never get gradients (the Subject is frozen); the run is deterministic
+for a given seed. Every image of the batch has its own random stream, a torch.Generator seeded from (seed, the
+name of the item's objective) (`item_seed`): its starting noise and every step's pad / jitter / scale / rotation
+come from it alone, so a unit renders the same alone or in any batch, at any position (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..core.autograd_checks import backward, explained_errors, require_gradient
+from ..core.errors import ConvscopeError
+from ..core.fold import TOLERANCE as FOLD_TOLERANCE
+from ..core.fold import folded_forward, verify
+from ..core.progress import Preview, Progress, preview_due
+from ..core.subject import Subject
+from .objectives import Objective
+from .param import DEFAULT_LR, ImageParam
+from .transforms import Transforms, preset
+
+#: what to do when the objective's layers do not depend on the image through autograd
+RENDER_ADVICE = "run that part of the forward with gradients enabled (optimizing an image needs its gradient)"
+
+
+class Cancelled(ConvscopeError):
+    """The caller's cancel() returned True; the render stopped cleanly."""
+
+
+@dataclass
+class RenderResult:
+    images: torch.Tensor  # [N, C, H, W] in [0, 1]
+    history: list[list[float]]  # score of every item at every step (under transforms)
+    activations: list[float]  # each item's objective re-measured on the final untransformed image
+    seconds_per_step: float
+    steps: int
+    units: tuple[str, ...] = field(default_factory=tuple)
+    folded_batchnorms: int = 0  # conv -> BatchNorm pairs substituted in the loop (convscope.core.fold), counting
+    # those past the deepest layer read, which a truncated forward never reaches
+
+
+class _RedirectedReLUGrad(torch.autograd.Function):
+    """ReLU / ReLU6 forward; backward as Lucid's redirected ReLU: where an image's ordinary ReLU gradient is all
+    zero (every unit it needs is off), pass the gradient through except where it would push inputs further
+    outside the active range, so dead starts can recover (lucid#68, lucent#9)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, upper: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.upper = upper
+        return x.clamp(0, upper)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        ordinary = grad * ((x > 0) & (x < ctx.upper))
+        dead = ordinary.flatten(1).abs().amax(dim=1) == 0
+        if not bool(dead.any()):  # the usual case once units are on: plain ReLU gradient, nothing more to do
+            return ordinary, None
+        # grad is d(loss)/dy with loss minimized: grad > 0 lowers x, grad < 0 raises it
+        wrong_way = ((x <= 0) & (grad > 0)) | ((x >= ctx.upper) & (grad < 0))
+        redirected = grad.masked_fill(wrong_way, 0)
+        return torch.where(dead.view(-1, *[1] * (grad.dim() - 1)), redirected, ordinary), None
+
+
+@contextmanager
+def redirected_relus(model: nn.Module, active: Callable[[], bool]) -> Iterator[int]:
+    """While `active()` is true, nn.ReLU / nn.ReLU6 modules use the redirected gradient; yields how many modules
+    were patched. In-place flags are switched off meanwhile (the input must survive) and restored afterwards."""
+    patched, handles = [], []
+
+    def hook(module, inputs, output):
+        if not active() or not torch.is_grad_enabled():
+            return None
+        upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
+        return _RedirectedReLUGrad.apply(inputs[0], upper)
+
+    try:
+        for module in model.modules():
+            if type(module) in (nn.ReLU, nn.ReLU6):
+                patched.append((module, module.inplace))
+                module.inplace = False
+                handles.append(module.register_forward_hook(hook))
+        yield len(patched)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, inplace in patched:
+            module.inplace = inplace
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+    if name not in optimizers:
+        raise ConvscopeError(f"unknown optimizer `{name}`: use {', '.join(optimizers)}")
+    params = list(params)
+    if name in ("adam", "adamw"):  # the fused kernel saves ~0.3 ms a step on a 224-px FFT parameterization
+        try:
+            return optimizers[name](params, lr=lr, fused=True)
+        except (RuntimeError, TypeError):
+            pass
+    return optimizers[name](params, lr=lr)
+
+
+def item_seed(seed: int, name: str) -> int:
+    """The seed of one batch item's random stream: the first 63 bits of blake2b("seed:name") (stable across
+    processes and machines, unlike Python's salted hash()). `name` is the item's objective name, e.g.
+    `blocks.3:5` for `objectives.channel("blocks.3", 5)` (`Objective.item_names`)."""
+    digest = hashlib.blake2b(f"{int(seed)}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def item_generators(seed: int, names: Sequence[str]) -> list[torch.Generator]:
+    """One CPU torch.Generator per item, seeded with `item_seed(seed, name)`."""
+    return [torch.Generator().manual_seed(item_seed(seed, name)) for name in names]
+
+
+#: per module: (input shape, dtype, device type, threads) -> whether a lone input rounds differently (weak keys:
+#: forgotten with the module; the choice depends on shapes and threads, not on the weights' values)
+_KERNEL_CHOICES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
+    """Inside, a Conv2d or Linear of `model` given a lone input [1, ...] computes it as a batch of two (the input
+    and a detached copy, whose output is dropped) wherever that changes its rounding, so a lone render follows
+    the same arithmetic as any batch and a unit renders the same alone as in a batch (docs/feature-visualization.md,
+    "Per-item random streams").
+
+    Why: on the CPU PyTorch picks a kernel per call. An ungrouped convolution with a small kernel on a batch of
+    one small input (at most 20480 values) runs natively (Slow2d), the same convolution on a batch of two through
+    mkldnn (ATen's `use_mkldnn`, which also weighs strides, 1x1 kernels and the thread count); a Linear on one row
+    is a matrix-vector product, on two a matrix product. Their last-bit differences grow over many optimization
+    steps. Rather than restate those rules, each (module, input shape, dtype, thread count) is tried once, alone
+    and doubled (output and input gradient), and the answer kept for the module's lifetime (`_KERNEL_CHOICES`, so
+    later renders pay nothing); only the pairs that differ in any bit are doubled.
+    Yields {(module name, input shape): doubled?}; restores the modules on exit.
+    """
+    decided: dict[tuple[str, tuple[int, ...]], bool] = {}
+    if not active:
+        yield decided
+        return
+    modules = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    saved = [m.__dict__.get("forward") for _, m in modules]
+    for name, module in modules:
+        forward = module.forward  # calling forward() directly: no hooks run twice
+
+        def paired(x, *args, name=name, forward=forward, **kwargs):
+            if not isinstance(x, torch.Tensor) or x.shape[:1] != (1,):
+                return forward(x, *args, **kwargs)
+            memo = _KERNEL_CHOICES.setdefault(module, {})
+            key = (tuple(x.shape), x.dtype, x.device.type, torch.get_num_threads())
+            if key not in memo:
+                memo[key] = _rounding_differs(forward, x.detach(), args, kwargs)
+            decided[(name, tuple(x.shape))] = memo[key]
+            if memo[key]:
+                return forward(torch.cat([x, x.detach()]), *args, **kwargs)[:1]
+            return forward(x, *args, **kwargs)
+
+        module.forward = paired
+    try:
+        yield decided
+    finally:
+        for (_, module), previous in zip(modules, saved):
+            del module.forward
+            if previous is not None:
+                module.forward = previous
+
+
+def _rounding_differs(forward: Callable, x: torch.Tensor, args: tuple, kwargs: dict) -> bool:
+    """Whether `forward` gives input [1, ...] another output or input gradient alone than inside a batch of two."""
+    with torch.enable_grad():
+        alone_in = x.clone().requires_grad_(True)
+        pair_in = torch.cat([x, x]).requires_grad_(True)
+        alone, pair = forward(alone_in, *args, **kwargs), forward(pair_in, *args, **kwargs)
+        cotangent = alone.detach()
+        (alone_grad,) = torch.autograd.grad(alone, alone_in, cotangent)
+        (pair_grad,) = torch.autograd.grad(pair, pair_in, torch.cat([cotangent, cotangent]))
+    return not (torch.equal(alone.detach(), pair[:1].detach()) and torch.equal(alone_grad, pair_grad[:1]))
+
+
+def render(
+    subject: Subject,
+    objective: Objective,
+    *,
+    batch: int | None = None,
+    size: int | None = None,
+    param: ImageParam | str = "fft",
+    decorrelate: bool = True,
+    transforms: Transforms | str = "seed001",
+    steps: int = 256,
+    lr: float | None = None,
+    optimizer: str = "adam",
+    seed: int = 0,
+    redirect_relu_steps: int = 16,
+    init: torch.Tensor | None = None,
+    progress: Progress | None = None,
+    preview: Preview | None = None,
+    cancel: Callable[[], bool] | None = None,
+    fold_batchnorm: bool = True,
+) -> RenderResult:
+    """Maximize `objective` over images; returns the images, the score history and the final activations.
+
+    `size` is the size the network sees (no hidden upsampling; default the model's input size). `param` is an
+    ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] in [0, 1] starts from real
+    images. `batch` is the number of images (default: the objective's batch, else `init`'s, else 1).
+    `fold_batchnorm` runs the loop with eval-mode BatchNorms folded into their convs (convscope.core.fold: the same
+    function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are always
+    measured on the unmodified model.
+
+    Randomness is per item: item i draws its starting noise (when `param` is a space name) and every step's
+    transforms from its own generator, seeded with `item_seed(seed, objective.item_names(N)[i])`, i.e. from
+    the seed and the name of that item's objective (`per_item([channel("blocks.3", 5), ...])` item 0 is named
+    `blocks.3:5`; an objective without per-item names names item i `name#i` for i > 0). So an item's image
+    depends neither on its batch mates, nor on its position, nor on the batch size (except through objectives
+    that compare items, such as `diversity`), and equals the image of the same objective rendered alone, up to
+    float rounding (on the CPU a batch of one small image can take another convolution kernel than a batch of
+    several; docs/feature-visualization.md, "Per-item random streams").
+
+    `progress("steps", done, steps)` after every step (it may raise to stop the run); `preview(item name, image
+    [C, H, W] in [0, 1])` for every item at `preview_due` steps (convscope.core.progress).
+
+    Returns RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N].
+    Raises ConvscopeError for steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer or
+    parameterization, or an objective that needs another batch size; SizeError when the size cannot reach
+    the objective's layers; Cancelled when `cancel()` returns True; GradientPathError when a layer the objective
+    reads does not depend on the image through autograd (a torch.no_grad() in the model's forward); DtypeError for
+    an op missing in a float16 / bfloat16 model's type.
+    """
+    if steps < 1:
+        raise ConvscopeError(f"steps must be at least 1, got {steps}")
+    if isinstance(param, str):
+        batch = batch or objective.batch or (init.shape[0] if init is not None else 1)
+        side = size or subject.input.size[0]
+        if side < 8:
+            raise ConvscopeError(f"image size must be at least 8 pixels, got {side}")
+        height, width = (side, side) if size else subject.input.size
+        if objective.batch is not None and objective.batch != batch:
+            raise ConvscopeError(
+                f"the objective needs a batch of {objective.batch} images, the parameterization has {batch}"
+            )
+        generators = item_generators(seed, objective.item_names(batch))
+        param = ImageParam(
+            batch, subject.input.channels, (height, width), param, decorrelate=decorrelate, generator=generators
+        )
+    else:
+        if objective.batch is not None and objective.batch != param.batch:
+            raise ConvscopeError(
+                f"the objective needs a batch of {objective.batch} images, the parameterization has {param.batch}"
+            )
+        generators = item_generators(seed, objective.item_names(param.batch))
+    lr = DEFAULT_LR[param.space] if lr is None else lr
+    if lr <= 0:
+        raise ConvscopeError(f"learning rate must be positive, got {lr}")
+    param = param.to(subject.device)
+    if init is not None:
+        param.set_image(init)
+    transforms = (preset(transforms) if isinstance(transforms, str) else transforms).for_size(min(param.size))
+    layers = list(objective.layers)
+    subject.check_size(tuple(param.size), layers)
+    fold = folded_forward(subject, layers) if fold_batchnorm else None
+    if fold is not None and verify(subject, fold, param().detach(), layers) > FOLD_TOLERANCE:
+        fold = None  # the substitution does not reproduce this model's outputs: run it as it is
+    folded = fold or nullcontext()
+    opt = make_optimizer(optimizer, param.parameters(), lr)
+    history: list[list[float]] = []
+    step = 0
+    started = time.perf_counter()
+    redirect = (
+        redirected_relus(subject.model, lambda: step < redirect_relu_steps) if redirect_relu_steps else nullcontext()
+    )
+    lone = param.batch == 1 and subject.device.type == "cpu"
+    with explained_errors(subject, "feature visualization"), redirect, batch_kernels(subject.model, lone):
+        for step in range(steps):
+            opt.zero_grad(set_to_none=True)
+            images = transforms(param(), generators)
+            with folded:
+                captured = subject.capture(images, layers)
+                if step == 0:  # the layers read must depend on the image: else no gradient to ascend
+                    x = subject.normalize(subject.prepare(images.detach()))
+                    require_gradient(subject, captured, x, "feature visualization", RENDER_ADVICE)
+                scores = objective(captured)
+            backward(subject, -scores.sum(), list(param.parameters()))
+            opt.step()
+            history.append(scores.detach().cpu().tolist())
+            if preview is not None and preview_due(step + 1, steps):
+                with torch.no_grad():
+                    for name, image in zip(objective.item_names(param.batch), param().detach()):
+                        preview(name, image)
+            if progress is not None:
+                progress("steps", step + 1, steps)
+            if cancel and cancel():
+                raise Cancelled(f"render cancelled after {step + 1} of {steps} steps")
+        seconds_per_step = (time.perf_counter() - started) / steps
+        with torch.no_grad():
+            final = param().detach()
+            activations = objective(subject.capture(final, layers)).cpu().tolist()
+    return RenderResult(
+        final.cpu(),
+        history,
+        activations,
+        seconds_per_step,
+        steps,
+        objective.units,
+        fold.count if fold is not None else 0,
+    )
