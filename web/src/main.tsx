@@ -1,7 +1,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { App } from "./App";
-import { StaticAtlas } from "./StaticAtlas";
+import { App } from "./app/App";
+import { StaticAtlas } from "./app/StaticAtlas";
 import "./styles.css";
 
 // An exported atlas sets window.CONVSCOPE_STATIC to its atlas.json (index.html): the static site, no API.

@@ -34,16 +34,6 @@ export function useUrlState(
   return [values, set, params.get("run") === "1"];
 }
 
-/** "1, 2,3" -> [1, 2, 3]; empty -> undefined; anything else -> NaN entries the server reports by field. */
-export function intList(text: string | undefined): number[] | undefined {
-  const parts = (text ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-  return parts.length ? parts.map(Number) : undefined;
-}
-
-export function numberOr(text: string | undefined): number | undefined {
-  return (text ?? "").trim() === "" ? undefined : Number(text);
-}
-
 /** The last query of each technique page (per model), so the nav leads back to the page as it was left. */
 const LAST = "convscope:page:";
 

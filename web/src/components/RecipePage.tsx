@@ -5,12 +5,18 @@ import { Link, useLocation, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
 import { useRun } from "../api/useRun";
 import { type Values, rememberPage, useUrlState } from "../state";
-import { ConstraintBuilder } from "./ConstraintBuilder";
 import { LayerPicker } from "./LayerPicker";
 import { DatasetSelect, ImagePicker } from "./pickers";
 import { Field, RunPanel } from "./RunPanel";
 
-export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "constraints";
+export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "custom";
+
+/** What a feature's own input (a field of kind "custom") receives. */
+export interface FieldInputProps {
+  model: string;
+  value: string;
+  onChange: (value: string) => void;
+}
 
 export interface FieldDef {
   key: string;
@@ -23,8 +29,11 @@ export interface FieldDef {
   spec?: string[];
   /** shown only when this returns true for the current values */
   when?: (v: Values) => boolean;
+  /** kind "custom": the feature's own input (e.g. the inverse set's constraint rows) */
+  Input?: (props: FieldInputProps) => React.ReactNode;
 }
 
+/** A technique page (each feature's `index.ts` defines one; src/app/pages.ts lists them in nav order). */
 export interface PageDef {
   path: string;
   title: string;
@@ -133,8 +142,10 @@ function Input({ field, model, value, set }: { field: FieldDef; model: string; v
       return <LayerPicker model={model} value={value} onChange={set} allowEmpty={field.kind === "layer?"} />;
     case "dataset":
       return <DatasetSelect value={value} onChange={set} />;
-    case "constraints":
-      return <ConstraintBuilder model={model} value={value} onChange={set} />;
+    case "custom": {
+      const Custom = field.Input!;
+      return <Custom model={model} value={value} onChange={set} />;
+    }
     case "select":
       return (
         <select value={value} onChange={(e) => set(e.target.value)} name={field.key}>

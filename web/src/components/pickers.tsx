@@ -2,6 +2,7 @@
 // datasets. Each keeps its value in the page's URL state.
 import { useEffect, useState } from "react";
 import { api, uploadImage, type ApiError } from "../api/client";
+import { resultData, type LayerInfo, type LayersData } from "../api/results";
 
 interface Sample {
   id: string;
@@ -78,19 +79,11 @@ export function ImagePicker({ value, onChange }: { value: string; onChange: (id:
   );
 }
 
-export interface LayerInfo {
-  name: string;
-  type: string;
-  children: string[];
-  output_shape: number[] | null;
-  out_channels?: number | null;
-}
-
-const layerCache = new Map<string, Promise<{ layers: LayerInfo[]; edges: [string, string][]; input_shape: number[] }>>();
+const layerCache = new Map<string, Promise<LayersData>>();
 
 /** The layer graph of a model (the `layers` recipe), fetched once per model. */
 export function useLayers(model: string) {
-  const [graph, setGraph] = useState<{ layers: LayerInfo[]; edges: [string, string][]; input_shape: number[] }>();
+  const [graph, setGraph] = useState<LayersData>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!layerCache.has(model)) {
@@ -98,7 +91,7 @@ export function useLayers(model: string) {
         model,
         api.GET("/api/models/{model}/layers", { params: { path: { model } } }).then(({ data, error }) => {
           if (!data) throw new Error((error as { detail?: string })?.detail ?? "layers failed");
-          return data.data as never;
+          return resultData(data, "layers");
         }),
       );
     }

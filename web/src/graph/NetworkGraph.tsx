@@ -1,39 +1,21 @@
 // The network-graph view of a model: React Flow over an ELK layout of the module tree, containers
 // collapsed until clicked, edges labeled with tensor shapes, an info box for the hovered/selected
-// node. Also the layer picker of other pages (`selected` + `onSelect`).
+// node. Also the layer picker of other pages (`selected` + `onSelect`). Its nodes and edges: nodes.tsx; the info
+// box: InfoBox.tsx; which nodes are shown: collapse.ts; where: layout.ts (ELK in a worker).
 import "@xyflow/react/dist/style.css";
 import "./graph.css";
 
 import {
   Background,
   BackgroundVariant,
-  BaseEdge,
   Controls,
-  Handle,
-  MarkerType,
   MiniMap,
   Panel,
-  Position,
   ReactFlow,
   ReactFlowProvider,
-  getBezierPath,
   useReactFlow,
-  type EdgeProps,
-  type NodeProps,
 } from "@xyflow/react";
-import {
-  createContext,
-  memo,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useRef,
-  useState,
-  useSyncExternalStore,
-  type CSSProperties,
-  type ReactNode,
-} from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import {
   TYPE_LEGEND,
   boxCount,
@@ -44,18 +26,10 @@ import {
   visibleGraph,
   visibleIdOf,
   type VisibleGraph,
-  type VisibleNode,
 } from "./collapse";
-import { formatCount, formatShape, formatTuple } from "./format";
-import {
-  layoutGraph,
-  type GraphFlowEdge,
-  type GraphFlowNode,
-  type GroupFlowNode,
-  type LayerFlowNode,
-  type PositionedGraph,
-  type Point,
-} from "./layout";
+import { InfoBox } from "./InfoBox";
+import { layoutGraph, type GraphFlowEdge, type GraphFlowNode, type PositionedGraph } from "./layout";
+import { ActionsContext, MARKER, createValueStore, edgeTypes, nodeTypes, type GraphActions } from "./nodes";
 import type { LayerGraphData } from "./types";
 
 export interface NetworkGraphProps {
@@ -66,238 +40,6 @@ export interface NetworkGraphProps {
   onSelect?: (layer: string) => void;
   /** Height of the component (CSS); default 600px. */
   height?: number | string;
-}
-
-// ---------------------------------------------------------------- shared state for node components
-
-interface GraphActions {
-  activate: (v: VisibleNode) => void;
-  collapse: (id: string) => void;
-  hover: (id: string | null) => void;
-}
-
-const ActionsContext = createContext<GraphActions>({ activate: () => {}, collapse: () => {}, hover: () => {} });
-
-/** A tiny external store, so that hovering re-renders only the info box (never React Flow or the layout). */
-function createValueStore<T>(initial: T) {
-  let value = initial;
-  const listeners = new Set<() => void>();
-  return {
-    get: () => value,
-    set(next: T) {
-      if (Object.is(next, value)) return;
-      value = next;
-      for (const l of listeners) l();
-    },
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
-  };
-}
-
-// ---------------------------------------------------------------- node and edge components
-
-/** Enter or Space acts like a click (nodes are focusable buttons: the graph works from the keyboard too). */
-function onKeys(e: React.KeyboardEvent, act: () => void) {
-  if (e.key === "Enter" || e.key === " ") {
-    e.preventDefault();
-    e.stopPropagation();
-    act();
-  }
-}
-
-const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowNode>) {
-  const { v, detail, shapeText } = data;
-  const actions = useContext(ActionsContext);
-  const pal = paletteOf(v.type, v.kind === "collapsed");
-  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke } as CSSProperties;
-  const title =
-    v.kind === "collapsed"
-      ? `${v.layer} (${v.type}) — click to expand ${v.childCount} children`
-      : v.kind === "io"
-        ? v.layer
-        : `${v.layer} (${v.type}) — click to select`;
-  return (
-    <div
-      className={`cg-node cg-kind-${v.kind} cg-cat-${pal.category}`}
-      style={style}
-      data-testid={`graph-node-${v.id}`}
-      data-layer={v.layer}
-      data-kind={v.kind}
-      title={title}
-      role="button"
-      tabIndex={0}
-      aria-label={title}
-      onClick={() => actions.activate(v)}
-      onKeyDown={(e) => onKeys(e, () => actions.activate(v))}
-      onFocus={() => actions.hover(v.id)}
-      onMouseEnter={() => actions.hover(v.id)}
-      onMouseLeave={() => actions.hover(null)}
-    >
-      <Handle type="target" position={Position.Top} isConnectable={false} className="cg-handle" />
-      <div className="cg-node-name">{v.label}</div>
-      <div className="cg-node-detail">{detail}</div>
-      {shapeText && <div className="cg-node-shape">{shapeText}</div>}
-      {v.kind === "collapsed" && (
-        <span className="cg-node-expand" aria-hidden>
-          +
-        </span>
-      )}
-      <Handle type="source" position={Position.Bottom} isConnectable={false} className="cg-handle" />
-    </div>
-  );
-});
-
-const GroupNodeView = memo(function GroupNodeView({ data }: NodeProps<GroupFlowNode>) {
-  const { v } = data;
-  const actions = useContext(ActionsContext);
-  const pal = paletteOf(v.type, true);
-  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke } as CSSProperties;
-  return (
-    <div className={`cg-group cg-depth-${Math.min(v.depth, 5)}`} style={style} data-layer={v.layer} data-kind="group">
-      <div
-        className="cg-group-header"
-        data-testid={`graph-node-${v.id}`}
-        title={`${v.layer} (${v.type}) — click to collapse`}
-        role="button"
-        tabIndex={0}
-        aria-label={`${v.layer} (${v.type}), open: press Enter to collapse`}
-        onClick={() => actions.collapse(v.id)}
-        onKeyDown={(e) => onKeys(e, () => actions.collapse(v.id))}
-        onFocus={() => actions.hover(v.id)}
-        onMouseEnter={() => actions.hover(v.id)}
-        onMouseLeave={() => actions.hover(null)}
-      >
-        <span className="cg-group-toggle" aria-hidden>
-          −
-        </span>
-        <span className="cg-group-name">{v.label}</span>
-        <span className="cg-group-type">{v.type}</span>
-      </div>
-    </div>
-  );
-});
-
-/** Rounded orthogonal path through ELK's route points. */
-function routePath(points: Point[]): string {
-  if (points.length < 2) return "";
-  const r = 6;
-  let d = `M ${points[0].x} ${points[0].y}`;
-  for (let i = 1; i < points.length - 1; i++) {
-    const p = points[i];
-    const a = points[i - 1];
-    const b = points[i + 1];
-    const la = Math.hypot(p.x - a.x, p.y - a.y);
-    const lb = Math.hypot(b.x - p.x, b.y - p.y);
-    const k = Math.min(r, la / 2, lb / 2);
-    if (k < 0.5) {
-      d += ` L ${p.x} ${p.y}`;
-      continue;
-    }
-    const p1 = { x: p.x + ((a.x - p.x) / la) * k, y: p.y + ((a.y - p.y) / la) * k };
-    const p2 = { x: p.x + ((b.x - p.x) / lb) * k, y: p.y + ((b.y - p.y) / lb) * k };
-    d += ` L ${p1.x} ${p1.y} Q ${p.x} ${p.y} ${p2.x} ${p2.y}`;
-  }
-  const last = points[points.length - 1];
-  return `${d} L ${last.x} ${last.y}`;
-}
-
-const ShapeEdge = memo(function ShapeEdge(props: EdgeProps<GraphFlowEdge>) {
-  const { data, markerEnd, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition } = props;
-  const points = data?.points ?? null;
-  let path: string;
-  let labelX: number;
-  let labelY: number;
-  if (points && points.length >= 2) {
-    path = routePath(points);
-    labelX = points[0].x + 5;
-    labelY = points[0].y + 11;
-  } else {
-    [path] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
-    labelX = sourceX + 5;
-    labelY = sourceY + 11;
-  }
-  const label = data?.showLabel ? data.v.label : null;
-  if (data?.labelAbove) labelY -= 15 + (data.labelRow ?? 0) * 11;
-  else labelY += (data?.labelRow ?? 0) * 11;
-  return (
-    <>
-      <BaseEdge path={path} markerEnd={markerEnd} className="cg-edge-path" interactionWidth={0} />
-      {label && (
-        <text className="cg-edge-label" x={labelX} y={labelY}>
-          {label}
-        </text>
-      )}
-    </>
-  );
-});
-
-const nodeTypes = { cgLayer: LayerNodeView, cgGroup: GroupNodeView };
-const edgeTypes = { cgEdge: ShapeEdge };
-const MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#8b95a3" };
-
-// ---------------------------------------------------------------- info box
-
-function InfoRow({ k, v }: { k: string; v: ReactNode }) {
-  if (v === "" || v === null || v === undefined) return null;
-  return (
-    <>
-      <dt>{k}</dt>
-      <dd>{v}</dd>
-    </>
-  );
-}
-
-function InfoBox({
-  view,
-  hoverStore,
-  selectedId,
-}: {
-  view: VisibleGraph;
-  hoverStore: ReturnType<typeof createValueStore<string | null>>;
-  selectedId: string | undefined;
-}) {
-  const hovered = useSyncExternalStore(hoverStore.subscribe, hoverStore.get, hoverStore.get);
-  const byId = useMemo(() => new Map(view.nodes.map((n) => [n.id, n])), [view]);
-  const v = (hovered !== null ? byId.get(hovered) : undefined) ?? (selectedId !== undefined ? byId.get(selectedId) : undefined);
-  if (!v) {
-    return (
-      <div className="cg-info cg-info-empty" data-testid="graph-info">
-        Hover a node for details; click a block to open it, a layer to select it.
-      </div>
-    );
-  }
-  const d = v.data;
-  const container = v.kind === "collapsed" || v.kind === "group";
-  const pal = paletteOf(v.type, container);
-  return (
-    <div className="cg-info" data-testid="graph-info" style={{ "--cg-stroke": pal.stroke } as CSSProperties}>
-      <div className="cg-info-name">{v.layer}</div>
-      <div className="cg-info-type">
-        {v.type}
-        {v.kind === "collapsed" && " (collapsed)"}
-        {v.kind === "group" && " (expanded)"}
-        {v.kind === "self" && " (own computation)"}
-        {v.id === selectedId && <span className="cg-info-selected">selected</span>}
-      </div>
-      <dl>
-        <InfoRow k="kernel" v={formatTuple(d.kernel_size ?? null)} />
-        <InfoRow k="stride" v={formatTuple(d.stride ?? null)} />
-        <InfoRow k="padding" v={formatTuple(d.padding ?? null)} />
-        <InfoRow k="dilation" v={formatTuple(d.dilation ?? null)} />
-        <InfoRow k="groups" v={d.groups ?? ""} />
-        <InfoRow k="in channels" v={d.in_channels ?? ""} />
-        <InfoRow k="out channels" v={d.out_channels ?? ""} />
-        <InfoRow k="output" v={formatShape(v.outputShape)} />
-        <InfoRow k="parameters" v={typeof d.params === "number" ? `${d.params.toLocaleString("en-US")} (${formatCount(d.params)})` : ""} />
-        <InfoRow k="calls" v={typeof d.calls === "number" && d.calls > 1 ? d.calls : ""} />
-        {container && <InfoRow k="contains" v={`${v.childCount} children, ${v.leafCount} layers`} />}
-      </dl>
-    </div>
-  );
 }
 
 // ---------------------------------------------------------------- the component

@@ -3,30 +3,12 @@
 // writing to the store this server reads makes it appear here.
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
-import { api, type ResultView, type Schemas } from "../api/client";
-
-type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { api, type Schemas } from "../../api/client";
+import { resultData, type AtlasData, type AtlasUnitData } from "../../api/results";
+import { useAtlas } from "../../components/AtlasUnit";
 
 export const unitInAtlas = (model: string, layer: string, index: number, hash: string) =>
   `/model/${encodeURIComponent(model)}/layer/${encodeURIComponent(layer)}/unit/${index}?atlas=${hash}`;
-
-/** A stored atlas by its hash (null while loading, an error message when it is not there). */
-export function useAtlas(hash: string | undefined): { atlas: ResultView | null; error: string | null } {
-  const [state, setState] = useState<{ atlas: ResultView | null; error: string | null }>({ atlas: null, error: null });
-  useEffect(() => {
-    if (!hash) return;
-    let live = true;
-    void api.GET("/api/results/{hash}", { params: { path: { hash } } }).then(({ data, error }) => {
-      if (!live) return;
-      if (data && data.recipe === "atlas") setState({ atlas: data, error: null });
-      else setState({ atlas: null, error: error ? String((error as Data).detail ?? "not found") : `${hash} is not an atlas` });
-    });
-    return () => {
-      live = false;
-    };
-  }, [hash]);
-  return state;
-}
 
 export function Atlases() {
   const [list, setList] = useState<Schemas["AtlasSummary"][] | null>(null);
@@ -88,12 +70,12 @@ export function Atlas() {
   const { atlas, error } = useAtlas(hash);
   if (error) return <p className="error page">{error}</p>;
   if (!atlas) return <p className="page">loading…</p>;
-  const d = atlas.data as Data;
+  const d = resultData(atlas, "atlas");
   return <AtlasView data={d} link={(u) => unitInAtlas(d.model, u.layer, u.index, hash)} />;
 }
 
 /** An atlas as a grid of unit pictures per layer; `link(unit)` is where a unit leads. */
-export function AtlasView({ data: d, link }: { data: Data; link: (unit: Data) => string }) {
+export function AtlasView({ data: d, link }: { data: AtlasData; link: (unit: AtlasUnitData) => string }) {
   return (
     <div className="page">
       <header className="page-head">
@@ -103,15 +85,15 @@ export function AtlasView({ data: d, link }: { data: Data; link: (unit: Data) =>
           {d.images ? ` · top examples from ${d.images} dataset images` : ""}. Click a unit for its page.
         </p>
       </header>
-      {d.layers.map((layer: Data) => (
+      {d.layers.map((layer) => (
         <section key={layer.name} className="result" data-testid={`atlas-layer-${layer.name}`}>
           <h2>
             <code>{layer.name}</code> {layer.type} {layer.output_shape ? `[${layer.output_shape.join("×")}]` : ""}
           </h2>
           <div className="tiles">
             {d.units
-              .filter((u: Data) => u.layer === layer.name)
-              .map((u: Data) => (
+              .filter((u) => u.layer === layer.name)
+              .map((u) => (
                 <figure key={u.index} className="tile" data-testid={`atlas-unit-${u.layer}-${u.index}`}>
                   <Link to={link(u)}>
                     <img src={u.image} alt={`${u.layer}:${u.index}`} loading="lazy" />
@@ -125,47 +107,5 @@ export function AtlasView({ data: d, link }: { data: Data; link: (unit: Data) =>
         </section>
       ))}
     </div>
-  );
-}
-
-/** The unit page's atlas section: the stored picture, examples and class profile of this unit, at once. */
-export function AtlasUnit({ hash, layer, index }: { hash: string; layer: string; index: number }) {
-  const { atlas, error } = useAtlas(hash);
-  if (error) return <p className="error">atlas: {error}</p>;
-  if (!atlas) return <p>loading the atlas…</p>;
-  return <AtlasUnitView data={atlas.data as Data} layer={layer} index={index} home={`/atlas/${hash}`} />;
-}
-
-export function AtlasUnitView({ data: d, layer, index, home }: { data: Data; layer: string; index: number; home: string }) {
-  const unit = d.units.find((u: Data) => u.layer === layer && u.index === index);
-  if (!unit) return <p>This atlas has no unit {layer}:{index}.</p>;
-  return (
-    <section className="unit-section" data-testid="unit-atlas">
-      <h2>
-        From the <Link to={home}>atlas</Link>
-      </h2>
-      <div className="tiles">
-        <figure className="tile">
-          <img src={unit.image} alt={`feature visualization of ${layer}:${index}`} />
-          <figcaption>
-            visualization ({d.steps} steps) → {unit.activation.toFixed(2)}
-          </figcaption>
-        </figure>
-        {unit.sheet && (
-          <figure className="tile large">
-            <img className="sheet" src={unit.sheet} alt="top dataset examples" />
-            <figcaption>
-              top {unit.examples.length} of {d.images} images
-            </figcaption>
-          </figure>
-        )}
-      </div>
-      {unit.class_means && d.classes && (
-        <p className="small">
-          mean activation per class:{" "}
-          {unit.class_means.map((m: number, c: number) => `${d.classes[c]} ${m.toFixed(2)}`).join(" · ")}
-        </p>
-      )}
-    </section>
   );
 }

@@ -1,7 +1,7 @@
 // The home page: the model picker (the server's models with their layer count and input size), a card per page.
 import { Link, useNavigate, useParams } from "react-router";
 import { useLayers, useOffered } from "../components/pickers";
-import { PAGES } from "./techniques";
+import { PAGES } from "./pages";
 
 export const CARDS: { path: string; title: string; text: string; paper?: string }[] = [
   { path: "graph", title: "Network graph", text: "The layers, nested modules collapsed, shapes on the edges; pick a layer." },

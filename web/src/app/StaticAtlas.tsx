@@ -2,17 +2,17 @@
 // exported atlas.json instead of the API; no server needed (any static web server, e.g. a lab's).
 import { useEffect, useState } from "react";
 import { HashRouter, Link, Route, Routes, useParams } from "react-router";
-import { AtlasUnitView, AtlasView } from "./pages/Atlas";
-
-type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { AtlasData } from "../api/results";
+import { AtlasUnitView } from "../components/AtlasUnit";
+import { AtlasView } from "../features/atlas";
 
 export const unitPage = (layer: string, index: number) => `/unit/${encodeURIComponent(layer)}/${index}`;
 
-function StaticUnit({ data }: { data: Data }) {
+function StaticUnit({ data }: { data: AtlasData }) {
   const { layer = "", index = "0" } = useParams();
   const unit = Number(index);
-  const count = data.units.filter((u: Data) => u.layer === layer).length;
-  const at = data.units.findIndex((u: Data) => u.layer === layer && u.index === unit);
+  const count = data.units.filter((u) => u.layer === layer).length;
+  const at = data.units.findIndex((u) => u.layer === layer && u.index === unit);
   const before = at > 0 ? data.units[at - 1] : undefined;
   const after = at >= 0 ? data.units[at + 1] : undefined;
   return (
@@ -33,7 +33,7 @@ function StaticUnit({ data }: { data: Data }) {
 }
 
 export function StaticAtlas({ url }: { url: string }) {
-  const [data, setData] = useState<Data | null>(null);
+  const [data, setData] = useState<AtlasData | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     fetch(url)

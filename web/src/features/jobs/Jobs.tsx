@@ -1,6 +1,6 @@
 // Every job of the server, refreshed every second while any is active: progress bars, cancel, results.
 import { useEffect, useState } from "react";
-import { api, type JobView } from "../api/client";
+import { api, type JobView } from "../../api/client";
 
 const LOOKUPS = new Set(["layers", "models"]);
 

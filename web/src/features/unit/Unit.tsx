@@ -3,15 +3,15 @@
 import { useEffect, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { Spec } from "../api/client";
-import { useRun } from "../api/useRun";
-import { DatasetSelect, channelsOf, useLayers } from "../components/pickers";
-import { RunPanel } from "../components/RunPanel";
-import { AtlasUnit } from "./Atlas";
+import type { Spec } from "../../api/client";
+import { resultData, type RecipeName, type ResultData } from "../../api/results";
+import { useRun } from "../../api/useRun";
+import { AtlasUnit } from "../../components/AtlasUnit";
+import { DatasetSelect, channelsOf, useLayers } from "../../components/pickers";
+import { RunPanel } from "../../components/RunPanel";
 
-type Data = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function Section({
+/** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
+function Section<R extends RecipeName>({
   title,
   recipe,
   spec,
@@ -20,10 +20,10 @@ function Section({
   testid,
 }: {
   title: string;
-  recipe: string;
+  recipe: R;
   spec: Spec;
   auto?: boolean;
-  render: (data: Data) => React.ReactNode;
+  render: (data: ResultData[R]) => React.ReactNode;
   testid: string;
 }) {
   const { state, run, cancel } = useRun();
@@ -43,7 +43,7 @@ function Section({
         )}
       </h2>
       <RunPanel state={state} onCancel={() => void cancel()} />
-      {state.status === "done" && state.result && render(state.result.data as Data)}
+      {state.status === "done" && state.result && render(resultData(state.result, recipe))}
     </section>
   );
 }
@@ -129,14 +129,14 @@ export function Unit() {
           spec={{ model: ref, dataset, layer }}
           testid="unit-selectivity"
           render={(d) => {
-            const row = d.units.find((u: Data) => u.index === unit);
+            const row = d.units.find((u) => u.index === unit);
             if (!row) return <p>This layer has no unit {unit} in the profile.</p>;
-            const bars = row.class_means.map((v: number, c: number) => ({ class: d.classes[c] ?? String(c), mean: v }));
+            const bars = row.class_means.map((v, c) => ({ class: d.classes[c] ?? String(c), mean: v }));
             return (
               <>
                 <p>
                   {row.kind}
-                  {row.classes.length ? `: ${row.classes.map((c: number) => d.classes[c]).join(", ")}` : ""} (mean over
+                  {row.classes.length ? `: ${row.classes.join(", ")}` : ""} (mean over
                   all images {row.overall_mean.toFixed(2)})
                 </p>
                 <ResponsiveContainer width="100%" height={180}>
@@ -159,7 +159,7 @@ export function Unit() {
           testid="unit-facets"
           render={(d) => (
             <div className="tiles">
-              {d.clusters.map((c: Data) => (
+              {d.clusters.map((c) => (
                 <figure key={c.id} className="tile">
                   <img src={c.facet_image} alt={`facet ${c.id}`} />
                   <figcaption>

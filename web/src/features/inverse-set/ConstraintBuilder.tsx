@@ -1,6 +1,7 @@
 // The inverse set's constraints: rows of (layer, unit, range); several rows sample the intersection. The value is
 // the recipe's text form, one LAYER:UNIT:Z1:Z2 per line, so it stays in the URL like every other field.
-import { LayerSelect } from "./pickers";
+import type { FieldInputProps } from "../../components/RecipePage";
+import { LayerSelect } from "../../components/pickers";
 
 interface Row {
   layer: string;
@@ -26,7 +27,7 @@ export function formatRows(rows: Row[]): string {
   return rows.map((r) => `${r.layer}:${r.unit}:${r.low}:${r.high}`).join("\n");
 }
 
-export function ConstraintBuilder({ model, value, onChange }: { model: string; value: string; onChange: (v: string) => void }) {
+export function ConstraintBuilder({ model, value, onChange }: FieldInputProps) {
   const rows = parseRows(value);
   const update = (i: number, patch: Partial<Row>) => onChange(formatRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r))));
   return (

@@ -1,9 +1,10 @@
 // The network graph page: nested modules collapsed, shapes on the edges, an info box; a leaf links to its units.
 import { useState } from "react";
 import { Link, useParams } from "react-router";
-import { useLayers } from "../components/pickers";
-import { NetworkGraph } from "../graph/NetworkGraph";
-import type { LayerGraphData } from "../graph/types";
+import { useLayers } from "../../components/pickers";
+import { NetworkGraph } from "../../graph/NetworkGraph";
+import type { LayerGraphData } from "../../graph/types";
+import { unitLink } from "../../lib/links";
 
 export function Graph() {
   const model = useParams().model ?? "default";
@@ -18,7 +19,7 @@ export function Graph() {
           {selected && (
             <>
               Selected <code>{selected}</code>:{" "}
-              <Link to={`/model/${encodeURIComponent(model)}/layer/${encodeURIComponent(selected)}/unit/0`}>its units</Link>
+              <Link to={unitLink(model, selected, 0)}>its units</Link>
               {" · "}
               <Link to={`/model/${encodeURIComponent(model)}/activations?layer=${encodeURIComponent(selected)}`}>
                 activation maps

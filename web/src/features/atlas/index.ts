@@ -1,0 +1,1 @@
+export { Atlas, Atlases, AtlasView } from "./Atlas";

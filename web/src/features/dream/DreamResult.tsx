@@ -1,0 +1,21 @@
+// The dreamed image beside the image it started from, with the objective before and after.
+import type { ResultView } from "../../api/client";
+import { resultData } from "../../api/results";
+import { Figure } from "../../components/Figure";
+import type { Values } from "../../state";
+
+export function DreamResult({ result, values }: { result: ResultView; values: Values }) {
+  const d = resultData(result, "dream");
+  return (
+    <>
+      <p>
+        {d.objective}: {d.objective_before.toFixed(2)} → {d.objective_after.toFixed(2)} over octaves{" "}
+        {d.sizes.map((s) => s.join("×")).join(", ")}.
+      </p>
+      <div className="before-after">
+        {values.image && <Figure large src={`/api/images/${values.image}`} caption="the image" />}
+        <Figure large src={d.path} caption="dreamed" />
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,24 @@
+// The top dataset examples of each unit, one contact sheet per unit.
+import { Link } from "react-router";
+import type { ResultView } from "../../api/client";
+import { resultData } from "../../api/results";
+import { unitLink } from "../../lib/links";
+
+export function ExamplesResult({ result, model }: { result: ResultView; model: string }) {
+  const d = resultData(result, "examples");
+  return (
+    <>
+      {d.units.map((u) => (
+        <section key={`${u.layer}:${u.index}`}>
+          <h3>
+            <Link to={unitLink(model, u.layer, u.index)}>
+              {u.layer}:{u.index}
+            </Link>{" "}
+            — top {u.examples.length} of {d.images} images by {d.by === "relevance" ? "relevance" : "activation"}
+          </h3>
+          <img className="sheet" src={u.sheet} alt={`top examples of ${u.layer}:${u.index}`} />
+        </section>
+      ))}
+    </>
+  );
+}
