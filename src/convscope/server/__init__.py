@@ -3,7 +3,8 @@
     convscope serve [--host 127.0.0.1] [--port 8000] [--model SPEC ...] [--dataset NAME=PATH ...]
                     [--allow-root DIR ...] [--token TOKEN] [--data-dir DIR]
 
-or in Python `uvicorn.run(create_app(ServerConfig(...)))`. The contract is docs/server.md.
+or in Python `uvicorn.run(create_app(ServerConfig(...)))`. The contract is docs/server.md; `app.py` says which
+module holds what.
 """
 
 from .app import ServerConfig, create_app

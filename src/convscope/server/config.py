@@ -1,0 +1,45 @@
+"""The server's settings in one place: `ServerConfig` (what `convscope serve` offers and its limits), the fixed
+policy constants the routes and the spec policy share, and `is_loopback` (whether a bind address needs a token)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: recipes answered by the `quick` runner (and, within `quick_wait_s`, inline in POST /api/runs)
+QUICK = frozenset({"models", "layers", "predict", "activations"})
+SEVERAL_LAYERS = frozenset({"selectivity", "activations"})  # recipes whose `layer` may name several, comma-separated
+UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass
+class ServerConfig:
+    """What `convscope serve` offers. `models`: the model specs a request may name (lazily loaded);
+    `datasets`: NAME -> folder (plus the built-in `digits`); `allow_roots`: folders inside which a request may
+    name image or dataset paths (nothing else on disk is reachable); `token`: bearer token required on every
+    request (required when binding beyond loopback); `cors_origins`: allowed browser origins (none: CORS off)."""
+
+    data_dir: Path | None = None
+    models: list[str] = field(default_factory=lambda: ["default", "digits"])
+    datasets: dict[str, str] = field(default_factory=dict)
+    allow_roots: list[Path] = field(default_factory=list)
+    token: str | None = None
+    device: str = "cpu"
+    cors_origins: list[str] = field(default_factory=list)
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_upload_pixels: int = 40_000_000
+    quick_wait_s: float = 30.0
+    keep_jobs: int = 1000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,124 @@
+"""A job's server-sent events (GET /api/jobs/{job_id}/events) and the preview pictures its `preview` events point
+to (GET /api/jobs/{job_id}/previews/{name}). Apart from jobs.py: the streaming half of a job, with its own
+OpenAPI event schema (`SSE_EVENT`)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import urllib.parse
+
+from fastapi import APIRouter, Header
+from fastapi.responses import Response, StreamingResponse
+from fastapi.sse import format_sse_event
+
+from ...core import jsonio
+from ...core.units import ascii_int
+from ...execution.jobs import TERMINAL
+from ..deps import PlatformDep
+from ..errors import Refused, error_responses
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: one server-sent event, as OpenAPI 3.2 describes an event stream (`itemSchema`); `data` is JSON text
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["state", "progress", "preview"]},
+        "id": {"type": "string"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "required": ["job", "state", "stage", "done", "total"],
+                "properties": {
+                    "job": {"type": "string"},
+                    "state": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "done": {"type": "integer"},
+                    "total": {"type": "integer"},
+                    "time": {"type": "number"},
+                    "kind": {"type": "string"},
+                    "error": {"type": ["string", "null"]},
+                    "seq": {"type": "integer"},
+                    "url": {"type": "string", "description": "a preview's picture"},
+                },
+            },
+        },
+    },
+}
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    tags=["jobs"],
+    responses={
+        200: {"content": {"text/event-stream": {"itemSchema": SSE_EVENT}}, "description": "events"},
+        **error_responses(401, 404),
+    },
+)
+async def events(platform: PlatformDep, job_id: str, last_event_id: str | None = Header(None)) -> StreamingResponse:
+    """Server-sent events of a job: `state`, `progress` and `preview` events (data: JSON with `job`, `state`,
+    `stage`, `done`, `total`, `time`, `error`, `seq`; previews add `url`, the latest picture of that name), each
+    with its id (`seq`). Resume with the `Last-Event-ID` header; the stream ends after the terminal state
+    (done, failed, cancelled). A comment line keeps an idle stream open every 15 s."""
+    job = platform.job(job_id)
+    after = ascii_int(last_event_id)  # only ASCII digits are an id (`²` is a digit to isdigit, not to int)
+    after = 0 if after is None else after  # anything else is ignored: the whole stream
+    if job is None:
+        view = platform.job_view(job_id)  # 404 when unknown; a journaled job: its final state only
+        final = {"job": job_id, "state": view["status"], "stage": "", "done": 0, "total": 0, "error": view["error"]}
+        text = format_sse_event(data_str=jsonio.dumps(final, indent=None), event="state", id=str(after + 1))
+        return StreamingResponse(iter([text]), media_type="text/event-stream", headers=SSE_HEADERS)
+    runner = platform.runner_for(job.recipe)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Queue = asyncio.Queue()
+    unsubscribe = runner.subscribe(lambda e: loop.call_soon_threadsafe(pending.put_nowait, e), job_id, replay=True)
+
+    async def stream():
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(pending.get(), timeout=15)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if event.seq <= after:
+                    if event.kind == "state" and event.state in TERMINAL:
+                        return  # the client has seen the end (or named a later id): the stream ends
+                    continue
+                data = event.to_dict()
+                if event.kind == "preview":
+                    data["url"] = f"/api/jobs/{job_id}/previews/{urllib.parse.quote(event.stage)}?v={event.seq}"
+                yield format_sse_event(data_str=jsonio.dumps(data, indent=None), event=event.kind, id=str(event.seq))
+                if event.kind == "state" and event.state in TERMINAL:
+                    return
+        finally:
+            unsubscribe()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get(
+    "/api/jobs/{job_id}/previews/{name}",
+    response_class=Response,
+    tags=["jobs"],
+    responses={200: {"content": {"image/png": {}}, "description": "PNG"}, **error_responses(401, 404)},
+)
+def preview(platform: PlatformDep, job_id: str, name: str) -> Response:
+    """The latest intermediate picture `name` of a running job (PNG; not stored)."""
+    job = platform.job(job_id)
+    if job is None:
+        platform.job_view(job_id)  # 404 "no job" when unknown
+    if job is None or name not in job.previews:
+        raise Refused(404, f"no preview `{name}` of job {job_id}")
+    from ...core.images import tensor_to_pil
+
+    buffer = io.BytesIO()
+    image = job.previews[name]
+    (image if hasattr(image, "save") else tensor_to_pil(image.detach().float().cpu())).save(buffer, "PNG")
+    return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,146 @@
+"""The API's request and response models: the OpenAPI contract of every JSON answer (errors: `errors.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Progress(BaseModel):
+    stage: str
+    done: int
+    total: int
+
+
+class ArtifactView(BaseModel):
+    name: str
+    media_type: str
+    url: str
+
+
+class ResultView(BaseModel):
+    """A stored result: `data` as the CLI's JSON with every file path replaced by its artifact URL."""
+
+    hash: str
+    recipe: str
+    data: dict[str, Any]
+    artifacts: list[ArtifactView]
+
+
+class AtlasSummary(BaseModel):
+    hash: str = Field(description="the atlas result's key: GET /api/results/{hash} gives it whole")
+    model: str
+    layers: list[str]
+    units: int
+    dataset: str | None = Field(None, description="the dataset of the top examples (none: visualizations only)")
+    images: int = Field(description="dataset images scanned for the top examples (0: visualizations only)")
+    top: int | None = None
+    steps: int
+    seed: int | None = None
+    created: float = Field(description="when it was stored (unix seconds)")
+
+
+class AtlasList(BaseModel):
+    atlases: list[AtlasSummary]
+
+
+class JobView(BaseModel):
+    id: str
+    recipe: str
+    hash: str
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    cached: bool = Field(description="the result came from the store: nothing ran")
+    device: str
+    progress: Progress = Field(description="the latest progress report, of whatever stage")
+    stages: dict[str, Progress] = Field(
+        default_factory=dict, description="the latest report of every stage (an atlas: units, shards, shard:steps)"
+    )
+    created: float
+    started: float | None
+    ended: float | None
+    error: str | None
+    result: ResultView | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class RunRequest(BaseModel):
+    """A recipe and its spec: exactly what `convscope <command> --print-spec` prints, images by upload id."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipe: str = Field(min_length=1, examples=["predict"])
+    spec: dict[str, Any] = Field(default_factory=dict, examples=[{"model": {"spec": "digits"}, "image": "<id>"}])
+
+
+class RunResponse(BaseModel):
+    job: str
+    hash: str
+    status: str
+    cached: bool
+    result: ResultView | None = None
+
+
+class ImageView(BaseModel):
+    id: str = Field(description="sha256 of the uploaded bytes; name the image by it in a spec")
+    width: int
+    height: int
+    mode: str
+
+
+class SampleView(ImageView):
+    name: str
+
+
+class SampleList(BaseModel):
+    samples: list[SampleView]
+
+
+class JobCounts(BaseModel):
+    queued: int
+    running: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    device: str
+    models: list[str]
+    jobs: JobCounts
+
+
+class ModelView(BaseModel):
+    name: str
+    loaded: bool
+
+
+class ModelList(BaseModel):
+    models: list[ModelView]
+
+
+class DatasetView(BaseModel):
+    name: str
+    kind: str = Field(description="builtin or folder")
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetView]
+
+
+class RecipeView(BaseModel):
+    name: str
+    version: int
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
+class RecipeList(BaseModel):
+    recipes: list[RecipeView]
+
+
+class CancelView(BaseModel):
+    id: str
+    status: str
+    cancelled: bool = Field(description="false when the job had already finished")
