@@ -41,12 +41,18 @@ class Runner(Protocol):
     scriptable_hooks: bool
 
     @property
-    def device(self) -> torch.device: ...
+    def device(self) -> torch.device:
+        """The device the model runs on."""
+        ...
 
     @property
-    def dtype(self) -> torch.dtype: ...
+    def dtype(self) -> torch.dtype:
+        """The floating-point type the model computes in (`model_dtype`)."""
+        ...
 
-    def model_output(self, x: torch.Tensor) -> torch.Tensor: ...
+    def model_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The class scores [N, K] for a normalized model input x [N, C, H, W] (`Subject.model_output`)."""
+        ...
 
 
 #: floating-point types with fewer than float32's 24 significant bits
@@ -68,9 +74,12 @@ class GradientPathError(ConvscopeError):
 
 # --- dtypes ---------------------------------------------------------------------------------------------------
 def model_dtype(model: nn.Module) -> torch.dtype:
-    """The floating-point type `model` computes in: that of its first floating-point parameter, else buffer, else
-    (a frozen TorchScript module, whose weights are constants of its graph) graph constant; float32 when it has
-    none. Never raises."""
+    """The floating-point type `model` computes in.
+
+    Returns:
+        The dtype of its first floating-point parameter, else buffer, else (a frozen TorchScript module, whose weights
+        are constants of its graph) graph constant; float32 when it has none. Never raises.
+    """
     for tensor in model.parameters():
         if tensor.is_floating_point():
             return tensor.dtype
@@ -91,7 +100,7 @@ def model_dtype(model: nn.Module) -> torch.dtype:
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    """`torch.float16` -> `float16`."""
+    """`torch.float16` -> `float16` (the dtype's name without the `torch.` prefix)."""
     return str(dtype).removeprefix("torch.")
 
 
@@ -105,11 +114,21 @@ FLOAT16_GRADIENT_SCALE = 2.0**12
 def gradients(
     subject: Runner, output: torch.Tensor, inputs: list[torch.Tensor], allow_unused: bool = False
 ) -> tuple[torch.Tensor | None, ...]:
-    """`torch.autograd.grad(output.sum(), inputs)` for a model of any floating-point type: for a float16 model
-    the backward is seeded with FLOAT16_GRADIENT_SCALE and the gradients are divided by it in float32 (exact:
-    a power of two), so they keep float16's 11 significant bits instead of underflowing; if a scaled gradient
-    overflows (inf / NaN) the backward is run again unscaled. Gradients come back in float32 for a float16 model,
-    in the inputs' type otherwise (None for an input the output does not use, with `allow_unused`)."""
+    """`torch.autograd.grad(output.sum(), inputs)` for a model of any floating-point type.
+
+    For a float16 model the backward is seeded with FLOAT16_GRADIENT_SCALE (2**12, loss scaling) and the gradients are
+    divided by it in float32 (exact: a power of two), so they keep float16's 11 significant bits instead of
+    underflowing; if a scaled gradient overflows (inf / NaN) the backward is run again unscaled.
+
+    Args:
+        subject: the model under study (its `dtype` decides the scaling).
+        output: the tensor differentiated (summed first), e.g. the target logits [N].
+        inputs: tensors the gradients are taken with respect to.
+        allow_unused: give None for an input the output does not use, instead of raising.
+    Returns:
+        One gradient per input, shaped like it: float32 for a float16 model, the input's type otherwise (None for an
+        unused input, with `allow_unused`).
+    """
     scale = FLOAT16_GRADIENT_SCALE if subject.dtype == torch.float16 else 1.0
     if scale != 1.0:
         scaled = torch.autograd.grad(output.sum() * scale, inputs, allow_unused=allow_unused, retain_graph=True)
@@ -120,9 +139,9 @@ def gradients(
 
 
 def backward(subject: Runner, loss: torch.Tensor, parameters: list[torch.Tensor]) -> None:
-    """`loss.backward()` (a scalar) accumulating into `parameters`' `.grad`, with the loss scaling of `gradients`
-    for a float16 model (the accumulated gradients divided back in place; an overflowing scaled backward is run
-    again unscaled)."""
+    """`loss.backward()` for a scalar loss, accumulating into `parameters`' `.grad`, with the loss scaling of
+    `gradients` for a float16 model (the accumulated gradients divided back in place; an overflowing scaled backward
+    is run again unscaled)."""
     if subject.dtype != torch.float16:
         loss.backward()
         return
@@ -187,11 +206,19 @@ def _checkpoint_flags(modules: Iterable[nn.Module]) -> list[tuple[nn.Module, str
 
 @contextmanager
 def checkpointing_off(model: nn.Module, modules: Iterable[nn.Module] | None = None) -> Iterator[None]:
-    """Run `model` without gradient checkpointing inside the block, restoring every switch on exit (also after an
-    error). Thread-safe and re-entrant: the first run to enter turns the switches off, the last to leave restores
-    them. Meanwhile `torch.utils.checkpoint.checkpoint` (and `checkpoint_sequential`) anywhere in the process run
-    their function directly: the same values, no recomputation in the backward. `modules`: the model's modules
-    when the caller has them at hand (`Subject._modules`; default `model.modules()`, ~0.3 ms for EfficientNet-B0)."""
+    """Context manager: run `model` without gradient checkpointing inside the block.
+
+    Turns off timm's `grad_checkpointing`, Hugging Face's `gradient_checkpointing` and the `memory_efficient` flag of
+    torchvision / timm DenseNet layers, and restores every switch on exit (also after an error). Thread-safe and
+    re-entrant: the first run to enter turns the switches off, the last to leave restores them. Meanwhile
+    `torch.utils.checkpoint.checkpoint` (and `checkpoint_sequential`) anywhere in the process run their function
+    directly: the same values, no recomputation in the backward.
+
+    Args:
+        model: the model.
+        modules: the model's modules when the caller has them at hand (`Subject._modules`; default
+            `model.modules()`, ~0.3 ms for EfficientNet-B0).
+    """
     import torch.utils.checkpoint as checkpointing
 
     key = id(model)
@@ -260,11 +287,19 @@ class _GradientTrace(TorchFunctionMode):
 
 
 def gradient_stop(subject: Runner, x: torch.Tensor) -> str:
-    """Where the model's forward stops the gradient for the model input `x` (already normalized): one clause such
-    as "`backbone` runs under torch.no_grad() in the model's forward", found by running the forward once more with
-    the input requiring a gradient and recording the first op that drops it (its module: the outermost one entered
-    with gradients disabled, else the innermost one running). "" when it cannot be told (a TorchScript model, an
-    output that does not use the input at all, a forward that fails). Never raises (except KeyboardInterrupt)."""
+    """Where the model's forward stops the gradient for the model input `x`, as one clause for an error.
+
+    Found by running the forward once more with the input requiring a gradient and recording the first op that drops
+    it (its module: the outermost one entered with gradients disabled, else the innermost one running).
+
+    Args:
+        subject: the model under study.
+        x: the model input [N, C, H, W], already normalized.
+    Returns:
+        A clause such as "`backbone` runs under torch.no_grad() in the model's forward"; "" when it cannot be told
+        (a TorchScript model, an output that does not use the input at all, a forward that fails). Never raises
+        (except KeyboardInterrupt).
+    """
     if not subject.scriptable_hooks:
         return ""
     stack: list[tuple[str, bool]] = []
@@ -314,11 +349,21 @@ def require_gradient(
     method: str,
     advice: str = NO_GRADIENT_ADVICE,
 ) -> None:
-    """Raise GradientPathError unless every floating-point tensor in `tensors` (the model's output, or
-    {layer name: captured output}; `logits` is the model's output) depends on the model input `x` (normalized,
-    [N, C, H, W]) through autograd. The message names the first tensor that does not, the module or op of the
-    forward that stops the gradient when `gradient_stop` can tell, `method`, and `advice`. Costs nothing when the
-    gradient is there; otherwise one more forward for the diagnosis."""
+    """Check that what a gradient method differentiates depends on the model input through autograd.
+
+    Costs nothing when the gradient is there; otherwise one more forward for the diagnosis (`gradient_stop`).
+
+    Args:
+        subject: the model under study.
+        tensors: the model's output, or {layer name: captured output} (`logits` is the model's output); only
+            floating-point tensors are checked.
+        x: the normalized model input [N, C, H, W].
+        method: the method's name, for the message.
+        advice: what the message ends with.
+    Raises:
+        GradientPathError: a tensor that does not require grad; the message names it, the module or op of the
+            forward that stops the gradient when `gradient_stop` can tell, `method` and `advice`.
+    """
     named = tensors.items() if isinstance(tensors, Mapping) else [("logits", tensors)]
     missing = next(
         (name for name, t in named if isinstance(t, torch.Tensor) and t.is_floating_point() and not t.requires_grad),
@@ -348,12 +393,20 @@ def model_form_error(
     device: str = "cpu",
     advice: str = NO_GRADIENT_ADVICE,
 ) -> ConvscopeError | None:
-    """The one-line ConvscopeError for a torch error that comes from the form of the model, not from a bug:
-    a `CheckpointError`, an op PyTorch lacks for float16 / bfloat16 on `device` (DtypeError), tensors of different
-    floating-point types meeting inside the model (DtypeError: a model converted only in part), a backward through
-    a forward that stopped the gradient (GradientPathError). None for anything else. `method` and `model` (its
-    name) are named in the line; `dtype` is the type the input was fed in, when known; `advice` ends the line of a
-    stopped gradient."""
+    """The one-line ConvscopeError for a torch error that comes from the form of the model, not a bug.
+
+    Args:
+        error: the exception torch raised.
+        method: the method's name, for the message.
+        model: the model's name, for the message.
+        dtype: the type the input was fed in, when known.
+        device: the device type (`cpu`, `cuda`, ...) named for a missing kernel.
+        advice: what the line of a stopped gradient ends with.
+    Returns:
+        ConvscopeError for a `CheckpointError`; DtypeError for an op PyTorch lacks for float16 / bfloat16 on `device`
+        or for tensors of different floating-point types meeting inside the model (a model converted only in part);
+        GradientPathError for a backward through a forward that stopped the gradient; None for anything else.
+    """
     from torch.utils.checkpoint import CheckpointError
 
     text = " ".join(str(error).split())
@@ -387,9 +440,10 @@ def model_form_error(
 
 @contextmanager
 def explained_errors(subject: Runner, method: str) -> Iterator[None]:
-    """Run a method, turning the torch errors that come from the model's form (`model_form_error`: checkpointing,
-    float16 / bfloat16 kernels or mixed types, a stopped gradient) into its one line naming `method` and the
-    model. Everything else passes through unchanged."""
+    """Context manager: run a method, turning the torch RuntimeErrors that come from the model's form
+    (`model_form_error`: checkpointing, float16 / bfloat16 kernels or mixed types, a stopped gradient) into their one
+    line naming `method` and the model (ConvscopeError, DtypeError, GradientPathError). Everything else passes
+    through unchanged."""
     try:
         yield
     except RuntimeError as exc:

@@ -10,6 +10,11 @@ import torch
 
 
 def cache_dir() -> Path:
+    """The folder convscope caches what it computes once (trained digits model, trained generators).
+
+    Returns:
+        `CONVSCOPE_CACHE`, else `$XDG_CACHE_HOME/convscope`, else `~/.cache/convscope`; created if missing.
+    """
     root = (
         os.environ.get("CONVSCOPE_CACHE")
         or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "convscope"
@@ -20,7 +25,8 @@ def cache_dir() -> Path:
 
 
 def save_atomically(obj: object, path: Path) -> None:
-    """torch.save to a temporary file, then rename: concurrent readers never see a half-written file."""
+    """`torch.save(obj)` to a temporary file in `path`'s folder, then an atomic rename onto `path`:
+    concurrent readers never see a half-written file."""
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
         torch.save(obj, handle)
     os.replace(handle.name, path)

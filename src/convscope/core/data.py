@@ -54,7 +54,7 @@ class Confinement:
     name: str | None = None  # how results and messages name the dataset (never an absolute server path)
 
     def allows(self, real: Path) -> bool:
-        """Whether a resolved path lies inside the folders."""
+        """Whether a resolved (real) path lies inside some folder of every registered set."""
         return all(any(real == root or root in real.parents for root in roots) for roots in self.root_sets)
 
 
@@ -63,10 +63,18 @@ _CONFINED_LOCK = threading.Lock()
 
 
 def confine(folder: str | Path, roots: Iterable[str | Path], name: str | None = None) -> Path:
-    """Register that the dataset `folder` may only be read inside `roots` (for this process): every
-    `open_dataset` of it (whatever the recipe: examples, selectivity, facets, data-initialized visualization,
-    atlas scans, a trained generator) and `dataset_file` skip files whose real path lies elsewhere. `name` is how
-    results name the dataset (default: the folder's name). Returns the resolved folder."""
+    """Register (for this process) that the dataset `folder` may only be read inside `roots`.
+
+    Every `open_dataset` of it (whatever the recipe: examples, selectivity, facets, data-initialized visualization,
+    atlas scans, a trained generator) and `dataset_file` then skip files whose real path lies elsewhere.
+
+    Args:
+        folder: the dataset folder.
+        roots: the allowed folders (symbolic links resolved).
+        name: how results and messages name the dataset (default: the folder's name; never a server path).
+    Returns:
+        The resolved folder.
+    """
     real = Path(folder).expanduser().resolve()
     allowed = tuple(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
     with _CONFINED_LOCK:
@@ -79,7 +87,7 @@ def confine(folder: str | Path, roots: Iterable[str | Path], name: str | None = 
 
 
 def confinement(folder: str | Path) -> Confinement | None:
-    """The confinement registered for a dataset folder (`confine`), or None: links are followed."""
+    """The Confinement registered for a dataset folder (`confine`), or None when links are followed."""
     try:
         real = Path(folder).expanduser().resolve()
     except (OSError, RuntimeError):
@@ -89,12 +97,13 @@ def confinement(folder: str | Path) -> Confinement | None:
 
 
 class ImageDataset:
-    """Images addressed by index: `ids` (file paths or "digits:<i>"), `targets` (class index or None), `classes`.
+    """Images addressed by index: `ids` (file paths relative to the folder, or "digits:<i>"), `targets`
+    (class index or None), `classes` (names, or None), `skipped` [(id, reason)] of files that could not be read.
 
-    `load(i)` gives a [C, H, W] tensor in [0, 1] at the model's input size and channels (ImageError for a bad
-    file); `batches(...)` streams [N, C, H, W] batches with their indices, skipping bad files into `skipped`.
-    `read(i)` returns either that float tensor or, for decoded files, a uint8 [H, W, C] tensor: a batch of those
-    is converted to float in one operation (`images.uint8_to_float`), which is cheaper than per image.
+    `load(i)` gives a [C, H, W] tensor in [0, 1] at the model's input size and channels; `batches(...)` streams
+    [N, C, H, W] batches with their indices, skipping bad files into `skipped`. `read(i)` returns either that float
+    tensor or, for decoded files, a uint8 [H, W, C] tensor: a batch of those is converted to float in one operation
+    (`images.uint8_to_float`), which is cheaper than per image. Build one with `open_dataset`.
     """
 
     def __init__(
@@ -122,6 +131,12 @@ class ImageDataset:
         return f"ImageDataset({self.name!r}, {len(self)} images{classes})"
 
     def load(self, i: int) -> torch.Tensor:
+        """Image `i` as float [C, H, W] in [0, 1] at the model's input size and channels.
+
+        Raises:
+            ConvscopeError: `i` outside 0..len-1.
+            ImageError: the file cannot be read (or a confined file's link leads out of the allowed folders).
+        """
         self._check_indices([i])
         return _as_float(self._read(i))
 
@@ -131,7 +146,11 @@ class ImageDataset:
             raise ConvscopeError(f"image index {outside[0]} out of range 0..{len(self.ids) - 1} of dataset {self.name}")
 
     def class_index(self, name: str) -> int:
-        """The index of a class by name, with a clear error naming the classes when it is not one."""
+        """The index of a class by name.
+
+        Raises:
+            ConvscopeError: the dataset has no classes, or `name` is not one of them (the message lists them).
+        """
         if not self.classes:
             raise ConvscopeError(f"dataset {self.name} has no classes (use a folder with one sub-folder per class)")
         if name in self.classes:
@@ -140,6 +159,7 @@ class ImageDataset:
         raise ConvscopeError(f"unknown class `{name}` in dataset {self.name}; its classes are {shown}")
 
     def indices_of_class(self, target: int) -> list[int]:
+        """The dataset indices of the images whose target is class index `target`."""
         return [i for i, t in enumerate(self.targets) if t == target]
 
     def _try_load(self, i: int) -> torch.Tensor | ImageError:
@@ -156,13 +176,20 @@ class ImageDataset:
         progress: Progress | None = None,
         workers: int = 2,
     ) -> Iterator[tuple[torch.Tensor, list[int]]]:
-        """Stream (images [N, C, H, W], their indices) in the given (default: dataset) order.
+        """Stream (images [N, C, H, W] float in [0, 1], their dataset indices) in the given order.
 
-        Decoding runs in `workers` threads one batch ahead of the caller (Pillow releases the GIL while it
-        decodes and resizes), so the model's forward and the decoding overlap. Unreadable files are left out of
-        their batch and appended to `skipped` (once each); a batch whose files all failed is not yielded.
-        `progress("images", done, total)` after each batch (convscope.core.progress; a run's context raises
-        `Cancelled` there to stop the scan between batches).
+        Decoding runs in `workers` threads one batch ahead of the caller (Pillow releases the GIL while it decodes and
+        resizes), so the model's forward and the decoding overlap. Unreadable files are left out of their batch and
+        appended to `skipped` (once each); a batch whose files all failed is not yielded, so N <= batch_size.
+
+        Args:
+            batch_size: images per batch, >= 1.
+            indices: the images to read, in order (default: all, in dataset order).
+            progress: `progress("images", done, total)` after each batch (convscope.core.progress; a run's context
+                raises `Cancelled` there to stop the scan between batches).
+            workers: decoding threads (at least 1).
+        Raises:
+            ConvscopeError: batch_size < 1 or an index out of range.
         """
         if batch_size < 1:
             raise ConvscopeError(f"batch size must be at least 1, got {batch_size}")
@@ -195,10 +222,21 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 def open_dataset(
     spec: str | Path, input: InputSpec, *, fit: str = "squash", roots: Iterable[str | Path] | None = None
 ) -> ImageDataset:
-    """A folder path (ImageFolder layout or a plain folder of images) or `digits`, read for a model's input.
+    """A dataset read for a model's input: a folder (ImageFolder layout or a plain folder of images) or
+    `digits`.
 
-    `roots`: read only files whose real path lies inside these folders (links leading out are skipped and
-    reported); by default the folder's registered confinement (`confine`), else links are followed."""
+    Args:
+        spec: a folder path, or `digits` (sklearn's 1,797 digits resized / replicated to the input spec).
+        input: the model's InputSpec: images come out [C, H, W] in [0, 1] at `input.size` with `input.channels`.
+        fit: `squash` (stretch the whole image) or `crop` (keep the aspect ratio, cut the centre); see `images.fit`.
+        roots: read only files whose real path lies inside these folders (links leading out are skipped and
+            reported); by default the folder's registered confinement (`confine`), else links are followed.
+    Returns:
+        The ImageDataset (files listed in sorted order; ids relative to the folder).
+    Raises:
+        ConvscopeError: an unknown fit, a missing folder, a file instead of a folder, a folder outside the allowed
+            ones, or a folder without image files.
+    """
     if fit not in ("squash", "crop"):
         raise ConvscopeError(f"unknown fit mode `{fit}`: use squash or crop")
     if str(spec) == DIGITS:
@@ -284,9 +322,12 @@ def _class_folders(root: Path, limits: Confinement | None, skipped: list[tuple[s
 
 
 def dataset_files(root: str | Path) -> list[tuple[str, Path | None]]:
-    """(id, path) of every file below a dataset folder, in path order, including the files of a linked class
-    sub-folder (which a scan reads); path is None for a link that must not be read (out of the folder's
-    confinement, broken, or a loop). For content fingerprints (the result store's keys)."""
+    """Every file below a dataset folder, for content fingerprints (the result store's keys).
+
+    Returns:
+        [(id, path)] in path order, including the files of a linked class sub-folder (which a scan reads); path is
+        None for a link that must not be read (out of the folder's confinement, broken, or a loop).
+    """
     root = Path(root).expanduser()
     limits = confinement(root)
     found: dict[str, Path | None] = {}
@@ -348,9 +389,16 @@ def _folder_dataset(root: Path, input: InputSpec, fit: str, limits: Confinement 
 
 
 def dataset_file(root: str | Path, image_id: str) -> Path | None:
-    """The file of a folder dataset that the image id `image_id` names (as results give it: a path relative to the
-    folder; an absolute path below the folder is taken too, as older results gave), or None when it names none:
-    a hidden, `..` or non-image path, a missing file, or one outside the folder's confinement (`confine`)."""
+    """The file of a folder dataset that an image id names (as results give it).
+
+    Args:
+        root: the dataset folder.
+        image_id: a path relative to the folder (an absolute path below the folder is taken too, as older results
+            gave).
+    Returns:
+        The resolved file, or None when it names none: a hidden, `..` or non-image path, a missing file, or one outside
+        the folder's confinement (`confine`). Never raises for a bad id.
+    """
     root = Path(root).expanduser()
     text = str(image_id)
     for prefix in dict.fromkeys((str(root), str(root.resolve()))):

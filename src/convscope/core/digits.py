@@ -25,6 +25,9 @@ MEAN, STD = (0.31,), (0.32,)  # of the upsampled training images
 
 @dataclass
 class DigitsData:
+    """The digits dataset: `images` [N, 1, 32, 32] float in [0, 1], `labels` [N] int64 (0..9), and the
+    sorted indices of the fixed `train` (80%) and held-out `test` (20%) splits."""
+
     images: torch.Tensor  # [N, 1, 32, 32] in [0, 1]
     labels: torch.Tensor  # [N] int64
     train: np.ndarray  # indices of the training split
@@ -32,7 +35,8 @@ class DigitsData:
 
 
 def load_data() -> DigitsData:
-    """All 1,797 digits as [0, 1] images at 32x32 (bilinear upsampling), with a fixed stratified 80/20 split."""
+    """All 1,797 sklearn digits as [0, 1] images at 32x32 (8x8 pixel values / 16, bilinear upsampling),
+    with a fixed stratified 80/20 split (random_state 0)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -65,6 +69,7 @@ class DigitsNet(nn.Module):
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [N, 10] for normalized images x [N, 1, 32, 32] (MEAN, STD of the training images)."""
         return self.classifier(self.pool(self.features(x)))
 
 
@@ -74,6 +79,7 @@ def _normalize(x01: torch.Tensor) -> torch.Tensor:
 
 
 def accuracy(model: nn.Module, data: DigitsData, indices: np.ndarray) -> float:
+    """Fraction in [0, 1] of `data.images[indices]` that `model` classifies correctly (no gradients)."""
     with torch.no_grad():
         logits = model(_normalize(data.images[indices]))
     return (logits.argmax(1) == data.labels[indices]).float().mean().item()
@@ -82,11 +88,18 @@ def accuracy(model: nn.Module, data: DigitsData, indices: np.ndarray) -> float:
 def train(
     epochs: int = 15, seed: int = 0, progress: Callable[[str, int, int], None] | None = None
 ) -> tuple[DigitsNet, float]:
-    """Train DigitsNet on the training split (Adam, one-cycle learning rate up to 1e-2, batches of 32, random
-    1-pixel shifts); return it with its held-out accuracy in [0, 1]. Deterministic for a given seed and torch build.
+    """Train DigitsNet on the training split; deterministic for a given seed and torch build.
 
-    `progress(stage, done, total)` is called after every epoch (stage `training digits model`); it may raise to
-    stop the training (a cancel), in which case nothing is cached.
+    Adam, one-cycle learning rate up to 1e-2, batches of 32, random 1-pixel shifts; initializers and shuffling draw
+    from a local random stream (`seeding.seeded`), never the global one.
+
+    Args:
+        epochs: passes over the training split.
+        seed: the seed of the initialization and the shuffling.
+        progress: `progress("training digits model", epoch, epochs)` after every epoch; it may raise to stop the
+            training (a cancel), in which case nothing is cached.
+    Returns:
+        (the model in eval mode, its held-out accuracy in [0, 1]).
     """
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
         generator = torch.Generator().manual_seed(seed)
@@ -116,7 +129,12 @@ def train(
 
 
 def pretrained(progress: Callable[[str, int, int], None] | None = None) -> DigitsNet:
-    """The cached trained DigitsNet (training it on first use, reporting to `progress` as `train` does)."""
+    """The cached trained DigitsNet, training it on first use (`train`, reporting to `progress`) and caching
+    it in `cache_dir()` under the DigitsNet version and torch version.
+
+    Raises:
+        RuntimeError: the freshly trained model reaches less than 97% held-out accuracy (nothing is cached).
+    """
     path = cache_dir() / f"digits-v{VERSION}-torch{torch.__version__.split('+')[0]}.pt"
     model = DigitsNet()
     if path.exists():

@@ -11,11 +11,13 @@ class ConvscopeError(Exception):
 
 
 class UnknownModelError(ConvscopeError):
-    """The model spec does not name a model convscope can build."""
+    """The model spec does not name a model convscope can build (`zoo.load`: an unknown spec, timm or
+    torchvision name, or a `file:` path that is missing or neither a checkpoint nor TorchScript)."""
 
 
 class WeightsError(ConvscopeError):
-    """Weights are missing, unreadable or do not fit the architecture."""
+    """Weights are missing, unreadable or do not fit the architecture (`zoo.load`, `zoo.read_state_dict`,
+    `zoo.load_weights`, the fc6 generator)."""
 
 
 class UnknownLayerError(ConvscopeError):
@@ -23,16 +25,20 @@ class UnknownLayerError(ConvscopeError):
 
 
 class ChannelError(ConvscopeError):
-    """A channel index outside a layer's channel range."""
+    """A channel index outside a layer's channel range 0..C-1 (`Subject.check_channels`)."""
 
 
 class UnitSyntaxError(ConvscopeError, ValueError):
-    """A unit written wrongly (`LAYER:UNIT`, `LAYER:UNIT:Z1:Z2`). Also a ValueError, so that a spec field checked
-    with the parser reports it at the field's location like any other validation error."""
+    """A unit written wrongly (`LAYER:UNIT`, `LAYER:UNIT:Z1:Z2`; `units.parse_unit`, `units.parse_unit_range`).
+
+    Also a ValueError, so that a spec field checked with the parser reports it at the field's location like any other
+    validation error.
+    """
 
 
 class ImageError(ConvscopeError):
-    """A file that is not a readable image, is truncated, or is too large."""
+    """A file that is not a readable image, is truncated, or is too large (`images.open_image`,
+    `images.max_pixels`); datasets record it per file in `ImageDataset.skipped`."""
 
 
 class Cancelled(ConvscopeError):
@@ -44,10 +50,19 @@ class ConvscopeWarning(UserWarning):
 
 
 class SizeError(ConvscopeError):
-    """An image size too small for a layer: its feature map would be empty (the message names the smallest size)."""
+    """An image size too small for a layer: its feature map would be empty (`Subject.check_size`; the message
+    names the smallest size). `works_at` is set when the model works only at its own input size."""
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:
-    """Return ' (did you mean a, b?)' for the closest candidates, or '' when none is close."""
+    """The ' (did you mean `a`, `b`?)' suffix of an error message.
+
+    Args:
+        name: the name that was not found.
+        candidates: the valid names.
+        n: at most this many suggestions (difflib's closest, similarity cutoff 0.6).
+    Returns:
+        ' (did you mean `a`, `b`?)', or '' when no candidate is close.
+    """
     close = difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.6)
     return f" (did you mean {', '.join(f'`{c}`' for c in close)}?)" if close else ""

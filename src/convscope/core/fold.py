@@ -9,8 +9,12 @@ the module it expects.
 
 What changes: the output of a folded *conv* is its BatchNorm's output, so a conv that an objective reads is never
 folded (`folded_forward(subject, keep=layers)`); float32 rounding differs from the unfolded model by ~1e-6
-relative. `folded_forward` verifies the substitution on the first images it is given and declines (returns the
-reason) when the captured outputs differ by more than `TOLERANCE`.
+relative. `verify` measures the substitution on the first images of a run, and the caller (`render`) runs
+unfolded when the captured outputs differ by more than `TOLERANCE`.
+
+References:
+    Jacob et al. 2018, "Quantization and training of neural networks for efficient integer-arithmetic-only
+    inference" (CVPR): batch-normalization folding.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ TOLERANCE = 1e-4  # relative to the largest captured value; float32 folding stay
 
 @dataclass
 class FoldPlan:
-    """Folded parameters keyed by the conv / linear module name, and the names of the folded BatchNorms."""
+    """Folded parameters keyed by the conv / linear module name, and the names of the folded BatchNorms.
+
+    `weights` holds (W', b') in the weight's own type, `weights64` the float64 values (for the checks), `folded_bns`
+    maps each folded BatchNorm to its conv / linear, `standalone_bns` lists the BatchNorms that stay.
+    """
 
     weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     weights64: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # for the check
@@ -41,6 +49,7 @@ class FoldPlan:
     standalone_bns: list[str] = field(default_factory=list)  # BNs without a conv / linear directly before them
 
     def to_dict(self) -> dict:
+        """{"folded": [{"batchnorm", "into"}], "standalone_batchnorms": [...]}, for results."""
         return {
             "folded": [{"batchnorm": bn, "into": conv} for bn, conv in self.folded_bns.items()],
             "standalone_batchnorms": self.standalone_bns,
@@ -67,7 +76,16 @@ def _fold(linear: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> tuple[tuple
 
 
 def plan_folding(subject: Subject) -> FoldPlan:
-    """Find every conv/linear -> BatchNorm pair in the data-flow edges and compute the folded parameters."""
+    """Find every conv / linear -> BatchNorm pair in the traced data-flow edges and compute W', b'.
+
+    A pair is folded when the BatchNorm's only input is a Conv2d / Linear that feeds nothing else, both run once per
+    forward, the BatchNorm has running statistics and its width equals the conv's output channels; every other
+    BatchNorm is listed as stand-alone. W' = s W, b' = s (b - mu) + beta with s = gamma / sqrt(var + eps), computed in
+    float64 (the module docstring).
+
+    Returns:
+        The FoldPlan; the model is not modified.
+    """
     graph = subject.graph
     modules = dict(subject.model.named_modules())
     inputs: dict[str, list[str]] = {}
@@ -99,9 +117,12 @@ def plan_folding(subject: Subject) -> FoldPlan:
 
 
 def planned(subject: Subject) -> FoldPlan:
-    """`plan_folding(subject)`, cached per model for as long as none of its parameters or buffers changes: the same
-    plan object comes back while the model is unchanged, a new one as soon as any value differs (callers that
-    derive tensors from it compare identities)."""
+    """`plan_folding(subject)`, cached per model for as long as none of its parameters or buffers changes.
+
+    Returns:
+        The same plan object while the model is unchanged, a new one as soon as any value differs (callers that
+        derive tensors from it compare identities).
+    """
     signature = _state_signature(subject.model)
     cached = _PLANS.get(subject.model)
     if cached is None or cached[0] != signature or cached[1]() is not subject:
@@ -116,8 +137,9 @@ def _state_signature(model: nn.Module) -> tuple:
 
 
 class FoldedForward(TorchFunctionMode):
-    """Inside `with`: `conv2d` / `linear` with a folded weight use (W', b'); `batch_norm` of a folded, eval-mode
-    BatchNorm returns its input unchanged. Everything else runs as usual."""
+    """TorchFunctionMode: inside `with`, `conv2d` / `linear` with a folded weight use (W', b');
+    `batch_norm` of a folded, eval-mode BatchNorm returns its input unchanged. Everything else runs as usual.
+    `count` is the number of folded BatchNorms."""
 
     def __init__(self, weights: dict[int, tuple[torch.Tensor, torch.Tensor]], batchnorms: set[int]):
         super().__init__()
@@ -140,8 +162,14 @@ class FoldedForward(TorchFunctionMode):
 
 
 def folded_forward(subject: Subject, keep: Sequence[str] = ()) -> FoldedForward | None:
-    """The FoldedForward of the subject's conv -> BatchNorm pairs, leaving out convs named in `keep` (layers the
-    caller reads); None when the model has nothing to fold or is in training mode."""
+    """The FoldedForward of the subject's conv -> BatchNorm pairs, for an optimization loop.
+
+    Args:
+        subject: the model under study.
+        keep: layers the caller reads: a conv or BatchNorm named here is not folded (its output would change).
+    Returns:
+        The mode, or None when the model has nothing to fold or is in training mode.
+    """
     if subject.model.training:
         return None
     plan = planned(subject)
@@ -156,7 +184,16 @@ def folded_forward(subject: Subject, keep: Sequence[str] = ()) -> FoldedForward 
 
 
 def verify(subject: Subject, mode: FoldedForward, images: torch.Tensor, layers: Sequence[str]) -> float:
-    """max |folded - original| / max |original| over the captured `layers` for `images` (no gradients)."""
+    """How far the folded forward is from the original one on `images` (no gradients).
+
+    Args:
+        subject: the model under study.
+        mode: the FoldedForward to check.
+        images: [N, C, H, W] in [0, 1].
+        layers: the layers compared (captured with and without `mode`).
+    Returns:
+        max over `layers` of max |folded - original| / max |original| (relative, >= 0; compare with TOLERANCE).
+    """
     with torch.no_grad():
         original = subject.capture(images, layers)
         with mode:

@@ -50,12 +50,18 @@ class Traceable(Protocol):
     normalize: Any  # [N, C, H, W] in [0, 1] -> the model's input
 
     @property
-    def device(self) -> torch.device: ...
+    def device(self) -> torch.device:
+        """The device the model runs on."""
+        ...
 
     @property
-    def dtype(self) -> torch.dtype: ...
+    def dtype(self) -> torch.dtype:
+        """The floating-point type the model computes in."""
+        ...
 
-    def running(self) -> AbstractContextManager: ...
+    def running(self) -> AbstractContextManager:
+        """The context every forward runs in (`Subject.running`: eager, gradient checkpointing off)."""
+        ...
 
 
 INPUT = "input"
@@ -76,7 +82,14 @@ _CHANNELS_LAST_OPS = frozenset(["linear", "bilinear", "rms_norm"])
 
 @dataclass
 class LayerNode:
-    """One module (or the pseudo-layer `logits`)."""
+    """One module (or the pseudo-layer `logits`) of a LayerGraph.
+
+    `output_shape` is channels-first without the batch dimension ([C, H, W], [C, L] or [K] for logits; a list of
+    shapes for a module returning several tensors; None if it never ran); kernel / stride / padding / dilation /
+    groups / in- and out-channels are the module's own hyper-parameters (None when it has none); `params` counts the
+    parameters of the module and everything nested in it; `calls` is how many times it runs in one forward; `order`
+    the position of its first call; `channel_axis` the axis of its own output holding the channels (None: unknown).
+    """
 
     name: str
     type: str
@@ -98,6 +111,8 @@ class LayerNode:
 
     @property
     def depth(self) -> int:
+        """Nesting depth: 0 for a node without parent (top-level modules, `logits`), else the number of
+        dot-separated parts of its name."""
         return 0 if self.parent is None else self.name.count(".") + 1
 
 
@@ -196,7 +211,7 @@ def _declared_axis(module: torch.nn.Module, ndim: int) -> int | None:
 
 
 def channels_first(output: torch.Tensor, axis: int) -> torch.Tensor:
-    """A layer's output [N, ..., C, ...] as the channels-first view [N, C, ...] (a view: no copy)."""
+    """A layer's output [N, ..., C, ...] with the channels on `axis`, as the view [N, C, ...] (no copy)."""
     return output if axis == 1 else output.movedim(axis, 1)
 
 
@@ -246,7 +261,9 @@ class _Provenance(TorchFunctionMode):
 
 
 class LayerGraph:
-    """Nodes keyed by module path (plus `logits`) and module-level data-flow edges (plus `input` / `logits`)."""
+    """The layer graph of one model: `nodes` {module path (and `logits`): LayerNode} in definition order,
+    `edges` [(source, target)] between leaf modules (plus `input` / `logits`), `model_name`, and `input_shape`
+    [C, H, W] of the dry run. Built by `trace_graph` (`Subject.graph`)."""
 
     def __init__(
         self, nodes: dict[str, LayerNode], edges: list[tuple[str, str]], model_name: str, input_shape: list[int]
@@ -257,16 +274,22 @@ class LayerGraph:
         self.input_shape = input_shape  # [C, H, W] of the dry run
 
     def node(self, name: str) -> LayerNode:
+        """The LayerNode of a layer name.
+
+        Raises:
+            UnknownLayerError: not a layer of the model (the message suggests the closest names).
+        """
         if name not in self.nodes:
             raise UnknownLayerError(f"unknown layer `{name}` in model {self.model_name}{suggest(name, self.nodes)}")
         return self.nodes[name]
 
     def output_shape(self, name: str) -> list[int]:
-        """The channels-first shape [C, ...] (batch left out) of a layer that convscope can read by channel.
+        """The channels-first shape [C, ...] (batch left out) of a layer readable by channel.
 
-        Raises UnknownLayerError naming the layer when it does not run in the forward pass, returns several
-        tensors (a tuple or a mapping) instead of one, or its channel axis cannot be followed (see the module
-        docstring)."""
+        Raises:
+            UnknownLayerError: an unknown layer, or one that does not run in the forward pass, returns several tensors
+                (a tuple or a mapping) instead of one, or whose channel axis cannot be followed (module docstring).
+        """
         node = self.node(name)
         shape = node.output_shape
         if shape is None:
@@ -296,15 +319,17 @@ class LayerGraph:
         )
 
     def leaves(self) -> list[str]:
+        """The names of the modules without children, in definition order (`logits` left out)."""
         return [n for n, node in self.nodes.items() if not node.children and n != "logits"]
 
     def in_execution_order(self) -> list[LayerNode]:
+        """The nodes that ran in the dry run, in the order of their first call (`logits` last)."""
         ran = [node for node in self.nodes.values() if node.order is not None]
         return sorted(ran, key=lambda node: node.order)
 
     def default_layer(self) -> str:
-        """A mid-level layer worth showing first: the last-run, shallowest module whose output is a feature map
-        at least 1/16 of the input height."""
+        """A mid-level layer worth showing first: the last-run, shallowest readable module whose
+        output is a [C, H, W] feature map at least 1/16 of the input height; `logits` when there is none."""
         spatial = [
             n
             for n in self.in_execution_order()
@@ -318,6 +343,8 @@ class LayerGraph:
         return candidates[-1].name
 
     def to_dict(self) -> dict:
+        """{"model", "input_shape", "layers": [LayerNode fields], "edges": [[source, target]]}, the graph's
+        JSON contract (`mutated_later` left out)."""
         layers = []
         for node in self.nodes.values():
             entry = asdict(node)
@@ -351,11 +378,25 @@ class LayerGraph:
         return "\n".join(rows)
 
     def to_json(self, indent: int | None = None) -> str:
+        """`to_dict()` as strict JSON text (`jsonio.dumps`)."""
         return jsonio.dumps(self.to_dict(), indent=indent)
 
 
 def trace_graph(subject: Traceable) -> LayerGraph:
-    """Build the LayerGraph of `subject` from one no-grad dry run on a fixed random image at its input size."""
+    """Build the LayerGraph of a model from one dry run.
+
+    The run is no-grad, on a fixed random image (seed 0) in [0, 1] at the input size, with the model's own
+    normalization; edges come from tensor provenance and channel axes from the ops (module docstring).
+
+    Args:
+        subject: the model under study (`Subject` is a Traceable).
+    Returns:
+        The LayerGraph.
+    Raises:
+        ConvscopeError: the model fails on its own input spec (shapes that do not fit).
+        DtypeError: mixed floating-point types or a missing float16 / bfloat16 kernel (the lines of
+            `model_form_error`).
+    """
 
     model = subject.model
     nodes: dict[str, LayerNode] = {}

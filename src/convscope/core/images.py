@@ -25,7 +25,11 @@ _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def max_pixels() -> int:
-    """The pixel cap in force (environment variable `CONVSCOPE_MAX_PIXELS`, else 64 MP)."""
+    """The pixel cap in force: `CONVSCOPE_MAX_PIXELS`, else DEFAULT_MAX_PIXELS (64 MP).
+
+    Raises:
+        ImageError: `CONVSCOPE_MAX_PIXELS` is not a positive whole number.
+    """
     value = os.environ.get("CONVSCOPE_MAX_PIXELS")
     if not value:
         return DEFAULT_MAX_PIXELS
@@ -43,9 +47,7 @@ def open_image(
 ) -> Image.Image:
     """Decode an image file completely, as image viewers show it; refuse anything that is not a readable image.
 
-    - Refused with a one-line `ImageError` naming the file: missing files, folders, empty files, non-images,
-      truncated or corrupt files, and images over `limit` pixels (default `max_pixels()`). The size is checked
-      from the header before any pixel is decoded, so a decompression bomb costs nothing.
+    - The size is checked from the header before any pixel is decoded, so a decompression bomb costs nothing.
     - The EXIF orientation (JPEG, PNG, WebP, TIFF; all 8 values) is applied, so a phone photo stored sideways
       comes out upright; the returned image carries no orientation any more.
     - Animations and multi-page files (GIF, WebP, TIFF): the first frame.
@@ -54,9 +56,17 @@ def open_image(
       2**31 - 1 for 32 bits) is recorded in `image.info[FULL_SCALE]` for `to_mode`; Pillow opens some of these
       as mode I, whose pixels alone do not tell the bit depth.
 
-    `draft` = (width, height) lets a JPEG decode at 1/2, 1/4 or 1/8 scale in the DCT (Pillow's `draft`) as long
-    as the result still covers that size (after the orientation is applied): a 4000x3000 photo read for a 224 px
-    model decodes ~50x less data.
+    Args:
+        path: the file.
+        limit: the most pixels (width x height) accepted; default `max_pixels()`.
+        draft: (width, height): lets a JPEG decode at 1/2, 1/4 or 1/8 scale in the DCT (Pillow's `draft`) as long as
+            the result still covers that size (after the orientation is applied): a 4000x3000 photo read for a
+            224 px model decodes ~50x less data.
+    Returns:
+        The decoded PIL image.
+    Raises:
+        ImageError: one line naming the file: missing files, folders, empty files, non-images, truncated or corrupt
+            files, and images over `limit` pixels.
     """
     path = Path(path)
     limit = max_pixels() if limit is None else limit
@@ -134,7 +144,12 @@ def to_mode(image: Image.Image, channels: int) -> Image.Image:
     - Float images (F) are taken as already in [0, 1]: values outside are clipped, NaN becomes 0.
     - Transparent pixels (LA, La, PA, RGBA, RGBa, or a transparent colour in `image.info`) are composited on
       white; premultiplied modes are un-premultiplied first.
-    The 8-bit result has a quantization step of 1/255.
+
+    Args:
+        image: a PIL image of any mode.
+        channels: 3 (RGB) or anything else (L).
+    Returns:
+        An 8-bit RGB or L image (quantization step 1/255 of the [0, 1] range).
     """
     if image.mode in _INTEGER_MODES or image.mode == "F":
         image = _high_bit_depth_to_8_bits(image)
@@ -166,8 +181,14 @@ def _high_bit_depth_to_8_bits(image: Image.Image) -> Image.Image:
 
 
 def fit(image: Image.Image, size: tuple[int, int], mode: str = "squash") -> Image.Image:
-    """Resize to `size` = (height, width): `squash` stretches the whole image, `crop` keeps the aspect ratio by
-    resizing the shorter side and cutting the centre."""
+    """Resize a PIL image to `size` = (height, width) in pixels, bicubic.
+
+    Args:
+        mode: `squash` stretches the whole image; `crop` keeps the aspect ratio by resizing the shorter side and
+            cutting the centre.
+    Raises:
+        ValueError: another mode.
+    """
     height, width = size
     if mode == "squash":
         return image.resize((width, height), Image.Resampling.BICUBIC)
@@ -188,8 +209,8 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def pil_to_uint8(image: Image.Image) -> torch.Tensor:
-    """PIL image (RGB or L) -> uint8 tensor [H, W, C] (a quarter of the float image's bytes; `uint8_to_float`
-    converts a whole batch at once)."""
+    """PIL image (RGB or L) -> uint8 tensor [H, W, C] in 0..255 (a quarter of the float image's bytes;
+    `uint8_to_float` converts a whole batch at once)."""
     array = np.array(image, dtype=np.uint8)
     return torch.from_numpy(array[:, :, None] if array.ndim == 2 else array)
 
@@ -203,7 +224,8 @@ def uint8_to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
-    """Float tensor [C, H, W] (or [H, W]) in [0, 1] -> PIL image (RGB for 3 channels, L for 1)."""
+    """Float tensor [C, H, W] (or [H, W]) in [0, 1] -> 8-bit PIL image (RGB for 3 channels, L for 1).
+    Values outside [0, 1] are clipped, NaN is shown black."""
     array = tensor.detach().float().cpu().nan_to_num(0.0, 1.0, 0.0).clamp(0, 1).numpy()  # NaN: black
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
@@ -213,9 +235,16 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
 
 
 def scale_to_255(activation: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Seed 001, Algorithm 3: A = Y / max(Y), returned as 255 * A in uint8.
+    """Algorithm 3 of Barsch & Eilertsen 2018: A = Y / max(Y), shown as 255 * A.
 
-    Negative values (pre-activation layers) are shown as 0; a map whose maximum is <= 0 is all zeros.
+    Args:
+        activation: a map Y (tensor or array, any shape, e.g. [H, W]) in the layer's activation units.
+    Returns:
+        uint8 array of the same shape in 0..255. Negative values (pre-activation layers) and non-finite values are
+        shown as 0; a map whose maximum is <= 0 is all zeros.
+    References:
+        Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+        (MSc thesis, NTNU), §3.3, Algorithm 3.
     """
     values = np.asarray(activation.detach().float().cpu() if isinstance(activation, torch.Tensor) else activation)
     values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)  # non-finite: shown as 0
@@ -226,14 +255,16 @@ def scale_to_255(activation: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def heat_colormap(gray: np.ndarray) -> np.ndarray:
-    """Map uint8 values 0..255 to RGB on a black -> red -> yellow -> white ramp (r = 3t, g = 3t - 1, b = 3t - 2)."""
+    """Map uint8 values 0..255 (any shape [...]) to uint8 RGB [..., 3] on a black -> red -> yellow -> white
+    ramp (r = 3t, g = 3t - 1, b = 3t - 2 clipped to [0, 1], t = value / 255)."""
     t = gray.astype(np.float64) / 255.0
     rgb = np.stack([np.clip(3 * t - k, 0, 1) for k in range(3)], axis=-1)
     return (rgb * 255).round().astype(np.uint8)
 
 
 def upscale(image: Image.Image, min_side: int = 128) -> Image.Image:
-    """Enlarge a small map by an integer factor with nearest-neighbour sampling, so each unit stays a crisp block."""
+    """Enlarge a small map so its shorter side is at least `min_side` pixels, by an integer factor with
+    nearest-neighbour sampling, so each unit stays a crisp block."""
     factor = max(1, -(-min_side // max(1, min(image.size))))
     return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
 
@@ -241,7 +272,18 @@ def upscale(image: Image.Image, min_side: int = 128) -> Image.Image:
 def grid(
     images: list[Image.Image], captions: list[str] | None = None, columns: int | None = None, pad: int = 4
 ) -> Image.Image:
-    """Tile equally sized images into a contact sheet, each with an optional caption underneath."""
+    """Tile equally sized images into a white contact sheet, each with an optional caption underneath.
+
+    Args:
+        images: PIL images of the first image's size.
+        captions: one per image, or None.
+        columns: default ceil(sqrt(len(images))).
+        pad: gap between tiles, in pixels.
+    Returns:
+        The RGB sheet.
+    Raises:
+        ValueError: no images.
+    """
     if not images:
         raise ValueError("grid needs at least one image")
     columns = columns or int(np.ceil(np.sqrt(len(images))))

@@ -18,8 +18,15 @@ class NonFiniteWarning(ConvscopeWarning):
 
 
 def finite(value, path: str = "$", found: list[str] | None = None):
-    """A copy of `value` (dicts, lists, tuples, numbers, numpy scalars, paths) that JSON can hold strictly:
-    non-finite floats become None, and their places ('$.layers[3].relevance_sum') are appended to `found`."""
+    """A copy of `value` that JSON can hold strictly (dicts, lists, tuples, numbers, numpy scalars, paths).
+
+    Args:
+        value: the result to copy; dict keys become str, tuples lists, paths str, numpy scalars Python numbers.
+        path: the JSONPath-like place of `value` (for reports), '$' at the top.
+        found: when given, the places of non-finite floats ('$.layers[3].relevance_sum') are appended to it.
+    Returns:
+        The copy, NaN and ±Infinity replaced by None; other objects are returned as they are.
+    """
     if isinstance(value, dict):
         return {str(k): finite(v, f"{path}.{k}", found) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -40,8 +47,14 @@ def finite(value, path: str = "$", found: list[str] | None = None):
 
 
 def dumps(value, indent: int | None = 1) -> str:
-    """Strict JSON text of `value` (`json.dumps(..., allow_nan=False)` after `finite`); a NonFiniteWarning lists
-    the places of any non-finite number that became null."""
+    """Strict JSON text of `value` (`json.dumps(finite(value), allow_nan=False)`).
+
+    Args:
+        value: the result (see `finite`).
+        indent: as json.dumps (default 1).
+    Returns:
+        The JSON text. Warns NonFiniteWarning listing the places of non-finite numbers written as null.
+    """
     found: list[str] = []
     text = json.dumps(finite(value, found=found), indent=indent, allow_nan=False)
     if found:

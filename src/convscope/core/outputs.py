@@ -16,8 +16,17 @@ def select_output(output, selector: str | int | None = None, model_name: str = "
     The rule: a tensor is taken as it is. A tuple / list (named tuples included: torchvision's GoogLeNet and
     Inception aux outputs, timm's distilled heads) gives its first tensor, or element `selector` (an index, or a
     named tuple's field name; the first tensor is found depth first). A mapping (dict, OrderedDict, Hugging Face
-    style outputs) gives `output[selector]`, else its `logits` or `out` entry, else its only tensor. Anything else,
-    or a mapping with several tensors and no selector, raises ConvscopeError naming the choices (field `output`).
+    style outputs) gives `output[selector]`, else its `logits` or `out` entry, else its only tensor.
+
+    Args:
+        output: what the model's forward returned.
+        selector: index, field name or key of the class scores (the `output` field / `--output`); None: the rule.
+        model_name: how error messages name the model.
+    Returns:
+        The chosen tensor, usually [N, K] logits (not checked here).
+    Raises:
+        ConvscopeError: no tensor found, a selector that names nothing, a selector given for a plain tensor output,
+            or a mapping with several tensors and neither a selector nor a `logits` / `out` entry.
     """
     if isinstance(output, torch.Tensor) and selector is None:
         return output
@@ -80,8 +89,14 @@ def select_output(output, selector: str | int | None = None, model_name: str = "
 
 
 def looks_like_probabilities(scores: torch.Tensor) -> bool:
-    """True when class scores [N, K] are rows of non-negative values summing to 1 (a softmax output), whose
-    gradients vanish where one class dominates: attribution maps come out near zero, class objectives stall."""
+    """Whether class scores are probabilities (a softmax output) rather than logits.
+
+    Args:
+        scores: class scores [N, K].
+    Returns:
+        True when K >= 2 and every row is non-negative and sums to 1 (atol 1e-4). Their gradients vanish where one
+        class dominates: attribution maps come out near zero and class objectives stall.
+    """
     if scores.dim() != 2 or scores.shape[1] < 2:
         return False
     scores = scores.detach()

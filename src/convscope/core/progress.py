@@ -25,13 +25,25 @@ PREVIEWS = 8
 
 
 def preview_due(done: int, total: int, count: int = PREVIEWS) -> bool:
-    """True at `count` evenly spaced points of `total` units (always at the last one)."""
+    """Whether step `done` (1-based) of `total` is one of `count` evenly spaced preview points.
+
+    Returns:
+        True every max(1, total // count) units and always at the last one (done == total).
+    """
     return done == total or done % max(1, total // count) == 0
 
 
 def part(progress: Progress | None, stage: str, start: int, total: int) -> Progress | None:
-    """The progress callback of one part of a larger run: the part's `done` is reported as `start + done` of
-    the whole run's `total` under `stage` (e.g. objective n of N, each `steps` long: start = n * steps)."""
+    """The progress callback of one part of a larger run.
+
+    Args:
+        progress: the whole run's callback, or None.
+        stage: the stage name reported for every call.
+        start: units of the whole run done before this part (e.g. objective n of N, `steps` each: n * steps).
+        total: units of the whole run.
+    Returns:
+        A callback reporting the part's `done` as `(stage, start + done, total)`; None when `progress` is None.
+    """
     if progress is None:
         return None
     return lambda _stage, done, _total: progress(stage, start + done, total)

@@ -11,8 +11,8 @@ import torch
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Inside: torch's CPU generator seeded with `seed` (so `nn.Module` initializers are deterministic); outside:
-    the generator's state is what it was before."""
+    """Context manager: inside, torch's CPU generator is seeded with `seed` (so `nn.Module` initializers are
+    deterministic); on exit the generator's state is what it was before (`torch.random.fork_rng`)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield

@@ -29,7 +29,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the model expects: x_model = (lo + (hi - lo) * x01 - mean) / std, at `size` = (height, width)."""
+    """What the model expects: x_model = (lo + (hi - lo) * x01 - mean) / std, at `size` = (height, width).
+
+    Args:
+        size: (height, width) in pixels (default 224 x 224).
+        channels: 1 or 3.
+        mean, std: per channel (or one value for all), in the units of `value_range`; std > 0. Default ImageNet's.
+        value_range: (lo, hi) the [0, 1] image is mapped to before mean / std (e.g. (0, 255) for a Caffe model).
+    Raises:
+        ConvscopeError: channels not 1 or 3, a mean / std of the wrong length, or a std <= 0.
+    """
 
     size: tuple[int, int] = (224, 224)
     channels: int = 3
@@ -47,6 +56,7 @@ class InputSpec:
             raise ConvscopeError(f"input std must be positive, got {self.std}")
 
     def to_dict(self) -> dict:
+        """{"size", "channels", "mean", "std", "value_range"} as lists (checkpoints, results)."""
         return {
             "size": list(self.size),
             "channels": self.channels,
@@ -57,6 +67,7 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "InputSpec":
+        """The inverse of `to_dict`; missing keys take the defaults."""
         return cls(
             size=tuple(data.get("size", (224, 224))),
             channels=int(data.get("channels", 3)),
@@ -86,9 +97,13 @@ SIZE_FAILURES = (RuntimeError, ValueError, IndexError, AssertionError, ZeroDivis
 
 
 def state_fingerprint(model: nn.Module) -> str:
-    """A hash of the module tree (its repr: every hyper-parameter such as a BatchNorm's eps) and of the bytes of
-    every parameter and buffer (xxh3, ~3 GB/s on a CPU): changes whenever any of them changes, however it was
-    changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor or a module)."""
+    """A hash of the module tree and of every parameter and buffer.
+
+    Returns:
+        A hex xxh3-64 digest of the module's repr (every hyper-parameter, such as a BatchNorm's eps) and of the bytes,
+        dtypes and shapes of its parameters and buffers (~3 GB/s on a CPU): it changes whenever any of them changes,
+        however it was changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor or a module).
+    """
     digest = xxhash.xxh3_64()
     digest.update(repr(model).encode())  # hyper-parameters too (a BatchNorm's eps, a conv's stride)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
@@ -261,6 +276,8 @@ class Normalize(nn.Module):
         object.__setattr__(self, "model", model)  # read for its dtype only: not a submodule of this one
 
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        """x01 [N, C, H, W] in [0, 1] -> the model's input (x01 * (hi - lo) / std + (lo - mean) / std), in the
+        model's floating-point type."""
         work = torch.promote_types(x01.dtype, torch.float32) if x01.is_floating_point() else torch.float32
         x = x01.to(work) * self.scale.to(work) + self.shift.to(work)
         return x if self.model is None else x.to(model_dtype(self.model))
@@ -268,7 +285,21 @@ class Normalize(nn.Module):
 
 @dataclass
 class Subject:
-    """A model under study: frozen, in eval mode, with its input spec and optional class labels."""
+    """A model under study: frozen (no parameter requires grad), in eval mode, with its input spec and labels.
+
+    Build one with `convscope.load` or `convscope.wrap`. Every technique hands it images as [N, C, H, W] tensors in
+    [0, 1]; `normalize` maps them to the model's own input convention. Layer names are the model's `named_modules()`
+    paths; the model's output is the layer `logits`.
+
+    Args:
+        model: the nn.Module (a `torch.compile`d one is unwrapped to its eager module).
+        input: the InputSpec.
+        labels: class names, index -> name, or None.
+        name: how results and messages name the model.
+        scriptable_hooks: False for TorchScript models, whose modules cannot take Python hooks (only `logits`).
+        channels_last: store 4-D weights and feed images channels-last (1.1-1.4x faster on CPU; values unchanged).
+        output: which tensor of a tuple / dict output is `logits` (`outputs.select_output`).
+    """
 
     model: nn.Module
     input: InputSpec = field(default_factory=InputSpec)
@@ -328,8 +359,9 @@ class Subject:
 
     @contextlib.contextmanager
     def running(self):
-        """The context of every forward convscope runs (`model_output`, the graph's dry run): compiled submodules
-        run eagerly (`eager`) and gradient checkpointing is off (`checkpointing_off`, restored afterwards)."""
+        """Context manager: the context of every forward convscope runs (`model_output`, the graph's dry
+        run): compiled submodules run eagerly (`eager`) and gradient checkpointing is off (`checkpointing_off`, restored
+        afterwards)."""
         with self.eager(), checkpointing_off(self.model, [self.model, *self._modules.values()]):
             yield
 
@@ -347,10 +379,15 @@ class Subject:
         return [*self._modules, LOGITS]
 
     def resolve(self, name: str) -> str:
-        """Check a layer name, raising UnknownLayerError with the closest names when it is not a layer. Inside a
-        compiled submodule the name may leave out the `_orig_mod` segment that `torch.compile` adds (`2.0` for
+        """Check a layer name and return it as the model names it.
+
+        Inside a compiled submodule the name may leave out the `_orig_mod` segment that `torch.compile` adds (`2.0` for
         `2._orig_mod.0`); a compiled model given whole is unwrapped, so its names have no such prefix (a leading
-        `_orig_mod.` is accepted and dropped)."""
+        `_orig_mod.` is accepted and dropped).
+
+        Raises:
+            UnknownLayerError: not a layer (the message suggests the closest names).
+        """
         if name == LOGITS or name in self._modules:
             return name
         if name in self._aliases:
@@ -361,13 +398,19 @@ class Subject:
         raise UnknownLayerError(f"unknown layer `{name}` in model {self.name}{suggest(name, self.layer_names)}")
 
     def module(self, name: str) -> nn.Module:
+        """The nn.Module of a layer name (`resolve`d; UnknownLayerError for an unknown one, KeyError for
+        `logits`, which is no module)."""
         return self._modules[self.resolve(name)]
 
     @property
     def graph(self):
-        """The LayerGraph of this model (types, shapes, nesting, data-flow edges), from one dry run; traced again
-        when a submodule was replaced. Raises ConvscopeError before running anything when the model is in
-        training mode (the dry run would change BatchNorm statistics)."""
+        """The LayerGraph of this model (types, shapes, nesting, data-flow edges), from one dry run; traced
+        again when a submodule was replaced.
+
+        Raises:
+            ConvscopeError: the model is in training mode (checked before anything runs: the dry run would change
+                BatchNorm statistics), or fails on its own input spec (`trace_graph`).
+        """
         from .graph import trace_graph
 
         modules = tuple((name, id(module)) for name, module in self._modules.items())
@@ -377,12 +420,21 @@ class Subject:
         return self._graph[1]
 
     def num_channels(self, layer: str) -> int:
-        """Channels (dim 1) of a layer's output, from the graph's dry run."""
+        """Channels C of a layer's output (its channels-first shape [C, ...], from the graph's dry run).
+
+        Raises:
+            UnknownLayerError: as `LayerGraph.output_shape`.
+        """
         shape = self.graph.output_shape(layer)
         return shape[0]
 
     def check_channels(self, layer: str, channels: Iterable[int]) -> list[int]:
-        """Return the channels as a list, raising ChannelError for any outside 0..C-1."""
+        """The channels as a list, each checked against 0..C-1 of `layer`.
+
+        Raises:
+            ChannelError: a channel outside the range.
+            UnknownLayerError: as `num_channels`.
+        """
         count = self.num_channels(layer)
         channels = list(channels)
         for c in channels:
@@ -396,6 +448,11 @@ class Subject:
 
     # --- running ------------------------------------------------------------------------------------------
     def to(self, device: str | torch.device) -> "Subject":
+        """Move the model and its normalization to a device (`resolve_device` spelling); returns self.
+
+        Raises:
+            ConvscopeError: an unknown or unavailable device.
+        """
         device = resolve_device(device)
         self.model.to(device)
         self.normalize.to(device)
@@ -403,14 +460,21 @@ class Subject:
 
     @property
     def device(self) -> torch.device:
+        """The device the model's normalization (and so its input) lives on."""
         return self.normalize.scale.device
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Check a [C,H,W] or [N,C,H,W] batch of [0, 1] images and move it to the model's device, as float32 (float64
-        for a float64 model: images keep at least float32's precision; `normalize` casts to the model's type).
+        """Check a batch of images and move it to the model's device.
 
-        Raises ConvscopeError for a wrong shape or channel count, and when the model (or any module in it) was put
-        back in training mode: dropout and batch statistics would make every result random."""
+        Args:
+            images: [C, H, W] or [N, C, H, W] in [0, 1] with the model's channel count.
+        Returns:
+            [N, C, H, W] on the model's device, float32 (float64 for a float64 model: images keep at least float32's
+            precision; `normalize` casts to the model's type), channels-last when the Subject is.
+        Raises:
+            ConvscopeError: a wrong shape or channel count, or a model (or any module in it) put back in training mode
+                (dropout and batch statistics would make every result random).
+        """
         if images.dim() == 3:
             images = images[None]
         if images.dim() != 4:
@@ -424,7 +488,8 @@ class Subject:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def check_eval(self) -> None:
-        """Raise ConvscopeError when the model or any module in it is in training mode."""
+        """Raise ConvscopeError, naming the module, when the model or any module in it is in training
+        mode."""
         training = self._walk()
         if training is not None:
             raise ConvscopeError(
@@ -440,12 +505,20 @@ class Subject:
         return model_dtype(self.model)
 
     def model_output(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's class scores [N, K] (`logits`, chosen by `select_output`) for an already normalized input
-        [N, C, H, W]; float32 when the model computes in float16 / bfloat16 (the cast is differentiable).
+        """The model's class scores for an already normalized input.
 
         The one place every technique runs the model: it gets a fresh copy of `x` in its own dtype (a forward that
-        normalizes its input in place, `x.sub_(0.5)`, then changes neither the caller's tensor nor a leaf that
-        requires grad), with gradient checkpointing off (`checkpointing_off`: restored afterwards)."""
+        normalizes its input in place, `x.sub_(0.5)`, then changes neither the caller's tensor nor a leaf that requires
+        grad), inside `running` (eager, gradient checkpointing off).
+
+        Args:
+            x: the normalized model input [N, C, H, W].
+        Returns:
+            `logits` (chosen by `select_output`), usually [N, K] in logit units; float32 when the model computes in
+            float16 / bfloat16 (the cast is differentiable).
+        Raises:
+            ConvscopeError: no tensor of class scores can be chosen from the output (`select_output`).
+        """
         x = x.to(self.dtype, copy=True)
         with self.running():
             output = self.model(x)
@@ -453,28 +526,37 @@ class Subject:
         return output.float() if output.dtype in HALF_TYPES else output
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of [0, 1] images."""
+        """Logits [N, K] for a batch of [0, 1] images [N, C, H, W] (`prepare`, `normalize`,
+        `model_output`; also `subject(images)`)."""
         return self.model_output(self.normalize(self.prepare(images)))
 
     __call__ = forward
 
     def fingerprint(self) -> str:
-        """`state_fingerprint` of the model: equal exactly when every parameter and buffer holds the same values."""
+        """`state_fingerprint` of the model: equal exactly when every parameter and buffer holds the same
+        values."""
         return state_fingerprint(self.model)
 
     def capture(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """Activations of `layers` for a batch of [0, 1] images, via forward hooks that are always removed.
 
-        The forward pass stops as soon as every requested layer has produced its output (its last call,
-        when a module runs several times per forward, as a reused ReLU does), so later layers cost nothing.
-        Each tensor is the layer's own output, even when a later in-place op rewrites it (`LayerTap`), always
-        channels-first ([N, C, H, W], tokens [N, C, L]: a channels-last module's tensor is seen through a view;
-        see the graph's `channel_axis`). Gradients flow through the returned tensors when the caller has grad
-        enabled. The dict is keyed by the names as given (aliases of compiled submodules' layers included).
+        The forward pass stops as soon as every requested layer has produced its output (its last call, when a module
+        runs several times per forward, as a reused ReLU does), so later layers cost nothing. Each tensor is the layer's
+        own output, even when a later in-place op rewrites it (`LayerTap`). Gradients flow through the returned tensors
+        when the caller has grad enabled.
 
-        Raises UnknownLayerError for an unknown layer, one that does not run, returns several tensors or has a
-        channel axis convscope cannot follow, and ConvscopeError when a layer's hooks were not called in this
-        forward or the model is TorchScript (only `logits`).
+        Args:
+            images: [N, C, H, W] (or [C, H, W]) in [0, 1].
+            layers: layer names (`logits` for the model's output).
+        Returns:
+            {name as given: tensor}, always channels-first: [N, C, H, W], tokens [N, C, L], vectors [N, C] (a
+            channels-last module's tensor is seen through a view; the graph's `channel_axis`); keyed by the names as
+            given (aliases of compiled submodules' layers included).
+        Raises:
+            UnknownLayerError: an unknown layer, or one that does not run, returns several tensors or has a channel axis
+                convscope cannot follow.
+            ConvscopeError: a layer whose hooks were not called in this forward, a TorchScript model (only `logits`), or
+                an input `prepare` refuses.
         """
         x = self.normalize(self.prepare(images))  # first: it also refreshes the module map
         asked = {n: self.resolve(n) for n in layers}  # keyed as asked (an alias of a compiled submodule's layer)
@@ -498,12 +580,20 @@ class Subject:
 
     # --- sizes --------------------------------------------------------------------------------------------
     def check_size(self, size: int | tuple[int, int], layers: Sequence[str], field: str = "size") -> None:
-        """Raise SizeError when an image of `size` (a side or (height, width)) is too small to reach `layers`:
-        one line naming the size, the layer and the smallest size that works (found by trying sizes with the
-        same aspect ratio; the result is cached per layer set and size). A model that works at a size but not at
-        twice it (a flatten before a linear layer, a ViT's fixed patch grid) is no matter of too small: the line
-        says that its own input size works (and, when twice that fails too, that it only works at its own size),
-        and the error's `works_at` is that size (None when it fails too)."""
+        """Check that images of `size` reach `layers`, by trying it (the answer is cached per layer set
+        and size).
+
+        Args:
+            size: a side, or (height, width), in pixels.
+            layers: the layers that must get a non-empty output (`logits` when empty).
+            field: how the message names the size.
+        Raises:
+            SizeError: one line naming the size, the layer and the smallest size with the same aspect ratio that works.
+                A model that works at a size but not at twice it (a flatten before a linear layer, a ViT's fixed patch
+                grid) is no matter of too small: the line says that its own input size works (and, when twice that
+                fails too, that it only works at its own size), and the error's `works_at` is that size (None when it
+                fails too).
+        """
         height, width = (size, size) if isinstance(size, int) else size
         names = tuple(sorted({self.resolve(n) for n in layers} or {LOGITS}))
         if self._size_works(names, height, width):
@@ -560,22 +650,38 @@ class Subject:
         return shape(high)
 
     def activations(self, images: torch.Tensor, layer: str) -> torch.Tensor:
-        """Activations of one layer (no gradients)."""
+        """Activations of one layer for [0, 1] images, without gradients (`capture` of one layer)."""
         with torch.no_grad():
             return self.capture(images, [layer])[layer]
 
     # --- images -------------------------------------------------------------------------------------------
     def load_image(self, path: str | Path, fit_mode: str = "squash") -> torch.Tensor:
-        """Read an image file as a [1, C, H, W] tensor in [0, 1] at the model's input size."""
+        """Read an image file as a [1, C, H, W] tensor in [0, 1] at the model's input size and channels.
+
+        Args:
+            path: the file (`images.open_image`: EXIF orientation applied, pixel cap).
+            fit_mode: `squash` or `crop` (`images.fit`).
+        Raises:
+            ImageError: the file is not a readable image.
+            ValueError: an unknown fit mode.
+        """
         image = to_mode(open_image(path), self.input.channels)
         return pil_to_tensor(fit(image, self.input.size, fit_mode))[None]
 
     def label(self, index: int) -> str:
+        """The class name of index `index`, or the index as text when there is no label for it."""
         return self.labels[index] if self.labels and index < len(self.labels) else str(index)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
-    """`cpu`, `cuda`, `cuda:N`, `mps` or `auto` (the first GPU when there is one) as a usable torch.device."""
+    """A device spelling as a usable torch.device.
+
+    Args:
+        name: `cpu`, `cuda`, `cuda:N`, `mps`, `auto` (the first GPU when there is one, else the CPU) or a
+            torch.device.
+    Raises:
+        ConvscopeError: an unknown or unsupported spelling, no CUDA GPU, a GPU index out of range, or no MPS.
+    """
     if isinstance(name, torch.device):
         device = name
     elif name == "auto":

@@ -22,8 +22,14 @@ _NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 
 
 def ascii_int(text: str | bytes | None, digits: int = MAX_DIGITS) -> int | None:
-    """A non-negative integer written with 1 to `digits` ASCII digits and nothing else, or None (`²`, `٣`, `1_000`,
-    ` 3`, `+3`, `-1`, `inf`, an empty or over-long string)."""
+    """A non-negative integer written with 1 to `digits` ASCII digits and nothing else.
+
+    Args:
+        text: str, bytes (read as latin-1) or None.
+        digits: most digits accepted (default MAX_DIGITS = 18).
+    Returns:
+        The integer, or None for anything else (`²`, `٣`, `1_000`, ` 3`, `+3`, `-1`, `inf`, empty or over-long).
+    """
     if isinstance(text, bytes):
         text = text.decode("latin-1")
     if text is None or not 0 < len(text) <= digits or not re.fullmatch(r"[0-9]+", text):
@@ -32,7 +38,16 @@ def ascii_int(text: str | bytes | None, digits: int = MAX_DIGITS) -> int | None:
 
 
 def parse_unit(text: str, field: str = "unit") -> tuple[str, int]:
-    """`LAYER:UNIT` -> (layer, unit index). Raises UnitSyntaxError naming `field`."""
+    """`LAYER:UNIT` -> (layer, unit index); the layer may contain colons (split at the last one).
+
+    Args:
+        text: e.g. `logits:285`; UNIT is `-?[0-9]{1,18}` (a negative index is parsed here, refused by range checks).
+        field: the name the error message gives the value.
+    Returns:
+        (layer, unit).
+    Raises:
+        UnitSyntaxError: no layer, or a UNIT that is not an ASCII integer.
+    """
     layer, _, unit = str(text).rpartition(":")
     if not layer or not _INTEGER.fullmatch(unit):
         raise UnitSyntaxError(f"{field} must be LAYER:UNIT such as logits:285, got `{text}`")
@@ -40,7 +55,16 @@ def parse_unit(text: str, field: str = "unit") -> tuple[str, int]:
 
 
 def parse_unit_range(text: str, field: str = "constraint") -> tuple[str, int, float, float]:
-    """`LAYER:UNIT:Z1:Z2` -> (layer, unit, z1, z2) with finite z1 < z2. Raises UnitSyntaxError naming `field`."""
+    """`LAYER:UNIT:Z1:Z2` -> (layer, unit, z1, z2), a unit and an activation range.
+
+    Args:
+        text: e.g. `logits:3:4.0:6.0`; Z1, Z2 plain decimal numbers in the unit's activation units.
+        field: the name the error message gives the value.
+    Returns:
+        (layer, unit, z1, z2) with finite z1 < z2.
+    Raises:
+        UnitSyntaxError: a malformed spelling, non-numeric or non-finite bounds, or z1 >= z2.
+    """
     parts = str(text).rsplit(":", 2)
     if len(parts) != 3 or ":" not in parts[0]:
         raise UnitSyntaxError(f"{field} `{text}` is not LAYER:UNIT:Z1:Z2 (e.g. logits:3:4.0:6.0)")

@@ -50,9 +50,11 @@ def _labels_for(model: nn.Module, num_classes: int | None) -> list[str] | None:
 
 # --- state dicts ------------------------------------------------------------------------------------------
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a `.safetensors` file or a torch file (never unpickling arbitrary objects).
+    """Tensors from a `.safetensors` file or a torch file (read with `weights_only=True`: never
+    unpickling arbitrary objects). A torch file holding {"state_dict": {...}} or {"model": {...}} is unwrapped.
 
-    A torch file holding {"state_dict": {...}} or {"model": {...}} is unwrapped.
+    Raises:
+        WeightsError: a missing or unreadable file, or one that holds no mapping of names to tensors.
     """
     path = Path(path)
     if not path.is_file():
@@ -74,7 +76,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict(strict=True), turning key or shape mismatches into one clear line."""
+    """`model.load_state_dict(state_dict, strict=True)`.
+
+    Raises:
+        WeightsError: missing, unexpected or wrongly shaped keys, in one line naming a few of each and `source`.
+    """
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
@@ -243,7 +249,13 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
-    """Write a `file:` checkpoint: the architecture spec, the state dict, the input spec and the labels."""
+    """Write a `file:` checkpoint (a torch file) and return its path.
+
+    Args:
+        subject: the model; its state dict (contiguous tensors), input spec and labels are saved.
+        arch: the architecture spec the weights fit (e.g. `timm:resnet18`; not a `file:` spec).
+        path: where to write.
+    """
     path = Path(path)
     torch.save(
         {"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(), "labels": subject.labels},
@@ -259,10 +271,22 @@ def load(
     output: str | int | None = None,
     progress: Progress | None = None,
 ) -> Subject:
-    """Build the Subject a model spec names (see the module docstring for the spellings). `progress` hears about
-    first-use work (training the built-in digits model: ("training digits model", epoch, epochs)).
+    """Build the Subject a model spec names (the module docstring lists the spellings).
 
-    Raises UnknownModelError (spec), WeightsError (weights: a missing file, `none:N` with a bad N, a mismatch)."""
+    Args:
+        spec: `default`, `digits`, `timm:<name>`, `torchvision:<name>` or `file:<path>`.
+        weights: `default` (the spec's pretrained weights, from the local cache only; None and "" mean it), `none`
+            (random initialization, seeded), `none:N` (seed N in 0..2**63-1) or a state-dict file.
+        output: which tensor of a tuple / dict output is `logits` (`outputs.select_output`).
+        progress: hears first-use work (training the built-in digits model: ("training digits model", epoch,
+            epochs)).
+    Returns:
+        The Subject, frozen and in eval mode. Nothing is downloaded; the global torch seed is left unchanged.
+    Raises:
+        UnknownModelError: the spec names no model.
+        WeightsError: a missing weights file or pretrained weights not in the local cache, `none:N` with a bad N,
+            weights that do not fit the architecture.
+    """
     weights = "default" if weights in (None, "") else weights
     seed = 0
     if weights.startswith("none:") and not Path(weights).is_file():
@@ -308,10 +332,22 @@ def wrap(
     channels_last: bool = False,
     output: str | int | None = None,
 ) -> Subject:
-    """Wrap any nn.Module with its input convention; it is frozen and put in eval mode (convscope refuses to run
-    it if it is put back in training mode). Its weights keep their memory layout unless `channels_last=True`
-    (faster on CPU, but your module's 4-D tensors become non-contiguous: use `subject.state_dict()` to save
-    them). `output` picks the class scores when the forward returns a tuple or a dict (`select_output`)."""
+    """Wrap any nn.Module with its input convention as a Subject (frozen, put in eval mode; convscope refuses to run
+    it if it is put back in training mode).
+
+    Args:
+        model: the module; its forward takes the normalized [N, C, H, W] input.
+        size: input side or (height, width) in pixels.
+        channels: 1 or 3.
+        mean, std, value_range: the input convention (`InputSpec`: x_model = (lo + (hi - lo) x01 - mean) / std).
+        labels: class names, index -> name.
+        name: how results and messages name the model.
+        channels_last: store its 4-D weights channels-last (faster on CPU, but the module's 4-D tensors become
+            non-contiguous: use `subject.state_dict()` to save them); by default the memory layout is kept.
+        output: which tensor of a tuple / dict output is `logits` (`outputs.select_output`).
+    Raises:
+        ConvscopeError: an invalid input convention (`InputSpec`).
+    """
     size = (size, size) if isinstance(size, int) else tuple(size)
     return Subject(
         model,

@@ -1,4 +1,9 @@
-"""Activation maps of a layer (seed 001 §3.3) and dead channels over a set of images."""
+"""Activation maps of a layer and dead channels over a set of images.
+
+References:
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.3 and Algorithm 3 (activation maps scaled to 0..255).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from ..core.subject import Subject
 
 @dataclass
 class ChannelMap:
+    """One channel's map of one image: `index` (channel), `mean` and `max` of the map (activation units),
+    `gray` uint8 [H, W] in 0..255, Algorithm 3 of Barsch & Eilertsen 2018: 255 * Y / max(Y) (negative values 0)."""
+
     index: int
     mean: float
     max: float
@@ -22,6 +30,7 @@ class ChannelMap:
 
     @property
     def colored(self) -> np.ndarray:
+        """`gray` on the heat ramp (`images.heat_colormap`): uint8 RGB [H, W, 3]."""
         return heat_colormap(self.gray)
 
 
@@ -59,11 +68,22 @@ def _ranked(
 def activation_maps(
     subject: Subject, image: torch.Tensor, layer: str, top: int | None = 16, channels: Sequence[int] | None = None
 ) -> list[ChannelMap]:
-    """Channel maps of one image [1, C, H, W] in [0, 1] at `layer`, ranked by mean activation (descending); each
-    map scaled 255 * Y / max(Y) (seed 001 Algorithm 3).
+    """Channel maps of one image at `layer`, ranked by mean activation, each scaled to 0..255.
 
-    `channels` picks specific channels (kept in the given order); otherwise the `top` channels are returned
-    (all when `top` is None). Raises UnknownLayerError, ChannelError, or ConvscopeError for a layer without maps.
+    Args:
+        subject: the model under study.
+        image: [1, C, H, W] (or [C, H, W]) in [0, 1]; only the first image of a batch is mapped.
+        layer: a layer with [C, H, W] output ([C] outputs such as `logits` give 1x1 maps).
+        top: the number of channels with the highest mean activation, largest first (all when None).
+        channels: specific channels instead, kept in the given order (`top` is then ignored).
+    Returns:
+        [ChannelMap]: mean / max in the layer's activation units, `gray` uint8 [h, w] = 255 * Y / max(Y).
+    Raises:
+        UnknownLayerError: an unknown or unreadable layer.
+        ChannelError: a channel outside 0..C-1.
+        ConvscopeError: a layer without [C, H, W] or [C] output, or top < 1.
+    References:
+        Barsch & Eilertsen 2018, §3.3, Algorithm 3 (A = Y / max(Y), shown as 255 A).
     """
     return _ranked(subject, _feature_maps(subject, image, layer)[0], layer, top, channels)
 
@@ -75,8 +95,18 @@ def layers_maps(
     top: int | None = 16,
     channels: Sequence[int] | None = None,
 ) -> dict[str, list[ChannelMap]]:
-    """`activation_maps` of several layers from one forward pass (it stops at the deepest of them), in the order
-    given; `channels` apply to every layer (each checked against its own range)."""
+    """`activation_maps` of several layers from one forward pass (it stops at the deepest of them).
+
+    Args:
+        layers: layer names; duplicates are dropped, the order kept.
+        top, channels: as `activation_maps`, applied to every layer (channels checked against each layer's range).
+    Returns:
+        {layer: [ChannelMap]} in the order given.
+    Raises:
+        ConvscopeError: no layer given; otherwise as `activation_maps`.
+    References:
+        Barsch & Eilertsen 2018, §3.3, Algorithm 3.
+    """
     layers = list(dict.fromkeys(subject.resolve(name) for name in layers))
     if not layers:
         raise ConvscopeError("no layer given")
@@ -86,7 +116,18 @@ def layers_maps(
 
 
 def dead_channels(subject: Subject, images: Iterable[torch.Tensor], layer: str) -> tuple[list[int], int]:
-    """Channels of `layer` that are never positive at any position of any image; returns (dead, images seen)."""
+    """Channels of `layer` that are never positive at any position of any image.
+
+    Args:
+        subject: the model under study.
+        images: an iterable of batches [N, C, H, W] in [0, 1].
+        layer: a layer with [C, H, W] or [C] output.
+    Returns:
+        (dead channel indices, number of images seen).
+    Raises:
+        ConvscopeError: no image, or a layer without channel maps.
+        UnknownLayerError: an unknown or unreadable layer.
+    """
     peak: torch.Tensor | None = None
     seen = 0
     for batch in images:

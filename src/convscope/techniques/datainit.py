@@ -1,4 +1,4 @@
-"""Data-initialized activation maximization (seed 004 §4, "Algorithm for calculating the maximising image").
+"""Data-initialized activation maximization ("Algorithm for calculating the maximising image").
 
     1. x <- the dataset image on which the objective a(x) is highest
     2. for a fixed number of steps:  x <- clip(x + eps * da/dx, 0, 1),  eps = 0.01 / max|da/dx|
@@ -6,6 +6,10 @@
     3. optionally, x_v <- 1 if x_v > threshold else 0  (the paper uses threshold = 0.9)
 
 Much faster than optimizing from noise (the paper reports ~100x): the start already excites the unit.
+
+References:
+    "Visualisation of maximising images for deep neural networks" (seed 004; the source gives no authors or
+    date), §4.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ MAX_PIXEL_STEP = 0.01  # 1% of the [0, 1] range
 
 @dataclass
 class DataInitResult:
+    """One objective's result: `start_index` (dataset index) and `start_activation` of the best dataset
+    image, the final `image` [C, H, W] in [0, 1], its `activation`, and `history`, the objective before each step
+    and at the end (steps + 1 values; objective units, e.g. the channel's mean activation)."""
+
     start_index: int  # dataset index of the starting image
     start_activation: float
     image: torch.Tensor  # [C, H, W] in [0, 1]
@@ -40,7 +48,17 @@ def best_images(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> list[tuple[int, float]]:
-    """For each objective, (dataset index, score) of the image that maximizes it, in one streaming pass."""
+    """For each objective, the dataset image that maximizes it, in one streaming pass (no gradients).
+
+    Args:
+        objectives: each scores a batch [N] (its layers are captured once for all).
+        batch_size: images per forward.
+        progress: `progress("images", done, total)` after each batch.
+    Returns:
+        [(dataset index, score)], one per objective, in objective units.
+    Raises:
+        ConvscopeError: no readable image in the dataset.
+    """
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
     best = [(-1, float("-inf"))] * len(objectives)
     for images, indices in dataset.batches(batch_size, progress=progress):
@@ -64,8 +82,21 @@ def ascend(
     threshold: float | None = None,
     progress: Progress | None = None,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Steps 2-3 above from `start` [C, H, W]; returns the image and the objective before each step and at the end.
-    `progress("steps", done, steps)` after each step (it may raise to stop)."""
+    """Steps 2-3 of the module docstring from `start`: bounded gradient ascent, then optional thresholding.
+
+    Args:
+        start: the starting image [C, H, W] in [0, 1].
+        objective: the score to maximize (summed over the batch of one).
+        steps: gradient steps (>= 0); each moves no pixel by more than MAX_PIXEL_STEP = 0.01.
+        threshold: binarize x > threshold to 1, else 0 (in [0, 1]); None: no thresholding.
+        progress: `progress("steps", done, steps)` after each step (it may raise to stop).
+    Returns:
+        (image [C, H, W] in [0, 1], the objective before each step and at the end).
+    Raises:
+        ConvscopeError: steps < 0 or a threshold outside [0, 1].
+    References:
+        "Visualisation of maximising images for deep neural networks", §4.
+    """
     if steps < 0:
         raise ConvscopeError(f"steps must be >= 0, got {steps}")
     if threshold is not None and not 0 <= threshold <= 1:
@@ -99,8 +130,25 @@ def data_init(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> list[DataInitResult]:
-    """Seed 004 §4 for every objective: start from its best dataset image, ascend with bounded steps.
-    `progress` gets ("images", done, total) during the scan, then ("steps", done, objectives x steps)."""
+    """Data-initialized activation maximization for every objective: start from its best dataset image,
+    ascend with bounded steps.
+
+    Args:
+        subject: the model under study.
+        dataset: the images to start from (`core.data.open_dataset`).
+        objectives: what to maximize, one result each.
+        steps, threshold: as `ascend`.
+        batch_size: images per forward in the scan.
+        progress: ("images", done, total) during the scan, then ("steps", done, objectives x steps).
+    Returns:
+        [DataInitResult], one per objective.
+    Raises:
+        ConvscopeError: no readable image, steps < 0, or a threshold outside [0, 1].
+    References:
+        "Visualisation of maximising images for deep neural networks", §4 ("Algorithm for calculating the
+        maximising image"); activation maximization as in Erhan et al. 2009, "Visualizing higher-layer features of
+        a deep network".
+    """
     results = []
     starts = best_images(subject, dataset, objectives, batch_size, progress)
     for n, (objective, (index, score)) in enumerate(zip(objectives, starts)):

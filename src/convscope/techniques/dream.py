@@ -1,10 +1,15 @@
-"""DeepDream on a real image (seed 001 §3.2.1, §3.2.5; Mordvintsev, Olah & Tyka 2015).
+"""DeepDream on a real image (Mordvintsev, Olah & Tyka 2015; Barsch & Eilertsen 2018 §3.2.1, §3.2.5).
 
 For each octave, smallest first: the image is the original at that size plus the detail dreamed so far
-(upsampled), then `steps` gradient-ascent steps Input_{t+1} = Input_t + eta * grad / std(grad) (seed 001
-eq. 3.5 with the gradient divided by its standard deviation), each under a random jitter (a circular shift that
-is undone afterwards). With color decorrelation the step is taken in the decorrelated space z = M^-1 x, as
-seed 001 §3.2.5 describes, so the original colors are kept.
+(upsampled), then `steps` gradient-ascent steps Input_{t+1} = Input_t + eta * grad / std(grad) (Barsch &
+Eilertsen eq. 3.5 with the gradient divided by its standard deviation), each under a random jitter (a circular
+shift that is undone afterwards). With color decorrelation the step is taken in the decorrelated space
+z = M^-1 x, as their §3.2.5 describes, so the original colors are kept.
+
+References:
+    Mordvintsev, Olah & Tyka 2015, "Inceptionism: Going deeper into neural networks" (Google Research blog).
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.2.1 (eq. 3.4-3.5), §3.2.5 (decorrelated colors, DeepDream).
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from .param import decorrelation_matrix, mix_colors
 
 @dataclass
 class DreamResult:
+    """The dreamed `image` [1, C, H, W] in [0, 1] (CPU, float32), the objective (summed over the batch of
+    one, objective units) on the start image (`objective_before`) and on the result (`objective_after`), and the
+    octave `sizes` [(height, width)] in pixels, smallest first."""
+
     image: torch.Tensor  # [1, C, H, W] in [0, 1]
     objective_before: float
     objective_after: float
@@ -45,16 +54,35 @@ def dream(
     progress: Progress | None = None,
     preview: Preview | None = None,
 ) -> DreamResult:
-    """Dream `objective` into `image` [1, C, H, W] in [0, 1] at its own resolution.
+    """Dream `objective` into `image` at its own resolution (octaves, normalized gradient ascent, jitter).
 
-    `progress("steps", done, octaves * steps)` after every step (it may raise to stop); `preview("dream", image
-    [C, H, W] in [0, 1])` at `preview_due` steps (convscope.core.progress). The image is kept in float32 whatever
-    the model's type (a float16 model sees each step's image cast to float16).
+    The image is kept in float32 whatever the model's type (a float16 model sees each step's image cast to float16).
 
-    Raises ConvscopeError for parameters out of range, SizeError when the smallest octave cannot reach the
-    objective's layers, GradientPathError when a layer the objective reads does not depend on the image through
-    autograd (a torch.no_grad() in the model's forward), DtypeError for an op missing in a float16 / bfloat16
-    model's type."""
+    Args:
+        subject: the model under study.
+        image: [1, C, H, W] in [0, 1] (only the first image of a batch is used).
+        objective: what to amplify, e.g. `objectives.deepdream(layer)` (mean of squared activations).
+        octaves: number of scales (>= 1), each `octave_scale` (> 1) times the previous; the smallest is at least
+            8 pixels a side.
+        steps: gradient steps per octave (>= 1).
+        step_size: eta (> 0): each step adds eta * grad / std(grad) to the image ([0, 1] pixel units; with
+            `decorrelate`, to its decorrelated colors).
+        jitter: largest random circular shift per step, in pixels (>= 0).
+        decorrelate: step in ImageNet's decorrelated color space (3-channel images).
+        seed: the jitter's random stream.
+        progress: `progress("steps", done, octaves * steps)` after every step (it may raise to stop).
+        preview: `preview("dream", image [C, H, W] in [0, 1])` at `preview_due` steps (convscope.core.progress).
+    Returns:
+        DreamResult.
+    Raises:
+        ConvscopeError: parameters out of range.
+        SizeError: the smallest octave cannot reach the objective's layers.
+        GradientPathError: a layer the objective reads does not depend on the image through autograd (a
+            torch.no_grad() in the model's forward).
+        DtypeError: an op missing in a float16 / bfloat16 model's type.
+    References:
+        Mordvintsev, Olah & Tyka 2015, "Inceptionism"; Barsch & Eilertsen 2018, eq. 3.5 and §3.2.5.
+    """
     with explained_errors(subject, "DeepDream"):
         return _dream(
             subject,
@@ -146,11 +174,17 @@ def _from_space(z: torch.Tensor, matrix: torch.Tensor | None) -> torch.Tensor:
 def octave_sizes(
     subject: Subject, size: tuple[int, int], octaves: int, octave_scale: float, layers: list[str]
 ) -> list[tuple[int, int]]:
-    """The (height, width) of each octave, smallest first, for an image of `size`: size / scale^k (at least 8
-    pixels). The smallest and the largest are checked against `layers` (SizeError when the smallest is too
-    small). A model that only works at its own input size (a ViT's fixed patch grid, a flatten before a linear
-    layer: `SizeError.works_at`) runs every octave at that size, the image resized to it: the octaves then
-    differ only by the detail carried from one to the next."""
+    """The (height, width) of each octave in pixels, smallest first, for an image of `size`.
+
+    Octave k is size / octave_scale^k (at least 8 pixels). The smallest and the largest are checked against
+    `layers`. A model that only works at its own input size (a ViT's fixed patch grid, a flatten before a linear
+    layer: `SizeError.works_at`) runs every octave at that size, the image resized to it: the octaves then differ
+    only by the detail carried from one to the next.
+
+    Raises:
+        SizeError: the smallest or largest octave does not reach `layers` (too small), unless the model works only
+            at its own input size (then every octave runs there).
+    """
     height, width = size
     sizes = [
         (max(8, round(height / octave_scale**k)), max(8, round(width / octave_scale**k)))

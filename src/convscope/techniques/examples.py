@@ -1,14 +1,21 @@
 """Top-k dataset examples: the images (or image patches) that most excite many units, in one streaming pass.
 
 The score of an image for a unit is the activation feature visualization maximizes: the channel's mean over
-space (seed 001 eq. 3.2; for [N, C] outputs such as `logits`, the value itself). With `patches = n`, n random
-square patches of `patch_size` pixels are cut from each image (at the model's input size) and each is resized
-to the input size and scored on its own, as seed 001 §3.2.9 does with 64x64 patches of larger images.
+space (Barsch & Eilertsen 2018 eq. 3.2; for [N, C] outputs such as `logits`, the value itself). With
+`patches = n`, n random square patches of `patch_size` pixels are cut from each image (at the model's input size)
+and each is resized to the input size and scored on its own, as their §3.2.9 does with 64x64 patches of larger
+images.
 
 The pass keeps, per unit, the k best (score, image, box) seen so far: memory O(k x units) whatever the dataset
 size, and the forward pass stops at the deepest layer needed (`Subject.capture`). A finished result
 (`TopExamples`) merges with another over other images of the same units (`a.merge(b)`): merging is
 associative and commutative (ties are broken by id, then box), so shards of a dataset can be scanned apart.
+
+References:
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), eq. 3.2 and §3.2.9 (image examples of features).
+    Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks" (ECCV): top-9 dataset examples
+    per feature map.
 """
 
 from __future__ import annotations
@@ -49,20 +56,27 @@ def gc_paused() -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class Example:
+    """One example of a unit: its `score` (the unit's channel mean over space, activation units, or the
+    scorer's units), the image `id` (dataset id), and the `box` (left, top, right, bottom) in pixels of the image at
+    the model's input size (the whole image for image examples)."""
+
     score: float
     id: str
     box: Box
 
     def sort_key(self) -> tuple:
+        """Best first: (-score, id, box), so ties break by id, then box."""
         return (-self.score, self.id, self.box)
 
     def to_dict(self) -> dict:
+        """{"path": id, "score", "box": [left, top, right, bottom]}."""
         return {"path": self.id, "score": self.score, "box": list(self.box)}
 
 
 @dataclass
 class TopExamples:
-    """The k best examples of each unit, best first."""
+    """The k best examples of each unit, best first: `examples[u]` for `units[u]` = (layer, channel), and
+    the number of images scanned (`images_seen`)."""
 
     k: int
     units: list[Unit]
@@ -70,7 +84,12 @@ class TopExamples:
     images_seen: int = 0
 
     def merge(self, other: "TopExamples") -> "TopExamples":
-        """The top k of both results (same units, same k): a partial result of a shard merges into another."""
+        """The top k of both results (same units, same k): a partial result of a shard merges into
+        another; associative and commutative.
+
+        Raises:
+            ConvscopeError: other units or another k.
+        """
         if self.units != other.units or self.k != other.k:
             raise ConvscopeError("only results for the same units and the same k can be merged")
         merged = [sorted(a + b, key=Example.sort_key)[: self.k] for a, b in zip(self.examples, other.examples)]
@@ -84,6 +103,7 @@ class TopExamples:
         return cls(k, units, examples, images_seen)
 
     def to_dict(self) -> dict:
+        """{"units": [{"layer", "index", "examples": [Example.to_dict()]}]}."""
         with gc_paused():
             return {
                 "units": [
@@ -94,7 +114,14 @@ class TopExamples:
 
 
 def unit_scores(subject: Subject, images: torch.Tensor, units: Sequence[Unit]) -> torch.Tensor:
-    """Scores [N, U]: each unit's channel mean over space, for a batch of [0, 1] images (no gradients)."""
+    """Each unit's channel mean over space for a batch of images (no gradients).
+
+    Args:
+        images: [N, C, H, W] in [0, 1].
+        units: [(layer, channel)].
+    Returns:
+        Scores [N, U] float32 on the CPU, in activation units ([N, C] layers: the value itself).
+    """
     layers = list(dict.fromkeys(layer for layer, _ in units))
     with torch.no_grad():
         acts = subject.capture(images, layers)
@@ -105,7 +132,13 @@ def unit_scores(subject: Subject, images: torch.Tensor, units: Sequence[Unit]) -
 
 
 def check_units(subject: Subject, units: Sequence[Unit]) -> list[Unit]:
-    """Resolve layer names and check channel ranges (UnknownLayerError / ChannelError)."""
+    """Resolve layer names and check channel ranges; returns [(layer, channel)] with resolved names.
+
+    Raises:
+        ConvscopeError: no units.
+        UnknownLayerError: an unknown or unreadable layer.
+        ChannelError: a channel outside 0..C-1.
+    """
     if not units:
         raise ConvscopeError("no units given: name a layer and channels")
     checked = []
@@ -117,8 +150,15 @@ def check_units(subject: Subject, units: Sequence[Unit]) -> list[Unit]:
 
 
 def random_boxes(index: int, count: int, size: int, height: int, width: int, seed: int) -> list[Box]:
-    """`count` random square boxes of side `size` in an image; they depend only on (seed, image index), so a
-    shard of the dataset cuts the same patches as a whole scan."""
+    """`count` random square boxes of side `size` in an image of height x width pixels.
+
+    They depend only on (seed, image index), so a shard of the dataset cuts the same patches as a whole scan.
+
+    Returns:
+        [(left, top, right, bottom)] in pixels.
+    Raises:
+        ConvscopeError: size < 1 or larger than the image's shorter side.
+    """
     if size > min(height, width) or size < 1:
         raise ConvscopeError(f"patch size {size} does not fit images of {width}x{height} (the model's input size)")
     generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
@@ -128,7 +168,8 @@ def random_boxes(index: int, count: int, size: int, height: int, width: int, see
 
 
 def cut(image: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
-    """The box of a [C, H, W] image resized (bilinear, antialiased) to `size`."""
+    """The `box` (left, top, right, bottom, pixels) of a [C, H, W] image, resized (bilinear, antialiased) to
+    `size` = (height, width): [C, height, width]."""
     left, top, right, bottom = box
     patch = image[:, top:bottom, left:right]
     if tuple(patch.shape[1:]) == tuple(size):
@@ -156,12 +197,31 @@ def top_examples(
     scorer: Scorer | None = None,
     observe: Callable[[torch.Tensor, list[int]], None] | None = None,
 ) -> TopExamples:
-    """One pass over `dataset` (or its `indices`): the k best images, or patches when patches > 0, per unit (k is
-    cut to the number of candidates: images x patches). `scorer(images, units) -> [N, U]` scores a batch (default:
-    `unit_scores`, the channel's mean activation; the examples recipe passes a relevance score for relevance
-    maximization). `observe(scores [M, U], image indices [M])` sees every batch's scores (class statistics of an
-    atlas shard). Raises ConvscopeError for k < 1, patches < 0, a patch larger than the input, an unknown layer
-    or channel, or a dataset without one readable image."""
+    """One pass over `dataset`: the k best images, or patches, per unit.
+
+    Args:
+        subject: the model under study.
+        dataset: the images (`core.data.open_dataset`).
+        units: [(layer, channel)].
+        k: examples per unit (>= 1; cut to the number of candidates, images x patches).
+        patches: 0 for whole images, else random square patches per image, each resized to the input size.
+        patch_size: patch side in pixels of the image at the model's input size.
+        batch_size: images (or patches) per forward.
+        indices: the dataset indices to scan (default all).
+        seed: the patch positions' random stream (`random_boxes`).
+        progress: `progress("images", done, total)` after each batch.
+        scorer: `scorer(images, units) -> [N, U]` (default `unit_scores`, the channel's mean activation; the
+            examples recipe passes a relevance score for relevance maximization).
+        observe: `observe(scores [M, U], image indices [M])` sees every batch's scores (class statistics of an atlas
+            shard).
+    Returns:
+        TopExamples, best first per unit.
+    Raises:
+        ConvscopeError: k < 1, patches < 0, a patch larger than the input, or a dataset without one readable image.
+        UnknownLayerError, ChannelError: an unknown layer or channel.
+    References:
+        Barsch & Eilertsen 2018, eq. 3.2 and §3.2.9.
+    """
     if k < 1:
         raise ConvscopeError(f"k must be at least 1, got {k}")
     if patches < 0:

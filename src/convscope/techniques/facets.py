@@ -1,6 +1,6 @@
-"""Multifaceted feature visualization (MFV; seed 000 §3.2, Fig. 3; Nguyen, Yosinski & Clune 2016).
+"""Multifaceted feature visualization (MFV; Nguyen, Yosinski & Clune 2016; Mayer's thesis §3.2, Fig. 3).
 
-Mean images (seed 000 Fig. 3), for a set of images U (the images of a class, or a unit's top-N images):
+Mean images (Mayer Fig. 3), for a set of images U (the images of a class, or a unit's top-N images):
   1. the code Phi_i of every image at a high layer (default the penultimate layer, the fc7 analogue; a
      feature map is averaged over space),
   2. PCA of the codes to 50 dimensions,
@@ -10,8 +10,8 @@ Mean images (seed 000 Fig. 3), for a set of images U (the images of a class, or 
 k, m and the PCA dimensions are capped by the number of images (the result says what was used); a code reduced
 to one dimension (`pca_dims=1`, or a one-feature code layer) is embedded by t-SNE like any other.
 
-Facet visualization: activation maximization x* = argmax_x Phi_lj(x) - R(x) (seed 000 eq. 3.1) started from
-x_0, in octaves, as the original MFV code does (seed 000 §4.II.B; its R is TV denoising plus clipping). Per
+Facet visualization: activation maximization x* = argmax_x Phi_lj(x) - R(x) (Mayer eq. 3.1) started from
+x_0, in octaves, as the original MFV code does (Mayer §4.II.B; its R is TV denoising plus clipping). Per
 octave: zoom the canvas, then per iteration
   1. a crop of the model's input size, offset ~ N(centre, window x room) per axis (room = canvas - input);
   2. g = d Phi_lj / d x on the crop, zeroed within `margin` x its side of its border;
@@ -23,6 +23,13 @@ denoiser gets 255 w and the stopping tolerance 1e-3 / 255: with u = 255 v the RO
 255 [TV(v) + (255 w / 2) ||v - x / 255||^2], the same minimizer (tested). Working on [0, 1] pixels and
 letting the Subject apply the model's mean and std is the thesis's fix (the original subtracted the mean only);
 the gradient is taken in pixel space, and clipping keeps pixels valid.
+
+References:
+    Nguyen, Yosinski & Clune 2016, "Multifaceted feature visualization: Uncovering the different types of
+    features learned by each neuron in deep neural networks" (ICML Visualization for Deep Learning workshop).
+    Mayer, "Interpretable Neural Network using Feature Visualization" (BSc thesis, Innopolis University; seed
+    000): §3.2, eq. 3.1, Fig. 3 (mean images), Fig. 4 (embedding), §4.II.B (the MFV loop ported to PyTorch).
+    Rudin, Osher & Fatemi 1992 (ROF total-variation denoising); Goldstein & Osher 2009 (split Bregman).
 """
 
 from __future__ import annotations
@@ -45,7 +52,19 @@ from .objectives import _spatial
 
 @dataclass(frozen=True)
 class Octave:
-    """One octave of the MFV loop (module docstring); steps and TV weights in 0..255 pixel units."""
+    """One octave of the MFV loop (module docstring).
+
+    Args:
+        iterations: steps in the octave (>= 1).
+        step_start, step_end: s, the mean |dx| per step in 0..255 pixel units, linear over the octave (>= 0).
+        zoom: canvas scale applied before the octave (> 0; the canvas never gets smaller than the input size).
+        tv_start, tv_end: Bregman TV weight w = lambda / 2 in 0..255 units, linear over the octave (>= 0; smaller =
+            smoother; 0 = no denoising).
+        window: std of the crop offset, as a fraction of the canvas's room over the input size (>= 0).
+        margin: gradient zeroed within this fraction of the input side from the crop border, in [0, 0.5).
+    Raises:
+        ConvscopeError: a value out of range.
+    """
 
     iterations: int
     step_start: float  # s: mean |dx| per step, 0..255 units
@@ -86,7 +105,12 @@ PRESETS: dict[str, tuple[Octave, ...]] = {
 
 
 def scaled_octaves(preset: str, steps: int | None) -> tuple[Octave, ...]:
-    """A preset, its iterations rescaled to `steps` in total when given (each octave keeps at least 1)."""
+    """A preset (`caffenet` or `torchvision`), its iterations rescaled to `steps` in total when given
+    (each octave keeps at least 1).
+
+    Raises:
+        ConvscopeError: an unknown preset.
+    """
     if preset not in PRESETS:
         raise ConvscopeError(f"unknown octave preset `{preset}`: use {', '.join(PRESETS)}")
     octaves = PRESETS[preset]
@@ -97,7 +121,12 @@ def scaled_octaves(preset: str, steps: int | None) -> tuple[Octave, ...]:
 
 
 def penultimate_layer(subject: Subject) -> str:
-    """The layer that feeds the last module run (the fc7 analogue): the second-to-last leaf in execution order."""
+    """The layer that feeds the last module run (the fc7 analogue): the second-to-last leaf module in
+    execution order.
+
+    Raises:
+        ConvscopeError: the model has fewer than two leaf modules that run.
+    """
     leaves = set(subject.graph.leaves())
     ran = [n.name for n in subject.graph.in_execution_order() if n.name in leaves and n.name != LOGITS]
     if len(ran) < 2:
@@ -113,7 +142,17 @@ def codes(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, list[int]]:
-    """Codes [N, D] of the images (feature maps averaged over space) and the indices that could be read."""
+    """Codes Phi_i of dataset images at `layer` (mean-image step 1), without gradients.
+
+    Args:
+        indices: the dataset images; unreadable ones are skipped.
+        layer: the code layer ([C, H, W] maps are averaged over space; [C] outputs taken as they are).
+        progress: `progress("images", done, total)` after each batch.
+    Returns:
+        (codes [N, C] float32 numpy, activation units; the dataset indices that could be read, in the same order).
+    Raises:
+        ConvscopeError: no readable image, or a layer without [C, H, W] or [C] output.
+    """
     rows, kept = [], []
     for images, index_list in dataset.batches(batch_size, indices, progress=progress):
         with torch.no_grad():
@@ -127,6 +166,10 @@ def codes(
 
 @dataclass
 class Clusters:
+    """The mean-image clustering: `embedding` [N, 2] t-SNE coordinates, `labels` [N] cluster of each image,
+    `centroids` [k, 2], `nearest` (per cluster, positions into the N images sorted by distance to the centroid), and
+    `used` (the k, PCA dims, perplexity and image count actually used)."""
+
     embedding: np.ndarray  # [N, 2] t-SNE coordinates
     labels: np.ndarray  # [N] cluster of each image
     centroids: np.ndarray  # [k, 2]
@@ -135,7 +178,21 @@ class Clusters:
 
 
 def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed: int = 0) -> Clusters:
-    """PCA -> t-SNE (2-D) -> k-means (seed 000 Fig. 3, steps 2-4), with k and the PCA dims capped by N."""
+    """PCA -> t-SNE (2-D) -> k-means of the codes (mean-image steps 2-4), deterministic for a seed.
+
+    Args:
+        code_matrix: codes [N, D].
+        k: clusters (capped by N and by the number of distinct embedded points).
+        pca_dims: PCA dimensions (>= 1; capped by N and D).
+        seed: the random state of PCA, t-SNE and k-means.
+    Returns:
+        Clusters (t-SNE perplexity min(30, (N - 1) / 3)).
+    Raises:
+        ConvscopeError: fewer than 3 images, non-finite codes, all codes equal, pca_dims < 1, or a non-finite
+            embedding.
+    References:
+        Nguyen, Yosinski & Clune 2016; Mayer's thesis, Fig. 3 steps 2-4.
+    """
     from openTSNE import TSNE
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -184,8 +241,15 @@ def cluster_codes(code_matrix: np.ndarray, k: int = 10, pca_dims: int = 50, seed
 
 
 def tv_denoise(image: torch.Tensor, weight: float) -> torch.Tensor:
-    """ROF / split-Bregman TV denoising of a [C, H, W] image in [0, 1], `weight` in 0..255 units (see the module
-    docstring: weight x 255 and tolerance 1e-3 / 255 on the [0, 1] image equal the original call on 0..255)."""
+    """ROF total-variation denoising (split Bregman, skimage's `denoise_tv_bregman`) of an image.
+
+    Args:
+        image: [C, H, W] in [0, 1] (CPU).
+        weight: w in 0..255 units (module docstring: 255 w and tolerance 1e-3 / 255 on the [0, 1] image equal the
+            original call on 0..255); smaller = smoother.
+    Returns:
+        The denoised [C, H, W] float32 image.
+    """
     from skimage.restoration import denoise_tv_bregman
 
     array = image.permute(1, 2, 0).numpy().astype(np.float64)
@@ -211,10 +275,22 @@ def maximize_from(
     progress: Progress | None = None,
     preview: Preview | None = None,
 ) -> torch.Tensor:
-    """Activation maximization of `objective` started from `start` [C, H, W] in [0, 1], in octaves (module
-    docstring, steps 1-4); returns the final canvas at the model's input size (shrunk when a preset ends on a
-    zoomed canvas, as `caffenet` does). `progress("steps", done, total iterations)` after each iteration (it may
-    raise to stop); `preview("facet", canvas [C, H, W] in [0, 1])` at `preview_due` iterations."""
+    """Activation maximization of `objective` started from `start`, in octaves (module docstring, steps
+    1-4), on the CPU canvas.
+
+    Args:
+        start: [C, H, W] in [0, 1], resized to the model's input size first when needed.
+        objective: the score to maximize (e.g. `objectives.channel(layer, unit)`).
+        octaves: the schedule (`PRESETS`, `scaled_octaves`).
+        seed: the crop offsets' random stream.
+        progress: `progress("steps", done, total iterations)` after each iteration (it may raise to stop).
+        preview: `preview("facet", canvas [C, H, W] in [0, 1])` at `preview_due` iterations.
+    Returns:
+        The final canvas [C, H, W] in [0, 1] at the model's input size (shrunk when a preset ends on a zoomed canvas,
+        as `caffenet` does).
+    References:
+        Mayer's thesis, eq. 3.1 and §4.II.B; Nguyen, Yosinski & Clune 2016.
+    """
     height, width = subject.input.size
     generator = torch.Generator().manual_seed(seed)
     canvas = start.detach().float().cpu().clone()[None]
@@ -257,8 +333,18 @@ def maximize_from(
 
 
 def structure_similarity(image: torch.Tensor, start: torch.Tensor, sigma: float = 0.02) -> float:
-    """Pearson correlation of two [C, H, W] images after a Gaussian blur of `sigma` x their side: how much of
-    the start's global layout and colours (MFV's point) an image keeps, blind to fine texture. 1 = same."""
+    """How much of the start's global layout and colours (MFV's point) an image keeps, blind to fine
+    texture.
+
+    Args:
+        image, start: [C, H, W] of the same shape.
+        sigma: Gaussian blur width as a fraction of the longer side.
+    Returns:
+        The Pearson correlation in [-1, 1] of the blurred images (1 = same; for a constant image, 1.0 if both are
+        equal else 0.0).
+    Raises:
+        ConvscopeError: images of different shapes.
+    """
     from scipy.ndimage import gaussian_filter
 
     if image.shape != start.shape:
@@ -272,6 +358,11 @@ def structure_similarity(image: torch.Tensor, start: torch.Tensor, sigma: float 
 
 @dataclass
 class Facet:
+    """One facet: `members` (dataset indices of the cluster, nearest the centroid first), its `mean_image` and
+    optimized `facet_image` ([C, H, W] in [0, 1]), the target's `activation` on the facet image and on the mean image
+    (`mean_activation`; activation units), `nearest` (dataset index of the image nearest the centroid) and `structure`
+    (`structure_similarity` of the facet image to the mean image)."""
+
     members: list[int]  # dataset indices of the cluster, nearest the centroid first
     mean_image: torch.Tensor
     facet_image: torch.Tensor
@@ -297,9 +388,30 @@ def facets(
     progress: Progress | None = None,
     preview: Preview | None = None,
 ) -> tuple[list[Facet], Clusters, list[int]]:
-    """MFV of `target` = (layer, unit) over the dataset images `indices`; returns the facets, the clusters and
-    the dataset indices of the clustered images (in embedding order). `progress` gets ("images", done, total)
-    while the codes are read, then ("steps", done, clusters x iterations); `preview(f"facet {c}", canvas)`."""
+    """Multifaceted feature visualization of one unit over a set of dataset images.
+
+    Args:
+        subject: the model under study.
+        dataset: the images (`core.data.open_dataset`).
+        target: (layer, unit) to visualize; the objective is the unit's channel mean over space.
+        indices: the dataset images U (e.g. one class, or the unit's top-N images).
+        code_layer: the layer of the codes (default `penultimate_layer`).
+        k: facets (clusters), >= 1.
+        m: images averaged per mean image, >= 1.
+        pca_dims: PCA dimensions before t-SNE.
+        octaves: the optimization schedule (default the `torchvision` preset).
+        seed: clustering and crop streams (facet c uses seed + c).
+        batch_size: images per forward while reading codes.
+        progress: ("images", done, total) while the codes are read, then ("steps", done, clusters x iterations).
+        preview: `preview(f"facet {c}", canvas [C, H, W] in [0, 1])`.
+    Returns:
+        (facets, the Clusters, the dataset indices of the clustered images in embedding order).
+    Raises:
+        ConvscopeError: k or m < 1, or as `codes` / `cluster_codes`.
+        UnknownLayerError, ChannelError: an unknown layer or unit.
+    References:
+        Nguyen, Yosinski & Clune 2016, "Multifaceted feature visualization"; Mayer's thesis, §3.2, eq. 3.1, Fig. 3.
+    """
     layer = subject.resolve(target[0])
     unit = subject.check_channels(layer, [target[1]])[0]
     code_layer = subject.resolve(code_layer) if code_layer else penultimate_layer(subject)
@@ -326,7 +438,13 @@ def facets(
 
 
 def embedding_plot(clusters: Clusters, thumbnails: list[torch.Tensor], size: int = 900, thumb: int = 40):
-    """The t-SNE embedding with each image as a thumbnail framed in its cluster's colour (seed 000 Fig. 4)."""
+    """The t-SNE embedding as a `size` x `size` RGB PIL image: each image a `thumb`-pixel thumbnail framed
+    in its cluster's colour, cluster numbers at the centroids (Mayer's thesis, Fig. 4).
+
+    Args:
+        clusters: the Clusters.
+        thumbnails: one [C, H, W] image in [0, 1] per embedded point, in embedding order.
+    """
     from PIL import Image, ImageDraw
 
     palette = [

@@ -1,4 +1,5 @@
-"""Generators G(code) -> images [K, C, H, W] in [0, 1], the image prior of inverse-set sampling (seed 002 §3.2).
+"""Generators G(code) -> images [K, C, H, W] in [0, 1], the image prior of inverse-set sampling
+(Hada & Carreira-Perpiñán 2020, §3.2).
 
 Three built-in kinds, all `Generator` modules with `forward(codes)`, `initial_codes(k, encoder, rng)` and `bounds`:
 
@@ -12,6 +13,12 @@ Three built-in kinds, all `Generator` modules with `forward(codes)`, `initial_co
 
 Every image passes through `quantize`, which rounds to the 8-bit values a PNG stores (straight-through
 gradient), so the activations measured during sampling are exactly those of the saved files.
+
+References:
+    Hada & Carreira-Perpiñán 2020, "Sampling the 'inverse set' of a neuron: an approach to understanding neural
+    nets" (seed 002), §3.2 (G as the image prior), §3.4 (codes initialized from E of random images).
+    Dosovitskiy & Brox 2016, "Generating images with perceptual similarity metrics based on deep networks"
+    (NeurIPS): DeePSiM generators.
 """
 
 from __future__ import annotations
@@ -49,11 +56,14 @@ class _Quantize(torch.autograd.Function):
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
+    """round(255 x) / 255 of images clamped to [0, 1] (the exact values an 8-bit PNG holds), with an identity
+    (straight-through) gradient."""
     return _Quantize.apply(images)
 
 
 def fit_to_input(images: torch.Tensor, channels: int, size: tuple[int, int]) -> torch.Tensor:
-    """Resize (bilinear) and convert RGB <-> gray so a generator's output matches the model's input."""
+    """A generator's images [K, C', h, w] in [0, 1] resized (bilinear, antialiased) to `size` = (height,
+    width) and converted RGB <-> gray (channel mean, or replication) to `channels`: [K, channels, height, width]."""
     if images.shape[-2:] != tuple(size):
         images = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
     if images.shape[1] == 3 and channels == 1:
@@ -64,19 +74,25 @@ def fit_to_input(images: torch.Tensor, channels: int, size: tuple[int, int]) -> 
 
 
 class Generator(nn.Module):
-    """G: codes [K, *code_shape] -> quantized images [K, C, H, W] in [0, 1] at the model's input size."""
+    """G: codes [K, *code_shape] -> quantized images [K, C, H, W] in [0, 1] at the model's input size.
+
+    Subclasses define `images`, `initial_codes` and, when the codes live in a box, `bounds` (low, high).
+    """
 
     kind = "generator"
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None  # box the codes are projected into, if any
 
     def images(self, codes: torch.Tensor) -> torch.Tensor:
+        """The images [K, C, H, W] in [0, 1] of codes [K, *code_shape], before quantization."""
         raise NotImplementedError
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """`quantize(images(codes))`: [K, C, H, W] on the 1/255 grid of [0, 1]."""
         return quantize(self.images(codes))
 
     def initial_codes(self, k: int, encoder, rng: torch.Generator) -> torch.Tensor:
-        """Codes of K random images X0 (seed 002 §3.4: C is initialized by passing X0 through E)."""
+        """Codes [K, *code_shape] of K random images X0, drawn from `rng` (Hada & Carreira-Perpiñán
+        2020 §3.4: C is initialized by passing X0 through the encoder E)."""
         raise NotImplementedError
 
     def project(self, codes: torch.Tensor) -> None:
@@ -86,6 +102,7 @@ class Generator(nn.Module):
             codes.data.copy_(torch.maximum(torch.minimum(codes.data, high), low))
 
     def describe(self) -> dict:
+        """What the generator is, for results: {"kind", ...}."""
         return {"kind": self.kind}
 
 
@@ -96,12 +113,22 @@ class VectorGenerator(Generator):
 
     @property
     def code_shape(self) -> tuple[int, ...]:
+        """(code_dim,)."""
         return (self.code_dim,)
 
 
 class FourierGenerator(Generator):
-    """G(c) = sigmoid(M · irfft2(c · 1/f)) — convscope.techniques.param.ImageParam's fft space with color decorrelation,
-    where the code c is the (scaled) spectrum itself."""
+    """G(c) = sigmoid(M · irfft2(c · 1/f)): `param.ImageParam`'s fft space with color decorrelation,
+    where the code c is the (scaled) spectrum itself.
+
+    Args:
+        channels, size: the model's input channels and (height, width).
+        init_std: std of random initial codes.
+        decay_power: the 1/f^decay scaling of the spectrum.
+    References:
+        Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill), "Preconditioning and
+        parameterization".
+    """
 
     kind = "fourier"
 
@@ -113,16 +140,22 @@ class FourierGenerator(Generator):
 
     @property
     def code_shape(self) -> tuple[int, ...]:
+        """(C, H, W // 2 + 1, 2): a real view of the image's rfft2 spectrum."""
         return tuple(self.param.levels[0].shape[1:])
 
     def images(self, codes: torch.Tensor) -> torch.Tensor:
+        """The images [K, C, H, W] in [0, 1] of spectra `codes` (ImageParam with `codes` as its
+        parameter)."""
         return torch.func.functional_call(self.param, {"levels.0": codes}, ())
 
     def initial_codes(self, k: int, encoder, rng: torch.Generator) -> torch.Tensor:
         # random images X0 are random spectra here: E plays no part in this parameterization
+        """K random spectra (std `init_std`, drawn from `rng`): random images X0 are random
+        spectra here, so E plays no part."""
         return torch.randn((k, *self.code_shape), generator=rng) * self.init_std
 
     def describe(self) -> dict:
+        """{"kind": "fourier", "init_std", "decay_power"}."""
         return {"kind": self.kind, "init_std": self.init_std, "decay_power": self.param.decay_power}
 
 
@@ -160,9 +193,11 @@ class DecoderGenerator(VectorGenerator):
 
     @property
     def bounds(self):
+        """(code_low, code_high): the box spanned by the training codes, [D] each."""
         return self.code_low, self.code_high
 
     def images(self, codes: torch.Tensor) -> torch.Tensor:
+        """The decoded images [K, C, H, W] in [0, 1] (sigmoid) of codes [K, D], at the model's input."""
         x = F.leaky_relu(self.fc(codes), 0.2).view(len(codes), -1, 4, 4)
         x = torch.sigmoid(self.to_image(self.stages(x)))
         return fit_to_input(x, self.channels, self.size)
@@ -176,6 +211,7 @@ class DecoderGenerator(VectorGenerator):
         return self.example_codes[picks].clone()
 
     def describe(self) -> dict:
+        """{"kind": "trained", "dataset", "code_dim"}."""
         return {"kind": self.kind, "dataset": self.dataset, "code_dim": self.code_dim}
 
 
@@ -197,10 +233,26 @@ def train_decoder(
     progress: Callable[[str, int, int], None] | None = None,
     dataset_name: str = "?",
 ) -> DecoderGenerator:
-    """Train G to invert E on a dataset: minimize ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)).
+    """Train a DecoderGenerator G to invert the encoder E on a dataset (deterministic for a seed).
 
-    `images_of(indices)` returns those dataset images [B, C, H, W] in [0, 1]. Adam with a cosine schedule.
-    `progress(stage, done, total)` is called after every epoch; it may raise to stop the training (a cancel).
+    Minimizes ||G(E(x)) - x||^2 + w ||E(G(E(x))) - E(x)||^2 / var(E(x)) (mean squared errors) with Adam and a cosine
+    schedule; initializers and shuffling draw from a local random stream.
+
+    Args:
+        subject: the model (its input channels and size).
+        encoder: E, images [B, C, H, W] in [0, 1] -> codes [B, D].
+        images_of: `images_of(indices)` -> those dataset images [B, C, H, W] in [0, 1].
+        count: dataset size.
+        epochs, batch_size, lr, seed: the training options (DECODER_TRAINING gives the defaults).
+        feature_weight: w.
+        progress: `progress(stage, epoch, epochs)` after every epoch; it may raise to stop the training (a cancel).
+        dataset_name: recorded in the generator.
+    Returns:
+        The trained generator in eval mode without gradients; its bounds are the training codes' box and it keeps
+        EXAMPLE_CODES training codes for `initial_codes`.
+    References:
+        Dosovitskiy & Brox 2016, "Generating images with perceptual similarity metrics based on deep networks"
+        (pixel and feature losses; no adversarial term here).
     """
     with seeded(seed):  # initializers and training draw from a local stream, never the global one
         rng = torch.Generator().manual_seed(seed)
@@ -243,9 +295,17 @@ def train_decoder(
 def trained_generator(
     subject, encoder, dataset: str, progress: Callable[[str, int, int], None] | None = None, **training
 ) -> DecoderGenerator:
-    """The decoder for (model weights, encoder layer, dataset, training options), trained on first use and cached.
+    """The DecoderGenerator for (model weights, encoder layer, dataset, training options), trained on
+    first use and cached in `cache_dir()`.
 
-    `dataset` is `digits` (convscope.core.digits.load_data) or anything convscope.core.data.open_dataset accepts.
+    Args:
+        subject: the model under study.
+        encoder: E (`inverse_set.Encoder`; its `layer` is part of the cache key).
+        dataset: `digits` (convscope.core.digits.load_data) or anything `core.data.open_dataset` accepts.
+        progress: hears the training's epochs.
+        training: overrides of DECODER_TRAINING.
+    Raises:
+        ConvscopeError: a dataset that cannot be opened or holds no images.
     """
     images_of, count, contents = _dataset_reader(dataset, subject)
     training = {**DECODER_TRAINING, **training}
@@ -345,7 +405,10 @@ class Fc6Generator(VectorGenerator):
     mean. The image is x = (out + mean_BGR) / 255 flipped to RGB, its centre 227x227 crop resized to the model.
 
     Parameter names are the Caffe layer names (`defc7.weight`, `deconv0.bias`, ...), so converted Caffe blobs load
-    as they are; the widths are read from the weights, so smaller variants load too.
+    as they are; the widths are read from the weights, so smaller variants load too. Build it with `load_fc6`.
+
+    References:
+        Dosovitskiy & Brox 2016, "Generating images with perceptual similarity metrics based on deep networks".
     """
 
     kind = "fc6"
@@ -367,9 +430,11 @@ class Fc6Generator(VectorGenerator):
 
     @property
     def bounds(self):
+        """([0] * D, [inf] * D): fc6 codes are post-ReLU, so only the lower bound 0 applies."""
         return torch.zeros(self.code_dim), torch.full((self.code_dim,), float("inf"))  # fc6 codes are post-ReLU
 
     def images(self, codes: torch.Tensor) -> torch.Tensor:
+        """The images [K, C, H, W] in [0, 1] of fc6 codes [K, D], at the model's input (module docstring)."""
         x = codes
         for name, _kind in FC6_LAYERS:
             if name == "deconv5":
@@ -385,14 +450,22 @@ class Fc6Generator(VectorGenerator):
 
     def initial_codes(self, k: int, encoder, rng: torch.Generator) -> torch.Tensor:
         # E's features rarely have the code's 4096 dimensions: start from random post-ReLU codes
+        """K random post-ReLU codes |N(0, init_std^2)| drawn from `rng` (E's features rarely
+        have the code's dimensions)."""
         return torch.randn((k, self.code_dim), generator=rng).abs() * self.init_std
 
     def describe(self) -> dict:
+        """{"kind": "fc6", "path", "code_dim"}."""
         return {"kind": self.kind, "path": self.path, "code_dim": self.code_dim}
 
 
 def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Generator:
-    """The fc6 generator with the weights of a state dict file (.safetensors, or a torch file)."""
+    """The fc6 generator with the weights of a state dict file (.safetensors, or a torch file read with
+    `weights_only=True`), in eval mode without gradients, producing [K, channels, *size] images.
+
+    Raises:
+        WeightsError: a missing or unreadable file, not a state dict, missing fc6 layers, or shapes that do not fit.
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"generator weights `{path}` not found")
@@ -429,8 +502,17 @@ def load_fc6(path: str | Path, channels: int, size: tuple[int, int]) -> Fc6Gener
 
 
 def make_generator(spec: str, subject, encoder, progress: Callable[[str, int, int], None] | None = None) -> Generator:
-    """`fourier`, `trained:DATASET` or `file:PATH` (fc6 weights) -> a Generator for the subject's input, on the
-    subject's device."""
+    """A Generator for the subject's input, on the subject's device.
+
+    Args:
+        spec: `fourier`, `trained:DATASET` (`trained_generator`) or `file:PATH` (fc6 weights, `load_fc6`).
+        subject: the model under study.
+        encoder: E (used by `trained:`).
+        progress: hears a first-use training.
+    Raises:
+        ConvscopeError: an unknown spec, or as `trained_generator`.
+        WeightsError: as `load_fc6`.
+    """
     return _generator(spec, subject, encoder, progress).to(subject.device)
 
 

@@ -1,5 +1,5 @@
 """Sampling the inverse set of neurons: many diverse images whose activations lie in given ranges [z1, z2]
-(seed 002, "inverse set" paper, §3, eqs. (6)-(13)).
+(Hada & Carreira-Perpiñán 2020, §3, eqs. (6)-(13)).
 
     problem    G (techniques.generators) turns codes into images, E (a layer of the model, flattened) embeds them,
                constraints (layer, unit, z1, z2) read f_p(G(c)) — the unit's mean activation over space.
@@ -12,6 +12,10 @@
 Several constraints, in any layers, give the intersection of inverse sets (eqs. (12)-(13)): each adds its own
 terms to the Lagrangian. Baselines on the same initial codes: no diversity term (eq. (15)), code-space
 diversity (eq. (14)), activation maximization with random restarts, and the full optimization of eq. (16).
+
+References:
+    Hada & Carreira-Perpiñán 2020, "Sampling the 'inverse set' of a neuron: an approach to understanding neural
+    nets" (seed 002): §3.1-3.5, eqs. (1)-(13); §4 baselines, eqs. (14)-(16); Table 1 (diversity).
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ OBJECTIVES = ("diverse", "no-diversity", "code-diversity")
 
 
 class InfeasibleRangeError(ConvscopeError):
-    """The seeds could not reach every constraint's range within the allowed outer iterations."""
+    """The seeds could not reach every constraint's range within the allowed outer iterations
+    (`find_seeds`; the message names the constraint and the closest value reached)."""
 
 
 # --- constraints and encoder ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Constraint:
-    """z1 <= f(x) <= z2 for f = the mean over space of channel `unit` of `layer` (a unit of a vector layer)."""
+    """z1 <= f(x) <= z2 for f = the mean over space of channel `unit` of `layer` (a unit of a vector layer);
+    `low` = z1 and `high` = z2 in the unit's activation units (eq. (1))."""
 
     layer: str
     unit: int
@@ -48,23 +54,35 @@ class Constraint:
 
     @property
     def name(self) -> str:
+        """`layer:unit`."""
         return f"{self.layer}:{self.unit}"
 
     @property
     def width(self) -> float:
+        """z2 - z1, activation units."""
         return self.high - self.low
 
     def describe(self) -> str:
+        """`layer:unit in [z1, z2]`, for messages."""
         return f"{self.name} in [{self.low:g}, {self.high:g}]"
 
 
 def parse_constraint(text: str) -> Constraint:
-    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint (`units.parse_unit_range`)."""
+    """`LAYER:UNIT:Z1:Z2` (the layer may itself contain colons) -> Constraint.
+
+    Raises:
+        UnitSyntaxError: as `units.parse_unit_range` (z1 < z2 finite).
+    """
     return Constraint(*parse_unit_range(text))
 
 
 def check_constraints(subject: Subject, constraints: Sequence[Constraint]) -> list[Constraint]:
-    """Resolve layers and check units, raising a one-line ConvscopeError for the first bad one."""
+    """The constraints with resolved layer names, each unit checked against its layer's channels.
+
+    Raises:
+        ConvscopeError: no constraint.
+        UnknownLayerError, ChannelError: the first bad layer or unit.
+    """
     if not constraints:
         raise ConvscopeError("inverse-set needs at least one constraint LAYER:UNIT:Z1:Z2")
     checked = []
@@ -90,7 +108,8 @@ def default_encoder_layer(subject: Subject) -> str:
 
 
 class Encoder:
-    """E(x): the activations of one layer, flattened to [N, D]."""
+    """E(x): the activations of one layer for images [N, C, H, W] in [0, 1], flattened to [N, D] (gradients
+    flow). `layer` defaults to `default_encoder_layer`; UnknownLayerError for an unknown one."""
 
     def __init__(self, subject: Subject, layer: str | None = None):
         self.subject = subject
@@ -102,19 +121,26 @@ class Encoder:
 
 # --- the objective terms -------------------------------------------------------------------------------------
 def pairwise_sq_sum(x: torch.Tensor) -> torch.Tensor:
-    """sum_{i,j} ||x_i - x_j||^2 = 2 K sum_i ||x_i||^2 - 2 ||sum_i x_i||^2 (exact, no square roots)."""
+    """sum_{i,j} ||x_i - x_j||^2 = 2 K sum_i ||x_i||^2 - 2 ||sum_i x_i||^2 over the K rows of `x`
+    (flattened; exact, no square roots): the diversity term of eq. (6). A scalar tensor."""
     x = x.flatten(1)
     return 2 * len(x) * x.pow(2).sum() - 2 * x.sum(0).pow(2).sum()
 
 
 def cross_sq_sum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """sum_i sum_y ||x_i - y_y||^2 = |Y| sum ||x_i||^2 + K sum ||y_y||^2 - 2 (sum x_i) . (sum y_y)."""
+    """sum_i sum_y ||x_i - y_y||^2 = |Y| sum ||x_i||^2 + K sum ||y_y||^2 - 2 (sum x_i) . (sum y_y) between
+    the rows of `x` and of `y` (flattened): the anchor term of eq. (7). A scalar tensor."""
     x, y = x.flatten(1), y.flatten(1)
     return len(y) * x.pow(2).sum() + len(x) * y.pow(2).sum() - 2 * (x.sum(0) * y.sum(0)).sum()
 
 
 def diversity(features: torch.Tensor) -> float:
-    """Table 1's measure: the mean pairwise Euclidean distance between the samples' E(G(c))."""
+    """Table 1's measure: the mean pairwise Euclidean distance between the rows of `features` (E(G(c)) of
+    the samples, [n, D], in float64); 0.0 for fewer than 2 samples.
+
+    References:
+        Hada & Carreira-Perpiñán 2020, Table 1.
+    """
     if len(features) < 2:
         return 0.0
     return torch.pdist(features.flatten(1).double()).mean().item()
@@ -152,14 +178,15 @@ class Problem:
         self.layers = list(dict.fromkeys([self.encoder.layer, *(c.layer for c in self.constraints)]))
 
     def measure(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(images, activations f [K, P], features E [K, D]) in one forward pass."""
+        """(images [K, C, H, W] in [0, 1], activations f [K, P], features E [K, D]) of codes [K, ...], in one
+        forward pass (gradients flow)."""
         images = self.generator(codes)
         acts = self.subject.capture(images, self.layers)
         values = torch.stack([unit(acts) for unit in self.units], dim=1)
         return images, values, acts[self.encoder.layer].flatten(1)
 
     def sides(self, values: torch.Tensor) -> torch.Tensor:
-        """h [K, P, 2]: (eps0 - z2 + f, eps0 + z1 - f); the constraint is h >= 0."""
+        """h [K, P, 2]: (eps0 - z2 + f, eps0 + z1 - f) for activations f [K, P]; the constraint is h >= 0."""
         return torch.stack([self.eps0 - self.high + values, self.eps0 + self.low - values], dim=-1)
 
     def feasible(self, values: torch.Tensor) -> torch.Tensor:
@@ -174,8 +201,16 @@ class Problem:
 
 
 def constraint_terms(h: torch.Tensor, lam: torch.Tensor, mu: float) -> torch.Tensor:
-    """sum -lambda (h - s) + mu / 2 (h - s)^2 of eq. (9), with the slack minimizing it in closed form,
-    s = max(0, h - lambda / mu) (coordinate descent in s), held constant for the step in C."""
+    """The constraint part of the augmented Lagrangian of eq. (9) / (11), a scalar.
+
+    sum -lambda (h - s) + mu / 2 (h - s)^2 with the slack minimizing it in closed form, s = max(0, h - lambda / mu)
+    (coordinate descent in s), held constant for the step in C.
+
+    Args:
+        h: constraint values [K, P, 2] (`Problem.sides`).
+        lam: multipliers lambda, shaped like h.
+        mu: the penalty parameter (> 0).
+    """
     s = (h - lam / mu).clamp_min(0).detach()
     r = h - s
     return (-lam * r + 0.5 * mu * r.pow(2)).sum()
@@ -188,8 +223,15 @@ def diversity_term(
     anchor_codes: torch.Tensor | None = None,
     anchor_features: torch.Tensor | None = None,
 ):
-    """The quantity maximized: sum_ij ||E(G(c_i)) - E(G(c_j))||^2 (eq. (6)), plus the sum over the anchors C0
-    in sampling (eq. (7)); on the codes themselves for eq. (14); 0 for eq. (15)."""
+    """The quantity maximized, a scalar.
+
+    Args:
+        objective: `diverse` (sum_ij ||E(G(c_i)) - E(G(c_j))||^2, eq. (6), plus the sum over the anchors C0 in
+            sampling, eq. (7)), `code-diversity` (the same on the codes themselves, eq. (14)) or `no-diversity`
+            (0, eq. (15)).
+        codes, features: the K codes and their features E(G(c)) [K, D].
+        anchor_codes, anchor_features: the anchors C0 (sampling only).
+    """
     if objective == "no-diversity":
         return features.new_zeros(())
     x, y = (codes, anchor_codes) if objective == "code-diversity" else (features, anchor_features)
@@ -202,6 +244,10 @@ def diversity_term(
 # --- seeds: eq. (9) ----------------------------------------------------------------------------------------
 @dataclass
 class Seeds:
+    """The K seeds: the trainable `codes` [K, ...] and their Adam `optimizer` (carried into sampling), the
+    multipliers `lam` lambda* [K, P, 2] and penalty `mu` mu*, the seeds' activations `values` f [K, P], `features`
+    E(G(C0)) [K, D] and `images` [K, C, H, W] in [0, 1], the gradient `steps` taken and the `outer_iterations`."""
+
     codes: torch.Tensor  # the trainable [K, ...] tensor, at the seeds
     optimizer: torch.optim.Optimizer
     lam: torch.Tensor  # lambda* [K, P, 2]
@@ -226,15 +272,32 @@ def find_seeds(
     stop_when_feasible: bool = True,
     progress: Progress | None = None,
 ) -> Seeds:
-    """Bound-constrained augmented Lagrangian of eq. (9) (seed 002 §3.4) from `initial_codes`:
+    """Bound-constrained augmented Lagrangian of eq. (9) (Hada & Carreira-Perpiñán 2020, §3.4) from
+    `initial_codes`:
 
         min_C  -sum_ij ||E(G(c_i)) - E(G(c_j))||^2 - sum_i lambda_i (h_i - s_i) + mu / 2 sum_i (h_i - s_i)^2,  s >= 0
 
     per outer iteration r: s = max(0, h - lambda / mu) in closed form, `inner_steps` Adam steps in C (codes
     projected into the generator's box), then lambda <- max(lambda - mu h, 0) and mu <- alpha mu. Stops as soon
-    as all K codes satisfy every constraint; raises InfeasibleRangeError after `max_outer` iterations.
-    `stop_when_feasible=False` runs every step (the "optimize all the way" variant of §4.3).
-    `progress("seed steps", done, inner_steps x max_outer)` after each step (the total is the most it can take).
+    as all K codes satisfy every constraint.
+
+    Args:
+        problem: G, E and the constraints.
+        initial_codes: [K, ...] starting codes.
+        objective: `diverse`, `no-diversity` or `code-diversity` (`diversity_term`).
+        mu0, alpha: the initial penalty and its growth factor per outer iteration.
+        inner_steps, max_outer: Adam steps per outer iteration, and the most outer iterations.
+        lr: Adam's learning rate in code units.
+        stop_when_feasible: False runs every step (the "optimize all the way" variant of §4.3).
+        progress: `progress("seed steps", done, inner_steps x max_outer)` after each step (the total is the most it
+            can take).
+    Returns:
+        Seeds.
+    Raises:
+        ConvscopeError: an unknown objective.
+        InfeasibleRangeError: after `max_outer` iterations some code is still out of range.
+    References:
+        Hada & Carreira-Perpiñán 2020, §3.4, eqs. (8)-(9).
     """
     if objective not in OBJECTIVES:
         raise ConvscopeError(f"unknown objective `{objective}`: use {', '.join(OBJECTIVES)}")
@@ -283,6 +346,10 @@ def find_seeds(
 # --- fast sampling: eqs. (10)-(11) -------------------------------------------------------------------------
 @dataclass
 class InverseSet:
+    """The samples: `codes` [n, ...], `images` [n, C, H, W] (quantized, as saved), activations `values`
+    [n, P] and `features` [n, D]; `seed_steps` and `sampling_steps` (gradient steps), `outer_iterations`, `seconds`
+    (wall time) and the number of samples `requested`."""
+
     codes: torch.Tensor  # [n, ...]
     images: torch.Tensor  # [n, C, H, W] quantized, as saved
     values: torch.Tensor  # [n, P]
@@ -295,6 +362,7 @@ class InverseSet:
 
     @property
     def diversity(self) -> float:
+        """Table 1's measure over the samples (`diversity(features)`)."""
         return diversity(self.features)
 
 
@@ -308,12 +376,24 @@ def sample_from_seeds(
     progress: Progress | None = None,
     preview: Preview | None = None,
 ) -> tuple[list, int]:
-    """Eq. (11) with lambda*, mu* fixed (seed 002 §3.4, steps 1-6): from C = C0 = the seeds, repeat
-    s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC (Adam, carrying the seeds'
-    optimizer state), keep every c'_i that satisfies all constraints as a new sample and as the new anchor
-    C0_i, C <- C'. Returns ([(code, image, values, features)] for the n samples, seeds first; gradient steps).
-    At most `max_steps` steps (default 20 per K samples still needed). `progress("samples", found, n)` after each
-    step (it may raise to stop); `preview("sample", image [C, H, W] in [0, 1])` with the newest sample."""
+    """Fast sampling: eq. (11) with lambda*, mu* fixed (Hada & Carreira-Perpiñán 2020, §3.4, steps 1-6).
+
+    From C = C0 = the seeds, repeat s = max(0, h - lambda* / mu*), one gradient step C' = C - beta dL_sample/dC
+    (Adam, carrying the seeds' optimizer state), keep every c'_i that satisfies all constraints as a new sample and
+    as the new anchor C0_i, C <- C'.
+
+    Args:
+        problem, seeds: from `find_seeds`.
+        n: samples wanted (the K seeds count).
+        objective: as `find_seeds`.
+        max_steps: the most gradient steps (default 20 per K samples still needed).
+        progress: `progress("samples", found, n)` after each step (it may raise to stop).
+        preview: `preview("sample", image [C, H, W] in [0, 1])` with the newest sample.
+    Returns:
+        ([(code, image, values, features)] for up to n samples, seeds first; the gradient steps taken).
+    References:
+        Hada & Carreira-Perpiñán 2020, §3.3-3.4, eqs. (7), (10)-(11).
+    """
     codes, k = seeds.codes, len(seeds.codes)
     anchor_codes, anchor_features = codes.detach().clone(), seeds.features.clone()
     samples = [(codes[i].detach().clone(), seeds.images[i], seeds.values[i], seeds.features[i]) for i in range(k)]
@@ -355,8 +435,22 @@ def inverse_set(
     **seed_options,
 ) -> InverseSet:
     """Seeds (eq. (9)) then fast sampling (eq. (11)) of n samples in all constraints' ranges (eq. (13)).
-    `initial_codes` [K, ...] are the seeds' starting codes; raises ConvscopeError when n < K or the objective is
-    unknown, InfeasibleRangeError when the seeds cannot reach the ranges."""
+
+    Args:
+        problem: G, E and the constraints.
+        initial_codes: [K, ...] the seeds' starting codes (`Generator.initial_codes`).
+        n: samples wanted, >= K.
+        objective: `diverse`, `no-diversity` or `code-diversity`.
+        progress, preview: as `find_seeds` and `sample_from_seeds`.
+        seed_options: keyword options of `find_seeds`.
+    Returns:
+        InverseSet (fewer than n samples when sampling runs out of steps).
+    Raises:
+        ConvscopeError: n < K or an unknown objective.
+        InfeasibleRangeError: the seeds cannot reach the ranges.
+    References:
+        Hada & Carreira-Perpiñán 2020, §3, eqs. (6)-(13).
+    """
     if n < len(initial_codes):
         raise ConvscopeError(f"n={n} must be at least k={len(initial_codes)}: the K seeds are the first samples")
     start = time.perf_counter()
@@ -371,8 +465,14 @@ def inverse_set(
 def activation_maximization(
     problem: Problem, initial_codes: torch.Tensor, steps: int = 100, lr: float = 0.05, progress: Progress | None = None
 ) -> InverseSet:
-    """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a fixed number of
-    Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer)."""
+    """The baseline of random restarts: maximize sum_p f_p(G(c)) from each initial code for a
+    fixed number of Adam steps, with no range and no diversity term (eq. (3) with G as the regularizer).
+
+    Returns:
+        InverseSet of the K final codes (`seed_steps` = steps).
+    References:
+        Hada & Carreira-Perpiñán 2020, eq. (3).
+    """
     start = time.perf_counter()
     codes = initial_codes.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([codes], lr=lr)
@@ -404,11 +504,14 @@ def remeasure(problem: Problem, images: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def band_of(value: float, constraint: Constraint, bands: int) -> int:
-    """Index of the activation band (equal slices of [z1, z2]) a value falls in (Fig. 1 of the paper)."""
+    """Index in 0..bands-1 of the activation band (equal slices of [z1, z2]) a value falls in (values outside
+    go to the first or last band; Fig. 1 of the paper)."""
     return min(bands - 1, max(0, int((value - constraint.low) / constraint.width * bands)))
 
 
 def summarize(result: InverseSet, problem: Problem) -> dict:
+    """{"n", "diversity" (Table 1), "in_range" (fraction of samples in every range, [0, 1]), "seed_steps",
+    "sampling_steps", "seconds"} of a result."""
     inside = problem.feasible(result.values) if len(result.values) else torch.zeros(0, dtype=torch.bool)
     return {
         "n": len(result.codes),
@@ -424,7 +527,18 @@ def run_baselines(
     problem: Problem, initial: torch.Tensor, n: int, chosen: str, options: dict, progress: Progress | None = None
 ) -> dict:
     """The other objectives of §4 from the same initial codes (seeds and sampling each), and activation
-    maximization from the same K starts, each summarized by the Table 1 diversity and the share in range."""
+    maximization from the same K starts, each summarized by the Table 1 diversity and the share in range.
+
+    Args:
+        problem, initial, n: as `inverse_set`.
+        chosen: the objective already run (left out).
+        options: `find_seeds` options; `inner_steps` and `lr` also set the activation-maximization baseline.
+        progress: hears every run.
+    Returns:
+        {objective or "activation-maximization": `summarize` dict, or {"error": message} for an infeasible range}.
+    References:
+        Hada & Carreira-Perpiñán 2020, §4, eqs. (14)-(15), Table 1.
+    """
     found = {}
     for objective in OBJECTIVES:
         if objective == chosen:

@@ -1,8 +1,14 @@
 """Objectives: activations -> one score per batch item, to be maximized.
 
-Objectives are values: they compose with `+`, `-`, `*` / `/` by a number (`0.5 * a + 2 * b` is the "mix" of seed
-001 eq. 3.7, Loss = sum_n alpha_n Loss_obj_n), and each declares the layers it reads, so the forward pass stops
-at the deepest one. `per_item([o_0, ..., o_{N-1}])` optimizes N objectives as N images of one batch.
+Objectives are values: they compose with `+`, `-`, `*` / `/` by a number (`0.5 * a + 2 * b` is the "mix" of Barsch
+& Eilertsen eq. 3.7, Loss = sum_n alpha_n Loss_obj_n), and each declares the layers it reads, so the forward pass
+stops at the deepest one. `per_item([o_0, ..., o_{N-1}])` optimizes N objectives as N images of one batch.
+
+References:
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.2.1 eq. 3.2-3.3 (channel and layer objectives), §3.2.7 eq. 3.7 (mixing).
+    Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill): objectives (neuron, channel, layer,
+    class logit, direction) and the diversity term.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ class Objective:
     `items` (per_item objectives) names the objective of each batch item, `batch` of them: render seeds each
     item's random stream from (seed, its name), so an item's image does not depend on its batch mates. Without
     `items`, every item is scored alike and item i is named `name` (i = 0) or `name#i`.
+
+    Args:
+        score: {layer: activation [N, ...]} (channels-first, as `Subject.capture` gives) -> [N] scores.
+        layers: the layers `score` reads.
+        name: its name (results, per-item random streams).
+        units: the units it targets (`layer:c`, ...).
+        batch: the batch size it requires (per_item objectives), else None (any).
+        items: the name of each item's own objective (per_item objectives).
     """
 
     score: Callable[[Activations], torch.Tensor]
@@ -101,14 +115,31 @@ def _spatial(act: torch.Tensor, layer: str) -> torch.Tensor:
 
 
 def channel(layer: str, c: int) -> Objective:
-    """Mean activation of channel c over space (seed 001 eq. 3.2, negated there as a loss)."""
+    """Mean activation of channel c over space: score [N] = mean_{h,w} A[:, c, h, w] (activation units).
+
+    Args:
+        layer: a layer with [C, H, W] output ([C] outputs: the value itself).
+        c: the channel.
+    Raises:
+        ConvscopeError: (when scored) a layer output that is not [C, H, W] or [C].
+    References:
+        Barsch & Eilertsen 2018, eq. 3.2 (negated there as a loss); Olah et al. 2017, "Feature Visualization".
+    """
     return Objective(
         lambda acts: _spatial(acts[layer], layer)[:, c].mean(dim=(1, 2)), (layer,), f"{layer}:{c}", (f"{layer}:{c}",)
     )
 
 
 def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Objective:
-    """Activation of channel c at one position (x, y); the centre of the map by default."""
+    """Activation of channel c at one position: score [N] = A[:, c, y, x] (activation units).
+
+    Args:
+        x, y: column and row in the layer's map (0-based); the centre of the map by default.
+    Raises:
+        ConvscopeError: (when scored) a position outside the map, or an output that is not [C, H, W] or [C].
+    References:
+        Olah et al. 2017, "Feature Visualization" (the neuron objective).
+    """
 
     def score(acts: Activations) -> torch.Tensor:
         act = _spatial(acts[layer], layer)
@@ -123,20 +154,33 @@ def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Ob
 
 
 def layer_mean(layer: str) -> Objective:
-    """Mean activation over all channels and positions of a layer (seed 001 eq. 3.3)."""
+    """Mean activation over all channels and positions of a layer: score [N] (activation units).
+
+    References:
+        Barsch & Eilertsen 2018, eq. 3.3.
+    """
     return Objective(lambda acts: _spatial(acts[layer], layer).mean(dim=(1, 2, 3)), (layer,), f"{layer}:mean", (layer,))
 
 
 def deepdream(layer: str) -> Objective:
-    """Mean of the squared activations of a layer (DeepDream's L2 objective)."""
+    """Mean of the squared activations of a layer (DeepDream's L2 objective): score [N] (squared activation
+    units).
+
+    References:
+        Mordvintsev, Olah & Tyka 2015, "Inceptionism: Going deeper into neural networks".
+    """
     return Objective(
         lambda acts: _spatial(acts[layer], layer).pow(2).mean(dim=(1, 2, 3)), (layer,), f"{layer}:dream", (layer,)
     )
 
 
 def class_logit(k: int) -> Objective:
-    """The pre-softmax logit of class k. Refuses outputs that look like probabilities (rows of non-negative
-    values summing to 1): maximizing a softmax output mostly pushes the other classes down."""
+    """The pre-softmax logit of class k: score [N] (logit units).
+
+    Raises:
+        ConvscopeError: (when scored) an output that is not [N, classes], or one that looks like probabilities (rows of
+            non-negative values summing to 1): maximizing a softmax output mostly pushes the other classes down.
+    """
 
     def score(acts: Activations) -> torch.Tensor:
         logits = acts[LOGITS]
@@ -153,7 +197,16 @@ def class_logit(k: int) -> Objective:
 
 
 def direction(layer: str, vector: torch.Tensor | Sequence[float]) -> Objective:
-    """Mean over positions of <a(x, y), v> / |v|: how far the activation vectors point along direction v."""
+    """Mean over positions of <a(x, y), v> / |v|: how far the activation vectors point along direction v.
+
+    Args:
+        layer: a layer with [C, H, W] or [C] output.
+        vector: v, C values (normalized here).
+    Raises:
+        ConvscopeError: (when scored) v's length differs from the layer's channel count.
+    References:
+        Olah et al. 2017, "Feature Visualization" (directions in activation space).
+    """
     v = torch.as_tensor(vector, dtype=torch.float32)
     v = v / v.norm().clamp_min(1e-12)
 
@@ -167,7 +220,12 @@ def direction(layer: str, vector: torch.Tensor | Sequence[float]) -> Objective:
 
 
 def diversity(layer: str) -> Objective:
-    """Batch diversity: item i scores -mean_{j != i} cos(G_i, G_j), G the channel Gram matrix of the layer."""
+    """Batch diversity: item i scores -mean_{j != i} cos(G_i, G_j), G the flattened channel Gram matrix of the
+    layer; score [N] in [-1, 1] (zeros for a batch of one).
+
+    References:
+        Olah et al. 2017, "Feature Visualization", "Diversity" (a Gram-matrix similarity penalty).
+    """
 
     def score(acts: Activations) -> torch.Tensor:
         act = _spatial(acts[layer], layer)
@@ -184,9 +242,14 @@ def diversity(layer: str) -> Objective:
 
 
 def per_item(objectives: Sequence[Objective]) -> Objective:
-    """Item i of the batch is scored by objectives[i]: N units optimized as N images in one batch. Item i is
-    named objectives[i].name (`items`), which seeds its random stream in render: its image is the one that
-    objective gets alone. Raises ConvscopeError for no objectives, or (when scored) a batch of another size."""
+    """Item i of the batch is scored by objectives[i]: N units optimized as N images in one batch.
+
+    Item i is named objectives[i].name (`items`), which seeds its random stream in render: its image is the one that
+    objective gets alone.
+
+    Raises:
+        ConvscopeError: no objectives, or (when scored) a batch of another size.
+    """
     objectives = list(objectives)
     if not objectives:
         raise ConvscopeError("per_item needs at least one objective")
@@ -204,7 +267,16 @@ def per_item(objectives: Sequence[Objective]) -> Objective:
 
 
 def mix(objectives: Sequence[Objective], alphas: Sequence[float] | None = None) -> Objective:
-    """sum_n alpha_n * objective_n (seed 001 eq. 3.7); alphas default to 1."""
+    """sum_n alpha_n * objective_n, one objective.
+
+    Args:
+        objectives: at least one.
+        alphas: weights (default 1 each), one per objective.
+    Raises:
+        ConvscopeError: no objectives or a different number of alphas, or objectives for different batch sizes.
+    References:
+        Barsch & Eilertsen 2018, §3.2.7, eq. 3.7.
+    """
     alphas = [1.0] * len(objectives) if alphas is None else list(alphas)
     if len(alphas) != len(objectives) or not objectives:
         raise ConvscopeError(f"{len(alphas)} alphas for {len(objectives)} objectives")

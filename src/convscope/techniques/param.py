@@ -4,6 +4,13 @@ An ImageParam chains three invertible stages, so it can also start from a real i
   space   pixel | fft | laplacian        unconstrained tensor t, same shape as the image
   color   decorrelate (3 channels)       t' = M t over the channel axis, M = sqrt of the color covariance
   squash  sigmoid | clamp                x = sigmoid(t') or clamp(t' + 0.5, 0, 1)
+
+References:
+    Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill), "Preconditioning and parameterization":
+    the Fourier (1/f-scaled) space and color decorrelation, as published with Lucid.
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.2.4 (Fourier, eq. 3.6, and Laplacian-pyramid spaces), §3.2.5 (decorrelating
+    color channels).
 """
 
 from __future__ import annotations
@@ -24,7 +31,11 @@ DEFAULT_LR = {"pixel": 0.05, "fft": 0.05, "laplacian": 0.05}
 
 def color_matrix(images: torch.Tensor) -> torch.Tensor:
     """sqrt of the RGB covariance of a dataset: U · sqrt(Λ) from the eigendecomposition of the 3x3 covariance
-    of all pixels of `images` [N, 3, H, W] (seed 001 §3.2.5)."""
+    of all pixels of `images` [N, 3, H, W] (values in [0, 1]); returns float32 [3, 3].
+
+    References:
+        Barsch & Eilertsen 2018, §3.2.5; Olah et al. 2017, "Feature Visualization".
+    """
     pixels = images.permute(1, 0, 2, 3).reshape(3, -1).double()
     covariance = torch.cov(pixels)
     eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
@@ -32,8 +43,9 @@ def color_matrix(images: torch.Tensor) -> torch.Tensor:
 
 
 def decorrelation_matrix(color: torch.Tensor | None = None) -> torch.Tensor:
-    """The color matrix M (ImageNet's by default) divided by its largest column norm, as Lucid does, so a unit
-    step in the decorrelated space moves no RGB channel by more than 1."""
+    """The color matrix M (ImageNet's IMAGENET_COLOR_SQRT by default, else `color` [3, 3]) divided by
+    its largest column norm, as Lucid does, so a unit step in the decorrelated space moves no RGB channel by more
+    than 1."""
     matrix = IMAGENET_COLOR_SQRT if color is None else color.float()
     return matrix / matrix.norm(dim=0).max()
 
@@ -46,13 +58,25 @@ def mix_colors(matrix: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 class ImageParam(nn.Module):
     """A batch of images made from trainable parameters (see the module docstring).
 
-    `batch` images of `channels` (1 or 3; color decorrelation only applies to 3) and `size` (height, width);
-    forward() returns [batch, channels, height, width] in [0, 1]. The parameters start as normal noise times
-    `std`, drawn from `generator`: one torch.Generator for the whole batch, or a sequence of `batch` generators,
-    one per image, so that each image's start depends only on its own generator (not on the batch size or its
-    position; `render` gives each item one seeded from (seed, unit)); None uses torch's global generator.
-    Raises ConvscopeError for an unknown space or squashing, fewer than 1 Laplacian level, or a number of
-    generators other than `batch`.
+    Args:
+        batch: number of images N.
+        channels: 1 or 3 (color decorrelation only applies to 3).
+        size: (height, width) in pixels.
+        space: `pixel`, `fft` (1/f^decay-scaled spectrum) or `laplacian` (a pyramid of `levels` levels).
+        decorrelate: mix colors with the decorrelation matrix (3 channels).
+        squash: `sigmoid` or `clamp` (t' + 0.5 clamped to [0, 1]).
+        levels: Laplacian pyramid levels (>= 1).
+        decay_power: the spectrum's 1/f^decay scaling (fft).
+        color: a 3x3 color matrix (`color_matrix`; default ImageNet's).
+        std: the parameters start as normal noise times `std`.
+        generator: one torch.Generator for the whole batch, or a sequence of `batch` generators, one per image, so
+            that each image's start depends only on its own generator (not on the batch size or its position;
+            `render` gives each item one seeded from (seed, unit)); None uses torch's global generator.
+    Raises:
+        ConvscopeError: an unknown space or squashing, fewer than 1 Laplacian level, or a number of generators
+            other than `batch`.
+    References:
+        Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill); Barsch & Eilertsen 2018, §3.2.4-3.2.5.
     """
 
     def __init__(
@@ -115,6 +139,7 @@ class ImageParam(nn.Module):
         return self.levels[0]
 
     def forward(self) -> torch.Tensor:
+        """The images [N, C, H, W] in [0, 1] (differentiable in the parameters)."""
         t = self.raw()
         if self.decorrelate:
             t = mix_colors(self.color, t)
@@ -123,8 +148,12 @@ class ImageParam(nn.Module):
     # --- inverse: image -> parameters ----------------------------------------------------------------------
     @torch.no_grad()
     def set_image(self, images: torch.Tensor) -> "ImageParam":
-        """Set the parameters so that forward() returns `images` [N, C, H, W] in [0, 1] (values at 0 or 1 come
-        back within 1e-3 under sigmoid squashing)."""
+        """Set the parameters so that forward() returns `images` [N, C, H, W] in [0, 1] (values at 0 or 1
+        come back within 1e-3 under sigmoid squashing); returns self.
+
+        Raises:
+            ConvscopeError: a shape other than [batch, channels, height, width].
+        """
         images = images.to(self.color)
         if images.shape != (self.batch, self.channels, *self.size):
             raise ConvscopeError(
@@ -173,6 +202,6 @@ def _noise(
 
 
 def image_param(batch: int, channels: int, size: int | Sequence[int], space: str = "fft", **options) -> ImageParam:
-    """Convenience constructor: size may be one number (square images)."""
+    """`ImageParam(batch, channels, size, space, **options)` where size may be one number (square images)."""
     size = (size, size) if isinstance(size, int) else tuple(size)
     return ImageParam(batch, channels, size, space, **options)

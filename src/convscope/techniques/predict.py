@@ -13,18 +13,31 @@ from ..core.subject import Subject
 
 @dataclass
 class Prediction:
+    """One of the top classes: class `index`, its `label`, and its softmax `probability` in [0, 1]."""
+
     index: int
     label: str
     probability: float
 
     def to_dict(self) -> dict:
+        """{"index", "label", "probability"}."""
         return asdict(self)
 
 
 def predict(subject: Subject, image: torch.Tensor, top: int = 5) -> list[Prediction]:
-    """The `top` most probable classes for one [0, 1] image (softmax of the logits, in float32 at least, also for
-    a float16 / bfloat16 model). Raises ConvscopeError for top < 1 or an output that is not [1, classes] logits,
-    DtypeError for an op missing in the model's float16 / bfloat16 type."""
+    """The `top` most probable classes for one image.
+
+    Args:
+        subject: the model under study.
+        image: [1, C, H, W] (or [C, H, W]) in [0, 1].
+        top: how many classes (>= 1; at most the number of classes are returned).
+    Returns:
+        [Prediction], most probable first: probabilities are the softmax of the logits, computed in float32 at
+        least (also for a float16 / bfloat16 model).
+    Raises:
+        ConvscopeError: top < 1, or an output that is not [1, classes] logits.
+        DtypeError: an op missing in the model's float16 / bfloat16 type.
+    """
     if top < 1:
         raise ConvscopeError(f"top must be at least 1, got {top}")
     with torch.no_grad(), explained_errors(subject, "predict"):

@@ -7,6 +7,12 @@ inverse-set sampling. The model's weights never get gradients (the Subject is fr
 for a given seed. Every image of the batch has its own random stream, a torch.Generator seeded from (seed, the
 name of the item's objective) (`item_seed`): its starting noise and every step's pad / jitter / scale / rotation
 come from it alone, so a unit renders the same alone or in any batch, at any position (up to float rounding).
+
+References:
+    Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill): optimization with preconditioned
+    parameterizations and transformation robustness; Lucid's redirected ReLU.
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.2 (eq. 3.2-3.5, transformations §3.2.2, defaults Table 3.1).
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class Cancelled(ConvscopeError):
 
 @dataclass
 class RenderResult:
+    """The result of `render`: `images` [N, C, H, W] in [0, 1] (CPU), `history` [steps][N] (each item's score
+    at each step, under transforms, objective units), `activations` [N] (each item's objective re-measured on the
+    final untransformed image), `seconds_per_step`, `steps`, the objective's `units`, and `folded_batchnorms` (conv ->
+    BatchNorm pairs substituted in the loop, convscope.core.fold)."""
+
     images: torch.Tensor  # [N, C, H, W] in [0, 1]
     history: list[list[float]]  # score of every item at every step (under transforms)
     activations: list[float]  # each item's objective re-measured on the final untransformed image
@@ -77,8 +88,11 @@ class _RedirectedReLUGrad(torch.autograd.Function):
 
 @contextmanager
 def redirected_relus(model: nn.Module, active: Callable[[], bool]) -> Iterator[int]:
-    """While `active()` is true, nn.ReLU / nn.ReLU6 modules use the redirected gradient; yields how many modules
-    were patched. In-place flags are switched off meanwhile (the input must survive) and restored afterwards."""
+    """Context manager: while `active()` is true (and grad is enabled), nn.ReLU / nn.ReLU6 modules of
+    `model` use the redirected gradient (Lucid's redirected ReLU: where an image's ordinary ReLU gradient is all zero,
+    pass the gradient through except where it would push inputs further outside the active range, so dead starts can
+    recover). Yields how many modules were patched. In-place flags are switched off meanwhile (the input must
+    survive) and restored afterwards, with the hooks."""
     patched, handles = [], []
 
     def hook(module, inputs, output):
@@ -102,6 +116,12 @@ def redirected_relus(model: nn.Module, active: Callable[[], bool]) -> Iterator[i
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """A torch optimizer over `params` with learning rate `lr`: `adam`, `sgd` or `adamw` (Adam / AdamW
+    fused where the build supports it).
+
+    Raises:
+        ConvscopeError: another name.
+    """
     optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
     if name not in optimizers:
         raise ConvscopeError(f"unknown optimizer `{name}`: use {', '.join(optimizers)}")
@@ -134,10 +154,10 @@ _KERNEL_CHOICES: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyD
 
 @contextmanager
 def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
-    """Inside, a Conv2d or Linear of `model` given a lone input [1, ...] computes it as a batch of two (the input
-    and a detached copy, whose output is dropped) wherever that changes its rounding, so a lone render follows
-    the same arithmetic as any batch and a unit renders the same alone as in a batch (docs/feature-visualization.md,
-    "Per-item random streams").
+    """Context manager: a Conv2d or Linear of `model` given a lone input [1, ...] computes it as a batch of
+    two (the input and a detached copy, whose output is dropped) wherever that changes its rounding, so a lone render
+    follows the same arithmetic as any batch and a unit renders the same alone as in a batch
+    (docs/feature-visualization.md, "Per-item random streams").
 
     Why: on the CPU PyTorch picks a kernel per call. An ungrouped convolution with a small kernel on a batch of
     one small input (at most 20480 values) runs natively (Slow2d), the same convolution on a batch of two through
@@ -146,7 +166,12 @@ def batch_kernels(model: nn.Module, active: bool = True) -> Iterator[dict]:
     steps. Rather than restate those rules, each (module, input shape, dtype, thread count) is tried once, alone
     and doubled (output and input gradient), and the answer kept for the module's lifetime (`_KERNEL_CHOICES`, so
     later renders pay nothing); only the pairs that differ in any bit are doubled.
-    Yields {(module name, input shape): doubled?}; restores the modules on exit.
+
+    Args:
+        model: the module whose Conv2d / Linear layers are patched.
+        active: False: patch nothing.
+    Yields:
+        {(module name, input shape): doubled?}; the modules are restored on exit.
     """
     decided: dict[tuple[str, tuple[int, ...]], bool] = {}
     if not active:
@@ -211,14 +236,7 @@ def render(
     cancel: Callable[[], bool] | None = None,
     fold_batchnorm: bool = True,
 ) -> RenderResult:
-    """Maximize `objective` over images; returns the images, the score history and the final activations.
-
-    `size` is the size the network sees (no hidden upsampling; default the model's input size). `param` is an
-    ImageParam or the name of a space (pixel / fft / laplacian). `init` [N, C, H, W] in [0, 1] starts from real
-    images. `batch` is the number of images (default: the objective's batch, else `init`'s, else 1).
-    `fold_batchnorm` runs the loop with eval-mode BatchNorms folded into their convs (convscope.core.fold: the same
-    function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are always
-    measured on the unmodified model.
+    """Maximize `objective` over images (feature visualization by activation maximization).
 
     Randomness is per item: item i draws its starting noise (when `param` is a space name) and every step's
     transforms from its own generator, seeded with `item_seed(seed, objective.item_names(N)[i])`, i.e. from
@@ -229,15 +247,41 @@ def render(
     float rounding (on the CPU a batch of one small image can take another convolution kernel than a batch of
     several; docs/feature-visualization.md, "Per-item random streams").
 
-    `progress("steps", done, steps)` after every step (it may raise to stop the run); `preview(item name, image
-    [C, H, W] in [0, 1])` for every item at `preview_due` steps (convscope.core.progress).
-
-    Returns RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N].
-    Raises ConvscopeError for steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer or
-    parameterization, or an objective that needs another batch size; SizeError when the size cannot reach
-    the objective's layers; Cancelled when `cancel()` returns True; GradientPathError when a layer the objective
-    reads does not depend on the image through autograd (a torch.no_grad() in the model's forward); DtypeError for
-    an op missing in a float16 / bfloat16 model's type.
+    Args:
+        subject: the model under study.
+        objective: what to maximize (techniques.objectives).
+        batch: the number of images N (default: the objective's batch, else `init`'s, else 1).
+        size: the side in pixels the network sees (no hidden upsampling; >= 8; default the model's input size).
+        param: an ImageParam, or the name of a space (`pixel` / `fft` / `laplacian`).
+        decorrelate: color decorrelation of a named space.
+        transforms: a Transforms or a preset name (`seed001`, `standard`, `none`); pad and jitter scale down for
+            images under 128 px.
+        steps: optimizer steps (>= 1).
+        lr: learning rate (> 0; default DEFAULT_LR of the space).
+        optimizer: `adam`, `sgd` or `adamw`.
+        seed: the per-item random streams.
+        redirect_relu_steps: the first steps use Lucid's redirected ReLU gradient (0: never).
+        init: [N, C, H, W] in [0, 1]: start from real images.
+        progress: `progress("steps", done, steps)` after every step (it may raise to stop the run).
+        preview: `preview(item name, image [C, H, W] in [0, 1])` for every item at `preview_due` steps.
+        cancel: stop when `cancel()` returns True.
+        fold_batchnorm: run the loop with eval-mode BatchNorms folded into their convs (convscope.core.fold: the
+            same function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are
+            always measured on the unmodified model.
+    Returns:
+        RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N] (objective
+        units).
+    Raises:
+        ConvscopeError: steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer, parameterization or
+            transforms preset, or an objective that needs another batch size.
+        SizeError: the size cannot reach the objective's layers.
+        Cancelled: `cancel()` returned True.
+        GradientPathError: a layer the objective reads does not depend on the image through autograd (a
+            torch.no_grad() in the model's forward).
+        DtypeError: an op missing in a float16 / bfloat16 model's type.
+    References:
+        Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill); Barsch & Eilertsen 2018, §3.2,
+        eq. 3.4-3.5 (gradient ascent on the input).
     """
     if steps < 1:
         raise ConvscopeError(f"steps must be at least 1, got {steps}")

@@ -1,11 +1,11 @@
-"""Class-selective units (seed 004 §3, Fig. 4 and 5): which units respond specifically to images of one class.
+"""Class-selective units: which units respond specifically to images of one class.
 
 For a unit u with activation a_u(x) (the channel's mean over space, as feature visualization maximizes), over a
 labelled dataset:
 
     class mean   m_u(c) = mean of a_u(x) over the images x of class c
     overall mean m_u    = mean of a_u(x) over all images
-    u is specific to c  when m_u(c) - m_u > threshold * |m_u|      (seed 004: "exceeds average value on more
+    u is specific to c  when m_u(c) - m_u > threshold * |m_u|      (the paper: "exceeds average value on more
                                                                     than 40%", threshold = 0.4)
 
 A unit specific to exactly one class is `unimodal`, to exactly two `bimodal`, to none or three and more
@@ -14,6 +14,10 @@ A unit specific to exactly one class is `unimodal`, to exactly two `bimodal`, to
 The paper's units are sigmoid outputs in [0, 1]. A unit that also takes negative values (logits, layers before
 their ReLU) is first shifted by its lowest value over the dataset, a_u <- a_u - min_x a_u(x), so the 40% is
 measured from the unit's floor rather than from an arbitrary zero; non-negative units are left as they are.
+
+References:
+    "Visualisation of maximising images for deep neural networks" (seed 004; the source gives no authors or
+    date), §3 ("Neurons with specific activations"), Fig. 4 and 5.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ KIND_COLORS = {
 
 @dataclass
 class LayerSelectivity:
+    """The statistics of one layer's C units over K classes: `class_means` [K, C] float64 m_u(c),
+    `overall_mean` [C] m_u, `peak` [C] (largest activation at any position of any image), `floor` [C]
+    (min(0, lowest a_u(x) over the images), subtracted before the 40% rule), all in activation units, and the
+    `threshold` of the rule."""
+
     layer: str
     class_means: torch.Tensor  # [K, C] float64: m_u(c)
     overall_mean: torch.Tensor  # [C]: m_u
@@ -49,11 +58,13 @@ class LayerSelectivity:
     threshold: float
 
     def specific(self) -> torch.Tensor:
-        """[K, C] bool: unit u is specific to class c (the 40% rule, on activations shifted by the floor)."""
+        """[K, C] bool: unit u is specific to class c (the 40% rule, on activations shifted by
+        the floor)."""
         overall = self.overall_mean - self.floor
         return self.class_means - self.floor - overall > self.threshold * overall.abs()
 
     def kinds(self) -> list[str]:
+        """The kind of each unit: `unimodal`, `bimodal`, `non-specific` or `dead` (peak <= 0)."""
         counts = self.specific().sum(dim=0).tolist()
         dead = (self.peak <= 0).tolist()
         return [
@@ -62,18 +73,24 @@ class LayerSelectivity:
         ]
 
     def fractions(self) -> dict[str, float]:
+        """{kind: fraction of the layer's units in [0, 1]} for every kind in KINDS."""
         kinds = self.kinds()
         return {kind: kinds.count(kind) / len(kinds) for kind in KINDS}
 
 
 @dataclass
 class Selectivity:
+    """The result of `selectivity`: the `classes` with at least one readable image, one LayerSelectivity per
+    layer, the number of `images` read and the `class_counts`."""
+
     classes: list[str]
     layers: list[LayerSelectivity]
     images: int
     class_counts: list[int]
 
     def to_dict(self) -> dict:
+        """{"units": [{"layer", "index", "kind", "classes", "overall_mean", "class_means"}],
+        "fractions": {layer: {kind: fraction}}, "classes", "class_counts", "images", "threshold"}."""
         units = []
         for entry in self.layers:
             specific = entry.specific()
@@ -109,7 +126,24 @@ def selectivity(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> Selectivity:
-    """Class means, overall means and peaks of every channel of `layers`, in one streaming pass."""
+    """Class means, overall means and peaks of every channel of `layers`, in one streaming pass.
+
+    Args:
+        subject: the model under study.
+        dataset: a dataset with classes (one sub-folder per class).
+        layers: layers with [C, H, W] or [C] output.
+        threshold: the rule's fraction (>= 0; the paper's 0.4).
+        batch_size: images per forward.
+        progress: `progress("images", done, total)` after each batch.
+    Returns:
+        Selectivity (classes without a readable image are left out).
+    Raises:
+        ConvscopeError: a dataset without classes or readable images, a negative threshold, or a layer without
+            [C, H, W] or [C] output.
+        UnknownLayerError: an unknown layer.
+    References:
+        "Visualisation of maximising images for deep neural networks", §3 (the 40% rule).
+    """
     if not dataset.classes:
         raise ConvscopeError(
             f"selectivity needs a dataset with classes (one sub-folder per class); {dataset.name} has none"
@@ -150,8 +184,9 @@ def selectivity(
 
 # --- plots (plain PIL: the project has no plotting dependency) --------------------------------------------
 def profile_plot(entry: LayerSelectivity, classes: list[str], per_kind: int = 4, size=(640, 360)) -> Image.Image:
-    """Seed 004 Fig. 4: class profiles m_u(c) / m_u of a few unimodal (blue), bimodal (green) and non-specific
-    (red) units, with the 1 + threshold line (grey)."""
+    """Class profiles m_u(c) / m_u (on floor-shifted activations) of the most selective `per_kind` unimodal
+    (blue), bimodal (green) and non-specific (red) units, with the 1 + threshold line (grey), as an RGB PIL image of
+    `size` (width, height) pixels (the paper's Fig. 4)."""
     kinds = entry.kinds()
     all_ratios = (entry.class_means - entry.floor) / (entry.overall_mean - entry.floor).abs().clamp_min(1e-12)
     peak = all_ratios.amax(dim=0).tolist()
@@ -173,7 +208,8 @@ def profile_plot(entry: LayerSelectivity, classes: list[str], per_kind: int = 4,
 
 
 def fractions_plot(result: Selectivity, size=(640, 360)) -> Image.Image:
-    """Seed 004 Fig. 5: the fraction of unimodal and bimodal units (and of the other kinds) per layer."""
+    """The fraction of units of each kind per layer, as a bar chart: an RGB PIL image of `size` (width,
+    height) pixels (the paper's Fig. 5)."""
     layers = [entry.layer for entry in result.layers]
     image, draw, to_xy = _axes(size, len(layers), 0.0, 1.0, layers, "fraction of units per kind")
     slot = (to_xy(1, 0)[0] - to_xy(0, 0)[0]) if len(layers) > 1 else (size[0] - 80)

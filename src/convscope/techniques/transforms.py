@@ -1,12 +1,17 @@
 """Random differentiable transforms, batched: every image of a batch draws its own values (from its own random
 generator when given one per image, as render does: then an image's transforms never depend on its batch mates).
 
-The image (H x W) is placed on a gray canvas `pad` pixels larger on every side (seed 001 §3.2.2: the margin
-keeps edge artifacts out); each image then gets its own random scale, rotation and shift (jitter), and the
+The image (H x W) is placed on a gray canvas `pad` pixels larger on every side (Barsch & Eilertsen §3.2.2: the
+margin keeps edge artifacts out); each image then gets its own random scale, rotation and shift (jitter), and the
 whole canvas is resampled back to H x W in one bilinear warp: the network sees exactly the size asked for, with
 the gray frame always in view, as Lucid's padding gives it. The canvas is never built: sampling (x - gray)
 with zero padding and adding gray back is the same thing. With every value at zero the transform is the
 identity.
+
+References:
+    Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill), "Transformation robustness".
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
+    (MSc thesis, NTNU; seed 001), §3.2.2 (jitter, scaling, rotation, padding), Table 3.1 (defaults).
 """
 
 from __future__ import annotations
@@ -23,8 +28,20 @@ from ..core.errors import ConvscopeError
 
 @dataclass(frozen=True)
 class Transforms:
-    """pad: gray border (pixels); jitter: max shift (pixels); rotate: max angle (degrees); scale: max relative
-    zoom (0.1 = 0.9x..1.1x). Values are drawn uniformly per image."""
+    """Random pad / jitter / rotate / scale, drawn uniformly per image; call it on [N, C, H, W] images.
+
+    Args:
+        pad: gray border, pixels (>= 0).
+        jitter: max shift, pixels (>= 0).
+        rotate: max angle, degrees (>= 0).
+        scale: max relative zoom in [0, 1) (0.1 = 0.9x..1.1x).
+        pad_value: the border's gray level in [0, 1].
+    Raises:
+        ConvscopeError: a value out of range.
+    References:
+        Barsch & Eilertsen 2018, §3.2.2 and Table 3.1 (the `seed001` preset); Olah et al. 2017 (the `standard`
+        preset follows Lucid's standard_transforms).
+    """
 
     pad: int = 12
     jitter: int = 8
@@ -37,8 +54,11 @@ class Transforms:
             raise ConvscopeError(f"invalid transforms {self}: pad, jitter, rotate >= 0 and 0 <= scale < 1")
 
     def for_size(self, size: int, reference: int = 128) -> "Transforms":
-        """Pad and jitter are pixel counts tuned for 128-px images (seed 001 Table 3.1); smaller images get
-        proportionally smaller ones (a jitter of 8 would be a quarter of a 32-px image)."""
+        """These transforms for images of side `size` pixels.
+
+        Pad and jitter are pixel counts tuned for 128-px images (Barsch & Eilertsen Table 3.1); images smaller than
+        `reference` get proportionally smaller ones (a jitter of 8 would be a quarter of a 32-px image).
+        """
         if size >= reference:
             return self
         factor = size / reference
@@ -46,6 +66,8 @@ class Transforms:
 
     @property
     def is_identity(self) -> bool:
+        """True when every value (pad, jitter, rotate, scale) is zero: calling it returns the images
+        unchanged and draws nothing."""
         return self.pad == 0 and self.jitter == 0 and self.rotate == 0 and self.scale == 0
 
     def __call__(
@@ -93,9 +115,9 @@ def _uniform_draws(n: int, generator: torch.Generator | Sequence[torch.Generator
 
 
 def sample_bilinear(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """grid_sample (bilinear, zeros outside). PyTorch's CPU kernel parallelizes over the batch only, so a single
-    image is sampled as k bands of output rows, one per thread (the same values; ~1.7x faster forward + backward
-    at 224 px on 2 threads)."""
+    """`F.grid_sample` (bilinear, zeros outside, align_corners False) of images [N, C, H, W] at `grid`
+    [N, H, W, 2]. PyTorch's CPU kernel parallelizes over the batch only, so a single image is sampled as k bands of
+    output rows, one per thread (the same values; ~1.7x faster forward + backward at 224 px on 2 threads)."""
     n, channels, height, width = images.shape
     bands = min(torch.get_num_threads(), 8)
     if n > 1 or bands < 2 or height % bands or images.device.type != "cpu":
@@ -111,13 +133,19 @@ def sample_bilinear(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 
 
 PRESETS = {
-    "seed001": Transforms(pad=12, jitter=8, rotate=5.0, scale=0.1),  # seed 001 Table 3.1 (the default)
+    "seed001": Transforms(pad=12, jitter=8, rotate=5.0, scale=0.1),  # Barsch & Eilertsen 2018 Table 3.1 (the default)
     "standard": Transforms(pad=12, jitter=12, rotate=10.0, scale=0.1),  # Lucid's standard_transforms, one warp
     "none": Transforms(pad=0, jitter=0, rotate=0.0, scale=0.0),
 }
 
 
 def preset(name: str) -> Transforms:
+    """The Transforms of a preset: `seed001` (Barsch & Eilertsen Table 3.1, the default), `standard` (Lucid's
+    standard_transforms in one warp) or `none`.
+
+    Raises:
+        ConvscopeError: an unknown name.
+    """
     if name not in PRESETS:
         raise ConvscopeError(f"unknown transforms preset `{name}`: use {', '.join(PRESETS)}")
     return PRESETS[name]

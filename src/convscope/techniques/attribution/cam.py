@@ -1,5 +1,10 @@
 """Grad-CAM (Selvaraju et al. 2017) on any layer with a spatial output:
-alpha_c = mean_{h,w} dF_k / dA_c[h,w],  CAM = ReLU(sum_c alpha_c A_c), upsampled (bilinear) to the input size."""
+alpha_c = mean_{h,w} dF_k / dA_c[h,w],  CAM = ReLU(sum_c alpha_c A_c), upsampled (bilinear) to the input size.
+
+References:
+    Selvaraju, Cogswell, Das, Vedantam, Parikh & Batra 2017, "Grad-CAM: Visual explanations from deep networks
+    via gradient-based localization" (ICCV), eq. 1 (channel weights) and eq. 2 (the map).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,12 @@ from .lrp import Attribution, LayerRecorder, target_classes
 
 
 def last_spatial_layer(subject: Subject) -> str:
-    """The last module (in execution order, running once) whose output is a [C, H, W] map larger than 1 x 1."""
+    """Grad-CAM's default layer: the last module (in execution order, running once) whose output is a
+    readable [C, H, W] map larger than 1 x 1.
+
+    Raises:
+        ConvscopeError: the model has no such layer.
+    """
     spatial = [
         n.name
         for n in subject.graph.in_execution_order()
@@ -33,12 +43,29 @@ def last_spatial_layer(subject: Subject) -> str:
 def grad_cam(
     subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None = None, layer: str | None = None
 ) -> Attribution:
-    """Grad-CAM (Selvaraju et al. 2017, eq. 1-2) of `target` (default: the predicted class) for [N, C, H, W]
-    images in [0, 1]: `input` is the [N, 1, H, W] map (>= 0, logit units x activation units), `layers[layer]` the
-    per-channel contributions alpha_c A_c [N, C, h, w]. `layer`'s own output is used even when a later in-place op
-    rewrites it (`LayerTap`). Maps are float32 for a float16 / bfloat16 model. Raises ConvscopeError for a layer
-    without a [C, h, w] output or one the target's output does not depend on, GradientPathError when the output or
-    the layer does not depend on the input through autograd (a torch.no_grad() in the forward)."""
+    """Grad-CAM of `target` for a batch of images.
+
+    `layer`'s own output is used even when a later in-place op rewrites it (`LayerTap`).
+
+    Args:
+        subject: the model under study.
+        images: [N, C, H, W] in [0, 1].
+        target: class index for all images, one per image, or None for each image's predicted class.
+        layer: a layer with a [C, h, w] output (default `last_spatial_layer`).
+    Returns:
+        Attribution `gradcam`: `input` [N, 1, H, W] >= 0 (logit units x activation units), `layers[layer]` the
+        per-channel contributions alpha_c A_c [N, C, h, w], `output` the target logits [N], `target` [N];
+        float32 for a float16 / bfloat16 model; `signed` False.
+    Raises:
+        ConvscopeError: a layer without a [C, h, w] output, one the target's output does not depend on, an output
+            that is not [N, classes] scores, or a target out of range.
+        UnknownLayerError: an unknown or unreadable layer.
+        GradientPathError: the output or the layer does not depend on the input through autograd (a torch.no_grad()
+            in the forward).
+        DtypeError: an op missing in the model's float16 / bfloat16 type.
+    References:
+        Selvaraju et al. 2017, "Grad-CAM", eq. 1-2.
+    """
     with explained_errors(subject, "gradcam"):
         return _grad_cam(subject, images, target, layer)
 

@@ -29,8 +29,17 @@ _CHECKED: dict[int, tuple] = {}  # id(plan) -> (weakref to the plan, its check_f
 
 
 def folding(subject: Subject, check: bool = True) -> tuple[FoldPlan, float | None]:
-    """`fold.planned(subject)` (cached while the weights are unchanged: the same plan object) and, with `check`,
-    its `check_folding` deviation, computed once per plan: (plan, deviation or None)."""
+    """The folding plan of the subject's BatchNorms and its check, for the LRP engine.
+
+    Args:
+        subject: the model under study.
+        check: run `check_folding` (once per plan: cached while the weights are unchanged).
+    Returns:
+        (`fold.planned(subject)`, the same plan object while the weights are unchanged; its `check_folding`
+        relative deviation, or None without `check`).
+    Raises:
+        ConvscopeError: as `check_folding`.
+    """
     plan = planned(subject)
     if not check:
         return plan, None
@@ -40,14 +49,24 @@ def folding(subject: Subject, check: bool = True) -> tuple[FoldPlan, float | Non
 
 
 def check_folding(subject: Subject, plan: FoldPlan, images: torch.Tensor | None = None) -> float:
-    """Run the model with the folded parameters; refuse (naming the layer) unless each folded layer's output and
-    the logits match the original ones to 1e-5 (relative to max(1, largest value)). Both runs evaluate every op
-    in float64 with W', b' in float64, so the check measures the folding itself, not float32 noise (the float32
-    rounding of W', b' that LRP then uses is an error of the same size as float32 evaluation).
+    """Run the model with the folded parameters and refuse (naming the layer) unless each folded layer's
+    output and the logits match the original ones to FOLD_TOLERANCE = 1e-5 (relative to max(1, largest value)).
 
-    Without `images`: one random image at the input size capped to 64 pixels a side (the model's own size when it
-    needs it); the folding algebra does not depend on the size, and float64 depthwise convolutions are slow.
-    Returns the relative deviation max |folded - original| / max(1, max |original|).
+    Both runs evaluate every op in float64 with W', b' in float64, so the check measures the folding itself, not
+    float32 noise (the float32 rounding of W', b' that LRP then uses is an error of the same size as float32
+    evaluation).
+
+    Args:
+        subject: the model under study.
+        plan: the FoldPlan to check.
+        images: [N, C, H, W] in [0, 1]; by default one random image at the input size capped to 64 pixels a side
+            (the model's own size when it needs it): the algebra does not depend on the size, and float64 depthwise
+            convolutions are slow.
+    Returns:
+        The relative deviation max |folded - original| / max(1, max |original|) of the logits (0.0 when nothing is
+        folded).
+    Raises:
+        ConvscopeError: a fold (or the logits) deviates by more than FOLD_TOLERANCE.
     """
     if not plan.folded_bns:
         return 0.0

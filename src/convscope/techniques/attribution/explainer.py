@@ -1,6 +1,14 @@
-"""The LRP explainer (Montavon et al. 2017 / 2019; seed 001 §2.5.5): BatchNorm folding planned and checked once per
-state of the weights, then one forward with the relevance rules of `lrp.RelevanceMode` and one modified backward per
-batch, giving relevance at the input and at every requested layer."""
+"""The LRP explainer: BatchNorm folding planned and checked once per state of the weights, then one forward
+with the relevance rules of `lrp.RelevanceMode` and one modified backward per batch, giving relevance at the input
+and at every requested layer.
+
+References:
+    Bach et al. 2015, "On pixel-wise explanations for non-linear classifier decisions by layer-wise relevance
+    propagation"; Montavon et al. 2017, "Explaining nonlinear classification decisions with deep Taylor
+    decomposition"; Montavon et al. 2019, "Layer-wise relevance propagation: an overview" (the rules: `lrp`).
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks" (MSc
+    thesis, NTNU; seed 001), §2.5.6 and §3.4 (Deep Taylor heatmaps per layer).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,18 @@ class LRP:
     """An LRP explainer for one Subject: BatchNorm folding planned and checked once, then `explain` per batch.
 
     The model is never modified: folded parameters are substituted at run time and every hook is removed.
+
+    Args:
+        subject: the model under study (not TorchScript).
+        composite: a Composite or a name in `lrp.COMPOSITES` (default `dtd`: z^B at the input, z+ elsewhere).
+        maxpool: `wta` (winner-take-all) or `avg` (the average-pool rule of Barsch & Eilertsen §3.4.1).
+        ignore_bias: drop the biases from every denominator (see `lrp`).
+        check: check the BatchNorm folding (`canonizers.check_folding`).
+    Raises:
+        ConvscopeError: a TorchScript model, an unknown maxpool or composite, or a folding that fails its check.
+    References:
+        Montavon et al. 2017 (Deep Taylor decomposition: z+, z^B); Bach et al. 2015 (epsilon, alpha-beta);
+        Montavon et al. 2019 (composites).
     """
 
     def __init__(
@@ -71,11 +91,24 @@ class LRP:
     ) -> Attribution:
         """One forward, one modified backward: relevance at the input and at every requested layer.
 
-        `images` [N, C, H, W] in [0, 1]. Returns an Attribution: `input` [N, C, H, W] relevance at the model's
-        input, `layers[name]` layer-shaped relevance (float32 for a float16 / bfloat16 model). Raises
-        ConvscopeError for a layer or op LRP has no rule for and for unstable results, GradientPathError when the
-        model's output does not depend on the input through autograd, DtypeError for an op missing in the model's
-        float16 / bfloat16 type (a relevance that type cannot hold is refused by the stability check, naming it)."""
+        Args:
+            images: [N, C, H, W] in [0, 1].
+            target: class index for all images, one per image, or None for each image's predicted class.
+            layers: `all` (every module that runs once and returns one tensor), names (a list or a comma-separated
+                string), or None / empty for the input only.
+        Returns:
+            Attribution `lrp:<composite>`: `input` [N, C, H, W] relevance at the model's (normalized) input,
+            `layers[name]` layer-shaped relevance (`logits`: the target's logit at its class), `output` [N] the target
+            logits; relevance is in logit units (it sums to about the logit, less what biases absorb); float32 for a
+            float16 / bfloat16 model.
+        Raises:
+            ConvscopeError: a layer or op LRP has no rule for, an output that is not [N, classes], a target out of
+                range, and unstable results (non-finite, or more than MAX_AMPLIFICATION = 1e6 times the logit: a
+                relevance float32 or the model's type cannot hold).
+            UnknownLayerError: an unknown or unreadable layer.
+            GradientPathError: the model's output does not depend on the input through autograd.
+            DtypeError: an op missing in the model's float16 / bfloat16 type.
+        """
         with explained_errors(self.subject, f"LRP ({self.composite.name})"):
             return self._explain(images, target, layers)
 
@@ -231,5 +264,12 @@ def lrp(
     maxpool: str = "wta",
     ignore_bias: bool = False,
 ) -> Attribution:
-    """LRP relevance of `target` (default: the predicted class) for a batch of [0, 1] images."""
+    """LRP relevance of `target` (default: each image's predicted class) for a batch of [0, 1] images:
+    `LRP(subject, composite, maxpool=..., ignore_bias=...).explain(images, target, layers)` (see there for shapes,
+    units and errors).
+
+    References:
+        Bach et al. 2015; Montavon et al. 2017, "Explaining nonlinear classification decisions with deep Taylor
+        decomposition"; Montavon et al. 2019.
+    """
     return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)

@@ -7,6 +7,15 @@ ReLU6, SiLU, Hardswish, GELU, LeakyReLU ...; module or functional), not only nn.
   deconvnet:        g_in = max(g_out, 0)              (the forward's mask / slope is dropped)
 Max-pool keeps its switches (its true gradient); gates (sigmoid) and everything else keep the true gradient.
 The per-layer result of these methods is gradient x activation at the layer.
+
+References:
+    Simonyan, Vedaldi & Zisserman 2014, "Deep inside convolutional networks: Visualising image classification
+    models and saliency maps" (ICLR workshop), §3.1 (class saliency).
+    Springenberg, Dosovitskiy, Brox & Riedmiller 2015, "Striving for simplicity: The all convolutional net" (ICLR
+    workshop), guided backpropagation (their Fig. 1).
+    Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks" (ECCV), §2.1 (deconvnet).
+    Sundararajan, Taly & Yan 2017, "Axiomatic attribution for deep networks" (ICML), eq. (1) and its Riemann-sum
+    approximation eq. (3).
 """
 
 from __future__ import annotations
@@ -49,7 +58,16 @@ class _Rectified(torch.autograd.Function):
 
 
 class RectifiedBackward(TorchFunctionMode):
-    """Forward unchanged; the backward of every elementwise activation rewritten (see the module docstring)."""
+    """TorchFunctionMode: the forward unchanged, the backward of every elementwise activation rewritten
+    to guided backprop (`deconvnet` False) or deconvnet (True) (module docstring).
+
+    Args:
+        deconvnet: True for the deconvnet rule g_in = max(g_out, 0), False for guided backprop.
+        inputs: the model input (in-place ops on it, and on the copy `Subject.model_output` makes, are written back).
+    Raises:
+        ConvscopeError: (during the forward) the model goes on using a tensor an in-place activation was meant to
+            overwrite (`lrp.InPlaceGuard`).
+    """
 
     def __init__(self, deconvnet: bool, inputs: Sequence[torch.Tensor] = ()):
         super().__init__()
@@ -95,11 +113,28 @@ def gradient_attribution(
 ) -> Attribution:
     """The (rewritten) gradient of the target logit wrt the input, and gradient x activation at `layers`.
 
-    `images` [N, C, H, W] in [0, 1]; `method` saliency, guided-backprop or deconvnet. Returns an Attribution whose
-    `input` is the gradient wrt the model's (normalized) input [N, C, H, W] and whose `layers[name]` is gradient x
-    activation there (float32 for a float16 / bfloat16 model). Raises ConvscopeError for an unknown method, a
-    rewritten backward on TorchScript, GradientPathError when the model's output does not depend on the input
-    through autograd (a torch.no_grad() in its forward), DtypeError for an op missing in the model's type."""
+    Args:
+        subject: the model under study.
+        images: [N, C, H, W] in [0, 1].
+        target: class index for all images, one per image, or None for each image's predicted class.
+        method: `saliency` (plain gradient), `guided-backprop` or `deconvnet`.
+        layers: `all`, names, or None for the input only.
+    Returns:
+        Attribution: `input` the gradient of the target logit wrt the model's (normalized) input [N, C, H, W] (logit
+        units per input unit), `layers[name]` gradient x activation there (logit units), `output` [N] the target
+        logits; float32 for a float16 / bfloat16 model; `signed` True; `info["reduce"]` "max-abs" (the heatmap
+        takes max |.| over channels, as Simonyan et al. do).
+    Raises:
+        ConvscopeError: an unknown method, a rewritten backward on TorchScript, an output that is not [N, classes], a
+            target out of range.
+        UnknownLayerError: an unknown or unreadable layer.
+        GradientPathError: the model's output (or a layer) does not depend on the input through autograd (a
+            torch.no_grad() in its forward).
+        DtypeError: an op missing in the model's float16 / bfloat16 type.
+    References:
+        Simonyan et al. 2014, §3.1 (saliency); Springenberg et al. 2015 (guided backprop); Zeiler & Fergus 2014,
+        §2.1 (deconvnet).
+    """
     with explained_errors(subject, method):
         return _gradient_attribution(subject, images, target, method, layers)
 
@@ -152,12 +187,31 @@ def integrated_gradients(
     chunk: int = 16,
     progress: Progress | None = None,
 ) -> Attribution:
-    """IG_i = (x_i - x'_i) * mean_k dF/dx_i (x' + (k + 1/2)/m (x - x')), k = 0..m-1 (midpoint Riemann sum), with x'
-    the image of constant value `baseline` in [0, 1] (default black). Completeness: sum IG ~ F(x) - F(x').
-    (Sundararajan et al. 2017, eq. (3) approximated as in their §4.) `progress("steps", done, N x steps)` after
-    each chunk of path points (it may raise to stop). Returns the attribution [N, C, H, W] at the model's
-    (normalized) input, float32 at least. Raises GradientPathError when the model's output does not depend on the
-    input through autograd, DtypeError for an op missing in the model's float16 / bfloat16 type."""
+    """Integrated gradients of the target logit wrt the model's (normalized) input.
+
+    IG_i = (x_i - x'_i) * mean_k dF/dx_i (x' + (k + 1/2)/m (x - x')), k = 0..m-1 (midpoint Riemann sum, m = `steps`),
+    with x' the image of constant value `baseline` (both normalized). Completeness: sum IG ~ F(x) - F(x').
+
+    Args:
+        subject: the model under study.
+        images: [N, C, H, W] in [0, 1].
+        target: class index for all images, one per image, or None for each image's predicted class.
+        steps: m, path points (>= 1).
+        baseline: the baseline's pixel value in [0, 1] (default 0, black).
+        chunk: path points per forward.
+        progress: `progress("steps", done, N x steps)` after each chunk of path points (it may raise to stop).
+    Returns:
+        Attribution `integrated-gradients`: `input` [N, C, H, W] in logit units (float32 at least), `output` [N] the
+        target logits, `info["output_minus_baseline"]` F(x) - F(x') per image (to compare with sum IG); no layers.
+    Raises:
+        ConvscopeError: steps < 1, a baseline outside [0, 1], an output that is not [N, classes], a target out of
+            range.
+        GradientPathError: the model's output does not depend on the input through autograd.
+        DtypeError: an op missing in the model's float16 / bfloat16 type.
+    References:
+        Sundararajan, Taly & Yan 2017, "Axiomatic attribution for deep networks", eq. (1), approximated by eq. (3)
+        (here with midpoints).
+    """
     with explained_errors(subject, "integrated-gradients"):
         return _integrated_gradients(subject, images, target, steps, baseline, chunk, progress)
 

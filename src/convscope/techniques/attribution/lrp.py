@@ -15,14 +15,15 @@ relevance rule for them:
   that conserves a + b, and a channel split for cat;
 - multiplicative gates (squeeze-excitation): the sigmoid / hard-sigmoid output is a constant (stop_grad), so the
   product passes all relevance to the gated signal and none to the gate branch;
-- max-pool: winner-take-all (its true gradient) or, with maxpool="avg", the average-pool rule (seed 001 §3.4.1);
+- max-pool: winner-take-all (its true gradient) or, with maxpool="avg", the average-pool rule (Barsch &
+  Eilertsen §3.4.1, Algorithm 5);
 - BatchNorm after a conv / linear is folded into it first (canonizers.py).
 
 Each rewritten op is a custom autograd Function whose forward is the op itself and whose backward computes the
 rule from the saved input (`RuleBackward`, `PassThrough`): no extra tensors or elementwise passes in the forward;
 the relevance y g an op computes in its backward is kept for the layers asked for (no second multiply).
 
-Rules (seed 001 §2.5.5, eq. 2.12-2.13; Montavon et al. 2017 / 2019):
+Rules (Barsch & Eilertsen §2.5.6, eq. 2.12-2.13; Bach et al. 2015; Montavon et al. 2017 / 2019):
   epsilon:   R_i = sum_j x_i w_ij / (z_j + eps sign z_j) R_j,   z_j = sum_i x_i w_ij + b_j
   zplus:     R_i = sum_j (x_i^+ w_ij^+ + x_i^- w_ij^-) / z_j^+ R_j,   z_j^+ = sum_i (...) + b_j^+   (= alpha1beta0;
              on ReLU inputs x >= 0 this is eq. 2.12, Algorithms 1 and 4)
@@ -36,6 +37,18 @@ contribute nothing positive, active through its bias alone) the relevance stops 
 shows that leak (EfficientNet-Lite0 on a photo: ~5% of the logit reaches the input under DTD). With the epsilon
 rule the bias-free z' = W x crosses 0 while the neuron's output (its bias) does not, so R / z' can grow without
 bound layer after layer; `explain` refuses any result that float32 cannot hold (`MAX_AMPLIFICATION`).
+
+References:
+    Bach, Binder, Montavon, Klauschen, Müller & Samek 2015, "On pixel-wise explanations for non-linear classifier
+    decisions by layer-wise relevance propagation" (PLoS ONE): LRP, the epsilon and alpha-beta rules.
+    Montavon, Lapuschkin, Binder, Samek & Müller 2017, "Explaining nonlinear classification decisions with deep
+    Taylor decomposition" (Pattern Recognition): the z+, z^B and w^2 rules.
+    Montavon, Binder, Lapuschkin, Samek & Müller 2019, "Layer-wise relevance propagation: an overview" (Explainable
+    AI, LNCS 11700): composites of rules per layer type.
+    Lapuschkin et al. 2019, "Unmasking Clever Hans predictors and assessing what machines really learn" (Nature
+    Communications): the flat rule.
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks" (MSc
+    thesis, NTNU; seed 001): §2.5.6 eq. 2.12-2.13 and Algorithms 1-2, §3.4.1 Algorithms 4-5.
 """
 
 from __future__ import annotations
@@ -62,7 +75,8 @@ MAX_AMPLIFICATION = 1e6
 
 # --- rules ------------------------------------------------------------------------------------------------------
 def stabilize(z: torch.Tensor, eps: float = EPSILON, non_negative: bool = False) -> torch.Tensor:
-    """z + eps * sign(z), with sign(0) = +1 (a new tensor)."""
+    """z + eps * sign(z) with sign(0) = +1, or z + eps when `non_negative` (a new tensor): the stabilizer of
+    every rule's denominator (EPSILON = 1e-6 by default)."""
     return z + eps if non_negative else z + torch.where(z >= 0, eps, -eps)
 
 
@@ -78,6 +92,8 @@ class WeightParts:
         self.cache: dict[tuple[int, int, str], torch.Tensor] = {}
 
     def get(self, t: torch.Tensor | None, sign: str) -> torch.Tensor | None:
+        """W^+ = max(W, 0) (`sign` "+") or W^- = min(W, 0) (`sign` "-") of a weight or bias, detached and cached
+        per tensor and version; None for None."""
         if t is None:
             return None
         key = (id(t), t._version, sign)
@@ -89,7 +105,15 @@ class WeightParts:
 
 @dataclass(frozen=True)
 class Rule:
-    """A relevance rule for a linear op: `name` in epsilon, zplus, alphabeta, zbox, flat, w2."""
+    """A relevance rule for a linear op (module docstring for the formulas).
+
+    Args:
+        name: `epsilon`, `zplus`, `alphabeta`, `zbox`, `flat` or `w2`.
+        epsilon: the stabilizer of the denominators.
+        alpha, beta: the alpha-beta weights (alpha - beta = 1; alphabeta only).
+    References:
+        Bach et al. 2015 (epsilon, alpha-beta); Montavon et al. 2017 (z+, z^B, w^2); Lapuschkin et al. 2019 (flat).
+    """
 
     name: str
     epsilon: float = EPSILON
@@ -98,6 +122,7 @@ class Rule:
 
     @property
     def input_only(self) -> bool:
+        """Whether the rule applies only at the input layer (zbox, flat, w2: they need the image itself)."""
         return self.name in ("zbox", "flat", "w2")
 
     def terms(
@@ -153,6 +178,7 @@ class RuleBackward(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, compute, terms, epsilon, *inputs):
+        """Return `compute()` (the layer's output y), saving y and the rule's inputs for the backward."""
         y = compute()
         ctx.terms, ctx.epsilon, ctx.keep = terms, epsilon, False
         ctx.save_for_backward(y, *inputs)
@@ -160,6 +186,8 @@ class RuleBackward(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """g_t = sum_k c_k J_k^T (g y / stabilize(z_k)) for each input t of the rule (None for the
+        non-tensor arguments)."""
         y, *inputs = ctx.saved_tensors
         wanted = [i for i, need in enumerate(ctx.needs_input_grad[3:]) if need]
         leaves = [t.detach().requires_grad_(i in wanted) for i, t in enumerate(inputs)]
@@ -183,6 +211,7 @@ class PassThrough(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, compute, x):
+        """Return `compute()` (the activation's output y), saving x and y."""
         y = compute()
         ctx.keep = False
         ctx.save_for_backward(x, y)
@@ -190,6 +219,7 @@ class PassThrough(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """g_x = g y / x (0 where x = 0), so that R_x = x g_x = R_y."""
         x, y = ctx.saved_tensors
         relevance = _kept(ctx, grad * y)
         return None, torch.where(x == 0, 0.0, relevance / x)
@@ -202,6 +232,7 @@ class SignMatchedSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        """z = a + b (broadcasting), saving a, b and z."""
         z = a + b
         ctx.keep = False
         ctx.save_for_backward(a, b, z)
@@ -209,6 +240,8 @@ class SignMatchedSum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """The gradients of a and b whose relevance a g_a, b g_b split R_z = z g between the operands
+        with the sign of z, in proportion to their size (summed back to each operand's shape)."""
         a, b, z = ctx.saved_tensors
         positive = z > 0
         a_in = torch.where(positive, a > 0, a < 0)
@@ -231,7 +264,13 @@ RULES = {
 
 @dataclass(frozen=True)
 class Composite:
-    """Which rule each kind of layer gets: the input layer(s), convolutions (and pooling / stand-alone BN), linear."""
+    """Which rule each kind of layer gets: the `input` layer(s), `conv` (convolutions, and pooling /
+    stand-alone BatchNorm: `_diagonal_rule`) and `linear` (dense layers), with a `name` and a `description`.
+
+    References:
+        Montavon et al. 2019, "Layer-wise relevance propagation: an overview" (rules per layer type); Kohlbrenner et
+        al. 2020, "Towards best practice in explaining neural network decisions with LRP" (epsilon-plus, -flat).
+    """
 
     name: str
     input: Rule
@@ -240,6 +279,7 @@ class Composite:
     description: str = ""
 
     def to_dict(self) -> dict:
+        """{"name", "input", "conv", "linear"}: the composite's name and its rules' names."""
         return {"name": self.name, "input": self.input.name, "conv": self.conv.name, "linear": self.linear.name}
 
 
@@ -291,6 +331,12 @@ COMPOSITES = {
 
 
 def get_composite(name: str | Composite) -> Composite:
+    """The Composite of a name in COMPOSITES (`dtd`, `epsilon-plus`, `epsilon-plus-flat`, `alpha2beta1`,
+    `alpha1beta0`, `epsilon`, `w2-plus`); a Composite is returned as it is.
+
+    Raises:
+        ConvscopeError: an unknown name.
+    """
     if isinstance(name, Composite):
         return name
     if name not in COMPOSITES:
@@ -432,8 +478,8 @@ RUN_OUT_OF_PLACE = {n for n in ACTIVATIONS if n.endswith("_")} | set(IN_PLACE)  
 
 
 def rewrites_in_place(name: str, args: tuple, kwargs: dict) -> bool:
-    """Whether a rewritten op is an in-place one (`relu_`, `+=`, `F.relu(x, inplace=True)`) that the rewrite runs
-    out of place: its result is a new tensor, and the tensor it should have overwritten keeps its old values."""
+    """Whether a rewritten op is an in-place one (`relu_`, `+=`, `F.relu(x, inplace=True)`) that the rewrite
+    runs out of place: its result is a new tensor, and the tensor it should have overwritten keeps its old values."""
     return name in RUN_OUT_OF_PLACE or (
         name in ACTIVATIONS and (kwargs.get("inplace") is True or any(a is True for a in args[1:]))
     )
@@ -451,10 +497,13 @@ class InPlaceGuard:
         self.stale: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive: ids stay unique)
 
     def note(self, name: str, args: tuple) -> None:
+        """Remember that the in-place op `name` was meant to overwrite `args[0]` (it was run out of place)."""
         if args and isinstance(args[0], torch.Tensor):
             self.stale[id(args[0])] = (args[0], name)
 
     def check(self, tensors: list[torch.Tensor], where: str) -> None:
+        """Raise ConvscopeError when any of `tensors` is one an in-place op was meant to overwrite
+        (`where` names the module in the message)."""
         if not self.stale:
             return
         for t in tensors:
@@ -485,7 +534,7 @@ def _out_of_place(func):
 
 
 def parameter_owners(subject: Subject) -> dict[int, str]:
-    """id(parameter or buffer) -> the name of the module that holds it."""
+    """{id(parameter or buffer): the name of the module that holds it directly}."""
     return {
         id(t): name
         for name, module in subject.model.named_modules()
@@ -501,11 +550,25 @@ def _arguments(args: tuple, kwargs: dict, names: Sequence[str]) -> dict:
 
 
 class RelevanceMode(TorchFunctionMode):
-    """Runs a Subject's forward with folded BatchNorm and (when `composite` is given) the LRP backward.
+    """TorchFunctionMode that runs a Subject's forward with folded BatchNorm and (when `composite` is given)
+    the LRP backward (module docstring).
 
-    `inputs` maps id(model input) to that input and the tensors the input-layer rules need (
-    `ones`; `above_low` = x - l and `below_high` = x - h for z^B), which follow the image through padding and
-    layout ops to the first conv / linear.
+    Args:
+        subject: the model under study.
+        plan: the FoldPlan whose (W', b') are substituted (an empty FoldPlan: no folding).
+        composite: the rules; None keeps the true backward (the folding check).
+        maxpool: `wta` (winner-take-all) or `avg` (the average-pool rule).
+        ignore_bias: drop the biases from every denominator.
+        inputs: {id(model input): (the input, views)}, the views being the tensors the input-layer rules need
+            (`ones`; `above_low` = x - l and `below_high` = x - h for z^B), which follow the image through padding
+            and layout ops to the first conv / linear.
+        fold_errors: when given, receives each fold's deviation from conv + BatchNorm on the same input.
+        precise: evaluate every op in float64 (for the folding check).
+        owners, parts: `parameter_owners` and WeightParts caches to reuse.
+    Raises:
+        ConvscopeError: an unknown maxpool; during the forward, an op LRP has no rule for, a product of two
+            input-dependent tensors, a BatchNorm in training mode, a discarded in-place result, or an input-layer rule
+            whose layer does not receive the image.
     """
 
     def __init__(
@@ -742,6 +805,7 @@ class RelevanceMode(TorchFunctionMode):
         return self._rule(self._diagonal_rule(), op, x, self.one(x), None, None, compute)
 
     def one(self, like: torch.Tensor) -> torch.Tensor:
+        """A cached scalar 1 of `like`'s dtype and device (the weight of a pooling op)."""
         key = (like.dtype, like.device)
         if key not in self.ones:
             self.ones[key] = torch.ones((), dtype=like.dtype, device=like.device)
@@ -782,7 +846,13 @@ class RelevanceMode(TorchFunctionMode):
 # --- running it -----------------------------------------------------------------------------------------------
 @dataclass
 class Attribution:
-    """Relevance (or another attribution) of a batch: at the model input and at the requested layers."""
+    """Relevance (or another attribution) of a batch: at the model input and at the requested layers.
+
+    Fields: `method`; `input` [N, C, H, W] at the network's (normalized) input size ([N, 1, H, W] for Grad-CAM and
+    occlusion); `layers` {name: [N, ...] layer-shaped relevance}; `output` [N] the target's output f_k(x) (logit
+    units); `target` [N] class indices; `info` (method details); `signed` (whether negative values are meaningful;
+    None: decided from the values). Maps and scores of a float16 / bfloat16 model are converted to float32.
+    """
 
     method: str
     input: torch.Tensor  # [N, C, H, W] at the network's input size
@@ -805,9 +875,17 @@ def _at_least_float32(t):
 
 
 def target_classes(logits: torch.Tensor, target: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
-    """The requested class per image, or the predicted one; checked against the number of classes.
+    """The class to explain per image: the requested one, or the predicted one.
 
-    Raises ConvscopeError when the model's output is not class scores [N, K] (a feature map, say)."""
+    Args:
+        logits: class scores [N, K].
+        target: one class for all images, one per image, or None (argmax of each row).
+    Returns:
+        Class indices [N] (int64).
+    Raises:
+        ConvscopeError: scores that are not [N, K], a number of targets other than 1 or N, or a class outside
+            0..K-1. Warns ConvscopeWarning when the scores look like softmax probabilities.
+    """
     if logits.dim() != 2:
         raise ConvscopeError(
             f"the model's output is shaped {list(logits.shape)}, not class scores [N, classes]: "
@@ -848,7 +926,8 @@ class LayerRecorder(LayerTap):
 
     @property
     def tensors(self) -> dict[str, torch.Tensor]:
-        """The kept outputs that are single tensors (a layer returning a tuple has no one relevance map)."""
+        """The kept outputs that are single tensors {name: tensor} (a layer returning a tuple has no one
+        relevance map)."""
         return {n: t for n, t in self.outputs.items() if isinstance(t, torch.Tensor)}
 
     def __enter__(self) -> "LayerRecorder":
@@ -872,7 +951,8 @@ class LayerRecorder(LayerTap):
 
 
 def default_layers(subject: Subject) -> list[str]:
-    """Every module that runs exactly once and returns one tensor, in execution order (containers included)."""
+    """Every module that runs exactly once and returns one readable tensor, in execution order (containers
+    included; `logits` left out): the layers `layers="all"` explains."""
     names = []
     for node in subject.graph.in_execution_order():
         if node.name == LOGITS or node.calls != 1:
@@ -883,6 +963,16 @@ def default_layers(subject: Subject) -> list[str]:
 
 
 def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list[str]:
+    """The layer names an attribution explains.
+
+    Args:
+        layers: None or `all` (`default_layers`), a comma-separated string, or a sequence of names.
+    Returns:
+        Resolved names (`logits` allowed).
+    Raises:
+        UnknownLayerError: an unknown layer, or one that does not run, returns several tensors or has a channel axis
+            convscope cannot follow.
+    """
     if layers is None or layers == "all":
         return default_layers(subject)
     if isinstance(layers, str):
@@ -895,7 +985,12 @@ def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list
 
 
 def input_bounds(subject: Subject, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """l and h of the z^B rule: pixel values 0 and 1 mapped through the model's normalization, shaped like x."""
+    """l and h of the z^B rule: the pixel values 0 and 1 mapped through the model's normalization (the
+    smaller as l), each expanded to the shape of `like` (the normalized input [N, C, H, W]).
+
+    References:
+        Montavon et al. 2017, the z^B rule; Barsch & Eilertsen 2018, eq. 2.13.
+    """
     low = subject.normalize(torch.zeros(1, subject.input.channels, 1, 1, device=like.device))
     high = subject.normalize(torch.ones(1, subject.input.channels, 1, 1, device=like.device))
     low, high = torch.minimum(low, high), torch.maximum(low, high)

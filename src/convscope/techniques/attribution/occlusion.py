@@ -1,9 +1,16 @@
-"""Occlusion (seed 004; Zeiler & Fergus 2014): slide a patch over the image and record how much the target's
-output drops. Map[h, w] = mean over the patches covering (h, w) of F_k(x) - F_k(x with the patch filled), the
-patch filled with zeros of the network's input (after normalization: the dataset mean colour for ImageNet models)
-or with the image's own per-channel mean; patches are evaluated in batches. With a stride larger than the patch,
-pixels that no patch covers get 0 (nothing was measured there; never 0 / 0) and `info["uncovered_fraction"]`
-says how many there are."""
+"""Occlusion (Zeiler & Fergus 2014): slide a patch over the image and record how much the target's output
+drops. Map[h, w] = mean over the patches covering (h, w) of F_k(x) - F_k(x with the patch filled), the patch filled
+with zeros of the network's input (after normalization: the dataset mean colour for ImageNet models) or with the
+image's own per-channel mean; patches are evaluated in batches. With a stride larger than the patch, pixels that
+no patch covers get 0 (nothing was measured there; never 0 / 0) and `info["uncovered_fraction"]` says how many
+there are.
+
+References:
+    Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks" (ECCV), §4.2 (occlusion
+    sensitivity).
+    "Visualisation of maximising images for deep neural networks" (seed 004), §1 (a square of zeros slid over
+    the image).
+"""
 
 from __future__ import annotations
 
@@ -28,10 +35,31 @@ def occlusion(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> Attribution:
-    """Occlusion map [N, 1, H, W] of `target` (default: the predicted class) for [N, C, H, W] images in [0, 1]: the
-    mean drop of the target's output over the patches covering each pixel (see the module docstring), float32 at
-    least. Needs no gradients (a model that runs its forward under torch.no_grad() works). Raises ConvscopeError
-    for a patch, stride or fill out of range, DtypeError for an op missing in a float16 / bfloat16 model's type."""
+    """Occlusion map of `target` for a batch of images: the mean drop of the target's output over the
+    patches covering each pixel (module docstring). Needs no gradients (a model that runs its forward under
+    torch.no_grad() works).
+
+    Args:
+        subject: the model under study.
+        images: [N, C, H, W] in [0, 1].
+        target: class index for all images, one per image, or None for each image's predicted class.
+        patch: patch side in pixels, 1..min(H, W) (default min(H, W) // 14, at least 1).
+        stride: step between patches in pixels, >= 1 (default patch // 2, at least 1); the last row and column of
+            patches always touch the border.
+        fill: `zero` (0 in the normalized input) or `mean` (the image's per-channel mean).
+        batch_size: occluded images per forward.
+        progress: `progress("patches", done, N x patches)` after each batch.
+    Returns:
+        Attribution `occlusion`: `input` [N, 1, H, W] in logit units (positive: occluding lowers the target), float32
+        at least; `output` [N] the target logits; `info` patch, stride, fill, patches, uncovered_fraction; no
+        layers; `signed` True.
+    Raises:
+        ConvscopeError: a patch, stride or fill out of range, an output that is not [N, classes], a target out of
+            range.
+        DtypeError: an op missing in a float16 / bfloat16 model's type.
+    References:
+        Zeiler & Fergus 2014, §4.2.
+    """
     with explained_errors(subject, "occlusion"):
         return _occlusion(subject, images, target, patch, stride, fill, batch_size, progress)
 

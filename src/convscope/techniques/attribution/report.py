@@ -1,5 +1,13 @@
-"""The attribution recipe: one image, one method; heatmaps for every layer, filter rankings, the conservation
-trace, optionally the input attribution as .npy; returns the JSON-ready dict of the `attribute` CLI contract."""
+"""The attribution entry point and its pictures: `attribute` runs one method on a batch; `heatmap_values`,
+`heatmap_image` and `trace_table` turn results into heatmaps and the conservation trace (the attribute recipe
+writes the files and the JSON).
+
+References:
+    Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks" (MSc
+    thesis, NTNU; seed 001), §3.4.2 and Algorithm 3 (heatmaps).
+    Simonyan, Vedaldi & Zisserman 2014, "Deep inside convolutional networks", §3.1 (max |gradient| over
+    channels).
+"""
 
 from __future__ import annotations
 
@@ -37,8 +45,30 @@ def attribute(
     fill: str = "zero",
     progress: Progress | None = None,
 ) -> Attribution:
-    """Run one attribution method on a batch of [0, 1] images (`layer`: Grad-CAM's layer). `progress` hears
-    integrated gradients' steps and occlusion's patches (the others are one backward pass)."""
+    """Run one attribution method on a batch of images.
+
+    Args:
+        subject: the model under study.
+        images: [N, C, H, W] in [0, 1].
+        method: one of METHODS: `dtd`, `lrp-epsilon` (composite epsilon-plus), `lrp-alphabeta` (alpha2beta1, or
+            alpha / alpha - 1), `saliency`, `guided-backprop`, `deconvnet`, `gradcam`, `integrated-gradients`,
+            `occlusion`.
+        target: class index for all images, one per image, or None for each image's predicted class.
+        layers: the layers of LRP and the gradient methods (`all`, names, None).
+        maxpool, ignore_bias: LRP options (`LRP`).
+        alpha: alpha of `lrp-alphabeta` (>= 1; beta = alpha - 1).
+        layer: Grad-CAM's layer.
+        steps: integrated gradients' path points.
+        patch, stride, fill: occlusion's options.
+        progress: hears integrated gradients' steps and occlusion's patches (the others are one backward pass).
+    Returns:
+        The method's Attribution (see `LRP.explain`, `gradient_attribution`, `grad_cam`, `integrated_gradients`,
+        `occlusion` for shapes and units).
+    Raises:
+        ConvscopeError: an unknown method, alpha < 1, or as the method.
+    References:
+        See the method's function.
+    """
     from .cam import grad_cam
     from .gradients import gradient_attribution, integrated_gradients
     from .lrp import COMPOSITES, Composite, Rule
@@ -65,15 +95,20 @@ def attribute(
 
 
 def heatmap_values(attribution: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
-    """[C, H, W] -> [H, W]: the sum over channels (relevance), or max |.| over channels (gradients, Simonyan)."""
+    """One heatmap per image: [C, H, W] -> [H, W] by the sum over channels (`reduce` "sum": relevance), or
+    max |.| over channels ("max-abs": gradients, Simonyan et al. 2014 §3.1); a vector [C] becomes [1, C]."""
     if attribution.dim() == 1:
         return attribution[None]
     return attribution.abs().amax(0) if reduce == "max-abs" else attribution.sum(0)
 
 
 def heatmap_image(values: torch.Tensor | np.ndarray, signed: bool) -> Image.Image:
-    """Seed 001 Algorithm 3 (A = R / max R, shown as 255 A) on the heat ramp; a signed map is divided by max |R|
-    and shown blue (negative) - white (0) - red (positive)."""
+    """A heatmap [H, W] as an RGB PIL image.
+
+    Unsigned: Algorithm 3 of Barsch & Eilertsen 2018 (A = R / max R, shown as 255 A; negative values 0) on the heat
+    ramp (`images.heat_colormap`). Signed: divided by max |R| and shown blue (negative) - white (0) - red
+    (positive). Non-finite values are shown as 0.
+    """
     array = np.asarray(values.detach().float().cpu() if isinstance(values, torch.Tensor) else values, np.float64)
     array = np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)  # a non-finite value is no evidence: shown as 0
     if array.ndim == 1:
@@ -88,6 +123,7 @@ def heatmap_image(values: torch.Tensor | np.ndarray, signed: bool) -> Image.Imag
 
 
 def is_signed(result: Attribution, values: torch.Tensor) -> bool:
+    """Whether a result's map is shown signed: its `signed` flag, else whether `values` hold any negative value."""
     return bool(result.signed) if result.signed is not None else bool((values < 0).any())
 
 
@@ -96,7 +132,8 @@ def _safe(name: str) -> str:
 
 
 def trace_table(summary: dict, limit: int | None = None) -> str:
-    """The conservation trace as text: relevance sum per layer vs the target's output."""
+    """The conservation trace as text: the target's output and input relevance, then per layer (the last
+    `limit` layers, or all) the relevance sum, its fraction of the output and the top filters."""
     rows = [
         f"target {summary['target']} ({summary['label']}): output {summary['output']:.4g}, "
         f"input relevance {summary['input_relevance_sum']:.4g}"
