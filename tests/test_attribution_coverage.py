@@ -11,7 +11,7 @@ import torch
 
 from convscope.core.zoo import wrap
 from convscope.techniques.attribution import METHODS, attribute
-from convscope.techniques.attribution.lrp import default_layers
+from convscope.techniques.attribution.layers import default_layers
 from test_attribution import bias_free, calibrate, torchvision_model
 
 SIZE = 64

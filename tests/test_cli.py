@@ -286,7 +286,7 @@ def test_device_option_is_checked_before_any_work(capsys, tmp_path, digit_png):
     """`--device cuda` on a machine without CUDA names the problem; `auto` falls back to the CPU."""
     import torch
 
-    from convscope.core.subject import resolve_device
+    from convscope.core.devices import resolve_device
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():  # the CI machines have no GPU; on a GPU machine `cuda` is valid

@@ -44,7 +44,9 @@ PAPERS = {
     "techniques/attribution/cam.py": ["grad_cam"],
     "techniques/attribution/explainer.py": ["LRP", "lrp"],
     "techniques/attribution/gradients.py": ["gradient_attribution", "integrated_gradients"],
-    "techniques/attribution/lrp.py": ["Rule", "Composite", "input_bounds"],
+    "techniques/attribution/composites.py": ["Composite"],
+    "techniques/attribution/mode.py": ["RelevanceMode"],
+    "techniques/attribution/rules.py": ["Rule", "input_bounds"],
     "techniques/attribution/occlusion.py": ["occlusion"],
     "techniques/attribution/ranking.py": ["rank_filters"],
     "techniques/attribution/relevant.py": ["relevant_filters", "relevant_objectives", "unit_relevance"],
@@ -166,7 +168,10 @@ def test_every_technique_module_is_considered():
         "techniques/predict.py",  # top-k softmax
         "techniques/attribution/__init__.py",
         "techniques/attribution/canonizers.py",  # BatchNorm folding (cited in core/fold.py)
+        "techniques/attribution/layers.py",  # layer selection and recording, shared by the methods
+        "techniques/attribution/ops.py",  # the op tables of the rewriting modes
         "techniques/attribution/report.py",  # dispatch and pictures of the methods above
+        "techniques/attribution/result.py",  # the Attribution result and its target classes
     }
     modules = {relative(p) for p in (PACKAGE / "techniques").rglob("*.py")}
     unlisted = sorted(modules - set(PAPERS) - NO_PAPER)

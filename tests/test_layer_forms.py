@@ -16,7 +16,7 @@ from convscope.cli.main import main
 from convscope.core.errors import ChannelError, ConvscopeError, UnknownLayerError
 from convscope.techniques.attribution import grad_cam, gradient_attribution
 from convscope.techniques.attribution.explainer import LRP
-from convscope.techniques.attribution.lrp import default_layers
+from convscope.techniques.attribution.layers import default_layers
 from convscope.techniques.dream import dream
 from convscope.techniques.render import render
 

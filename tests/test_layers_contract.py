@@ -155,3 +155,13 @@ def test_render_does_not_load_attribution():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_long_modules_say_why_at_their_top():
+    """No module over ~400 lines without the reason written in its first lines (issue 21)."""
+    silent = []
+    for path in modules():
+        lines = path.read_text().splitlines()
+        if len(lines) > 400 and not any("over 400 lines" in line.lower() for line in lines[:12]):
+            silent.append(f"{path.relative_to(PACKAGE)} ({len(lines)} lines)")
+    assert not silent, "modules over 400 lines without a reason at their top:\n" + "\n".join(silent)

@@ -10,7 +10,7 @@ from torch import nn
 
 import convscope
 from conftest import hooks_left
-from convscope.core.subject import LayerTap
+from convscope.core.tap import LayerTap
 
 #: plain forwards (None) and captures of different layers: early stops, several layers, containers, logits
 OPERATIONS = [
@@ -102,7 +102,7 @@ def test_a_tap_ignores_other_threads_forwards():
         assert tap.outputs == {} and other["out"].shape == (1, 2)
         with pytest.raises(Exception) as stopped:
             subject(x)  # the tap's own thread is stopped after layer 0
-        assert type(stopped.value).__name__ == "_StopForward" and set(tap.outputs) == {"0"}
+        assert type(stopped.value).__name__ == "StopForward" and set(tap.outputs) == {"0"}
     assert hooks_left(model) == 0
 
 

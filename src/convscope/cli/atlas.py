@@ -82,7 +82,7 @@ def cmd_atlas(args) -> dict | None:
 
         stored = spec_key(spec) in ResultStore(args.data_dir)  # the whole atlas is there: no backend to start
     if args.backend == "ray" and not args.print_spec and not stored:
-        from ..core.subject import resolve_device
+        from ..core.devices import resolve_device
         from ..execution.distributed import RayShards
 
         device = str(resolve_device(args.device))

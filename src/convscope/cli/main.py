@@ -1,5 +1,8 @@
 """The `convscope` command: one sub-command per task, `--json` for machine-readable output on stdout.
 
+Over 400 lines on purpose: the argparse wiring of the inspection and visualization commands with the
+shared options and the run loop; the other command families have their own modules beside it.
+
 Errors in the user's input print one line on stderr and exit with status 2 (1 for internal errors);
 `--debug` shows the traceback instead.
 """
@@ -310,7 +313,7 @@ def execute(args, spec, shards=None) -> dict | None:
     import shutil
 
     from .. import recipes
-    from ..core.subject import resolve_device
+    from ..core.devices import resolve_device
     from ..execution.store import ResultStore
 
     if getattr(args, "print_spec", False):

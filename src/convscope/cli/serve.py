@@ -73,7 +73,7 @@ def cmd_serve(args) -> None:
         if not Path(path).expanduser().is_dir():
             raise ConvscopeError(f"--dataset {name}={path}: not a folder")
     if args.device != "cpu":
-        from ..core.subject import resolve_device
+        from ..core.devices import resolve_device
 
         resolve_device(args.device)
     config = ServerConfig(

@@ -1,5 +1,8 @@
 """How a model's forward is run for an explanation, and the one-line errors when it cannot be explained.
 
+Over 400 lines on purpose: the three forms share one error mapping (`model_form_error`) and one
+context (`checkpointing_off` runs inside the forward that `require_gradient` diagnoses).
+
 Three forms real models take, handled here once for every technique (saliency, guided backprop, deconvnet,
 Grad-CAM, integrated gradients, LRP, feature visualization, DeepDream):
 

@@ -1,5 +1,8 @@
 """Datasets of images for data-driven views: folders (torchvision ImageFolder layout or plain) and `digits`.
 
+Over 400 lines on purpose: one concept, reading a folder of images safely (listing, decoding, skipped
+files, symbolic-link confinement, loops); its safety rules are kept together so they are read and checked together.
+
     open_dataset(spec, input, fit="squash") -> ImageDataset
 
 A folder whose top level holds sub-folders of images is read in the ImageFolder layout (class = sub-folder name,

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .subject import Subject, state_fingerprint
+from .fingerprint import state_fingerprint
+from .subject import Subject
 
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictionary()
 

@@ -1,4 +1,7 @@
 """LayerGraph: every `named_modules()` path with its type, nesting, hyper-parameters, output shape and the
+
+Over 400 lines on purpose: one dry run builds every fact of the graph (nesting, shapes, edges from
+tensor provenance, channel axes); the provenance and axis rules run in the same TorchFunctionMode.
 data-flow edges between leaf modules, all from one dry run of the model.
 
 Edges come from tensor provenance: during the dry run every tensor is tagged with the modules it was computed

@@ -1,5 +1,8 @@
 """Subject: a frozen model with its input spec and labels, and `capture` of any layers' activations.
 
+Over 400 lines on purpose: one class, the model under study, whose running, naming, size and capture
+rules depend on each other (the tap, inputs, devices and fingerprints live in their own modules).
+
 Every technique hands the Subject images as [0, 1] tensors; the Subject maps them to the model's own input
 convention (value range, mean, std) before the model sees them. Layer names are exactly the model's
 `named_modules()` paths; the model's output is the layer `logits`.
@@ -8,73 +11,21 @@ convention (value range, mean, std) before the model sees them. Layer names are 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import xxhash
 from torch import nn
 
 from .autograd_checks import HALF_TYPES, checkpointing_off, model_dtype
+from .devices import resolve_device
 from .errors import ChannelError, ConvscopeError, SizeError, UnknownLayerError, suggest
+from .fingerprint import state_fingerprint
 from .images import fit, open_image, pil_to_tensor, to_mode
-from .outputs import looks_like_probabilities, select_output  # noqa: F401 - re-exported
-
-LOGITS = "logits"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What the model expects: x_model = (lo + (hi - lo) * x01 - mean) / std, at `size` = (height, width).
-
-    Args:
-        size: (height, width) in pixels (default 224 x 224).
-        channels: 1 or 3.
-        mean, std: per channel (or one value for all), in the units of `value_range`; std > 0. Default ImageNet's.
-        value_range: (lo, hi) the [0, 1] image is mapped to before mean / std (e.g. (0, 255) for a Caffe model).
-    Raises:
-        ConvscopeError: channels not 1 or 3, a mean / std of the wrong length, or a std <= 0.
-    """
-
-    size: tuple[int, int] = (224, 224)
-    channels: int = 3
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    value_range: tuple[float, float] = (0.0, 1.0)
-
-    def __post_init__(self) -> None:
-        if self.channels not in (1, 3):
-            raise ConvscopeError(f"input channels must be 1 or 3, not {self.channels}")
-        for label, values in (("mean", self.mean), ("std", self.std)):
-            if len(values) not in (1, self.channels):
-                raise ConvscopeError(f"input {label} has {len(values)} values for {self.channels} channels")
-        if any(s <= 0 for s in self.std):
-            raise ConvscopeError(f"input std must be positive, got {self.std}")
-
-    def to_dict(self) -> dict:
-        """{"size", "channels", "mean", "std", "value_range"} as lists (checkpoints, results)."""
-        return {
-            "size": list(self.size),
-            "channels": self.channels,
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "value_range": list(self.value_range),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "InputSpec":
-        """The inverse of `to_dict`; missing keys take the defaults."""
-        return cls(
-            size=tuple(data.get("size", (224, 224))),
-            channels=int(data.get("channels", 3)),
-            mean=tuple(data.get("mean", IMAGENET_MEAN)),
-            std=tuple(data.get("std", IMAGENET_STD)),
-            value_range=tuple(data.get("value_range", (0.0, 1.0))),
-        )
+from .inputs import InputSpec, Normalize
+from .outputs import select_output
+from .tap import LOGITS, LayerTap, StopForward
 
 
 def is_compiled(module: nn.Module) -> bool:
@@ -86,201 +37,10 @@ def is_compiled(module: nn.Module) -> bool:
 COMPILED_SEGMENT = "_orig_mod"
 
 
-class _StopForward(Exception):
-    """Raised from a hook once every requested layer has produced its output: the rest of the forward is skipped."""
-
-
 #: errors a forward raises when an input size does not suit a layer: PyTorch's (a kernel larger than the map, an
 #: empty output, a flatten that no longer fits a linear layer) and models' own size checks (torchvision's and
 #: timm's ViTs assert their fixed patch grid: AssertionError; shape arithmetic: ZeroDivisionError)
 SIZE_FAILURES = (RuntimeError, ValueError, IndexError, AssertionError, ZeroDivisionError)
-
-
-def state_fingerprint(model: nn.Module) -> str:
-    """A hash of the module tree and of every parameter and buffer.
-
-    Returns:
-        A hex xxh3-64 digest of the module's repr (every hyper-parameter, such as a BatchNorm's eps) and of the bytes,
-        dtypes and shapes of its parameters and buffers (~3 GB/s on a CPU): it changes whenever any of them changes,
-        however it was changed (in place, through `.data`, by `load_state_dict`, by replacing a tensor or a module).
-    """
-    digest = xxhash.xxh3_64()
-    digest.update(repr(model).encode())  # hyper-parameters too (a BatchNorm's eps, a conv's stride)
-    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
-        t = tensor.detach()
-        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
-            t = t.permute(0, 2, 3, 1)  # the same bytes, seen in storage order
-        t = t.contiguous().cpu()
-        digest.update(f"{name}:{t.dtype}:{list(t.shape)};".encode())
-        digest.update(
-            memoryview(t.view(torch.uint8).numpy() if t.dtype == torch.bfloat16 else t.numpy()).cast("B")
-            if t.numel()
-            else b""
-        )
-    return digest.hexdigest()
-
-
-class LayerTap:
-    """Forward hooks that keep the output of each named layer (its last call in the forward), always removed once
-    the tap is closed. The one place where convscope reads a layer's output while the model runs: every output is
-    kept channels-first (the graph's `channel_axis`), and a layer asked for whose hook was never called in the
-    forward raises ConvscopeError on exit (never a silently missing layer).
-
-    A layer whose output a later op rewrites in place (`ReLU(inplace=True)`, `out += identity`; found by the
-    graph's dry run) hands the rest of the forward a copy, so the tensor kept is the layer's own output and
-    gradients taken with respect to it flow through everything downstream. With `stop=True` the forward is
-    stopped (`_StopForward`) once every layer has produced its last output.
-
-    Threads: a tap acts only on the forwards of the thread that opened it, so several threads may capture from
-    one shared Subject at once. Each tapped module carries one shared hook that hands its output to the taps of
-    the thread running the forward; these hooks are added and removed under a lock and removed only when no tap
-    on the model is open (PyTorch iterates a module's hook dict while an exception such as `_StopForward` passes
-    through it, and changing the dict meanwhile would fail the other thread's forward). With one thread this is
-    exactly the usual register-on-enter, remove-on-exit.
-
-    `handles` holds hooks that subclasses add (removed on exit as they are).
-    """
-
-    _lock = threading.Lock()
-    _open: dict[int, list] = {}  # id(model) -> [open taps on it, {module: _Shared}]
-
-    class _Shared:
-        """The one hook of a tapped module: calls the handlers the current thread registered on it, in order."""
-
-        def __init__(self, module: nn.Module):
-            self.handlers: dict[int, list] = {}  # thread id -> hook functions of that thread's open taps
-            self.handle = module.register_forward_hook(self)
-
-        def __call__(self, module, inputs, output):
-            handlers = self.handlers.get(threading.get_ident())
-            if not handlers:  # no tap of this thread here: another thread's forward through the shared model
-                return None
-            result = None
-            for handler in tuple(handlers):
-                replaced = handler(module, inputs, output if result is None else result)
-                result = replaced if replaced is not None else result
-            return result
-
-    def __init__(self, subject: "Subject", layers: Sequence[str], stop: bool = False, copy_mutated: bool = True):
-        self.subject, self.stop = subject, stop
-        self.copy_mutated = copy_mutated  # False where the caller runs in-place ops out of place (LRP)
-        self.layers = [n for n in dict.fromkeys(layers) if n != LOGITS]
-        self.outputs: dict[str, torch.Tensor] = {}
-        self.handles: list = []
-        self.thread: int | None = None
-        self._registered: list = []  # (shared hook, handler) pairs this tap added
-        self._counted = False  # whether this tap is counted among the model's open taps
-
-    def __enter__(self) -> "LayerTap":
-        self.thread = threading.get_ident()
-        if not self.layers:
-            return self
-        graph = self.subject.graph
-        self.expected = {n: graph.node(n).calls for n in self.layers}
-        self.calls = dict.fromkeys(self.layers, 0)
-        handlers = [
-            (
-                self.subject.module(n),
-                self._hook(n, self.copy_mutated and graph.node(n).mutated_later, graph.node(n).channel_axis),
-            )
-            for n in self.layers
-        ]
-        with self._lock:
-            state = self._open.setdefault(id(self.subject.model), [0, {}])
-            state[0] += 1
-            self._counted = True
-            try:
-                for module, handler in handlers:
-                    shared = state[1].get(module)
-                    if shared is None:
-                        shared = state[1][module] = self._Shared(module)
-                    shared.handlers.setdefault(self.thread, []).append(handler)
-                    self._registered.append((shared, handler))
-            except BaseException:
-                self._release()
-                raise
-        return self
-
-    def _hook(self, name: str, mutated_later: bool, channel_axis: int = 1):
-        """The hook of one layer: keep its output (the channels-first view for a module that works channels-last:
-        the graph's `channel_axis`) and hand the rest of the forward a tensor computed from the kept one (a copy
-        where later in-place ops would rewrite it), so gradients wrt the kept tensor flow downstream."""
-
-        def hook(_module, _inputs, output):
-            self.calls[name] += 1
-            moved = isinstance(output, torch.Tensor) and channel_axis != 1 and output.dim() > channel_axis
-            kept = self.outputs[name] = output.movedim(channel_axis, 1) if moved else output
-            if self.stop and all(self.calls[n] >= self.expected[n] for n in self.layers):
-                raise _StopForward
-            if not isinstance(output, torch.Tensor):
-                return None
-            passed_on = kept.movedim(1, channel_axis) if moved else output
-            if mutated_later:
-                return passed_on.clone()  # later in-place ops rewrite the copy, not the tensor kept here
-            return passed_on if moved else None
-
-        return hook
-
-    def __exit__(self, exc_type, *exc) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles.clear()
-        if self._counted:
-            with self._lock:
-                self._release()
-        if exc_type is None and self.layers:
-            silent = [n for n in self.layers if self.calls[n] == 0]
-            if silent:  # never an empty result: a layer asked for that did not run is an error naming it
-                raise ConvscopeError(
-                    f"layer `{silent[0]}` did not run in this forward pass of {self.subject.name} (its hooks "
-                    "were not called: a part of the model that bypasses Python hooks, such as a compiled or "
-                    "scripted submodule, or a forward that took another path)"
-                )
-
-    def _release(self) -> None:
-        """Take this tap's handlers off the shared hooks; the last open tap on the model removes the hooks
-        themselves (no forward of any tap is running through them then). Called with the lock held."""
-        for shared, handler in self._registered:
-            mine = shared.handlers[self.thread]
-            mine.remove(handler)
-            if not mine:
-                del shared.handlers[self.thread]
-        self._registered.clear()
-        self._counted = False
-        key = id(self.subject.model)
-        state = self._open[key]
-        state[0] -= 1
-        if state[0] == 0:
-            for shared in state[1].values():
-                shared.handle.remove()
-            del self._open[key]
-
-
-class Normalize(nn.Module):
-    """x01 in [0, 1] -> the model's input convention (value range, then per-channel mean / std), in the model's
-    floating-point type.
-
-    The arithmetic runs in float32 (float64 for a float64 input), and the result is cast to the type `model`
-    computes in (`model_dtype`: float16 / bfloat16 for a `.half()` / `.bfloat16()` model; without a model, the
-    arithmetic's type). Float32 buffers would otherwise promote a half-precision input back to float32, and the
-    model would refuse it ("Input type (float) and bias type (c10::Half)")."""
-
-    def __init__(self, spec: InputSpec, model: nn.Module | None = None):
-        super().__init__()
-        low, high = spec.value_range
-        mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
-        # x_model = x01 * scale + shift, with scale = (hi - lo) / std and shift = (lo - mean) / std
-        self.register_buffer("scale", (high - low) / std, persistent=False)
-        self.register_buffer("shift", (low - mean) / std, persistent=False)
-        object.__setattr__(self, "model", model)  # read for its dtype only: not a submodule of this one
-
-    def forward(self, x01: torch.Tensor) -> torch.Tensor:
-        """x01 [N, C, H, W] in [0, 1] -> the model's input (x01 * (hi - lo) / std + (lo - mean) / std), in the
-        model's floating-point type."""
-        work = torch.promote_types(x01.dtype, torch.float32) if x01.is_floating_point() else torch.float32
-        x = x01.to(work) * self.scale.to(work) + self.shift.to(work)
-        return x if self.model is None else x.to(model_dtype(self.model))
 
 
 @dataclass
@@ -573,7 +333,7 @@ class Subject:
         with LayerTap(self, wanted, stop=LOGITS not in names) as tap:
             try:
                 store[LOGITS] = self.model_output(x)
-            except _StopForward:
+            except StopForward:
                 pass
         store.update(tap.outputs)
         return {n: store[resolved] for n, resolved in asked.items()}
@@ -671,35 +431,3 @@ class Subject:
     def label(self, index: int) -> str:
         """The class name of index `index`, or the index as text when there is no label for it."""
         return self.labels[index] if self.labels and index < len(self.labels) else str(index)
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """A device spelling as a usable torch.device.
-
-    Args:
-        name: `cpu`, `cuda`, `cuda:N`, `mps`, `auto` (the first GPU when there is one, else the CPU) or a
-            torch.device.
-    Raises:
-        ConvscopeError: an unknown or unsupported spelling, no CUDA GPU, a GPU index out of range, or no MPS.
-    """
-    if isinstance(name, torch.device):
-        device = name
-    elif name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            device = torch.device(name)
-        except (RuntimeError, ValueError):
-            raise ConvscopeError(f"unknown device {name!r}: use cpu, cuda, cuda:N, mps or auto") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConvscopeError(
-                f"device {name}: no CUDA GPU is available to this PyTorch (torch {torch.__version__}); use device cpu"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConvscopeError(f"device {name}: GPU index out of range 0..{torch.cuda.device_count() - 1}")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConvscopeError(f"device {name}: MPS is not available on this machine; use device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise ConvscopeError(f"unsupported device {name!r}: use cpu, cuda, cuda:N, mps or auto")
-    return device

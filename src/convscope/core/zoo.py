@@ -26,9 +26,10 @@ import torch
 from torch import nn
 
 from .errors import UnknownModelError, WeightsError, suggest
+from .inputs import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from .progress import Progress
 from .seeding import seeded
-from .subject import IMAGENET_MEAN, IMAGENET_STD, InputSpec, Subject
+from .subject import Subject
 
 BUILTIN = {
     "default": "EfficientNet-Lite0 (timm tf_efficientnet_lite0) with ImageNet weights, 224x224 RGB",

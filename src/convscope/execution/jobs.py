@@ -1,5 +1,8 @@
 """Jobs: recipe runs queued per device, with states, progress events and cancel, over a `ResultStore`.
 
+Over 400 lines on purpose: one state machine (queued, running, done, failed, cancelled) with its
+events, subscribers and journal, which must change together.
+
     runner = JobRunner(ResultStore(data_dir), workers={"cpu": 1, "cuda:0": 1})
     job = runner.submit(spec, device="cuda:0")     # a stored result answers at once (state done, from_store)
     runner.subscribe(print, job.id, replay=True)    # JobEvent(job, state, stage, done, total, time, error)

@@ -1,5 +1,8 @@
 """The result store: every result is computed once and found again by its spec key, from any process.
 
+Over 400 lines on purpose: the store's crash-safety argument (staging, the index row as commit point,
+repair on open, locking) only holds read as one unit.
+
     store = ResultStore()                          # $CONVSCOPE_DATA, $XDG_DATA_HOME/convscope or ~/.local/share/...
     result, hit = store.run(spec)                  # a stored result answers at once; otherwise the recipe runs
     store.get(spec_key(spec))                      # Result (its folder inside the store) or None
@@ -44,8 +47,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import xxhash
+from pydantic import ValidationError
 
 from ..core.errors import ConvscopeError
+from ..recipes import result_model
 from ..recipes.base import REGISTRY, Recipe, Result, RunContext, Spec, canonical_json, spec_key
 
 try:  # POSIX: a staging folder's owner holds a lock on its lock file; the lock dies with the process
@@ -258,10 +263,11 @@ class ResultStore:
     # --- reading -------------------------------------------------------------------------------------------
     def get(self, key: str) -> Result | None:
         """The stored result of `key` (its `folder` and the paths in its data inside the store), or None. A row
-        whose files are missing or of the wrong size is dropped (and None returned)."""
+        whose files are missing or of the wrong size is dropped (and None returned). The result is typed by its
+        recipe's data model (`Result[PredictData]` for `predict`, see `_materialize`)."""
         conn = self._conn()
         for _ in range(3):
-            row = conn.execute("SELECT folder, result, files FROM results WHERE key=?", (key,)).fetchone()
+            row = conn.execute("SELECT recipe, folder, result, files FROM results WHERE key=?", (key,)).fetchone()
             if row is None:
                 return None
             result = self._materialize(*row)
@@ -269,11 +275,12 @@ class ResultStore:
                 return result
             # files gone: a concurrent refresh / delete moved them, or they are really broken; drop the row
             # only if it still points to the same folder
+            folder = row[1]
             with self._transaction() as conn:
                 now = conn.execute("SELECT folder FROM results WHERE key=?", (key,)).fetchone()
-                if now is not None and now[0] == row[0]:
-                    conn.execute("DELETE FROM results WHERE key=? AND folder=?", (key, row[0]))
-                    dropped = row[0]
+                if now is not None and now[0] == folder:
+                    conn.execute("DELETE FROM results WHERE key=? AND folder=?", (key, folder))
+                    dropped = folder
                 else:
                     dropped = None
             if dropped is not None:
@@ -281,11 +288,16 @@ class ResultStore:
                 return None
         return None
 
-    def _materialize(self, folder: str, result_json: str, files_json: str) -> Result | None:
+    def _materialize(self, recipe: str, folder: str, result_json: str, files_json: str) -> Result | None:
         """The stored Result with its paths in the store, or None when a file is missing or of the wrong size.
         (Strings, not Paths, and the paths rewritten in the JSON text: this is the whole cost of a hit.) The
         stored JSON holds paths relative to the data dir, and only strings that start with `folder` (which
-        ends in a random commit id) are rewritten, exactly as `Result.moved_to` would."""
+        ends in a random commit id) are rewritten, exactly as `Result.moved_to` would.
+
+        Typed by its recipe: `recipes.result_model(recipe)` (`Result[Data]`; a plain `Result` for a recipe not
+        registered here). A stored result that its recipe's data model refuses (one stored by another version of
+        the recipe, reached by its key) is returned as a plain `Result`: the store never makes a result
+        unreadable, and its JSON is the same either way."""
         where = f"{self._root}/{folder}"
         for name, size, _digest in json.loads(files_json):
             try:
@@ -295,7 +307,13 @@ class ResultStore:
                 return None
         absolute = f"{self._root_json}/{folder}"
         text = result_json.replace(f'"{folder}/', f'"{absolute}/').replace(f'"{folder}"', f'"{absolute}"')
-        return Result.model_validate_json(text)
+        model = result_model(recipe)
+        try:
+            return model.model_validate_json(text)
+        except ValidationError:
+            if model is Result:
+                raise
+            return Result.model_validate_json(text)
 
     def __contains__(self, key: str) -> bool:
         return self._conn().execute("SELECT 1 FROM results WHERE key=?", (key,)).fetchone() is not None
@@ -500,13 +518,13 @@ class ResultStore:
         renamed, old = False, None
         try:
             _fault("begun")
-            existing = conn.execute("SELECT folder, result, files FROM results WHERE key=?", (key,)).fetchone()
+            existing = conn.execute("SELECT recipe, folder, result, files FROM results WHERE key=?", (key,)).fetchone()
             if existing is not None and not replace:
                 winner = self._materialize(*existing)
                 if winner is not None:  # someone else stored it first: theirs is the answer
                     conn.execute("ROLLBACK")
                     return winner
-            old = existing[0] if existing is not None else None
+            old = existing[1] if existing is not None else None
             os.rename(stage.out, target)
             renamed = True
             _fault("renamed")

@@ -1,13 +1,16 @@
-"""Recipes: one typed Spec and one `run(spec, ctx) -> Result` per technique, under every surface.
+"""Recipes: one typed Spec, one data model and one `run(spec, ctx) -> Result[Data]` per technique, under every
+surface.
 
     import convscope
     from convscope.recipes import PredictSpec
     result = convscope.run(PredictSpec(image="cat.jpg", top=3), out="convscope-out/predict")
-    result.data["predictions"], result.artifacts
+    result.data["predictions"], result.artifacts       # result: a Result[PredictData]
 
 Families, one module each: `inspect` (models, layers, predict, activations, dead, demo), `visualize`
 (visualize, dream), `attribute`, `dataset` (examples, selectivity, facets), `inverse_set`, `atlas` (atlas,
-atlas-scan). `registry()` lists them with names, versions and JSON Schemas (`convscope recipes --json`).
+atlas-scan). `registry()` lists them with names, versions and the JSON Schemas of their specs and results
+(`convscope recipes --json`); `result_models()` / `data_models()` give every recipe's result classes (the REST
+API's OpenAPI document is built from them). `recipes.results` explains the typed results.
 """
 
 from __future__ import annotations
@@ -55,6 +58,26 @@ def get(name: str) -> Recipe:
     return recipes[name]
 
 
+def result_model(name: str) -> type[Result]:
+    """The class of recipe `name`'s results, `Result[Data]` (e.g. `Result[PredictData]`); the plain `Result` for a
+    recipe without a data model or not registered in this process (a plugin's result found in the store)."""
+    entry = registry().get(name)
+    return entry.result if entry is not None else Result
+
+
+def result_models() -> dict[str, type[Result]]:
+    """{recipe name: its `Result[Data]` class} for every recipe that declares a data model (all of convscope's;
+    recipes registered without one, such as the tests', are left out), sorted by name."""
+    return {name: entry.result for name, entry in sorted(registry().items()) if entry.data is not None}
+
+
+def data_models() -> dict[str, type]:
+    """{recipe name: the model of its data} (a TypedDict, e.g. `PredictData`) for every recipe that declares one,
+    sorted by name. Put one into another pydantic model as `Verbatim[Data]` (`recipes.results`) to keep the JSON
+    exactly as the recipe made it."""
+    return {name: entry.data for name, entry in sorted(registry().items()) if entry.data is not None}
+
+
 def run(spec: Spec, ctx: RunContext | None = None, *, out: str | Path | None = None, device: str = "cpu") -> Result:
     """Run a spec: its recipe's `run(spec, ctx)`. Without a context, one writing to `out` (default
     `convscope-out/<recipe>`) on `device`."""
@@ -66,11 +89,15 @@ def run(spec: Spec, ctx: RunContext | None = None, *, out: str | Path | None = N
     return entry.run(spec, ctx)
 
 
-def __getattr__(name: str):  # the Spec classes, e.g. `from convscope.recipes import PredictSpec`
+def __getattr__(name: str):  # the Spec and data classes, e.g. `from convscope.recipes import PredictSpec, PredictData`
     if name.endswith("Spec"):
         for entry in registry().values():
             if entry.spec.__name__ == name:
                 return entry.spec
+    if name.endswith("Data"):
+        for entry in registry().values():
+            if entry.data is not None and entry.data.__name__ == name:
+                return entry.data
     raise AttributeError(name)
 
 
@@ -83,9 +110,12 @@ __all__ = [
     "Spec",
     "SubjectPool",
     "canonical_json",
+    "data_models",
     "get",
     "parse_spec",
     "registry",
+    "result_model",
+    "result_models",
     "run",
     "spec_key",
 ]

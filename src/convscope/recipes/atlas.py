@@ -13,14 +13,17 @@ Shards, each an ordinary spec stored in the result store under its own key (`Run
 from __future__ import annotations
 
 import shutil
+from typing import Annotated, cast
 
 import torch
 from pydantic import Field, field_validator
+from typing_extensions import TypedDict
 
 from ..core.errors import ConvscopeError
 from ..core.units import ascii_int
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
-from .dataset import Fit
+from .dataset import DatasetExample, Fit, UnitTopExamples
+from .results import FilePath, Measured, SkippedFile, data_model
 
 
 def parse_channels(text: str) -> list[int] | None:
@@ -82,12 +85,45 @@ class AtlasScanSpec(Spec):
     fit: Fit = "squash"
 
 
-@recipe("atlas-scan", 2, AtlasScanSpec, "one shard of an atlas's dataset scan: partial top-k and class sums")
-def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
-    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}]}], "images", "class_sums" [U][K],
-    "class_counts" [K], "skipped"}: the `top` images of [start, stop) per unit by mean activation over space
-    (seed 001 eq. 3.2), and per unit the sum of that score over the shard's images of each class (K = the
-    dataset's classes; none for an unlabelled folder). Merging shards: top-k of the union, sums added."""
+@data_model
+class AtlasScanData(TypedDict):
+    """The `atlas-scan` recipe's data: one shard's partial top-k and class sums (merged by `atlas`)."""
+
+    units: Annotated[list[UnitTopExamples], Field(description="every unit of the atlas, layer by layer")]
+    images: Annotated[int, Field(ge=0, description="images of [start, stop) read")]
+    class_sums: Annotated[
+        list[list[Measured]], Field(description="[U][K]: per unit, the sum of its score over the images of class k")
+    ]
+    class_counts: Annotated[list[int], Field(description="[K]: images of each class read (empty: no classes)")]
+    skipped: Annotated[list[SkippedFile], Field(description="dataset files of the shard that could not be read")]
+
+
+@recipe(
+    "atlas-scan", 2, AtlasScanSpec, AtlasScanData, "one shard of an atlas's dataset scan: partial top-k and class sums"
+)
+def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result[AtlasScanData]:
+    """One shard of an atlas's dataset scan: images [start, stop) of the dataset, every unit at once (one forward
+    per batch).
+
+    Per unit, the `top` images by the unit's mean activation over space, a_c(x) = mean_hw A_chw(x), and the sum of
+    a_c over the shard's images of each class. Shards merge associatively: top-k of the union, sums added.
+
+    Args:
+        spec: the dataset, `layers` with their `channels` (one list per layer), [start, stop) (stop is cut at the
+            dataset's size), `top`, `batch_size`, `fit`.
+        ctx: reports ("images", done, total) after each batch (a cancel point); nothing is written.
+
+    Returns:
+        `AtlasScanData`: units [{layer, index, examples [{path, score, box}]}], images (read), class_sums [U][K],
+        class_counts [K] (K = the dataset's classes; none for an unlabelled folder), skipped.
+
+    Raises:
+        ConvscopeError: channels not one list per layer, `start` past the dataset's end, a dataset without
+            readable images; UnknownLayerError / ChannelError for a bad unit. Cancelled: on a cancel.
+
+    References:
+        Barsch & Eilertsen 2018 (seed 001), eq. 3.2 (the score).
+    """
     from ..core.data import open_dataset
     from ..techniques.examples import top_examples
 
@@ -120,12 +156,12 @@ def run_atlas_scan(spec: AtlasScanSpec, ctx: RunContext) -> Result:
             progress=ctx.progress,
             observe=observe,
         )
-    data = result.to_dict()
-    data.update(
+    data = AtlasScanData(
+        units=cast(list[UnitTopExamples], result.to_dict()["units"]),  # TopExamples.to_dict's shape, validated
         images=result.images_seen,
         class_sums=sums.tolist(),
         class_counts=counts.tolist(),
-        skipped=[{"path": p, "reason": r} for p, r in dataset.skipped],
+        skipped=[SkippedFile(path=p, reason=r) for p, r in dataset.skipped],
     )
     return ctx.result("atlas-scan", data)
 
@@ -156,18 +192,91 @@ def _units(subject, spec: AtlasSpec) -> list[tuple[str, list[int]]]:
     return chosen
 
 
-@recipe("atlas", 2, AtlasSpec, "every unit of the chosen layers: feature visualization and top dataset examples")
-def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
-    """{"model", "layers": [{"name", "type", "output_shape", "channels"}], "units": [{"layer", "index", "image",
-    "activation", "examples": [{"path", "score", "box"}], "sheet", "class_means" (per dataset class, or null)}],
-    "classes", "images", "skipped" [{"path", "reason"}] (unreadable dataset files), "dataset", "top", "steps",
-    "seed", "shards": {"total", "from_store"}}, and `atlas.json` with the same content.
+@data_model
+class AtlasLayer(TypedDict):
+    """A layer of the atlas."""
 
-    Images: `units/<layer>/<index>.png`, the unit's feature visualization (seed 001 §3.2: Fourier
-    parameterization, decorrelated colour, the seed001 transforms; `steps` steps at `size`); `sheet`: its top
-    `top` dataset images by mean activation (seed 001 eq. 3.2). Every shard goes through `ctx.map` (the result
-    store when run through it, so a rerun skips finished shards). Raises ConvscopeError naming the field for an
-    unknown layer, channels outside every layer, or a dataset without readable images."""
+    name: Annotated[str, Field(description="the layer, as the model names it")]
+    type: Annotated[str, Field(description="the module's class name")]
+    output_shape: Annotated[list[int], Field(description="channels first, without the batch dimension: [C, H, W]")]
+    channels: Annotated[list[int], Field(description="the channels in the atlas")]
+
+
+@data_model
+class AtlasUnit(TypedDict):
+    """One unit of the atlas: its feature visualization and its top dataset examples."""
+
+    layer: Annotated[str, Field(description="the layer, as the model names it")]
+    index: Annotated[int, Field(ge=0, description="channel index")]
+    image: Annotated[FilePath, Field(description="its feature visualization, `units/<layer>/<index>.png`")]
+    activation: Annotated[Measured, Field(description="the unit on its visualization (activation units)")]
+    examples: Annotated[list[DatasetExample], Field(description="its top dataset images, best first (none without)")]
+    sheet: Annotated[FilePath | None, Field(description="the examples' contact sheet (null without a dataset)")]
+    class_means: Annotated[
+        list[Measured] | None, Field(description="its mean score per dataset class (null: no dataset or no classes)")
+    ]
+
+
+@data_model
+class ShardCounts(TypedDict):
+    """How the atlas's shards were computed."""
+
+    total: Annotated[int, Field(ge=0, description="shards of the atlas")]
+    from_store: Annotated[int, Field(ge=0, description="shards answered by the result store (not computed)")]
+
+
+@data_model
+class AtlasData(TypedDict):
+    """The `atlas` recipe's data (also written as atlas.json; docs/atlas.md)."""
+
+    model: Annotated[str, Field(description="the model's name")]
+    layers: Annotated[list[AtlasLayer], Field(description="the layers, in the model's execution order for `all`")]
+    units: Annotated[list[AtlasUnit], Field(description="every unit, layer by layer, channels ascending")]
+    classes: Annotated[list[str] | None, Field(description="the dataset's class names (null: none)")]
+    images: Annotated[int, Field(ge=0, description="dataset images scanned (0: visualizations only)")]
+    skipped: Annotated[list[SkippedFile], Field(description="dataset files that could not be read")]
+    dataset: Annotated[str | None, Field(description="the dataset of the examples (null: visualizations only)")]
+    top: Annotated[int, Field(ge=1, description="examples per unit")]
+    steps: Annotated[int, Field(ge=1, description="optimization steps of each visualization")]
+    seed: Annotated[int, Field(description="the visualizations' random seed")]
+    shards: ShardCounts
+
+
+@recipe(
+    "atlas",
+    2,
+    AtlasSpec,
+    AtlasData,
+    "every unit of the chosen layers: feature visualization and top dataset examples",
+)
+def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result[AtlasData]:
+    """The whole-model atlas: every unit of the chosen layers with its feature visualization and, with a dataset,
+    the dataset images that excite it most; computed as independent shards (each an ordinary `visualize` or
+    `atlas-scan` spec, through `ctx.map`: the result store when run through it, so a rerun computes only the
+    shards that are missing) and merged.
+
+    Args:
+        spec: `layers` (all Conv2d layers, or names), `channels` (all, or `0-15,32`, cut at each layer's count),
+            `dataset` (none: visualizations only), `top` (1..100), `steps` and `size` of the visualizations,
+            `seed`, `units_per_shard`, `images_per_shard`, `batch_size`, `fit`.
+        ctx: reports ("units", done, total) and ("shards", done, total) as shards finish, and each shard's own
+            stages as `shard:<stage>` (cancel points between shards); writes `units/<layer>/<index>.png`,
+            `examples/` (a contact sheet per unit) and `atlas.json` (the data).
+
+    Returns:
+        `AtlasData`: model, layers [{name, type, output_shape, channels}], units [{layer, index, image, activation,
+        examples [{path, score, box}], sheet, class_means}], classes, images, skipped, dataset, top, steps, seed,
+        shards {total, from_store}. Visualizations are [C, H, W] in [0, 1]; scores are mean activations.
+
+    Raises:
+        ConvscopeError: an unknown layer (naming the field), channels outside every layer, a model without a
+            Conv2d layer, a dataset without readable images. Cancelled: on a cancel.
+
+    References:
+        OpenAI Microscope (its view, self-hosted); Olah, Mordvintsev & Schubert 2017, "Feature Visualization"
+        (Distill); Barsch & Eilertsen 2018 (seed 001), §3.2 (Fourier parameterization, decorrelated colour, the
+        seed001 transforms) and eq. 3.2 (the examples' score).
+    """
     from ..artifacts.files import example_sheets
     from ..core.data import open_dataset
     from ..techniques.examples import TopExamples
@@ -215,17 +324,17 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
     counts = ctx.shard_counts or {"total": len(results), "from_store": 0}
 
     # feature visualizations: each unit's picture copied into the atlas (a self-contained result)
-    pictures: dict[tuple[str, int], dict] = {}
+    pictures: dict[tuple[str, int], tuple[str, float | None]] = {}  # unit -> (its picture, its activation)
     for shard, result in zip(visualize, results[: len(visualize)]):
         for c, entry in zip(shard.channels, result.data["images"]):
             name = f"units/{shard.layer.replace('/', '-')}/{c}.png"
             target = ctx.path(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entry["path"], target)
-            pictures[(shard.layer, c)] = {"image": str(target), "activation": entry["activation"]}
+            pictures[(shard.layer, c)] = (str(target), entry["activation"])
 
     shutil.rmtree(ctx.out / "shards", ignore_errors=True)  # the in-process runner's shard folders (copied from)
-    examples: dict[tuple[str, int], dict] = {}
+    examples: dict[tuple[str, int], tuple[list[DatasetExample], str, list | None]] = {}  # (tops, sheet, means)
     classes, images, skipped = None, 0, []
     if scans:
         parts = results[len(visualize) :]
@@ -233,12 +342,12 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
         sums = None
         counts_per_class = None
         for part in parts:
-            data = part.data
-            top = TopExamples.from_dict(data, spec.top, data["images"])
+            scanned = part.data
+            top = TopExamples.from_dict(scanned, spec.top, scanned["images"])
             merged = top if merged is None else merged.merge(top)
-            skipped += data["skipped"]
-            part_sums = torch.tensor(data["class_sums"], dtype=torch.float64)
-            part_counts = torch.tensor(data["class_counts"], dtype=torch.long)
+            skipped += scanned["skipped"]
+            part_sums = torch.tensor(scanned["class_sums"], dtype=torch.float64)
+            part_counts = torch.tensor(scanned["class_counts"], dtype=torch.long)
             sums = part_sums if sums is None else sums + part_sums
             counts_per_class = part_counts if counts_per_class is None else counts_per_class + part_counts
         images = merged.images_seen
@@ -246,38 +355,45 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result:
         means = (sums / counts_per_class.clamp(min=1)).tolist() if classes else None
         sheets = example_sheets(merged, dataset, ctx.out / "examples")
         for u, (unit, unit_examples, sheet) in enumerate(zip(merged.units, merged.examples, sheets)):
-            examples[unit] = {
-                "examples": [e.to_dict() for e in unit_examples],
-                "sheet": ctx.adopt(sheet),
-                "class_means": means[u] if means is not None else None,
-            }
+            tops = [cast(DatasetExample, e.to_dict()) for e in unit_examples]
+            examples[unit] = (tops, ctx.adopt(sheet), means[u] if means is not None else None)
 
     units = []
     for layer, channels in chosen:
         for c in channels:
-            entry = {"layer": layer, "index": c, **pictures[(layer, c)]}
-            entry.update(examples.get((layer, c), {"examples": [], "sheet": None, "class_means": None}))
-            units.append(entry)
-    data = {
-        "model": model_name,
-        "layers": [
-            {
-                "name": layer,
-                "type": nodes[layer].type,
-                "output_shape": nodes[layer].output_shape,
-                "channels": channels,
-            }
+            image, act = pictures[(layer, c)]
+            tops, unit_sheet, unit_means = examples.get((layer, c), ([], None, None))
+            units.append(
+                AtlasUnit(
+                    layer=layer,
+                    index=c,
+                    image=image,
+                    activation=act,
+                    examples=tops,
+                    sheet=unit_sheet,
+                    class_means=unit_means,
+                )
+            )
+    data = AtlasData(
+        model=model_name,
+        layers=[
+            AtlasLayer(
+                name=layer,
+                type=nodes[layer].type,
+                output_shape=cast(list[int], nodes[layer].output_shape),  # a readable layer's: one tensor
+                channels=channels,
+            )
             for layer, channels in chosen
         ],
-        "units": units,
-        "classes": classes,
-        "images": images,
-        "skipped": skipped,
-        "dataset": dataset.name if dataset is not None else None,  # a served one: its name, no server path
-        "top": spec.top,
-        "steps": spec.steps,
-        "seed": spec.seed,
-        "shards": counts,
-    }
+        units=units,
+        classes=classes,
+        images=images,
+        skipped=skipped,
+        dataset=dataset.name if dataset is not None else None,  # a served one: its name, no server path
+        top=spec.top,
+        steps=spec.steps,
+        seed=spec.seed,
+        shards=cast(ShardCounts, counts),
+    )
     ctx.write_json("atlas.json", data)
     return ctx.result("atlas", data)

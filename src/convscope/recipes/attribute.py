@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union, cast
 
 import numpy as np
 from pydantic import Field
+from typing_extensions import NotRequired, TypedDict
 
 from ..core.images import upscale
 from ..core.subject import LOGITS
 from ..techniques.attribution.ranking import channel_relevance, rank_filters
 from ..techniques.attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
+from .results import FilePath, Measured, data_model
 
 Method = Literal[tuple(METHODS)]  # the one list of methods: attribution.report.METHODS
 
@@ -47,19 +49,191 @@ def _safe(name: str) -> str:
     return name.replace("/", "-").replace(":", "-")
 
 
+@data_model
+class FilterRelevance(TypedDict):
+    """One filter (channel) of a layer and its relevance."""
+
+    index: Annotated[int, Field(ge=0, description="channel index")]
+    relevance: Annotated[Measured, Field(description="R_c: the channel's relevance summed over space")]
+
+
+@data_model
+class LayerRelevance(TypedDict):
+    """The attribution at one layer (LRP: relevance R; gradient methods: gradient x activation; Grad-CAM: the
+    channel contributions of its layer)."""
+
+    name: Annotated[str, Field(description="the layer (`logits`: the output)")]
+    type: Annotated[str, Field(description="the module's class name")]
+    shape: Annotated[list[int], Field(description="the layer's relevance tensor for the image, [C, H, W] or [C]")]
+    relevance_sum: Annotated[Measured, Field(description="sum of the layer's relevance (units of the target's logit)")]
+    fraction_of_output: NotRequired[
+        Annotated[
+            float | None,
+            Field(description="LRP: relevance_sum / output, the conservation trace (1: all of the logit; null: 0)"),
+        ]
+    ]
+    heatmap: NotRequired[Annotated[FilePath, Field(description="the layer's map (PNG); not for logits")]]
+    top_filters: Annotated[list[FilterRelevance], Field(description="the `rank` channels of largest R_c")]
+    filters_for_90_percent: Annotated[
+        int | None, Field(description="fewest channels holding 90% of the relevance (null: no positive total)")
+    ]
+    cumulative: Annotated[
+        list[Measured], Field(description="C(k) = sum of the k largest R_c / sum of all R_c, for k = 1..rank")
+    ]
+
+
+@data_model
+class CompositeRules(TypedDict):
+    """An LRP composite: the rule of the input layer, of convolutions and of linear layers."""
+
+    name: Annotated[str, Field(description="the composite (dtd, epsilon-plus, alpha2beta1 ...)")]
+    input: Annotated[str, Field(description="the input layer's rule (zbox, flat, w2 ...)")]
+    conv: Annotated[str, Field(description="the convolutions' rule (zplus, epsilon, alphabeta ...)")]
+    linear: Annotated[str, Field(description="the linear layers' rule")]
+
+
+@data_model
+class FoldedBatchNorm(TypedDict):
+    """A BatchNorm folded into the layer before it (LRP sees one affine layer)."""
+
+    batchnorm: Annotated[str, Field(description="the BatchNorm layer")]
+    into: Annotated[str, Field(description="the convolution or linear layer it was folded into")]
+
+
+@data_model
+class CanonizerPlan(TypedDict):
+    """How BatchNorm layers were handled for LRP."""
+
+    folded: Annotated[list[FoldedBatchNorm], Field(description="the BatchNorms folded into a layer")]
+    standalone_batchnorms: Annotated[list[str], Field(description="BatchNorms without a layer to fold into")]
+
+
+@data_model
+class LrpInfo(TypedDict):
+    """dtd, lrp-epsilon, lrp-alphabeta: how the relevance was propagated."""
+
+    composite: CompositeRules
+    maxpool: Annotated[Literal["wta", "avg"], Field(description="max-pooling: winner takes all, or as average pooling")]
+    ignore_bias: Annotated[bool, Field(description="biases took no relevance")]
+    input_layers: Annotated[list[str], Field(description="the layers given the input rule")]
+    canonizers: CanonizerPlan
+    fold_deviation: Annotated[
+        float | None, Field(description="max |logits after folding - before| (null: not checked)")
+    ]
+
+
+@data_model
+class GradientInfo(TypedDict):
+    """saliency, guided-backprop, deconvnet: nothing more to say."""
+
+
+@data_model
+class GradCamInfo(TypedDict):
+    """gradcam: the layer it weighted."""
+
+    layer: Annotated[str, Field(description="the layer Grad-CAM weighted")]
+
+
+@data_model
+class IntegratedGradientsInfo(TypedDict):
+    """integrated-gradients: the path integral's settings and its completeness check."""
+
+    steps: Annotated[int, Field(ge=1, description="path points of the Riemann sum")]
+    baseline: Annotated[float, Field(description="the baseline image's constant value, in [0, 1]")]
+    output_minus_baseline: Annotated[
+        list[Measured], Field(description="F(x) - F(baseline) per image: what the attributions should sum to")
+    ]
+
+
+@data_model
+class OcclusionInfo(TypedDict):
+    """occlusion: the patches slid over the image."""
+
+    patch: Annotated[int, Field(ge=1, description="patch side in pixels")]
+    stride: Annotated[int, Field(ge=1, description="pixels between patch positions")]
+    fill: Annotated[Literal["zero", "mean"], Field(description="what covers a patch: 0, or the image's mean")]
+    patches: Annotated[int, Field(ge=0, description="patch positions tried")]
+    uncovered_fraction: Annotated[float, Field(description="share of the pixels no patch covers (their map is 0)")]
+
+
+AttributionInfo = Union[LrpInfo, GradCamInfo, IntegratedGradientsInfo, OcclusionInfo, GradientInfo]
+
+
+@data_model
+class AttributeFile(TypedDict):
+    """The content of `<image stem>_<method>.json` (paths relative to its folder): the data without `json`."""
+
+    image: Annotated[str, Field(description="the image, as the spec named it")]
+    method: Annotated[Method, Field(description="the attribution method")]
+    target: Annotated[int, Field(ge=0, description="the explained class")]
+    label: Annotated[str, Field(description="the explained class's name")]
+    output: Annotated[Measured, Field(description="the target's logit")]
+    input_relevance_sum: Annotated[
+        Measured, Field(description="sum of the input attribution (LRP: the relevance that reached the pixels)")
+    ]
+    heatmap: Annotated[FilePath, Field(description="the input attribution's map (PNG)")]
+    layers: Annotated[
+        list[LayerRelevance],
+        Field(description="per layer (LRP, saliency, guided-backprop, deconvnet; gradcam: its layer; else none)"),
+    ]
+    npy: Annotated[FilePath | None, Field(description="save_npy: the input attribution [C, H, W] as float32 .npy")]
+    info: Annotated[AttributionInfo, Field(description="method-specific details")]
+    conservation: NotRequired[
+        Annotated[Measured, Field(description="LRP: input_relevance_sum / output (1: conserved)")]
+    ]
+
+
+@data_model
+class AttributeData(AttributeFile):
+    """The `attribute` recipe's data."""
+
+    json: Annotated[FilePath, Field(description="this data as a JSON file (`AttributeFile`)")]
+
+
 @recipe(
     "attribute",
     1,
     AttributeSpec,
+    AttributeData,
     "attribution heatmaps (Deep Taylor / LRP at every layer, gradients, "
     "Grad-CAM, integrated gradients, occlusion) and filter ranking",
 )
-def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result:
-    """{"image", "method", "target", "label", "output" (the target's logit), "input_relevance_sum", "heatmap",
-    "layers": [{"name", "type", "shape", "relevance_sum", "fraction_of_output" (LRP), "heatmap", "top_filters",
-    "filters_for_90_percent", "cumulative"}], "npy", "info", "conservation" (LRP: input relevance / output)}.
-    Heatmaps: seed 001 Algorithm 3 (R / max R on the heat ramp), signed maps blue-white-red. Raises
-    ConvscopeError for a bad layer, target or a result float32 cannot hold (LRP)."""
+def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]:
+    """Explain one image's class score (the logit of `target`, default the predicted class) with one method.
+
+    LRP (dtd = Deep Taylor: z^B at the input, z+ elsewhere; lrp-epsilon; lrp-alphabeta) redistributes the logit
+    backwards, R_j = sum_k a_j w_jk / sum_j' a_j' w_j'k R_k (per rule), at every layer; gradient methods give
+    dF/dx (saliency; guided-backprop and deconvnet modify the ReLU backward), and gradient x activation per layer;
+    Grad-CAM weights a layer's channels by their mean gradient, ReLU(sum_c alpha_c A_c); integrated gradients
+    IG = (x - x') * mean_k dF/dx(x' + (k + 1/2)/m (x - x')); occlusion the drop of F when a patch is covered.
+    Maps are R / max R on the heat ramp (seed 001 Algorithm 3; signed maps blue-white-red).
+
+    Args:
+        spec: the image (at the model's input size, [0, 1]), `method`, `target`, `layers` (all or names, for the
+            per-layer relevance), `rank` (top filters listed, 1..4096), LRP options (maxpool, ignore_bias, alpha),
+            gradcam `layer`, integrated-gradients `steps`, occlusion `patch` / `stride` (px) / `fill`, `save_npy`.
+        ctx: reports ("steps" / "patches", done, total) for integrated gradients and occlusion (cancel points);
+            writes `<stem>_input.png`, `<stem>_layers/<layer>.png`, `<stem>.json` and with save_npy `<stem>.npy`
+            (stem: `<image stem>_<method>`).
+
+    Returns:
+        `AttributeData`: target, label, output (the logit), input_relevance_sum, heatmap, `layers` [{name, type,
+        shape, relevance_sum, fraction_of_output (LRP), heatmap, top_filters [{index, relevance}],
+        filters_for_90_percent, cumulative}], npy, `info` (per method), `conservation` (LRP: input relevance /
+        output), json. Relevance is in units of the target's logit.
+
+    Raises:
+        ConvscopeError: a bad layer or target, a model LRP cannot handle (TorchScript), or an LRP result float32
+            cannot hold; ImageError for an unreadable image.
+
+    References:
+        Bach et al. 2015, "On pixel-wise explanations ... by layer-wise relevance propagation"; Montavon et al.
+        2017, "Explaining nonlinear classification decisions with deep Taylor decomposition"; Barsch & Eilertsen
+        2018 (seed 001), §2.5.5-2.5.6 (eq. 2.12-2.13), §3.4-3.5, Algorithm 3 and Fig. 4.23 (filter ranking);
+        Simonyan et al. 2014 (saliency); Springenberg et al. 2015 (guided backprop); Zeiler & Fergus 2014
+        (deconvnet, occlusion; seed 004); Selvaraju et al. 2017 (Grad-CAM, eq. 1-2); Sundararajan et al. 2017
+        (integrated gradients, eq. 3).
+    """
     method = spec.method
     layers = spec.layers if method in LRP_METHODS or method in ("saliency", "guided-backprop", "deconvnet") else None
     with ctx.subject(spec.model) as subject:
@@ -88,10 +262,11 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result:
     input_png = ctx.path(f"{stem}_input.png")
     heatmap_image(input_map, is_signed(result, input_map)).save(input_png)
     conserving = method in LRP_METHODS
-    entries = []
+    entries: list[LayerRelevance] = []
     for name, relevance in result.layers.items():
         values = relevance[0]
-        entry = {"name": name, "type": types[name], "shape": list(values.shape), "relevance_sum": float(values.sum())}
+        # the keys after relevance_sum follow below, in their order on the wire
+        entry = LayerRelevance(name=name, type=types[name], shape=list(values.shape), relevance_sum=float(values.sum()))  # type: ignore[typeddict-item]
         if conserving:  # the conservation trace; the gradient family's gradient x activation conserves nothing
             entry["fraction_of_output"] = float(values.sum()) / output if output else None
         if name != LOGITS and values.dim() >= 1:
@@ -104,24 +279,23 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result:
         entry["filters_for_90_percent"] = ranking["filters_for_90_percent"]
         entry["cumulative"] = ranking["cumulative"][: spec.rank]
         entries.append(entry)
-    summary = {
-        "image": spec.image,
-        "method": method,
-        "target": int(result.target[0]),
-        "label": label,
-        "output": output,
-        "input_relevance_sum": float(result.input[0].sum()),
-        "heatmap": str(input_png),
-        "layers": entries,
-        "npy": None,
-        "info": {k: v for k, v in result.info.items() if k != "reduce"},
-    }
+    summary = AttributeFile(
+        image=spec.image,
+        method=method,
+        target=int(result.target[0]),
+        label=label,
+        output=output,
+        input_relevance_sum=float(result.input[0].sum()),
+        heatmap=str(input_png),
+        layers=entries,
+        npy=None,
+        info=cast(AttributionInfo, {k: v for k, v in result.info.items() if k != "reduce"}),
+    )
     if output and conserving:
-        summary["conservation"] = summary["input_relevance_sum"] / output
+        summary["conservation"] = float(result.input[0].sum()) / output
     if spec.save_npy:
         path = ctx.path(f"{stem}.npy")
         np.save(path, result.input[0].detach().float().cpu().numpy())
         summary["npy"] = str(path)
     ctx.write_json(f"{stem}.json", summary)
-    summary["json"] = str(ctx.out / f"{stem}.json")
-    return ctx.result("attribute", summary)
+    return ctx.result("attribute", AttributeData(**summary, json=str(ctx.out / f"{stem}.json")))

@@ -1,10 +1,14 @@
 """The recipe contract that every surface calls (Python, CLI, REST API, distributed atlas).
 
+Over 400 lines on purpose: the spec, the run context, the registry and the spec key are the one contract every
+surface and the result store rely on (the typed results are in `recipes.results`).
+
 - `Spec`: a frozen pydantic model of one request: typed fields, `Literal` choices, bounds; the model, images and
   datasets by reference (`ModelRef`, `ImagePath`, `DatasetRef`); no execution options (device, workers, output
   folder) in it.
-- `run(spec, ctx) -> Result`: a recipe computes, writes its files through `ctx` and returns a JSON-ready `Result`
-  (`data`, the command's JSON contract, and the named `artifacts` it wrote).
+- `run(spec, ctx) -> Result[Data]`: a recipe computes, writes its files through `ctx` and returns a JSON-ready
+  `Result` (`data`, the command's JSON contract, typed by the recipe's data model — `recipes.results` —, and the
+  named `artifacts` it wrote).
 - `RunContext`: progress(stage, done, total), previews, a cancel token checked in every loop, the output folder
   (the artifact sink), the device and a pool of Subjects.
 - `spec_key(spec)`: the hash of the canonical spec JSON + the recipe's version + convscope's version + content
@@ -14,6 +18,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -21,10 +26,10 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..core.autograd_checks import NO_GRADIENT_ADVICE, model_form_error
 from ..core.errors import Cancelled, ConvscopeError
 from ..core.subject import Subject
+from .results import Artifact, D, Result
 
 #: field metadata marking a string as a reference whose content belongs in the spec key
 FILE, DATASET = "file", "dataset"
@@ -92,55 +98,7 @@ class Spec(Frozen):
     recipe: ClassVar[str] = ""
 
 
-class Artifact(Frozen):
-    """A file a recipe wrote: its name (relative to the output folder) and media type."""
-
-    name: str
-    media_type: str
-
-
-class Result(BaseModel):
-    """What a recipe returns: `data` (the JSON contract of the command, strict JSON: no NaN) and the files."""
-
-    recipe: str
-    data: dict[str, Any]
-    artifacts: list[Artifact] = []
-    folder: str | None = None  # where the artifacts are (the run's output folder, or the store's copy)
-
-    def _repr_html_(self) -> str:  # Jupyter: the images inline, then the data
-        import html
-
-        from ..artifacts.files import inline_html
-
-        pictures = inline_html(self.folder, [(a.name, a.media_type) for a in self.artifacts])
-        return pictures + f"<pre>{html.escape(json.dumps(self.data, indent=1)[:4000])}</pre>"
-
-    def moved_to(self, folder: str | Path) -> "Result":
-        """The same result with its artifacts in `folder`: every path in `data` under the old folder is rewritten
-        (the caller copies or moves the files)."""
-        old = (self.folder or "").rstrip("/\\")
-        new = str(folder).rstrip("/\\")
-
-        def move(value):
-            if isinstance(value, dict):
-                return {k: move(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [move(v) for v in value]
-            if (
-                isinstance(value, str)
-                and old
-                and (value == old or value.startswith(old + "/") or value.startswith(old + "\\"))
-            ):
-                return new + value[len(old) :]
-            return value
-
-        return self.model_copy(update={"data": move(self.data), "folder": new})
-
-    def _repr_png_(self) -> bytes | None:  # the first picture, for front ends without HTML
-        from pathlib import Path
-
-        first = next((a for a in self.artifacts if a.media_type == "image/png"), None)
-        return (Path(self.folder) / first.name).read_bytes() if first and self.folder else None
+S = TypeVar("S", bound=Spec)
 
 
 class SubjectPool:
@@ -298,7 +256,7 @@ class RunContext:
             if path.is_file() and path.stat().st_mtime >= self.started - 1:
                 self.adopt(path)
 
-    def write_json(self, name: str, data: dict) -> Path:
+    def write_json(self, name: str, data: Mapping[str, Any]) -> Path:
         """Write `data` as strict JSON into the artifact `name`, with every path inside `out` made relative to
         `out` (the file stays valid wherever the folder is copied: the result store, --out)."""
         from ..core import jsonio
@@ -318,10 +276,15 @@ class RunContext:
         path.write_text(jsonio.dumps(relative(data)))
         return path
 
-    def result(self, recipe: str, data: dict) -> Result:
+    def result(self, recipe: str, data: D) -> Result[D]:
+        """The run's Result: `data` as strict JSON (a non-finite number becomes null, with a warning), validated
+        by the recipe's data model (`Recipe.result`: ValidationError naming the key when its shape drifted), and
+        the artifacts recorded through this context, in this context's folder."""
         from ..core import jsonio
 
-        return Result(
+        entry = REGISTRY.get(recipe)
+        model = cast("type[Result[D]]", entry.result if entry is not None else Result)
+        return model(
             recipe=recipe,
             data=json.loads(jsonio.dumps(data, indent=None)),
             artifacts=sorted(self.artifacts.values(), key=lambda a: a.name),
@@ -350,47 +313,81 @@ def _media_type(name: str) -> str:
 # --- the registry ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Recipe:
-    """One technique end to end: its name, version (bump when results change), Spec class and run function."""
+    """One technique end to end: its name, version (bump when results change), Spec class, run function and the
+    model of its result's data (a TypedDict; None for a recipe registered without one: its data is any JSON
+    object)."""
 
     name: str
     version: int
     spec: type[Spec]
-    run: Callable[[Spec, RunContext], Result]
+    run: Callable[[Spec, RunContext], Result[Any]]
     description: str
+    data: type | None = None
+
+    @property
+    def result(self) -> type[Result]:
+        """The class of this recipe's results: `Result[data]` (pydantic caches it: always the same class), or
+        the plain `Result` without a data model."""
+        return Result[self.data] if self.data is not None else Result  # type: ignore[name-defined]
 
     def schema(self) -> dict:
         return self.spec.model_json_schema()
 
+    def result_schema(self) -> dict:
+        """The JSON Schema of the result's `data` (an open object without a data model)."""
+        return copy.deepcopy(_json_schema(self.data if self.data is not None else dict[str, Any]))
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "description": self.description, "schema": self.schema()}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "schema": self.schema(),
+            "result_schema": self.result_schema(),
+        }
+
+
+@functools.cache
+def _json_schema(data: Any) -> dict:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(data).json_schema()
 
 
 REGISTRY: dict[str, Recipe] = {}
 
 
-def recipe(name: str, version: int, spec: type[Spec], description: str):
-    """Decorator registering `run(spec, ctx) -> Result` as the recipe `name`."""
+def recipe(name: str, version: int, spec: type[Spec], data: type | str, description: str | None = None):
+    """Decorator registering `run(spec, ctx) -> Result[data]` as the recipe `name`:
+    `@recipe("predict", 1, PredictSpec, PredictData, "top-k classes for an image")`. `data` is the model of the
+    result's data (a TypedDict, see `recipes.results`). The older form `recipe(name, version, spec, description)`
+    registers a recipe whose data is any JSON object (tests, plugins)."""
+    model = None if isinstance(data, str) else data
+    if isinstance(data, str):
+        description = data
+    if description is None:
+        raise TypeError(f"recipe {name}: give a description")
 
-    def register(run: Callable[[Spec, RunContext], Result]):
+    def register(run: Callable[[S, RunContext], Result[D]]) -> Callable[[S, RunContext], Result[D]]:
         if name in REGISTRY:
             raise RuntimeError(f"recipe {name} registered twice")
         spec.recipe = name
-        REGISTRY[name] = Recipe(name, version, spec, _explained(name, run), description)
+        REGISTRY[name] = Recipe(name, version, spec, _explained(name, run), description, model)
         return run
 
     return register
 
 
-def _explained(name: str, run: Callable[[Spec, RunContext], Result]) -> Callable[[Spec, RunContext], Result]:
+def _explained(name: str, run: Callable[[S, RunContext], Result[D]]) -> Callable[[Spec, RunContext], Result[Any]]:
     """`run` with the torch errors that come from the model's form (gradient checkpointing, float16 / bfloat16
     kernels or mixed types, a forward that stops the gradient: `autograd_checks.model_form_error`) turned into one
     ConvscopeError naming the recipe and the model, on every surface (CLI, server jobs, Python API), for the
     techniques that take gradients on their own; anything else passes through unchanged."""
 
     @functools.wraps(run)
-    def explained(spec: Spec, ctx: RunContext) -> Result:
+    def explained(spec: Spec, ctx: RunContext) -> Result[Any]:
         try:
-            return run(spec, ctx)
+            return run(spec, ctx)  # type: ignore[arg-type]
         except RuntimeError as exc:
             model = getattr(spec, "model", None)
             shown = f"`{model.spec}`" if isinstance(model, ModelRef) else "of this run"

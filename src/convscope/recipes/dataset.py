@@ -1,17 +1,23 @@
 """Data-driven recipes: `examples` (top-k dataset images / patches per unit), `selectivity` (class-specific
 units, seed 004 §3: the 40% rule) and `facets` (multifaceted feature visualization, seed 000). Each is a
-streaming scan over a dataset that checks the cancel token between batches."""
+streaming scan over a dataset that checks the cancel token between batches.
+
+Over 400 lines on purpose: three recipes, each with its spec, the data model of its result and its run side by
+side (the family's one module; `recipes.results` explains the data models)."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, field_validator, model_validator
+from typing_extensions import NotRequired, TypedDict
 
 from ..core.units import parse_unit
-from ..techniques.attribution.lrp import COMPOSITES
+from ..techniques.attribution.composites import COMPOSITES
+from ..techniques.selectivity import KINDS
 from .base import DatasetRef, ModelRef, Result, RunContext, Spec, recipe
+from .results import FilePath, Measured, SkippedFile, data_model
 
 Fit = Literal["squash", "crop"]
 Composite = Literal[tuple(COMPOSITES)]
@@ -24,8 +30,36 @@ class DatasetSpec(Spec):
     batch_size: int = Field(32, ge=1, le=4096, description="images per forward pass")
 
 
-def _skipped(dataset) -> list[dict]:
-    return [{"path": path, "reason": reason} for path, reason in dataset.skipped]
+def _skipped(dataset) -> list[SkippedFile]:
+    return [SkippedFile(path=path, reason=reason) for path, reason in dataset.skipped]
+
+
+@data_model
+class DatasetExample(TypedDict):
+    """One of a unit's top dataset examples."""
+
+    path: Annotated[
+        str, Field(description="the image's id: relative to the dataset folder, or `digits:N` (not a file path)")
+    ]
+    score: Annotated[Measured, Field(description="the unit's score on it (activation or relevance units)")]
+    box: Annotated[
+        list[int],
+        Field(
+            min_length=4,
+            max_length=4,
+            description="[left, top, right, bottom] in pixels of the image at the model's input size (the whole "
+            "image, or the patch)",
+        ),
+    ]
+
+
+@data_model
+class UnitTopExamples(TypedDict):
+    """A unit's best examples, best first."""
+
+    layer: Annotated[str, Field(description="the layer, as the model names it")]
+    index: Annotated[int, Field(ge=0, description="channel index")]
+    examples: Annotated[list[DatasetExample], Field(description="the top images (or patches), best first")]
 
 
 class ExamplesSpec(DatasetSpec):
@@ -55,20 +89,62 @@ class ExamplesSpec(DatasetSpec):
         return self
 
 
+@data_model
+class UnitExamples(UnitTopExamples):
+    """A unit's top examples and their contact sheet."""
+
+    sheet: Annotated[FilePath, Field(description="the examples side by side, captioned with their scores (PNG)")]
+
+
+@data_model
+class ExamplesData(TypedDict):
+    """The `examples` recipe's data."""
+
+    units: Annotated[list[UnitExamples], Field(description="one per channel, in the spec's order")]
+    by: Annotated[Literal["activation", "relevance"], Field(description="what the scores are")]
+    images: Annotated[int, Field(ge=0, description="dataset images scanned")]
+    skipped: Annotated[list[SkippedFile], Field(description="dataset files that could not be read")]
+    composite: NotRequired[Annotated[Composite, Field(description="by relevance: the LRP composite")]]
+    target: NotRequired[
+        Annotated[int | None, Field(description="by relevance: the class explained (null: each image's predicted)")]
+    ]
+
+
 @recipe(
     "examples",
     3,  # 3: image ids relative to the dataset folder
     ExamplesSpec,
+    ExamplesData,
     "the dataset images (or patches) that most excite units, or where they are most relevant",
 )
-def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
-    """{"units": [{"layer", "index", "examples": [{"path", "score", "box"}], "sheet"}], "by", "images",
-    "skipped"}: top `top` per unit, best first, one contact sheet each. Scores: by activation, the unit's mean
-    activation over space (seed 001 eq. 3.2, the quantity feature visualization maximizes); by relevance, R_c =
-    the unit's LRP relevance for the explained class (`target`, default each image's predicted class) summed
-    over space, in units of that class's logit (Achtibat et al. 2023, relevance maximization). Raises
-    ConvscopeError for an unknown layer or channel, a target out of range, a patch larger than the input, a
-    TorchScript model with by = relevance, or a dataset without readable images."""
+def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result[ExamplesData]:
+    """The `top` dataset images (or random patches) that most excite each unit, in one streaming pass.
+
+    Scores: by activation, the unit's mean activation over space, a_c(x) = mean_hw A_chw(x) (the quantity
+    feature visualization maximizes; for [N, C] outputs such as logits, the value); by relevance, R_c(x) = the
+    unit's LRP relevance for the explained class summed over space, in units of that class's logit. With
+    `patches` = n, n random `patch_size` squares per image are cut, resized to the input size and scored alone.
+
+    Args:
+        spec: the dataset (a folder or `digits`), `layer` and `channels`, `top` (1..10,000), `patches`,
+            `patch_size` (px), `seed`, `by`, and by relevance `composite` and `target`; `batch_size`, `fit`.
+        ctx: reports ("images", done, total) after each batch (a cancel point); writes one contact sheet per unit
+            (`examples_<layer>_<channel>.png`).
+
+    Returns:
+        `ExamplesData`: `units` [{layer, index, examples [{path (the image's id), score, box [l, t, r, b]}],
+        sheet}], `by`, `images` (scanned), `skipped` [{path, reason}], and by relevance `composite`, `target`.
+
+    Raises:
+        ConvscopeError: an unknown layer or a channel out of range, a target out of range, a patch larger than
+            the input, a TorchScript model with by = relevance, or a dataset without readable images.
+            Cancelled: on a cancel.
+
+    References:
+        Barsch & Eilertsen 2018 (seed 001), eq. 3.2 and §3.2.9 (image examples, 64 x 64 patches); Achtibat et al.
+        2023, "From attribution maps to human-understandable explanations through Concept Relevance Propagation"
+        (relevance maximization).
+    """
     from ..artifacts.files import example_sheets
     from ..core.data import open_dataset
     from ..techniques.examples import top_examples
@@ -96,12 +172,15 @@ def run_examples(spec: ExamplesSpec, ctx: RunContext) -> Result:
             scorer=scorer,
         )
     sheets = example_sheets(result, dataset, ctx.out)
-    output = result.to_dict()
-    for unit, sheet in zip(output["units"], sheets):
-        unit["sheet"] = ctx.adopt(sheet)
-    output.update(by=spec.by, images=result.images_seen, skipped=_skipped(dataset))
+    units = cast(list[UnitTopExamples], result.to_dict()["units"])  # TopExamples.to_dict's shape, validated
+    output = ExamplesData(
+        units=[UnitExamples(**unit, sheet=ctx.adopt(sheet)) for unit, sheet in zip(units, sheets)],
+        by=spec.by,
+        images=result.images_seen,
+        skipped=_skipped(dataset),
+    )
     if spec.by == "relevance":
-        output.update(composite=spec.composite, target=spec.target)
+        output["composite"], output["target"] = spec.composite, spec.target
     return ctx.result("examples", output)
 
 
@@ -117,9 +196,87 @@ class SelectivitySpec(DatasetSpec):
     )
 
 
-@recipe("selectivity", 2, SelectivitySpec, "class-specific units of a layer: unimodal, bimodal, non-specific, dead")
-def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
-    """{"units": [{"index", "kind", "classes"}], "fractions": {layer: {kind: share}}, "plots", "skipped"}."""
+Kind = Literal[KINDS]  # unimodal, bimodal, non-specific, dead
+
+#: the share of a layer's units of each kind (`non-specific` is not a Python name: the functional form, configured
+#: by a call rather than a decorator)
+KindFractions = TypedDict(
+    "KindFractions",
+    {
+        "unimodal": Annotated[float, Field(description="share specific to exactly one class")],
+        "bimodal": Annotated[float, Field(description="share specific to exactly two classes")],
+        "non-specific": Annotated[float, Field(description="share specific to none or to three and more")],
+        "dead": Annotated[float, Field(description="share never positive")],
+    },
+)
+data_model(KindFractions)
+KindFractions.__doc__ = "The share of a layer's units of each kind, in [0, 1] (they sum to 1)."
+
+
+@data_model
+class UnitSelectivity(TypedDict):
+    """One unit's class selectivity."""
+
+    layer: Annotated[str, Field(description="the layer, as the model names it")]
+    index: Annotated[int, Field(ge=0, description="channel index")]
+    kind: Annotated[
+        Kind,
+        Field(description="unimodal: specific to 1 class, bimodal: to 2, non-specific: to none or 3+, dead: never > 0"),
+    ]
+    classes: Annotated[list[str], Field(description="the classes it is specific to (class names)")]
+    overall_mean: Annotated[Measured, Field(description="m_u: its mean activation over all images")]
+    class_means: Annotated[
+        list[Measured], Field(description="m_u(c) per class, in the order of `classes` (rounded to 6 decimals)")
+    ]
+
+
+@data_model
+class SelectivityData(TypedDict):
+    """The `selectivity` recipe's data."""
+
+    units: Annotated[list[UnitSelectivity], Field(description="every unit of every layer, layer by layer")]
+    fractions: Annotated[dict[str, KindFractions], Field(description="per layer (by name): the share of each kind")]
+    classes: Annotated[list[str], Field(description="the dataset's class names")]
+    class_counts: Annotated[list[int], Field(description="images per class")]
+    images: Annotated[int, Field(ge=0, description="images read")]
+    threshold: Annotated[float | None, Field(description="the specificity threshold (0.4: seed 004's 40% rule)")]
+    plots: Annotated[
+        list[FilePath], Field(description="`profiles_<layer>.png` per layer (class means), then `fractions.png`")
+    ]
+    skipped: Annotated[list[SkippedFile], Field(description="dataset files that could not be read")]
+
+
+@recipe(
+    "selectivity",
+    2,
+    SelectivitySpec,
+    SelectivityData,
+    "class-specific units of a layer: unimodal, bimodal, non-specific, dead",
+)
+def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result[SelectivityData]:
+    """Class-selective units of one or several layers, over a labelled dataset.
+
+    A unit's activation a_u(x) is its channel's mean over space. With m_u(c) its mean over the images of class c
+    and m_u its mean over all images (both after shifting a unit that takes negative values by its floor over the
+    dataset), u is specific to c when m_u(c) - m_u > threshold * |m_u|. Specific to 1 class: unimodal; to 2:
+    bimodal; to none or 3+: non-specific; never positive at any position of any image: dead.
+
+    Args:
+        spec: the dataset (class sub-folders, or `digits`), `layer` (names separated by commas), `threshold`
+            (> 0; 0.4 is the paper's 40%), `batch_size`, `fit`.
+        ctx: reports ("images", done, total) after each batch (a cancel point); writes the plots (PNG).
+
+    Returns:
+        `SelectivityData`: `units` [{layer, index, kind, classes, overall_mean, class_means}], `fractions`
+        {layer: {kind: share in [0, 1]}}, classes, class_counts, images, threshold, plots, skipped.
+
+    Raises:
+        ConvscopeError: a dataset without classes or readable images; UnknownLayerError for an unknown layer.
+            Cancelled: on a cancel.
+
+    References:
+        "Visualisation of maximising images for deep neural networks" (seed 004), §3, Fig. 4 and 5.
+    """
     from ..artifacts.files import save_plots
     from ..core.data import open_dataset
     from ..techniques.selectivity import selectivity
@@ -130,7 +287,7 @@ def run_selectivity(spec: SelectivitySpec, ctx: RunContext) -> Result:
         result = selectivity(
             subject, dataset, layers, threshold=spec.threshold, batch_size=spec.batch_size, progress=ctx.progress
         )
-    output = result.to_dict()
+    output = cast(SelectivityData, result.to_dict())  # Selectivity.to_dict's shape (plots, skipped follow), validated
     output["plots"] = [ctx.adopt(p) for p in save_plots(result, ctx.out)]
     output["skipped"] = _skipped(dataset)
     return ctx.result("selectivity", output)
@@ -165,13 +322,93 @@ class FacetsSpec(DatasetSpec):
         return value
 
 
-@recipe("facets", 3, FacetsSpec, "multifaceted feature visualization (MFV) of a unit or class")
-def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
-    """{"target", "images", "code_layer", "used", "steps", "preset", "clusters": [{"id", "members",
-    "mean_image", "facet_image", "activation", "mean_activation", "structure", "nearest_image"}],
-    "embedding_plot", "points": [{"id", "x", "y", "cluster"}] (the 2-D embedding), "sheet", "skipped"} (seed 000:
-    fc7-like codes, PCA, t-SNE 2-D, k-means, mean images of the m nearest members, maximization from each mean
-    image in octaves)."""
+@data_model
+class FacetsUsed(TypedDict):
+    """What the clustering really used (k, m and the PCA dimensions are capped by the images)."""
+
+    k: Annotated[int, Field(ge=1, description="clusters")]
+    pca_dims: Annotated[int, Field(ge=1, description="PCA dimensions of the codes")]
+    perplexity: Annotated[float, Field(description="t-SNE perplexity: min(30, (images - 1) / 3)")]
+    images: Annotated[int, Field(ge=0, description="images clustered")]
+    m: Annotated[int, Field(ge=1, description="images averaged per cluster")]
+    code_layer: Annotated[str, Field(description="the layer whose codes were clustered")]
+
+
+@data_model
+class Facet(TypedDict):
+    """One cluster of images and the facet visualized from its mean image."""
+
+    id: Annotated[int, Field(ge=0, description="the cluster's number")]
+    members: Annotated[list[str], Field(description="the images of the cluster (dataset ids)")]
+    mean_image: Annotated[FilePath, Field(description="the mean of its m images nearest the centre (PNG)")]
+    facet_image: Annotated[FilePath, Field(description="the unit maximized from the mean image (PNG)")]
+    activation: Annotated[Measured, Field(description="the unit on the facet image (activation units)")]
+    mean_activation: Annotated[Measured, Field(description="the unit on the mean image")]
+    structure: Annotated[Measured, Field(description="correlation r of the facet with its mean image, in [-1, 1]")]
+    nearest_image: Annotated[str, Field(description="the member nearest the cluster's centre (dataset id)")]
+
+
+@data_model
+class EmbeddingPoint(TypedDict):
+    """One clustered image in the 2-D t-SNE embedding."""
+
+    id: Annotated[str, Field(description="the image (dataset id)")]
+    x: Annotated[Measured, Field(description="t-SNE coordinate (rounded to 4 decimals)")]
+    y: Measured
+    cluster: Annotated[int, Field(ge=0, description="its cluster's id")]
+
+
+@data_model
+class FacetsData(TypedDict):
+    """The `facets` recipe's data."""
+
+    target: Annotated[str, Field(description="the unit, `LAYER:UNIT`")]
+    images: Annotated[str, Field(description="which images were clustered (`class C` or `top N images of U`)")]
+    code_layer: Annotated[str, Field(description="the layer whose codes were clustered")]
+    used: FacetsUsed
+    steps: Annotated[int, Field(ge=1, description="maximization iterations of each facet (all octaves)")]
+    preset: Annotated[
+        Literal["torchvision", "caffenet"], Field(description="the maximization's octaves and regularization")
+    ]
+    clusters: Annotated[list[Facet], Field(description="one per cluster (at most k)")]
+    embedding_plot: Annotated[FilePath, Field(description="the t-SNE embedding with the images, by cluster (PNG)")]
+    points: Annotated[list[EmbeddingPoint], Field(description="the 2-D embedding, one point per clustered image")]
+    sheet: Annotated[FilePath, Field(description="per cluster: mean image, facet, nearest image (PNG)")]
+    skipped: Annotated[list[SkippedFile], Field(description="dataset files that could not be read")]
+
+
+@recipe("facets", 3, FacetsSpec, FacetsData, "multifaceted feature visualization (MFV) of a unit or class")
+def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result[FacetsData]:
+    """Multifaceted feature visualization of one unit: the kinds of images that excite it, one picture each.
+
+    The images U (a class's, or the unit's `top_images` top examples) are embedded by their codes at `code_layer`
+    (fc7-like, default the penultimate layer), reduced by PCA, embedded in 2-D by t-SNE and clustered by
+    k-means; each cluster's m images nearest its centre are averaged, and the unit is maximized from that mean
+    image in octaves (gradient ascent with blur / total-variation regularization): one facet per cluster.
+
+    Args:
+        spec: the dataset, `target` (`LAYER:UNIT`, e.g. logits:285), `class_name`, `top_images` (>= 3),
+            `code_layer`, `k` clusters (1..100), `m` images per mean (1..10,000), `pca` dimensions, `steps`,
+            `preset`, `seed`, `batch_size`, `fit`.
+        ctx: reports ("images", done, total) while the codes are read and ("steps", done, clusters x
+            iterations) while maximizing (cancel points), previews `facet C` 8 times; writes
+            `facet<C>_{mean,facet,nearest}.png`, `embedding.png`, `facets.png`.
+
+    Returns:
+        `FacetsData`: target, images (which were clustered), code_layer, used {k, pca_dims, perplexity, images,
+        m, code_layer}, steps, preset, clusters [{id, members, mean_image, facet_image, activation,
+        mean_activation, structure, nearest_image}], embedding_plot, points [{id, x, y, cluster}], sheet,
+        skipped. Images are [C, H, W] in [0, 1] at the model's input size.
+
+    Raises:
+        ConvscopeError: an unknown layer or unit, an unknown class, fewer than 2 different images, a dataset
+            without readable images. Cancelled: on a cancel.
+
+    References:
+        Nguyen, Yosinski & Clune 2016, "Multifaceted feature visualization" (ICML Visualization for Deep Learning
+        workshop); Mayer, "Interpretable Neural Network using Feature Visualization" (seed 000), §3.2, eq. 3.1,
+        Fig. 3-4, §4.II.B.
+    """
     from ..core.data import open_dataset
 
     with ctx.subject(spec.model) as subject:
@@ -192,7 +429,6 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result:
             seed=spec.seed,
             batch_size=spec.batch_size,
         )
-    output["skipped"] = _skipped(dataset)
     return ctx.result("facets", output)
 
 
@@ -212,9 +448,9 @@ def _facet_images(
     preset: str = "torchvision",
     seed: int = 0,
     batch_size: int = 32,
-) -> dict:
+) -> FacetsData:
     """MFV of a class's images (or the unit's top images): the facets computed, their pictures written through
-    `ctx`, the facets JSON returned."""
+    `ctx`, the facets data returned (its `skipped` read once the scans are done)."""
     from ..core.images import grid, tensor_to_pil
     from ..techniques.examples import top_examples
     from ..techniques.facets import embedding_plot, facets, scaled_octaves
@@ -260,33 +496,34 @@ def _facet_images(
             f"{c} nearest",
         ]
         clusters_json.append(
-            {
-                "id": c,
-                "members": [dataset.ids[i] for i in facet.members],
-                "mean_image": str(paths["mean"]),
-                "facet_image": str(paths["facet"]),
-                "activation": facet.activation,
-                "mean_activation": facet.mean_activation,
-                "structure": facet.structure,
-                "nearest_image": dataset.ids[facet.nearest],
-            }
+            Facet(
+                id=c,
+                members=[dataset.ids[i] for i in facet.members],
+                mean_image=str(paths["mean"]),
+                facet_image=str(paths["facet"]),
+                activation=facet.activation,
+                mean_activation=facet.mean_activation,
+                structure=facet.structure,
+                nearest_image=dataset.ids[facet.nearest],
+            )
         )
     plot = ctx.path("embedding.png")
     embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
     sheet = ctx.path("facets.png")
     grid(tiles, captions, columns=3).save(sheet)
-    return {
-        "target": f"{layer}:{target[1]}",
-        "images": source,
-        "code_layer": clusters.used["code_layer"],
-        "used": clusters.used,
-        "steps": sum(o.iterations for o in octaves),
-        "preset": preset,
-        "clusters": clusters_json,
-        "embedding_plot": str(plot),
-        "points": [  # the t-SNE embedding, one point per clustered image (for interactive plots)
-            {"id": dataset.ids[i], "x": round(float(x), 4), "y": round(float(y), 4), "cluster": int(c)}
+    return FacetsData(
+        target=f"{layer}:{target[1]}",
+        images=source,
+        code_layer=clusters.used["code_layer"],
+        used=cast(FacetsUsed, clusters.used),
+        steps=sum(o.iterations for o in octaves),
+        preset=cast(Literal["torchvision", "caffenet"], preset),
+        clusters=clusters_json,
+        embedding_plot=str(plot),
+        points=[  # the t-SNE embedding, one point per clustered image (for interactive plots)
+            EmbeddingPoint(id=dataset.ids[i], x=round(float(x), 4), y=round(float(y), 4), cluster=int(c))
             for i, (x, y), c in zip(kept, clusters.embedding, clusters.labels)
         ],
-        "sheet": str(sheet),
-    }
+        sheet=str(sheet),
+        skipped=_skipped(dataset),
+    )

@@ -1,14 +1,18 @@
 """Feature-visualization recipes: `visualize` (channels, classes, a mix, a whole layer; started from noise, from
-the best dataset images, or for the filters most relevant to an image) and `dream` (DeepDream)."""
+the best dataset images, or for the filters most relevant to an image) and `dream` (DeepDream).
+
+Over 400 lines on purpose: two recipes with their specs, the data models of their results and runs side by side;
+`visualize`'s three starts (noise, data, relevance) share one spec, one data model and one entry point."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Literal, cast
 
 import torch
 from PIL import Image
 from pydantic import Field, model_validator
+from typing_extensions import NotRequired, TypedDict
 
 from ..core.errors import ChannelError, ConvscopeError
 from ..core.images import grid, open_image, pil_to_tensor, tensor_to_pil, to_mode
@@ -18,6 +22,7 @@ from ..techniques import objectives as O
 from ..techniques.dream import dream
 from ..techniques.render import render
 from .base import DatasetRef, ImagePath, ModelRef, Result, RunContext, Spec, recipe
+from .results import FilePath, Measured, SkippedFile, data_model
 
 
 def visualization_objectives(
@@ -113,14 +118,112 @@ class VisualizeSpec(Spec):
         return self
 
 
+@data_model
+class VisualizedImage(TypedDict):
+    """One optimized image: the units it maximizes and how strongly."""
+
+    units: Annotated[
+        list[str], Field(description="the units maximized, `LAYER:CHANNEL` (or the layer: its mean); several: a mix")
+    ]
+    path: Annotated[FilePath, Field(description="the image (PNG, [0, 1] as 8-bit)")]
+    activation: Annotated[
+        Measured, Field(description="the objective re-measured on the final image, untransformed (activation units)")
+    ]
+    objective: Annotated[str, Field(description="the objective's name, e.g. `features.3:0` or `class:1 + 2*(class:2)`")]
+    start_image: NotRequired[
+        Annotated[str, Field(description="init_from_data: the dataset image it started from (its id)")]
+    ]
+    start_activation: NotRequired[
+        Annotated[Measured, Field(description="init_from_data: the objective on the start image")]
+    ]
+    filter: NotRequired[
+        Annotated[int | None, Field(description="relevant: the filter visualized (null: the relevance-weighted mix)")]
+    ]
+    relevance: NotRequired[
+        Annotated[Measured, Field(description="relevant: the filter's relevance R_c (units of the class's logit)")]
+    ]
+    relevance_share: NotRequired[
+        Annotated[float | None, Field(description="relevant: R_c / the layer's total relevance (null: total 0)")]
+    ]
+    mix_weight: NotRequired[
+        Annotated[float, Field(description="relevant: R_c / the chosen filters' relevance (1 for the mix)")]
+    ]
+
+
+@data_model
+class RelevantFilters(TypedDict):
+    """With `relevant`: the explained prediction whose most relevant filters were visualized."""
+
+    image: Annotated[str, Field(description="the image explained, as the spec named it")]
+    layer: Annotated[str, Field(description="the layer, as the model names it")]
+    composite: Annotated[str, Field(description="the LRP composite (dtd: Deep Taylor)")]
+    target: Annotated[int, Field(ge=0, description="the explained class (the predicted one)")]
+    label: Annotated[str, Field(description="the explained class's name")]
+    output: Annotated[Measured, Field(description="the target's logit")]
+    layer_relevance: Annotated[Measured, Field(description="sum over the layer's filters of R_c")]
+
+
+@data_model
+class VisualizeData(TypedDict):
+    """The `visualize` recipe's data. From noise: `seconds_per_step`; with `init_from_data`: `init_from_data`,
+    `threshold`, `max_pixel_step` and `skipped` instead; with `relevant`: `relevant`."""
+
+    images: Annotated[list[VisualizedImage], Field(description="one per objective, in the spec's order")]
+    steps: Annotated[int, Field(ge=1, description="optimization steps of each image")]
+    seconds_per_step: NotRequired[Annotated[float, Field(description="wall time of one step of one batch (s)")]]
+    init_from_data: NotRequired[Annotated[str, Field(description="the dataset the start images came from")]]
+    threshold: NotRequired[
+        Annotated[float | None, Field(description="binarize: pixels above it became 1, others 0 (null: none)")]
+    ]
+    max_pixel_step: NotRequired[
+        Annotated[float, Field(description="the largest change of a pixel per step (of the [0, 1] range)")]
+    ]
+    sheet: Annotated[FilePath, Field(description="a contact sheet of the images, captioned (PNG)")]
+    skipped: NotRequired[
+        Annotated[list[SkippedFile], Field(description="init_from_data: the dataset files that could not be read")]
+    ]
+    relevant: NotRequired[RelevantFilters]
+
+
 @recipe(
-    "visualize", 2, VisualizeSpec, "feature visualization: images that maximize channels, a layer, classes or a mix"
+    "visualize",
+    2,
+    VisualizeSpec,
+    VisualizeData,
+    "feature visualization: images that maximize channels, a layer, classes or a mix",
 )
-def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result:
-    """{"images": [{"units", "path", "activation", "objective"}], "steps", "seconds_per_step", "sheet"}: one PNG
-    per objective (batch_size optimized together), `activation` re-measured on the final untransformed image;
-    with init_from_data the seed 004 data-initialized variant (start image and activation per entry), with
-    relevant each entry's filter relevance. Cancel is checked every step."""
+def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result[VisualizeData]:
+    """Feature visualization: images x* = argmax_x a(T(x)) that maximize units of the model.
+
+    From noise (the default): x = G(p), p a Fourier or pixel parameterization (decorrelated colors), optimized by
+    Adam through random transformations T (padding, jitter, rotation, scale) for `steps` steps; the objectives
+    of one batch are optimized together as separate images. `activation` is re-measured on the final,
+    untransformed image. With `init_from_data`: from the dataset image that most excites each unit, gradient
+    steps bounded to 1% of the pixel range (seed 004 §4). With `relevant`: the `top` filters of `layer` most
+    relevant (Deep Taylor) for the image's predicted class, and with `mix` their relevance-weighted sum.
+
+    Args:
+        spec: the units (a layer's channels, all of them, classes' logits, the layer mean, or a weighted `mix`),
+            the parameterization, transforms, steps (1..100,000), size (8..2048 px), learning rate, batch size and
+            seed; or `init_from_data` (a dataset) or `relevant` (an image).
+        ctx: reports ("steps", done, total) every step (a cancel point) and previews of each image 8 times;
+            writes one PNG per objective and `sheet.png`.
+
+    Returns:
+        `VisualizeData`: `images` [{units, path, activation, objective, ...}], `steps`, `sheet` and per mode
+        `seconds_per_step`, or `init_from_data` / `threshold` / `max_pixel_step` / `skipped`, or `relevant`.
+        Images are [C, H, W] in [0, 1] at the model's input size (or `size`), saved as 8-bit PNGs.
+
+    Raises:
+        ConvscopeError: inconsistent fields (no layer nor classes, mix without units, alphas without mix);
+            UnknownLayerError / ChannelError for a bad layer, channel or class; ImageError for an unreadable
+            `relevant` image; SizeError for a size too small for the layer. Cancelled: on a cancel.
+
+    References:
+        Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill); Barsch & Eilertsen 2018 (seed 001),
+        §3.2, eq. 3.2-3.3 (channel objective, mix of seed 001 eq. 3.7), Table 3.1 (transforms), §4.4 (relevance
+        guided); "Visualisation of maximising images for deep neural networks" (seed 004), §4.
+    """
     with ctx.subject(spec.model) as subject:
         chosen, details = None, {}
         if spec.relevant is not None:
@@ -138,11 +241,11 @@ def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result:
     if chosen is not None:
         from ..techniques.attribution.relevant import add_relevance
 
-        data = add_relevance(data, chosen, details, spec.mix)
+        data = cast(VisualizeData, add_relevance(cast(dict, data), chosen, details, spec.mix))  # + relevance keys
     return ctx.result("visualize", data)
 
 
-def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> dict:
+def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> VisualizeData:
     entries, tiles, seconds = [], [], []
     batches = [objectives[i : i + spec.batch_size] for i in range(0, len(objectives), spec.batch_size)]
     total = len(batches) * spec.steps
@@ -168,26 +271,20 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
             tile.save(path)
             tiles.append(tile)
             entries.append(
-                {
-                    "units": list(objective.units),
-                    "path": str(path),
-                    "activation": activation,
-                    "objective": objective.name,
-                }
+                VisualizedImage(
+                    units=list(objective.units), path=str(path), activation=activation, objective=objective.name
+                )
             )
     sheet = ctx.path("sheet.png")
     grid(tiles, [f"{e['units'][0] if len(e['units']) == 1 else 'mix'} {e['activation']:.1f}" for e in entries]).save(
         sheet
     )
-    return {
-        "images": entries,
-        "steps": spec.steps,
-        "seconds_per_step": sum(seconds) / len(seconds),
-        "sheet": str(sheet),
-    }
+    return VisualizeData(
+        images=entries, steps=spec.steps, seconds_per_step=sum(seconds) / len(seconds), sheet=str(sheet)
+    )
 
 
-def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> dict:
+def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> VisualizeData:
     from ..core.data import open_dataset
 
     dataset = open_dataset(spec.init_from_data, subject.input)
@@ -256,11 +353,48 @@ class DreamSpec(Spec):
         return self
 
 
-@recipe("dream", 1, DreamSpec, "DeepDream: amplify what a layer or channels see in an image")
-def run_dream(spec: DreamSpec, ctx: RunContext) -> Result:
-    """{"path", "layer", "units", "objective", "objective_before", "objective_after", "sizes": [[h, w] per
-    octave]}: the dreamed image [0, 1] as a PNG. Raises SizeError when the smallest octave cannot reach the layer.
-    Cancel is checked every step."""
+@data_model
+class DreamData(TypedDict):
+    """The `dream` recipe's data."""
+
+    path: Annotated[FilePath, Field(description="the dreamed image (PNG, at the input's size up to max_size)")]
+    layer: Annotated[str, Field(description="the layer, as the model names it")]
+    units: Annotated[list[str], Field(description="the channels amplified, `LAYER:CHANNEL` (or the layer)")]
+    objective: Annotated[str, Field(description="the objective's name (`LAYER:dream`: the mean of squares)")]
+    objective_before: Annotated[Measured, Field(description="the objective on the input image")]
+    objective_after: Annotated[Measured, Field(description="the objective on the dreamed image")]
+    sizes: Annotated[
+        list[Annotated[list[int], Field(min_length=2, max_length=2)]],
+        Field(description="[height, width] in pixels of each octave, smallest first"),
+    ]
+
+
+@recipe("dream", 1, DreamSpec, DreamData, "DeepDream: amplify what a layer or channels see in an image")
+def run_dream(spec: DreamSpec, ctx: RunContext) -> Result[DreamData]:
+    """DeepDream: gradient ascent on the image itself, x <- x + eta * g / std(g), g = d objective / dx, over
+    `octaves` scales (each `octave_scale` times larger), with random circular jitter, in the decorrelated color
+    space so the photo keeps its colors. The objective is the layer's mean of squares, or the (weighted) mean
+    activation of `channels`.
+
+    Args:
+        spec: the image (read at its own resolution, longest side reduced to `max_size` px), the layer or its
+            channels (with `alphas` weights), octaves (1..16), octave_scale (> 1), steps per octave, step_size eta,
+            jitter (px), seed.
+        ctx: reports ("steps", done, octaves x steps) every step (a cancel point) and previews `dream` 8 times;
+            writes `<image stem>_dream.png`.
+
+    Returns:
+        `DreamData`: path, layer, units, objective, objective_before / objective_after (the objective on the input
+        and on the result, in the layer's activation units) and sizes [[h, w]] per octave. The image is in [0, 1].
+
+    Raises:
+        SizeError: the smallest octave is too small to reach the layer. UnknownLayerError / ChannelError: a bad
+            layer or channel. ImageError: an unreadable image. Cancelled: on a cancel.
+
+    References:
+        Mordvintsev, Olah & Tyka 2015, "Inceptionism: Going deeper into neural networks" (Google Research blog);
+        Barsch & Eilertsen 2018 (seed 001), §3.2.1 (eq. 3.4-3.5) and §3.2.5 (decorrelated colors).
+    """
     with ctx.subject(spec.model) as subject:
         layer = subject.resolve(spec.layer)
         if spec.channels:
@@ -290,15 +424,15 @@ def run_dream(spec: DreamSpec, ctx: RunContext) -> Result:
     tensor_to_pil(result.image[0]).save(path)
     return ctx.result(
         "dream",
-        {
-            "path": str(path),
-            "layer": layer,
-            "units": list(objective.units),
-            "objective": objective.name,
-            "objective_before": result.objective_before,
-            "objective_after": result.objective_after,
-            "sizes": [list(s) for s in result.sizes],
-        },
+        DreamData(
+            path=str(path),
+            layer=layer,
+            units=list(objective.units),
+            objective=objective.name,
+            objective_before=result.objective_before,
+            objective_after=result.objective_after,
+            sizes=[list(s) for s in result.sizes],
+        ),
     )
 
 
@@ -311,7 +445,7 @@ def _data_init_images(
     steps: int = 32,
     threshold: float | None = None,
     batch_size: int = 32,
-) -> dict:
+) -> VisualizeData:
     """Seed 004 §4 data-initialized maximization of each objective; PNGs (start and result side by side in the
     sheet) through `ctx`; the visualize JSON."""
     from ..techniques.datainit import MAX_PIXEL_STEP, data_init
@@ -327,23 +461,23 @@ def _data_init_images(
         tiles += [tensor_to_pil(dataset.load(result.start_index)), tensor_to_pil(result.image)]
         captions += [f"start {result.start_activation:.1f}", f"after {result.activation:.1f}"]
         entries.append(
-            {
-                "units": list(objective.units),
-                "objective": objective.name,
-                "path": str(path),
-                "activation": result.activation,
-                "start_image": dataset.ids[result.start_index],
-                "start_activation": result.start_activation,
-            }
+            VisualizedImage(
+                units=list(objective.units),
+                objective=objective.name,
+                path=str(path),
+                activation=result.activation,
+                start_image=dataset.ids[result.start_index],
+                start_activation=result.start_activation,
+            )
         )
     sheet = ctx.path("sheet.png")
     grid(tiles, captions, columns=2).save(sheet)
-    return {
-        "images": entries,
-        "steps": steps,
-        "init_from_data": dataset.name,
-        "threshold": threshold,
-        "max_pixel_step": MAX_PIXEL_STEP,
-        "sheet": str(sheet),
-        "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped],
-    }
+    return VisualizeData(
+        images=entries,
+        steps=steps,
+        init_from_data=dataset.name,
+        threshold=threshold,
+        max_pixel_step=MAX_PIXEL_STEP,
+        sheet=str(sheet),
+        skipped=[SkippedFile(path=p, reason=r) for p, r in dataset.skipped],
+    )

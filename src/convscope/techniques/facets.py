@@ -1,5 +1,8 @@
 """Multifaceted feature visualization (MFV; Nguyen, Yosinski & Clune 2016; Mayer's thesis §3.2, Fig. 3).
 
+Over 400 lines on purpose: one technique, one pipeline (codes, PCA, t-SNE, k-means, mean images,
+maximization from them), each step feeding the next.
+
 Mean images (Mayer Fig. 3), for a set of images U (the images of a class, or a unit's top-N images):
   1. the code Phi_i of every image at a high layer (default the penultimate layer, the fc7 analogue; a
      feature map is averaged over space),

@@ -1,4 +1,7 @@
 """Generators G(code) -> images [K, C, H, W] in [0, 1], the image prior of inverse-set sampling
+
+Over 400 lines on purpose: the three generator kinds share one interface and the decoder's training
+and cache live with the decoder.
 (Hada & Carreira-Perpiñán 2020, §3.2).
 
 Three built-in kinds, all `Generator` modules with `forward(codes)`, `initial_codes(k, encoder, rng)` and `bounds`:

@@ -1,4 +1,7 @@
 """Sampling the inverse set of neurons: many diverse images whose activations lie in given ranges [z1, z2]
+
+Over 400 lines on purpose: one paper's algorithm (constraints, encoder, augmented Lagrangian, seeds,
+fast sampling, diversity, baselines), in the order of its equations.
 (Hada & Carreira-Perpiñán 2020, §3, eqs. (6)-(13)).
 
     problem    G (techniques.generators) turns codes into images, E (a layer of the model, flattened) embeds them,

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from ...core.autograd_checks import explained_errors, gradients, require_gradient
 from ...core.errors import ConvscopeError
 from ...core.subject import LOGITS, Subject
-from .lrp import Attribution, LayerRecorder, target_classes
+from .layers import LayerRecorder
+from .result import Attribution, target_classes
 
 
 def last_spatial_layer(subject: Subject) -> str:

@@ -19,7 +19,7 @@ import torch
 from ...core.errors import ConvscopeError
 from ...core.fold import FoldPlan, plan_folding, planned
 from ...core.subject import Subject
-from .lrp import RelevanceMode
+from .mode import RelevanceMode
 
 __all__ = ["FoldPlan", "check_folding", "folding", "plan_folding"]
 

@@ -1,11 +1,11 @@
 """The LRP explainer: BatchNorm folding planned and checked once per state of the weights, then one forward
-with the relevance rules of `lrp.RelevanceMode` and one modified backward per batch, giving relevance at the input
+with the relevance rules of `mode.RelevanceMode` and one modified backward per batch, giving relevance at the input
 and at every requested layer.
 
 References:
     Bach et al. 2015, "On pixel-wise explanations for non-linear classifier decisions by layer-wise relevance
     propagation"; Montavon et al. 2017, "Explaining nonlinear classification decisions with deep Taylor
-    decomposition"; Montavon et al. 2019, "Layer-wise relevance propagation: an overview" (the rules: `lrp`).
+    decomposition"; Montavon et al. 2019, "Layer-wise relevance propagation: an overview" (the rules: `rules`).
     Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks" (MSc
     thesis, NTNU; seed 001), §2.5.6 and §3.4 (Deep Taylor heatmaps per layer).
 """
@@ -21,19 +21,11 @@ from ...core.autograd_checks import FLOAT16_GRADIENT_SCALE, HALF_TYPES, dtype_na
 from ...core.errors import ConvscopeError
 from ...core.subject import LOGITS, Subject
 from .canonizers import folding
-from .lrp import (
-    MAX_AMPLIFICATION,
-    Attribution,
-    Composite,
-    LayerRecorder,
-    RelevanceMode,
-    WeightParts,
-    get_composite,
-    input_bounds,
-    parameter_owners,
-    resolve_layers,
-    target_classes,
-)
+from .composites import Composite, get_composite
+from .layers import LayerRecorder, resolve_layers
+from .mode import RelevanceMode, parameter_owners
+from .result import Attribution, target_classes
+from .rules import MAX_AMPLIFICATION, WeightParts, input_bounds
 
 
 class LRP:
@@ -43,9 +35,9 @@ class LRP:
 
     Args:
         subject: the model under study (not TorchScript).
-        composite: a Composite or a name in `lrp.COMPOSITES` (default `dtd`: z^B at the input, z+ elsewhere).
+        composite: a Composite or a name in `composites.COMPOSITES` (default `dtd`: z^B at the input, z+ elsewhere).
         maxpool: `wta` (winner-take-all) or `avg` (the average-pool rule of Barsch & Eilertsen §3.4.1).
-        ignore_bias: drop the biases from every denominator (see `lrp`).
+        ignore_bias: drop the biases from every denominator (see `rules`).
         check: check the BatchNorm folding (`canonizers.check_folding`).
     Raises:
         ConvscopeError: a TorchScript model, an unknown maxpool or composite, or a folding that fails its check.
@@ -210,7 +202,7 @@ class LRP:
 
     def _check_stable(self, relevance: torch.Tensor, layers: dict[str, torch.Tensor], output: torch.Tensor) -> None:
         """Refuse relevance that is not finite or whose magnitude anywhere exceeds MAX_AMPLIFICATION x |logit|,
-        naming the deepest layer where that happens and why (see the module docstring on ignore_bias)."""
+        naming the deepest layer where that happens and why (see the docstring of rules.py on ignore_bias)."""
         if not bool(torch.isfinite(output).all()):
             raise ConvscopeError(
                 f"the model's output for the target is {output.flatten().tolist()[:4]}: not finite, "

@@ -29,16 +29,9 @@ from ...core.autograd_checks import explained_errors, gradients, require_gradien
 from ...core.errors import ConvscopeError
 from ...core.progress import Progress
 from ...core.subject import Subject
-from .lrp import (
-    ACTIVATIONS,
-    Attribution,
-    InPlaceGuard,
-    LayerRecorder,
-    _tensors,
-    resolve_layers,
-    rewrites_in_place,
-    target_classes,
-)
+from .layers import LayerRecorder, resolve_layers
+from .ops import ACTIVATIONS, InPlaceGuard, _tensors, rewrites_in_place
+from .result import Attribution, target_classes
 
 
 class _Rectified(torch.autograd.Function):
@@ -66,7 +59,7 @@ class RectifiedBackward(TorchFunctionMode):
         inputs: the model input (in-place ops on it, and on the copy `Subject.model_output` makes, are written back).
     Raises:
         ConvscopeError: (during the forward) the model goes on using a tensor an in-place activation was meant to
-            overwrite (`lrp.InPlaceGuard`).
+            overwrite (`ops.InPlaceGuard`).
     """
 
     def __init__(self, deconvnet: bool, inputs: Sequence[torch.Tensor] = ()):

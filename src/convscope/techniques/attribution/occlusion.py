@@ -22,7 +22,7 @@ from ...core.autograd_checks import explained_errors
 from ...core.errors import ConvscopeError
 from ...core.progress import Progress
 from ...core.subject import Subject
-from .lrp import Attribution, target_classes
+from .result import Attribution, target_classes
 
 
 def occlusion(

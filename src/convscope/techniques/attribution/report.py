@@ -22,7 +22,7 @@ from ...core.images import heat_colormap, scale_to_255
 from ...core.progress import Progress
 from ...core.subject import Subject
 from .explainer import LRP
-from .lrp import Attribution
+from .result import Attribution
 
 LRP_METHODS = {"dtd": "dtd", "lrp-epsilon": "epsilon-plus", "lrp-alphabeta": "alpha2beta1"}
 METHODS = [*LRP_METHODS, "saliency", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"]
@@ -70,9 +70,10 @@ def attribute(
         See the method's function.
     """
     from .cam import grad_cam
+    from .composites import COMPOSITES, Composite
     from .gradients import gradient_attribution, integrated_gradients
-    from .lrp import COMPOSITES, Composite, Rule
     from .occlusion import occlusion
+    from .rules import Rule
 
     if method in LRP_METHODS:
         composite = LRP_METHODS[method]
