@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..recipes import data_models
+from ..recipes.results import Verbatim
 
 
 class Progress(BaseModel):
@@ -26,6 +29,23 @@ class ResultView(BaseModel):
     recipe: str
     data: dict[str, Any]
     artifacts: list[ArtifactView]
+
+
+def _typed_view(name: str, data: type) -> type[ResultView]:
+    """The result view of recipe `name`: `recipe` fixed to the name, `data` its data model (kept verbatim)."""
+    title = "".join(part.title() for part in name.split("-"))  # inverse-set -> InverseSetResultView
+    return create_model(
+        f"{title}ResultView",
+        __base__=ResultView,
+        __doc__=f"A stored `{name}` result: its data as the recipe's model, file paths as artifact URLs.",
+        recipe=(Literal[name], ...),
+        data=(Verbatim[data], ...),
+    )
+
+
+#: {recipe: its typed result view}; every result the API returns is one of them, told apart by `recipe`
+RESULT_VIEWS: dict[str, type[ResultView]] = {name: _typed_view(name, data) for name, data in data_models().items()}
+TypedResultView = Annotated[Union[tuple(RESULT_VIEWS.values())], Field(discriminator="recipe")]  # noqa: UP007
 
 
 class AtlasSummary(BaseModel):
@@ -60,7 +80,7 @@ class JobView(BaseModel):
     started: float | None
     ended: float | None
     error: str | None
-    result: ResultView | None
+    result: TypedResultView | None
 
 
 class JobList(BaseModel):
@@ -80,7 +100,7 @@ class RunResponse(BaseModel):
     hash: str
     status: str
     cached: bool
-    result: ResultView | None = None
+    result: TypedResultView | None = None
 
 
 class ImageView(BaseModel):

@@ -7,7 +7,8 @@ export const api = createClient<paths>({ baseUrl: "" });
 
 export type Schemas = components["schemas"];
 export type JobView = Schemas["JobView"];
-export type ResultView = Schemas["ResultView"];
+/** a stored result: one of the typed views, told apart by `recipe` */
+export type ResultView = NonNullable<JobView["result"]>;
 export type RunResponse = Schemas["RunResponse"];
 export type ImageView = Schemas["ImageView"];
 export type Spec = Record<string, unknown>;

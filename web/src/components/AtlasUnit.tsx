@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { Link } from "react-router";
 import { api, type ResultView } from "../api/client";
 import { resultData, type AtlasData } from "../api/results";
+import { fixed } from "../lib/format";
 
 /** A stored atlas by its hash (null while loading, an error message when it is not there). */
 export function useAtlas(hash: string | undefined): { atlas: ResultView | null; error: string | null } {
@@ -47,7 +48,7 @@ export function AtlasUnitView({ data: d, layer, index, home }: { data: AtlasData
         <figure className="tile">
           <img src={unit.image} alt={`feature visualization of ${layer}:${index}`} />
           <figcaption>
-            visualization ({d.steps} steps) → {unit.activation.toFixed(2)}
+            visualization ({d.steps} steps) → {fixed(unit.activation, 2)}
           </figcaption>
         </figure>
         {unit.sheet && (
@@ -62,7 +63,7 @@ export function AtlasUnitView({ data: d, layer, index, home }: { data: AtlasData
       {unit.class_means && d.classes && (
         <p className="small">
           mean activation per class:{" "}
-          {unit.class_means.map((m, c) => `${d.classes![c]} ${m.toFixed(2)}`).join(" · ")}
+          {unit.class_means.map((m, c) => `${d.classes![c]} ${fixed(m, 2)}`).join(" · ")}
         </p>
       )}
     </section>

@@ -112,7 +112,8 @@ export function useLayers(model: string) {
 
 /** Channels of a layer: the first entry of its output shape (conv maps [C, H, W] or features [C]). */
 export function channelsOf(layer?: LayerInfo): number | undefined {
-  return layer?.output_shape?.[0] ?? undefined;
+  const first = layer?.output_shape?.[0];
+  return typeof first === "number" ? first : undefined;
 }
 
 export function LayerSelect({

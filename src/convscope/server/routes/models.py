@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from ..deps import PlatformDep
 from ..errors import Refused, error_responses
-from ..views import ModelList, ResultView
+from ..views import RESULT_VIEWS, ModelList
 
 router = APIRouter()
 
@@ -22,7 +22,7 @@ def models(platform: PlatformDep) -> dict:
 
 @router.get(
     "/api/models/{model}/layers",
-    response_model=ResultView,
+    response_model=RESULT_VIEWS["layers"],
     tags=["models"],
     responses=error_responses(401, 404, 422),
 )

@@ -3,6 +3,7 @@ import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
 import { Figure } from "../../components/Figure";
 import { unitLink } from "../../lib/links";
+import { fixed } from "../../lib/format";
 
 export function ActivationsResult({ result, model }: { result: ResultView; model: string }) {
   const d = resultData(result, "activations");
@@ -21,7 +22,7 @@ export function ActivationsResult({ result, model }: { result: ResultView; model
                 key={c.index}
                 src={c.image}
                 to={unitLink(model, entry.layer, c.index)}
-                caption={`#${c.index} mean ${c.mean.toFixed(2)}`}
+                caption={`#${c.index} mean ${fixed(c.mean, 2)}`}
                 testid={`map-${c.index}`}
               />
             ))}

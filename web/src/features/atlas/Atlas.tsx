@@ -6,6 +6,7 @@ import { Link, useParams } from "react-router";
 import { api, type Schemas } from "../../api/client";
 import { resultData, type AtlasData, type AtlasUnitData } from "../../api/results";
 import { useAtlas } from "../../components/AtlasUnit";
+import { fixed } from "../../lib/format";
 
 export const unitInAtlas = (model: string, layer: string, index: number, hash: string) =>
   `/model/${encodeURIComponent(model)}/layer/${encodeURIComponent(layer)}/unit/${index}?atlas=${hash}`;
@@ -99,7 +100,7 @@ export function AtlasView({ data: d, link }: { data: AtlasData; link: (unit: Atl
                     <img src={u.image} alt={`${u.layer}:${u.index}`} loading="lazy" />
                   </Link>
                   <figcaption>
-                    #{u.index} → {u.activation.toFixed(2)}
+                    #{u.index} → {fixed(u.activation, 2)}
                   </figcaption>
                 </figure>
               ))}

@@ -6,6 +6,7 @@ import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
 import { Figure } from "../../components/Figure";
 import { unitLink } from "../../lib/links";
+import { fixed } from "../../lib/format";
 
 export function AttributionResult({ result, model }: { result: ResultView; model: string }) {
   const d = resultData(result, "attribute");
@@ -15,8 +16,8 @@ export function AttributionResult({ result, model }: { result: ResultView; model
   return (
     <>
       <p>
-        Explaining class <strong>{d.label}</strong> ({d.target}), logit {d.output.toFixed(3)}, with {d.method}.
-        {d.conservation !== undefined && ` Input relevance / output: ${d.conservation.toFixed(4)}.`}
+        Explaining class <strong>{d.label}</strong> ({d.target}), logit {fixed(d.output, 3)}, with {d.method}.
+        {d.conservation !== undefined && ` Input relevance / output: ${fixed(d.conservation, 4)}.`}
       </p>
       {d.conservation !== undefined && d.conservation !== null && Math.abs(d.conservation) < 0.5 && (
         <p className="small" data-testid="conservation-note">
@@ -56,7 +57,7 @@ export function AttributionResult({ result, model }: { result: ResultView; model
                 <div>
                   <h4>{l.name}</h4>
                   <p>
-                    {l.type}; relevance {l.relevance_sum.toFixed(3)}
+                    {l.type}; relevance {fixed(l.relevance_sum, 3)}
                     {l.fraction_of_output !== undefined && l.fraction_of_output !== null
                       ? ` (${(l.fraction_of_output * 100).toFixed(1)}% of the output)`
                       : ""}

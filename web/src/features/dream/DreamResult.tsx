@@ -3,13 +3,14 @@ import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
 import { Figure } from "../../components/Figure";
 import type { Values } from "../../state";
+import { fixed } from "../../lib/format";
 
 export function DreamResult({ result, values }: { result: ResultView; values: Values }) {
   const d = resultData(result, "dream");
   return (
     <>
       <p>
-        {d.objective}: {d.objective_before.toFixed(2)} → {d.objective_after.toFixed(2)} over octaves{" "}
+        {d.objective}: {fixed(d.objective_before, 2)} → {fixed(d.objective_after, 2)} over octaves{" "}
         {d.sizes.map((s) => s.join("×")).join(", ")}.
       </p>
       <div className="before-after">

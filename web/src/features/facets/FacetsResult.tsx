@@ -6,6 +6,7 @@ import type { ResultView } from "../../api/client";
 import { resultData, type EmbeddingPoint } from "../../api/results";
 import { Figure } from "../../components/Figure";
 import type { Values } from "../../state";
+import { fixed } from "../../lib/format";
 
 const CLUSTER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
@@ -61,8 +62,8 @@ export function FacetsResult({ result, values }: { result: ResultView; values: V
       <div className="tiles">
         {clusters.map((c) => (
           <div key={c.id} className="facet">
-            <Figure src={c.mean_image} caption={`cluster ${c.id} mean (${c.mean_activation.toFixed(1)})`} />
-            <Figure src={c.facet_image} caption={`facet ${c.id} (${c.activation.toFixed(1)})`} />
+            <Figure src={c.mean_image} caption={`cluster ${c.id} mean (${fixed(c.mean_activation, 1)})`} />
+            <Figure src={c.facet_image} caption={`facet ${c.id} (${fixed(c.activation, 1)})`} />
             <Figure src={imageOf(c.nearest_image)} caption={`nearest to its centre`} />
           </div>
         ))}

@@ -2,6 +2,7 @@
 // for) and a contact sheet per activation band.
 import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
+import { fixed } from "../../lib/format";
 
 export function InverseSetResult({ result }: { result: ResultView }) {
   const d = resultData(result, "inverse-set");
@@ -10,7 +11,7 @@ export function InverseSetResult({ result }: { result: ResultView }) {
     <>
       <p>
         {d.n} samples, {d.all_inside ? "all" : "not all"} inside their ranges (re-measured from the saved files);
-        diversity {d.diversity.toFixed(3)}; {d.seed_steps} seed steps, {d.sampling_steps} sampling steps.
+        diversity {fixed(d.diversity, 3)}; {d.seed_steps} seed steps, {d.sampling_steps} sampling steps.
       </p>
       {baselines.length > 0 && (
         <table>
@@ -24,7 +25,7 @@ export function InverseSetResult({ result }: { result: ResultView }) {
           <tbody>
             <tr>
               <td>{d.objective} (this run)</td>
-              <td>{d.diversity.toFixed(3)}</td>
+              <td>{fixed(d.diversity, 3)}</td>
               <td>
                 {d.samples.length
                   ? `${((100 * d.samples.filter((x) => x.inside).length) / d.samples.length).toFixed(0)}%`
@@ -34,8 +35,8 @@ export function InverseSetResult({ result }: { result: ResultView }) {
             {baselines.map(([name, b]) => (
               <tr key={name}>
                 <td>{name}</td>
-                <td>{b.diversity !== undefined ? b.diversity.toFixed(3) : b.error}</td>
-                <td>{b.in_range !== undefined ? `${(b.in_range * 100).toFixed(0)}%` : ""}</td>
+                <td>{"error" in b ? b.error : fixed(b.diversity, 3)}</td>
+                <td>{"in_range" in b && b.in_range != null ? `${(b.in_range * 100).toFixed(0)}%` : ""}</td>
               </tr>
             ))}
           </tbody>

@@ -1,6 +1,7 @@
 // The prediction's table: the most probable classes with their probability as a bar.
 import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
+import { fixed } from "../../lib/format";
 
 export function PredictResult({ result }: { result: ResultView }) {
   const d = resultData(result, "predict");
@@ -21,8 +22,8 @@ export function PredictResult({ result }: { result: ResultView }) {
             <td>{p.label}</td>
             <td>{p.index}</td>
             <td>
-              <span className="bar" style={{ width: `${Math.round(p.probability * 100)}%` }} />
-              {(p.probability * 100).toFixed(1)}%
+              <span className="bar" style={{ width: `${Math.round((p.probability ?? 0) * 100)}%` }} />
+              {fixed(p.probability == null ? null : p.probability * 100, 1)}%
             </td>
           </tr>
         ))}

@@ -9,6 +9,7 @@ import { useRun } from "../../api/useRun";
 import { AtlasUnit } from "../../components/AtlasUnit";
 import { DatasetSelect, channelsOf, useLayers } from "../../components/pickers";
 import { RunPanel } from "../../components/RunPanel";
+import { fixed } from "../../lib/format";
 
 /** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
 function Section<R extends RecipeName>({
@@ -97,7 +98,7 @@ export function Unit() {
           render={(d) => (
             <figure className="tile" data-testid="unit-visualization-result">
               <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
-              <figcaption>activation {d.images[0].activation.toFixed(2)}</figcaption>
+              <figcaption>activation {fixed(d.images[0].activation, 2)}</figcaption>
             </figure>
           )}
         />
@@ -137,7 +138,7 @@ export function Unit() {
                 <p>
                   {row.kind}
                   {row.classes.length ? `: ${row.classes.join(", ")}` : ""} (mean over
-                  all images {row.overall_mean.toFixed(2)})
+                  all images {fixed(row.overall_mean, 2)})
                 </p>
                 <ResponsiveContainer width="100%" height={180}>
                   <BarChart data={bars}>
@@ -163,7 +164,7 @@ export function Unit() {
                 <figure key={c.id} className="tile">
                   <img src={c.facet_image} alt={`facet ${c.id}`} />
                   <figcaption>
-                    facet {c.id}: {c.activation.toFixed(1)}
+                    facet {c.id}: {fixed(c.activation, 1)}
                   </figcaption>
                 </figure>
               ))}

@@ -5,13 +5,14 @@ import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
 import { Figure } from "../../components/Figure";
 import { unitLink } from "../../lib/links";
+import { fixed } from "../../lib/format";
 
 export function VisualizeResult({ result, model }: { result: ResultView; model: string }) {
   const d = resultData(result, "visualize");
   return (
     <>
       <p>
-        {d.steps} steps, {(d.seconds_per_step * 1000).toFixed(0)} ms a step. The activation is measured again on the
+        {d.steps} steps, {fixed(d.seconds_per_step == null ? null : d.seconds_per_step * 1000, 0)} ms a step. The activation is measured again on the
         final image.
       </p>
       <div className="tiles">
@@ -22,7 +23,7 @@ export function VisualizeResult({ result, model }: { result: ResultView; model: 
             to && `/model/${encodeURIComponent(model)}/examples?layer=${encodeURIComponent(layer)}&channels=${index}&run=1`;
           const caption = (
             <>
-              {im.objective} → {im.activation.toFixed(2)}
+              {im.objective} → {fixed(im.activation, 2)}
               {examples && (
                 <>
                   {" "}
