@@ -53,7 +53,7 @@ def test_predict_digits_test_images(digits_subject):
     data = digits.load_data()
     correct = 0
     for i in data.test[:50]:
-        top = convscope.techniques.predict(digits_subject, data.images[i], top=3)
+        top = convscope.predict(digits_subject, data.images[i], top=3)
         assert top[0].probability >= top[1].probability >= top[2].probability
         correct += top[0].index == int(data.labels[i])
         assert top[0].label == str(top[0].index)

@@ -14,7 +14,7 @@ from convscope.core.errors import UnknownModelError, WeightsError
 def _predict_array(subject, array, tmp_path, name):
     path = tmp_path / f"{name}.png"
     Image.fromarray(array).save(path)
-    return convscope.techniques.predict(subject, subject.load_image(path), top=3)
+    return convscope.predict(subject, subject.load_image(path), top=3)
 
 
 def test_default_model_classifies_chelsea_and_coffee(default_subject, tmp_path):
