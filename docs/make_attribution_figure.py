@@ -31,8 +31,8 @@ def main() -> int:
     from skimage import data
 
     import convscope
-    from convscope.attribution.report import METHODS, attribute, heatmap_image, heatmap_values, is_signed
-    from convscope.images import fit, grid, upscale
+    from convscope.core.images import fit, grid, upscale
+    from convscope.techniques.attribution.report import METHODS, attribute, heatmap_image, heatmap_values, is_signed
 
     subject = convscope.load("default").to(args.device)
     picture = fit(Image.fromarray(data.chelsea()), subject.input.size)

@@ -95,7 +95,7 @@ def main() -> int:
     command = [
         sys.executable,
         "-m",
-        "convscope.cli",
+        "convscope.cli.main",
         "facets",
         "--dataset",
         str(folder),
