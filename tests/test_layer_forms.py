@@ -199,14 +199,14 @@ def test_a_compiled_model_gives_the_eager_numbers():
     assert compiled.layer_names == eager.layer_names  # the eager module's names, no `_orig_mod.` prefix
     assert compiled.resolve("_orig_mod.2.0") == "2.0"  # the compiled name still works
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
-    for method in (
-        lambda s: gradient_attribution(s, x, 1, layers=["2.0"]),
-        lambda s: grad_cam(s, x, 1, layer="_orig_mod.2.0" if s is compiled else "2.0"),
+    for method, name in (
+        (lambda s: gradient_attribution(s, x, 1, layers=["2.0"]), "2.0"),
+        (lambda s: grad_cam(s, x, 1, layer="_orig_mod.2.0" if s is compiled else "2.0"), "_orig_mod.2.0"),
     ):
         want, got = method(eager), method(compiled)
         assert torch.allclose(want.input, got.input, atol=1e-6)
-        assert list(want.layers) == ["2.0"] and list(got.layers) == ["2.0"]
-        assert torch.allclose(want.layers["2.0"], got.layers["2.0"], atol=1e-6)
+        assert list(want.layers) == ["2.0"] and list(got.layers) == [name]  # keyed as asked
+        assert torch.allclose(want.layers["2.0"], got.layers[name], atol=1e-6)
 
 
 def test_a_compiled_submodule_runs_eagerly_so_its_layers_are_seen():
@@ -219,7 +219,7 @@ def test_a_compiled_submodule_runs_eagerly_so_its_layers_are_seen():
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     got = gradient_attribution(subject, x, 2, layers=["2.0"])
     want = gradient_attribution(eager, x, 2, layers=["2.0"])
-    assert torch.allclose(got.layers["2._orig_mod.0"], want.layers["2.0"], atol=1e-6)
+    assert torch.allclose(got.layers["2.0"], want.layers["2.0"], atol=1e-6)  # keyed as asked
     acts = subject.capture(x, ["2.0"])["2.0"]
     assert torch.allclose(acts, eager.capture(x, ["2.0"])["2.0"], atol=1e-6)
     explained = LRP(subject).explain(x, 2, layers=["2.0"])
@@ -318,3 +318,43 @@ def test_http_channels_last_layers_and_unknown_axes(tmp_path, rgb_png):
         assert response.status_code == 422, response.text
         detail = response.json()["detail"][0]
         assert detail["loc"][-1] in ("channels", 1) and "channel 800 out of range 0..767" in detail["msg"]
+
+
+def test_results_are_keyed_by_the_layer_names_as_asked():
+    """A compiled submodule's layer asked for without `_orig_mod`: every method keys its result by that name."""
+    model = small_net()
+    model[2] = torch.compile(model[2], backend="eager")
+    subject = wrap(model)
+    x = torch.rand(1, 3, 16, 16)
+    assert list(gradient_attribution(subject, x, 1, layers=["2.0"]).layers) == ["2.0"]
+    assert list(LRP(subject).explain(x, 1, layers=["2.0", "2._orig_mod.0"]).layers) == ["2.0"]  # one layer, once
+    assert list(grad_cam(subject, x, 1, layer="2.0").layers) == ["2.0"]
+
+
+def test_an_objective_on_a_channel_out_of_range_is_one_line():
+    """A channel past the end of a layer (render, dream, data-initialized maximization score objectives): the
+    ChannelError every other path gives, never an IndexError."""
+    subject = channels_last_subject()
+    with pytest.raises(ChannelError, match=r"channel 20 out of range 0\.\.19 for layer `fc`"):
+        render(subject, O.channel("fc", 20), size=24, steps=1)
+    with pytest.raises(ChannelError, match=r"class 5 out of range 0\.\.4 of the model output"):
+        render(subject, O.class_logit(5), size=24, steps=1)
+
+
+def test_inference_mode_in_the_forward_is_named_not_blamed_on_the_size():
+    class Inference(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.trunk, self.head = nn.Conv2d(3, 4, 3, padding=1), nn.Linear(4, 3)
+
+        def forward(self, x):
+            with torch.inference_mode():
+                features = self.trunk(x)
+            return self.head(features.clone().mean((2, 3)))
+
+    subject = convscope.wrap(Inference(), size=16)
+    for method in (lambda: grad_cam(subject, torch.rand(1, 3, 16, 16), 0, layer="trunk"),
+                   lambda: gradient_attribution(subject, torch.rand(1, 3, 16, 16), 0)):  # fmt: skip
+        with pytest.raises(ConvscopeError, match=r"`trunk` runs under torch\.inference_mode\(\)"):
+            method()

@@ -273,7 +273,7 @@ class _GradientTrace(TorchFunctionMode):
     def __init__(self, stack: list[tuple[str, bool]]):
         super().__init__()
         self.stack = stack
-        self.found: tuple[str, list[tuple[str, bool]], bool] | None = None
+        self.found: tuple[str, list[tuple[str, bool]], bool, bool] | None = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -285,7 +285,7 @@ class _GradientTrace(TorchFunctionMode):
                 needs = any(t.requires_grad for t in _tensors((args, kwargs)) if t.is_floating_point())
                 outputs = [t for t in _tensors(output) if t.is_floating_point()]
                 if needs and outputs and not any(t.requires_grad for t in outputs):
-                    self.found = (name, list(self.stack), grad)
+                    self.found = (name, list(self.stack), grad, torch.is_inference_mode_enabled())
         return output
 
 
@@ -334,13 +334,14 @@ def gradient_stop(subject: Runner, x: torch.Tensor) -> str:
             handle.remove()
     if trace.found is None:
         return ""
-    op, modules, grad = trace.found
+    op, modules, grad, inference = trace.found
     if not grad:
+        mode = "torch.inference_mode()" if inference else "torch.no_grad()"
         disabled = next((name for name, enabled in modules if not enabled), None)
         if disabled is not None:
-            return f"`{disabled}` runs under torch.no_grad() in the model's forward"
+            return f"`{disabled}` runs under {mode} in the model's forward"
         where = f"the forward of `{modules[-1][0]}`" if modules else "the model's forward"
-        return f"{where} runs `{op}` with gradients disabled (torch.no_grad())"
+        return f"{where} runs `{op}` with gradients disabled ({mode})"
     where = f"`{modules[-1][0]}`" if modules else "the model's forward"
     return f"{where} detaches a tensor (`.{op}()`)"
 

@@ -299,7 +299,8 @@ class LayerGraph:
             raise UnknownLayerError(f"layer `{name}` does not run in the forward pass of {self.model_name}")
         if shape and isinstance(shape[0], list):
             raise UnknownLayerError(
-                f"layer `{name}` of {self.model_name} returns {len(shape)} tensors (shapes "
+                f"layer `{name}` of {self.model_name} returns "
+                f"{f'{len(shape)} tensors (shapes' if len(shape) != 1 else 'a tensor in a container (shape'} "
                 f"{', '.join(str(s) for s in shape)}), not one activation map; choose a layer inside it or "
                 "one that takes its output"
             )
@@ -436,7 +437,8 @@ def trace_graph(subject: Traceable) -> LayerGraph:
             node.calls += 1
             node.output_shape = _shape(output)
             if isinstance(output, torch.Tensor):
-                outputs[name] = [(output, output._version)]
+                if not output.is_inference():  # inference-mode tensors keep no version counter
+                    outputs[name] = [(output, output._version)]
                 axis = _declared_axis(_module, output.dim())
                 if axis is None and hasattr(output, _AXIS):
                     axis = getattr(output, _AXIS)

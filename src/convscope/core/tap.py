@@ -29,6 +29,9 @@ class Tapped(Protocol):
     def module(self, name: str) -> nn.Module:
         """The module of a layer name."""
 
+    def resolve(self, name: str) -> str:
+        """The layer's own name (`named_modules()` path) for a name as asked (an alias of a compiled layer)."""
+
 
 class StopForward(Exception):
     """Raised from a hook once every requested layer has produced its output: the rest of the forward is skipped."""
@@ -90,12 +93,13 @@ class LayerTap:
         if not self.layers:
             return self
         graph = self.subject.graph
-        self.expected = {n: graph.node(n).calls for n in self.layers}
+        nodes = {n: graph.node(self.subject.resolve(n)) for n in self.layers}  # names as asked (aliases too)
+        self.expected = {n: node.calls for n, node in nodes.items()}
         self.calls = dict.fromkeys(self.layers, 0)
         handlers = [
             (
                 self.subject.module(n),
-                self._hook(n, self.copy_mutated and graph.node(n).mutated_later, graph.node(n).channel_axis),
+                self._hook(n, self.copy_mutated and nodes[n].mutated_later, nodes[n].channel_axis),
             )
             for n in self.layers
         ]

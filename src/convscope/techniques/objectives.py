@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.errors import ConvscopeError
+from ..core.errors import ChannelError, ConvscopeError
 from ..core.outputs import looks_like_probabilities
 from ..core.subject import LOGITS
 
@@ -114,6 +114,15 @@ def _spatial(act: torch.Tensor, layer: str) -> torch.Tensor:
     return act
 
 
+def _channel_of(act: torch.Tensor, layer: str, c: int) -> torch.Tensor:
+    """Channel c [N, H, W] of a layer's [N, C, H, W] (or [N, C]) output; ChannelError outside 0..C-1."""
+    maps = _spatial(act, layer)
+    if not 0 <= c < maps.shape[1]:
+        where = "the model output" if layer == LOGITS else f"layer `{layer}`"
+        raise ChannelError(f"channel {c} out of range 0..{maps.shape[1] - 1} for {where}")
+    return maps[:, c]
+
+
 def channel(layer: str, c: int) -> Objective:
     """Mean activation of channel c over space: score [N] = mean_{h,w} A[:, c, h, w] (activation units).
 
@@ -121,12 +130,12 @@ def channel(layer: str, c: int) -> Objective:
         layer: a layer with [C, H, W] output ([C] outputs: the value itself).
         c: the channel.
     Raises:
-        ConvscopeError: (when scored) a layer output that is not [C, H, W] or [C].
+        ConvscopeError: (when scored) a layer output that is not [C, H, W] or [C]; ChannelError for c outside 0..C-1.
     References:
         Barsch & Eilertsen 2018, eq. 3.2 (negated there as a loss); Olah et al. 2017, "Feature Visualization".
     """
     return Objective(
-        lambda acts: _spatial(acts[layer], layer)[:, c].mean(dim=(1, 2)), (layer,), f"{layer}:{c}", (f"{layer}:{c}",)
+        lambda acts: _channel_of(acts[layer], layer, c).mean(dim=(1, 2)), (layer,), f"{layer}:{c}", (f"{layer}:{c}",)
     )
 
 
@@ -147,7 +156,7 @@ def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Ob
         col, row = (width // 2 if x is None else x), (height // 2 if y is None else y)
         if not (0 <= row < height and 0 <= col < width):
             raise ConvscopeError(f"neuron position ({col}, {row}) outside the {width}x{height} map of `{layer}`")
-        return act[:, c, row, col]
+        return _channel_of(act, layer, c)[:, row, col]
 
     where = "centre" if x is None and y is None else f"{x},{y}"
     return Objective(score, (layer,), f"{layer}:{c}@{where}", (f"{layer}:{c}@{where}",))
@@ -191,6 +200,8 @@ def class_logit(k: int) -> Objective:
                 "the model output looks like softmax probabilities; class objectives need "
                 "pre-softmax logits (wrap the model without its final softmax)"
             )
+        if not 0 <= k < logits.shape[1]:
+            raise ChannelError(f"class {k} out of range 0..{logits.shape[1] - 1} of the model output")
         return logits[:, k]
 
     return Objective(score, (LOGITS,), f"class:{k}", (f"{LOGITS}:{k}",))

@@ -74,8 +74,9 @@ def grad_cam(
 def _grad_cam(
     subject: Subject, images: torch.Tensor, target: int | Sequence[int] | None, layer: str | None
 ) -> Attribution:
-    layer = subject.resolve(layer) if layer else last_spatial_layer(subject)
-    shape = subject.graph.output_shape(layer) if layer != LOGITS else []
+    layer = layer or last_spatial_layer(subject)  # kept as asked (an alias of a compiled layer: results use it)
+    resolved = subject.resolve(layer)
+    shape = subject.graph.output_shape(resolved) if resolved != LOGITS else []
     if len(shape) != 3:
         raise ConvscopeError(f"Grad-CAM needs a layer with a spatial [C, H, W] output; `{layer}` gives {shape}")
     x = subject.normalize(subject.prepare(images)).detach().requires_grad_(True)

@@ -67,7 +67,8 @@ def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list
     Args:
         layers: None or `all` (`default_layers`), a comma-separated string, or a sequence of names.
     Returns:
-        Resolved names (`logits` allowed).
+        The names as asked (`logits` allowed; an alias of a compiled submodule's layer stays as asked, so results
+        are keyed by it), each layer once.
     Raises:
         UnknownLayerError: an unknown layer, or one that does not run, returns several tensors or has a channel axis
             convscope cannot follow.
@@ -76,8 +77,12 @@ def resolve_layers(subject: Subject, layers: str | Sequence[str] | None) -> list
         return default_layers(subject)
     if isinstance(layers, str):
         layers = [part.strip() for part in layers.split(",") if part.strip()]
-    names = [subject.resolve(n) for n in layers]
-    for n in names:
-        if n != LOGITS:  # one tensor with a known channel axis that runs in the forward pass, or one line why not
-            subject.graph.output_shape(n)
-    return names
+    asked: dict[str, str] = {}  # each layer once, named as first asked
+    for name in layers:
+        asked.setdefault(subject.resolve(name), name)
+    for resolved in asked:
+        if (
+            resolved != LOGITS
+        ):  # one tensor with a known channel axis that runs in the forward pass, or one line why not
+            subject.graph.output_shape(resolved)
+    return list(asked.values())
