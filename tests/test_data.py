@@ -96,7 +96,7 @@ def test_digits_dataset_matches_the_digits_data():
 
 
 def test_bad_dataset_specs(tmp_path):
-    with pytest.raises(ConvscopeError, match="neither an existing folder nor `digits`"):
+    with pytest.raises(ConvscopeError, match=r"neither an existing folder nor a built-in dataset \(digits, photos\)"):
         open_dataset(tmp_path / "missing", SPEC)
     with pytest.raises(ConvscopeError, match="holds no image files"):
         open_dataset(tmp_path, SPEC)

@@ -78,7 +78,8 @@ def test_health_models_datasets_recipes(client):
     assert health["status"] == "ok" and health["models"] == ["digits"] and health["device"] == "cpu"
     assert set(health["jobs"]) == {"queued", "running"}
     assert client.get("/api/models").json()["models"][0]["name"] == "digits"
-    assert client.get("/api/datasets").json()["datasets"] == [{"name": "digits", "kind": "builtin"}]
+    listed = client.get("/api/datasets").json()["datasets"]
+    assert [(d["name"], d["kind"]) for d in listed] == [("digits", "builtin"), ("photos", "builtin")]
     recipes = {r["name"]: r for r in client.get("/api/recipes").json()["recipes"]}
     assert {"predict", "visualize", "attribute", "inverse-set"} <= set(recipes)
     assert recipes["predict"]["schema"]["properties"]["top"]["minimum"] == 1

@@ -105,6 +105,21 @@ def test_prediction_of_chelsea_on_the_default_model(server, page):
     assert "Egyptian cat" in page.get_by_test_id("predictions").inner_text()
 
 
+def test_the_default_models_data_pages_scan_photographs(server, page):
+    """Issue 22 (first part): on the ImageNet model the dataset field starts at the built-in photographs, never at
+    digits, and the examples page shows photos."""
+    page.goto(f"{server}/#/model/default/examples")
+    field = page.get_by_test_id("dataset-select")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=dataset-select] option').length >= 2")
+    assert field.input_value() == "photos"
+    page.goto(f"{server}/#/model/default/examples?dataset=photos&layer=blocks.5&channels=3&top=3&run=1")
+    page.get_by_test_id("result").wait_for(timeout=120_000)
+    assert page.locator(".result img").count() >= 1
+    page.goto(f"{server}/#/model/digits/examples")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=dataset-select] option').length >= 2")
+    assert page.get_by_test_id("dataset-select").input_value() == "digits"
+
+
 def test_network_graph_expands_and_selects(server, page):
     page.goto(f"{server}/#/model/digits/graph")
     graph = page.get_by_test_id("network-graph")

@@ -14,7 +14,7 @@ def register(subparsers) -> dict:
     )
     p.add_argument("--layers", default="all", help="all (every Conv2d layer) or names separated by commas")
     p.add_argument("--channels", default="all", help="all, or channels and ranges such as 0-15,32 (default: all)")
-    p.add_argument("--dataset", help="a folder of images or `digits` for the top examples (default: none)")
+    p.add_argument("--dataset", help="a folder of images, `digits` or `photos` for the top examples (default: none)")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how dataset images are resized")
     p.add_argument("--top", type=positive, default=9, help="examples per unit (default: %(default)s)")
     p.add_argument("--steps", type=positive, default=256, help="steps of each visualization (default: %(default)s)")

@@ -10,7 +10,9 @@ from .main import common_options, int_list, positive
 
 
 def _dataset_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="a folder of images (class sub-folders or plain) or `digits`")
+    p.add_argument(
+        "--dataset", required=True, help="a folder of images (class sub-folders or plain), `digits` or `photos`"
+    )
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how images are resized")
     p.add_argument("--batch-size", type=positive, default=32, help="images per forward pass (default: %(default)s)")
 

@@ -229,7 +229,8 @@ def open_dataset(
     `digits`.
 
     Args:
-        spec: a folder path, or `digits` (sklearn's 1,797 digits resized / replicated to the input spec).
+        spec: a folder path, or a built-in dataset: `digits` (sklearn's 1,797 digits resized / replicated to the
+            input spec) or `photos` (scikit-image's 12 photographs); see BUILTIN_DATASETS.
         input: the model's InputSpec: images come out [C, H, W] in [0, 1] at `input.size` with `input.channels`.
         fit: `squash` (stretch the whole image) or `crop` (keep the aspect ratio, cut the centre); see `images.fit`.
         roots: read only files whose real path lies inside these folders (links leading out are skipped and
@@ -242,8 +243,8 @@ def open_dataset(
     """
     if fit not in ("squash", "crop"):
         raise ConvscopeError(f"unknown fit mode `{fit}`: use squash or crop")
-    if str(spec) == DIGITS:
-        return _digits_dataset(input)
+    if str(spec) in BUILTIN_DATASETS:
+        return BUILTIN_DATASETS[str(spec)].open(input)
     root = Path(spec).expanduser()
     limits = confinement(root)
     if roots is not None:
@@ -252,9 +253,11 @@ def open_dataset(
     name = str(root) if limits is None else limits.name or root.name  # a confined one: never a server path
     shown = str(spec) if limits is None else name
     if not root.exists():
-        raise ConvscopeError(f"dataset `{shown}` is neither an existing folder nor `digits`")
+        raise ConvscopeError(
+            f"dataset `{shown}` is neither an existing folder nor a built-in dataset ({', '.join(BUILTIN_DATASETS)})"
+        )
     if not root.is_dir():
-        raise ConvscopeError(f"dataset `{shown}` is a file; give a folder of images (or `digits`)")
+        raise ConvscopeError(f"dataset `{shown}` is a file; give a folder of images (or {', '.join(BUILTIN_DATASETS)})")
     if limits is not None and not limits.allows(root.resolve()):
         raise ConvscopeError(f"dataset `{shown}` is outside the allowed folders")
     return _folder_dataset(root, input, fit, limits, name)
@@ -445,3 +448,83 @@ def _digits_dataset(input: InputSpec) -> ImageDataset:
     return ImageDataset(
         [f"digits:{i}" for i in range(len(images))], data.labels.tolist(), list(digits.LABELS), input, read, name=DIGITS
     )
+
+
+# --- built-in datasets -----------------------------------------------------------------------------------------
+PHOTOS = "photos"
+#: the photographs that ship inside scikit-image (nothing is downloaded): id -> the `skimage.data` loader's name
+PHOTO_LOADERS = {
+    "astronaut": "astronaut",
+    "chelsea": "chelsea",
+    "coffee": "coffee",
+    "rocket": "rocket",
+    "motorcycle": "stereo_motorcycle",
+    "camera": "camera",
+    "coins": "coins",
+    "moon": "moon",
+    "clock": "clock",
+    "hubble_deep_field": "hubble_deep_field",
+    "immunohistochemistry": "immunohistochemistry",
+    "retina": "retina",
+}
+
+
+def photo_array(image_id: str):
+    """The pixels (uint8 [H, W] or [H, W, 3]) of one photo of `photos` by its id (`photos:chelsea`), or None."""
+    import numpy as np
+    from skimage import data as skdata
+
+    loader = PHOTO_LOADERS.get(image_id.removeprefix(f"{PHOTOS}:")) if image_id.startswith(f"{PHOTOS}:") else None
+    if loader is None:
+        return None
+    pixels = getattr(skdata, loader)()
+    return np.asarray(pixels[0] if isinstance(pixels, tuple) else pixels)  # stereo_motorcycle: (left, right, disp)
+
+
+def _photos_dataset(input: InputSpec) -> ImageDataset:
+    """The 12 photographs that ship with scikit-image (no download), unlabelled, read for the model's input."""
+    from PIL import Image
+
+    ids = [f"{PHOTOS}:{name}" for name in PHOTO_LOADERS]
+
+    def read(i: int) -> torch.Tensor:
+        image = to_mode(Image.fromarray(photo_array(ids[i])), input.channels)
+        return pil_to_uint8(fit_image(image, input.size, "squash"))
+
+    return ImageDataset(ids, [None] * len(ids), None, input, read, name=PHOTOS)
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A dataset convscope ships: its name (what specs and `--dataset` take), what it is in one line, a fingerprint
+    for the result store's keys (changes when its content can), and how to read it for a model's input."""
+
+    name: str
+    description: str
+    fingerprint: Callable[[], str]
+    open: Callable[[InputSpec], ImageDataset]
+
+
+def _photos_fingerprint() -> str:
+    import skimage
+
+    return f"{PHOTOS}-skimage-{skimage.__version__}"
+
+
+#: the datasets every surface offers without a folder (the server lists them before its --dataset folders)
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
+    DIGITS: BuiltinDataset(
+        DIGITS,
+        "1,797 handwritten digits 0-9 from scikit-learn, 8x8 upsampled to 32x32 grayscale, labelled; for `digits`",
+        lambda: DIGITS,
+        _digits_dataset,
+    ),
+    PHOTOS: BuiltinDataset(
+        PHOTOS,
+        f"{len(PHOTO_LOADERS)} photographs shipped with scikit-image (astronaut, cat, coffee, rocket, motorcycle, "
+        "cameraman, coins, moon, clock, a deep-field sky, two micrographs), unlabelled: a tiny set of natural images "
+        "for RGB ImageNet models; add your own folder for real studies",
+        _photos_fingerprint,
+        _photos_dataset,
+    ),
+}

@@ -73,7 +73,7 @@ ImagePath = Annotated[str, Reference(FILE), Field(min_length=1, description="an 
 DatasetRef = Annotated[
     str,
     Reference(DATASET),
-    Field(min_length=1, description="a folder of images (class sub-folders or plain) or `digits`"),
+    Field(min_length=1, description="a folder of images (class sub-folders or plain), `digits` or `photos`"),
 ]
 
 
@@ -506,13 +506,13 @@ def file_fingerprint(path: str | Path) -> str:
 
 
 def _dataset_fingerprint(reference: str) -> str:
-    """`digits` by name; a folder by the relative path and content hash of every file below it (those of a linked
-    class sub-folder too; a link the dataset must not read, out of its confinement, broken or a loop, by name
-    only: its target is never opened)."""
-    from ..core.data import dataset_files
+    """A built-in dataset (`digits`, `photos`) by its fingerprint; a folder by the relative path and content hash
+    of every file below it (those of a linked class sub-folder too; a link the dataset must not read, out of its
+    confinement, broken or a loop, by name only: its target is never opened)."""
+    from ..core.data import BUILTIN_DATASETS, dataset_files
 
-    if reference == "digits":
-        return "digits"
+    if reference in BUILTIN_DATASETS:
+        return BUILTIN_DATASETS[reference].fingerprint()
     root = Path(reference).expanduser()
     if not root.is_dir():
         return "missing"  # open_dataset refuses it with its own message

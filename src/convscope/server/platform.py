@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
-from ..core.data import confine, dataset_file
+from ..core.data import BUILTIN_DATASETS, PHOTOS, confine, dataset_file, photo_array
 from ..core.errors import ConvscopeError, ImageError
 from ..core.units import ascii_int
 from ..execution.jobs import Job, JobJournal, JobRunner, UnknownJobError
@@ -140,7 +140,8 @@ class Platform:
 
     # --- dataset images -------------------------------------------------------------------------------------------
     def dataset_image(self, name: str, image_id: str) -> bytes:
-        """PNG bytes of one image of a dataset the server offers (digits, or a --dataset folder), at most 256 px."""
+        """PNG bytes of one image of a dataset the server offers (digits, photos, or a --dataset folder), at most
+        256 px."""
         from PIL import Image
 
         buffer = io.BytesIO()
@@ -154,8 +155,16 @@ class Platform:
             pixels = (data.images[index, 0].numpy() * 255).round().astype("uint8")
             Image.fromarray(pixels).save(buffer, "PNG")
             return buffer.getvalue()
+        if name == PHOTOS:
+            pixels = photo_array(image_id)
+            if pixels is None:
+                raise Refused(404, f"no image {image_id} in dataset {PHOTOS}")
+            image = Image.fromarray(pixels)
+            image.thumbnail((256, 256))
+            image.save(buffer, "PNG")
+            return buffer.getvalue()
         if name not in self.config.datasets:
-            raise Refused(404, f"no dataset {name}; datasets: {', '.join(['digits', *self.config.datasets])}")
+            raise Refused(404, f"no dataset {name}; datasets: {', '.join([*BUILTIN_DATASETS, *self.config.datasets])}")
         path = dataset_file(self.config.datasets[name], image_id)  # a file of it, inside the allowed folders
         if path is None:
             raise Refused(404, f"no image {image_id} in dataset {name}")

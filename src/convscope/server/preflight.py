@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from ..core.data import confine
+from ..core.data import BUILTIN_DATASETS, confine
 from ..core.errors import ConvscopeError
 from ..recipes import registry
 from ..recipes.base import FILE, ModelRef, SubjectPool, reference_kind
@@ -173,13 +173,13 @@ class SpecPolicy:
         """A dataset reference as the recipes read it: `digits`, a --dataset folder or a folder inside the allowed
         ones, resolved, and confined to them (convscope.core.data.confine: a file behind a link that leads out is
         skipped and reported by every recipe that reads the dataset, never opened)."""
-        if value == "digits":
+        if value in BUILTIN_DATASETS:
             return value
         if value in self.config.datasets:
             folder = self.config.datasets[value]
             return str(confine(folder, [folder, *self.allow_roots], name=value))
         if not self.allow_roots:
-            names = ", ".join(["digits", *self.config.datasets])
+            names = ", ".join([*BUILTIN_DATASETS, *self.config.datasets])
             raise Refused(422, f"unknown dataset `{value}`; datasets: {names}", loc)
         path = self._inside_roots(value, loc, "dataset")
         if not path.is_dir():

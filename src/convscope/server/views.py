@@ -143,6 +143,7 @@ class ModelList(BaseModel):
 class DatasetView(BaseModel):
     name: str
     kind: str = Field(description="builtin or folder")
+    description: str | None = Field(None, description="what a built-in dataset holds (size, labels, what it suits)")
 
 
 class DatasetList(BaseModel):

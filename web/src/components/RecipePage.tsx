@@ -22,7 +22,8 @@ export interface FieldDef {
   key: string;
   label: string;
   kind: FieldKind;
-  default?: string;
+  /** the field's value before the user types one; a function of the page's model where it depends on it */
+  default?: string | ((model: string) => string);
   options?: string[];
   hint?: string;
   /** spec fields whose API errors show under this field (default: the key) */
@@ -48,7 +49,9 @@ export interface PageDef {
 
 export function RecipePage({ page }: { page: PageDef }) {
   const model = useParams().model ?? "default";
-  const defaults = Object.fromEntries(page.fields.map((f) => [f.key, f.default ?? ""]));
+  const defaults = Object.fromEntries(
+    page.fields.map((f) => [f.key, typeof f.default === "function" ? f.default(model) : (f.default ?? "")]),
+  );
   const [values, setValues, autorun] = useUrlState(defaults);
   const location = useLocation();
   const [draft, setDraft] = useState<Values>(values);

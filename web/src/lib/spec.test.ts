@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clean, intList, numberOr } from "./spec";
+import { clean, datasetFor, intList, numberOr } from "./spec";
 
 describe("form values to spec values", () => {
   it("parses comma lists and numbers, leaving empty fields out", () => {
@@ -9,5 +9,13 @@ describe("form values to spec values", () => {
     expect(numberOr("")).toBeUndefined();
     expect(numberOr("0.5")).toBe(0.5);
     expect(clean({ a: undefined, b: "", c: 0, d: false })).toEqual({ c: 0, d: false });
+  });
+});
+
+describe("datasetFor", () => {
+  it("gives the digits model its digits and every other model the photographs", () => {
+    expect(datasetFor("digits")).toBe("digits");
+    expect(datasetFor("default")).toBe("photos");
+    expect(datasetFor("timm:resnet18")).toBe("photos");
   });
 });

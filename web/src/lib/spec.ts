@@ -21,3 +21,7 @@ export function numberOr(text: string | undefined): number | undefined {
 
 /** The number in field `key`, undefined when it is empty. */
 export const num = (v: Values, key: string) => numberOr(v[key]);
+
+/** The built-in dataset that fits a model: `digits` for the digits model, the photographs (`photos`) for every
+ * other one (the RGB ImageNet models the server offers) — never 32-px digits fed to an ImageNet network. */
+export const datasetFor = (model: string) => (model === "digits" ? "digits" : "photos");

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from ...core.data import BUILTIN_DATASETS
 from ..deps import PlatformDep
 from ..errors import error_responses
 from ..views import DatasetList
@@ -14,9 +15,13 @@ router = APIRouter()
 
 @router.get("/api/datasets", response_model=DatasetList, tags=["datasets"], responses=error_responses(401))
 def datasets(platform: PlatformDep) -> dict:
-    """The datasets a spec may name (`digits` is built in; others come from --dataset NAME=PATH)."""
+    """The datasets a spec may name: the built-in ones (`digits`, `photos`: with what they hold) first, then the
+    server's --dataset NAME=PATH folders."""
     return {
-        "datasets": [{"name": "digits", "kind": "builtin"}]
+        "datasets": [
+            {"name": name, "kind": "builtin", "description": builtin.description}
+            for name, builtin in BUILTIN_DATASETS.items()
+        ]
         + [{"name": name, "kind": "folder"} for name in platform.config.datasets]
     }
 
@@ -30,7 +35,8 @@ def datasets(platform: PlatformDep) -> dict:
 def dataset_image(
     platform: PlatformDep, name: str, id: str = Query(min_length=1, description="an image id from a result")
 ) -> Response:
-    """One image of a server dataset by the id results give it (`digits:17`, or a file of a --dataset folder),
+    """One image of a server dataset by the id results give it (`digits:17`, `photos:chelsea`, or a file of a
+    --dataset folder),
     as a PNG thumbnail (at most 256 px)."""
     return Response(
         platform.dataset_image(name, id), media_type="image/png", headers={"Cache-Control": "public, max-age=3600"}

@@ -10,6 +10,7 @@ import { AtlasUnit } from "../../components/AtlasUnit";
 import { DatasetSelect, channelsOf, useLayers } from "../../components/pickers";
 import { RunPanel } from "../../components/RunPanel";
 import { fixed } from "../../lib/format";
+import { datasetFor } from "../../lib/spec";
 
 /** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
 function Section<R extends RecipeName>({
@@ -54,7 +55,7 @@ export function Unit() {
   const unit = Number(index);
   const atlas = useSearchParams()[0].get("atlas");
   const keep = atlas ? `?atlas=${atlas}` : "";
-  const [dataset, setDataset] = useState("digits");
+  const [dataset, setDataset] = useState(() => datasetFor(model));
   const { graph } = useLayers(model);
   const info = graph?.layers.find((l) => l.name === layer);
   const count = channelsOf(info);
