@@ -69,3 +69,14 @@ def test_the_server_lists_and_serves_the_builtin_datasets(tmp_path):
         spec["dataset"] = "nope"
         response = client.post("/api/runs", json={"recipe": "examples", "spec": spec})
         assert response.status_code == 422 and "datasets: digits, photos" in response.text
+
+
+def test_a_served_folder_may_not_take_a_builtin_name(tmp_path, capsys):
+    import pytest
+
+    from convscope.core.errors import ConvscopeError
+
+    with pytest.raises(ConvscopeError, match="dataset name `photos` is a built-in dataset"):
+        ServerConfig(data_dir=tmp_path, datasets={"photos": str(tmp_path)})
+    code = main(["serve", "--dataset", f"photos={tmp_path}", "--data-dir", str(tmp_path / "d")])
+    assert code == 2 and "not digits or photos (built in)" in capsys.readouterr().err

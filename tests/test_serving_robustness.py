@@ -172,7 +172,7 @@ def client(tmp_path_factory, tree):
     config = ServerConfig(
         data_dir=tmp_path_factory.mktemp("data"),
         models=[VIT["spec"], CNN["spec"], VIT_ANY_SIZE["spec"]],
-        datasets={"photos": str(tree["ds"])},
+        datasets={"snaps": str(tree["ds"])},
         allow_roots=[tree["allowed"]],
     )
     with TestClient(create_app(config)) as test_client:
@@ -320,7 +320,7 @@ def test_http_datasets_are_confined_to_the_allowed_folders(client, tree):
 
     expected = {"cats/a.png", "cats/b.png", "dogs/c.png", "dogs/d.png", "dogs/inside.png"}
     reported = {"cats/evil.png": OUTSIDE, "leak": OUTSIDE, "loop": LOOP, "dogs/broken.png": BROKEN_LINK}
-    view = finished(client, run(client, "examples", model=CNN, dataset="photos", layer="logits", channels=[0], top=50))
+    view = finished(client, run(client, "examples", model=CNN, dataset="snaps", layer="logits", channels=[0], top=50))
     data = view["result"]["data"]
     assert {e["path"] for e in data["units"][0]["examples"]} == expected and data["images"] == 5
     assert {s["path"]: s["reason"] for s in data["skipped"]} == reported
@@ -334,15 +334,15 @@ def test_http_datasets_are_confined_to_the_allowed_folders(client, tree):
     no_server_paths(data)
     # data-initialized visualization starts from a dataset image inside the roots
     view = finished(
-        client, run(client, "visualize", model=CNN, classes=[0, 1], init_from_data="photos", steps=1, batch_size=2)
+        client, run(client, "visualize", model=CNN, classes=[0, 1], init_from_data="snaps", steps=1, batch_size=2)
     )
     data = view["result"]["data"]
-    assert {e["start_image"] for e in data["images"]} <= expected and data["init_from_data"] == "photos"
+    assert {e["start_image"] for e in data["images"]} <= expected and data["init_from_data"] == "snaps"
     no_server_paths(data)
     # facets on a one-dimensional code (kind 10) and the dataset's members
     view = finished(
         client,
-        run(client, "facets", model=CNN, dataset="photos", target="logits:0", top_images=5, k=2, m=2, pca=1, steps=1),
+        run(client, "facets", model=CNN, dataset="snaps", target="logits:0", top_images=5, k=2, m=2, pca=1, steps=1),
     )
     data = view["result"]["data"]
     assert data["used"]["pca_dims"] == 1 and {m for c in data["clusters"] for m in c["members"]} == expected
@@ -350,14 +350,14 @@ def test_http_datasets_are_confined_to_the_allowed_folders(client, tree):
     # an atlas's dataset scans (its shards) read the same confined dataset
     view = finished(
         client,
-        run(client, "atlas", model=CNN, layers="conv1.0", channels="0", dataset="photos", top=9, steps=1),
+        run(client, "atlas", model=CNN, layers="conv1.0", channels="0", dataset="snaps", top=9, steps=1),
     )
     data = view["result"]["data"]
-    assert {e["path"] for e in data["units"][0]["examples"]} == expected and data["dataset"] == "photos"
+    assert {e["path"] for e in data["units"][0]["examples"]} == expected and data["dataset"] == "snaps"
     assert {s["path"] for s in data["skipped"]} == set(reported)
     no_server_paths(data)
     atlases = client.get("/api/atlases").json()["atlases"]
-    assert {a["dataset"] for a in atlases} == {"photos"}
+    assert {a["dataset"] for a in atlases} == {"snaps"}
     # a dataset folder that leads out of the allowed folders
     loc, msg = field_error(run(client, "examples", model=CNN, dataset=str(tree["allowed"] / "outlink"),
                                layer="logits", channels=[0]))  # fmt: skip
@@ -366,7 +366,7 @@ def test_http_datasets_are_confined_to_the_allowed_folders(client, tree):
 
 def test_http_dataset_images_only_of_the_dataset(client, tree):
     def status(image_id):
-        return client.get("/api/datasets/photos/image", params={"id": image_id}).status_code
+        return client.get("/api/datasets/snaps/image", params={"id": image_id}).status_code
 
     assert status("cats/a.png") == 200 and status("dogs/inside.png") == 200
     assert status(str(tree["ds"].resolve() / "cats" / "a.png")) == 200  # an id of an older result
@@ -423,7 +423,7 @@ def test_other_numbers_from_requests_are_never_a_500(client):
         assert response.status_code in (200, 206, 400, 416), (header, response.status_code)
     loc, _ = field_error(run(client, "predict", model={"spec": CNN["spec"], "weights": "none:٣"}, image="x"))
     assert loc == ["body", "spec", "model", "weights"]
-    loc, _ = field_error(run(client, "facets", model=CNN, dataset="photos", target="logits:²"))
+    loc, _ = field_error(run(client, "facets", model=CNN, dataset="snaps", target="logits:²"))
     assert loc == ["body", "spec", "target"]
     loc, _ = field_error(run(client, "inverse-set", model=CNN, constraints=["logits:3:٣:6"]))
     assert loc[:3] == ["body", "spec", "constraints"]
@@ -481,7 +481,7 @@ def test_cli_facets_numbers_work_or_are_refused_by_field(capsys, tmp_path):
 
 
 def test_http_facets_below_what_works_is_422(client):
-    loc, _ = field_error(run(client, "facets", model=CNN, dataset="photos", target="logits:0", top_images=2))
+    loc, _ = field_error(run(client, "facets", model=CNN, dataset="snaps", target="logits:0", top_images=2))
     assert loc == ["body", "spec", "top_images"]
-    loc, _ = field_error(run(client, "facets", model=CNN, dataset="photos", target="logits:0", pca=0))
+    loc, _ = field_error(run(client, "facets", model=CNN, dataset="snaps", target="logits:0", pca=0))
     assert loc == ["body", "spec", "pca"]

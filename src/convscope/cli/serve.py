@@ -33,7 +33,7 @@ def register(subparsers) -> dict:
         type=_dataset,
         default=[],
         metavar="NAME=PATH",
-        help="a dataset folder requests may name as NAME (repeat; digits is built in)",
+        help="a dataset folder requests may name as NAME (repeat; digits and photos are built in)",
     )
     p.add_argument(
         "--allow-root",
@@ -66,9 +66,11 @@ def cmd_serve(args) -> None:
     for root in args.allow_root:
         if not root.expanduser().is_dir():
             raise ConvscopeError(f"--allow-root {root}: not a folder")
+    from ..core.data import BUILTIN_DATASETS
+
     names = [name for name, _ in args.dataset]
-    if "digits" in names or len(set(names)) != len(names):
-        raise ConvscopeError("--dataset names must be unique and not `digits` (built in)")
+    if set(names) & set(BUILTIN_DATASETS) or len(set(names)) != len(names):
+        raise ConvscopeError(f"--dataset names must be unique and not {' or '.join(BUILTIN_DATASETS)} (built in)")
     for name, path in args.dataset:
         if not Path(path).expanduser().is_dir():
             raise ConvscopeError(f"--dataset {name}={path}: not a folder")

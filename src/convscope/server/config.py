@@ -18,9 +18,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 @dataclass
 class ServerConfig:
     """What `convscope serve` offers. `models`: the model specs a request may name (lazily loaded);
-    `datasets`: NAME -> folder (plus the built-in `digits`); `allow_roots`: folders inside which a request may
-    name image or dataset paths (nothing else on disk is reachable); `token`: bearer token required on every
-    request (required when binding beyond loopback); `cors_origins`: allowed browser origins (none: CORS off)."""
+    `datasets`: NAME -> folder (besides the built-in `digits` and `photos`, whose names it may not take);
+    `allow_roots`: folders inside which a request may name image or dataset paths (nothing else on disk is
+    reachable); `token`: bearer token required on every request (required when binding beyond loopback);
+    `cors_origins`: allowed browser origins (none: CORS off)."""
 
     data_dir: Path | None = None
     models: list[str] = field(default_factory=lambda: ["default", "digits"])
@@ -33,6 +34,17 @@ class ServerConfig:
     max_upload_pixels: int = 40_000_000
     quick_wait_s: float = 30.0
     keep_jobs: int = 1000
+
+    def __post_init__(self) -> None:
+        from ..core.data import BUILTIN_DATASETS
+        from ..core.errors import ConvscopeError
+
+        taken = sorted(set(self.datasets) & set(BUILTIN_DATASETS))
+        if taken:  # a folder must not shadow a built-in dataset: every spec naming it would change meaning
+            raise ConvscopeError(
+                f"dataset name `{taken[0]}` is a built-in dataset ({', '.join(BUILTIN_DATASETS)}); name the folder "
+                "otherwise"
+            )
 
 
 def is_loopback(host: str) -> bool:
