@@ -80,3 +80,16 @@ def test_a_served_folder_may_not_take_a_builtin_name(tmp_path, capsys):
         ServerConfig(data_dir=tmp_path, datasets={"photos": str(tmp_path)})
     code = main(["serve", "--dataset", f"photos={tmp_path}", "--data-dir", str(tmp_path / "d")])
     assert code == 2 and "not digits or photos (built in)" in capsys.readouterr().err
+
+
+def test_a_folder_named_like_a_builtin_is_reached_as_a_path(tmp_path, monkeypatch):
+    import pytest
+
+    from convscope.core.errors import ConvscopeWarning
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "photos" / "a.png")
+    with pytest.warns(ConvscopeWarning, match="for the folder of that name write ./photos"):
+        assert len(open_dataset("photos", InputSpec(size=(16, 16)))) == 12
+    assert open_dataset("./photos", InputSpec(size=(16, 16))).ids == ["a.png"]

@@ -23,6 +23,7 @@ above it) is skipped and reported instead of reading the dataset twice.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from pathlib import Path, PurePosixPath
 import torch
 import torch.nn.functional as F
 
-from .errors import ConvscopeError, ImageError
+from .errors import ConvscopeError, ConvscopeWarning, ImageError
 from .images import fit as fit_image
 from .images import open_image, pil_to_uint8, to_mode, uint8_to_float
 from .progress import Progress
@@ -244,6 +245,12 @@ def open_dataset(
     if fit not in ("squash", "crop"):
         raise ConvscopeError(f"unknown fit mode `{fit}`: use squash or crop")
     if str(spec) in BUILTIN_DATASETS:
+        if Path(str(spec)).is_dir():  # a folder of the same name here: say which one is read
+            warnings.warn(
+                f"dataset `{spec}` is the built-in one; for the folder of that name write ./{spec}",
+                ConvscopeWarning,
+                stacklevel=2,
+            )
         return BUILTIN_DATASETS[str(spec)].open(input)
     root = Path(spec).expanduser()
     limits = confinement(root)
