@@ -36,5 +36,15 @@ def rgb_png(tmp_path):
     return path
 
 
+@pytest.fixture()
+def one_thread():
+    """One torch thread while a test runs (it shares the machine's cores with the rest of the suite), restored after;
+    a module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def hooks_left(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())

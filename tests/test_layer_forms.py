@@ -20,13 +20,7 @@ from convscope.techniques.attribution.layers import default_layers
 from convscope.techniques.dream import dream
 from convscope.techniques.render import render
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_cli(capsys, *argv):

@@ -29,7 +29,7 @@ from convscope.techniques.dream import dream
 from convscope.techniques.predict import predict
 from convscope.techniques.render import render
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")  # (was a module-level set_num_threads: it leaked)
 X = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
 GRADIENT_METHODS = [m for m in METHODS if m != "occlusion"]
 

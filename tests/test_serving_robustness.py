@@ -45,12 +45,7 @@ VIT_ANY_SIZE = {"spec": "timm:test_vit", "weights": "none"}
 SPEC = InputSpec(size=(16, 16))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_cli(capsys, *argv):
