@@ -1,5 +1,6 @@
 """Preview pictures of the home page's Prediction and Activation maps cards (web/public/cards/, 320x180 JPEG),
-made from real results on the default model and skimage's chelsea.
+made from real results on the default model and skimage's chelsea, and the Evaluation card (the digits model on
+its built-in digits: top-1 and six misclassified digits).
 
     .venv/bin/python scripts/webapp_cards.py
 """
@@ -41,6 +42,30 @@ def main() -> None:
             tile = Image.open(m["image"]).convert("RGB").resize((78, 78), Image.NEAREST)
             card.paste(tile, (2 + 80 * (i % 4), 10 + 82 * (i // 4)))
         card.save(CARDS / "activations.jpg", quality=88)
+    evaluate_card()
+
+
+def evaluate_card() -> None:
+    from PIL import ImageFont
+
+    from convscope.core import digits
+    from convscope.recipes.evaluate import EvaluateSpec
+
+    with tempfile.TemporaryDirectory() as folder:
+        spec = EvaluateSpec(model={"spec": "digits"}, dataset="digits")
+        result = convscope.run(spec, out=Path(folder) / "e").data
+    images = digits.load_data().images
+    card = Image.new("RGB", SIZE, "white")
+    draw = ImageDraw.Draw(card)
+    draw.text((12, 40), f"{result['top1'] * 100:.1f}%", fill=(20, 20, 20), font=ImageFont.load_default(38))
+    draw.text((14, 90), f"top-1 on {result['images']} digits", fill=(90, 90, 90), font=ImageFont.load_default(13))
+    for i, wrong in enumerate(result["misclassified"][:6]):
+        x, y = 150 + 56 * (i % 3), 14 + 84 * (i // 3)
+        pixels = (images[int(wrong["id"].split(":")[1]), 0].numpy() * 255).astype("uint8")
+        card.paste(Image.fromarray(pixels).convert("RGB").resize((52, 52), Image.NEAREST), (x, y))
+        caption = f"{wrong['true_name']} > {wrong['predicted_name']}"
+        draw.text((x + 6, y + 56), caption, fill=(180, 35, 24), font=ImageFont.load_default(13))
+    card.save(CARDS / "evaluate.jpg", quality=88)
 
 
 if __name__ == "__main__":

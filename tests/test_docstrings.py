@@ -26,6 +26,7 @@ PAPERS = {
     "techniques/datainit.py": ["ascend", "data_init"],
     "techniques/dream.py": ["dream"],
     "techniques/examples.py": ["top_examples"],
+    "techniques/evaluation.py": ["evaluate"],
     "techniques/facets.py": ["cluster_codes", "maximize_from", "facets"],
     "techniques/generators.py": ["FourierGenerator", "Fc6Generator", "train_decoder"],
     "techniques/inverse_set.py": [

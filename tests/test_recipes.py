@@ -132,6 +132,10 @@ def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
             {"model": DIGITS, "dataset": "digits", "layers": ["logits"], "channels": [[3]], "start": 0, "stop": 100},
             None,
         ),
+        "evaluate": (
+            {"model": DIGITS, "dataset": "digits", "top_k": 3, "batch_size": 512},
+            ["evaluate", *model, "--dataset", "digits", "--top-k", "3", "--batch-size", "512"],
+        ),
     }
 
 
@@ -142,7 +146,8 @@ def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
     ours = {name for name in recipes.registry() if not name.startswith("test-")}  # (other tests register some)
     assert ours == set(cases(digit_png))
     shard_only = {name for name, (_, argv) in cases(digit_png).items() if argv is None}
-    assert set(COMMANDS) - {"run", "recipes", "serve"} == ours - shard_only  # serve: the server, over every recipe
+    # serve: the server, over every recipe; datasets: the uploaded datasets of a data dir (no technique)
+    assert set(COMMANDS) - {"run", "recipes", "serve", "datasets"} == ours - shard_only
 
 
 @pytest.mark.slow
@@ -164,6 +169,7 @@ def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
         "inverse-set",
         "atlas",
         "atlas-scan",
+        "evaluate",
     ],
 )
 def test_registry_walk(name, digit_png, tmp_path, capsys):
@@ -182,7 +188,7 @@ def test_registry_walk(name, digit_png, tmp_path, capsys):
     assert result.recipe == name and json.loads(json.dumps(result.data, allow_nan=False)) == result.data
     for artifact in result.artifacts:
         assert (tmp_path / "run" / artifact.name).is_file()
-    if name not in ("models", "layers", "dead", "predict", "examples", "selectivity", "atlas-scan"):
+    if name not in ("models", "layers", "dead", "predict", "examples", "selectivity", "atlas-scan", "evaluate"):
         assert any(a.media_type == "image/png" for a in result.artifacts)
         assert "<img" in result._repr_html_() and result._repr_png_()[:4] == b"\x89PNG"
 
@@ -258,6 +264,7 @@ LONG = {  # recipe: (spec fields on digits, the stage whose second report is can
         "images",
         128,
     ),
+    "evaluate": ({"dataset": "digits", "batch_size": 64}, "images", 128),
 }
 
 

@@ -93,6 +93,10 @@ def variants(png: str, folder: str) -> dict[str, tuple[str, dict]]:
                 "atlas",
                 {"model": DIGITS, "layers": "features.3", "channels": "0", "steps": 2, "dataset": folder, "top": 2},
             ),
+            "evaluate a folder with a mapping": (  # c2 unmatched, a file skipped, wrong ones listed
+                "evaluate",
+                {"model": DIGITS, "dataset": folder, "mapping": {"c0": "0", "c1": "2"}, "top_k": 1},
+            ),
             "atlas-scan of a folder": (
                 "atlas-scan",
                 {"model": DIGITS, "dataset": folder, "layers": ["logits"], "channels": [[3]], "start": 0, "stop": 9},

@@ -137,7 +137,8 @@ def test_success_answers_conform_to_the_openapi(server_app, digits_subject):  # 
     while platform.job(long).state != "cancelled" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert call("/api/jobs/{}", "GET", 200, long).json()["status"] == "cancelled"
-    assert call("/api/models", "GET", 200).json()["models"] == [{"name": "digits", "loaded": True}]
+    digits = {"name": "digits", "loaded": True, "kind": "builtin", "arch": None, "channels": 1, "size": [32, 32]}
+    assert call("/api/models", "GET", 200).json()["models"] == [digits | {"classes": 10}]
 
 
 def test_event_stream_conforms_to_the_openapi(server_app, digits_subject):
@@ -242,3 +243,21 @@ def test_activations_without_channels_is_refused(server_app, uploaded, digits_su
     (`ValueError: grid needs at least one image`) and the answer is that internal message (a failed job)."""
     spec = {"model": {"spec": "digits"}, "image": uploaded, "layer": "features.3", "channels": []}
     _post_run(server_app, {"recipe": "activations", "spec": spec})
+
+
+def test_dataset_upload_answers_conform_to_the_openapi(server_app):
+    """Upload a dataset (multipart: a name and image files), list it, read an image of it, turn one into an uploaded
+    image, delete it: every answer as the document declares it."""
+    call = _caller(server_app)
+    body = {"name": "tiny", "files": [_png(1), _png(2)]}
+    info = call("/api/datasets", "POST", 201, body=body, media_type="multipart/form-data").json()
+    assert info["images"] == 1 and info["kind"] == "uploaded" and info["channels"] == 1
+    # (the generated parts carry one file name: the second file of that name is skipped, and said)
+    assert [s["reason"] for s in info["skipped"]] == ["the same name twice in the upload: the first kept"]
+    assert info["name"] in [d["name"] for d in call("/api/datasets", "GET", 200).json()["datasets"]]
+    image = info["thumbnails"][0]
+    call("/api/datasets/{}/image", "GET", 200, "tiny", query={"id": image})
+    made = call("/api/images/from-dataset", "POST", 201, body={"dataset": "tiny", "id": image}).json()
+    assert (made["width"], made["height"]) == (32, 32)
+    call("/api/datasets/{}", "DELETE", 204, "tiny")
+    call("/api/datasets/{}", "DELETE", 404, "tiny")

@@ -110,14 +110,16 @@ def test_the_default_models_data_pages_scan_photographs(server, page):
     digits, and the examples page shows photos."""
     page.goto(f"{server}/#/model/default/examples")
     field = page.get_by_test_id("dataset-select")
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=dataset-select] option').length >= 2")
+    field.wait_for()  # the form shows once the models and datasets are known
     assert field.input_value() == "photos"
+    assert "digits" not in field.locator("option").all_inner_texts()  # grayscale: does not fit an RGB model
     page.goto(f"{server}/#/model/default/examples?dataset=photos&layer=blocks.5&channels=3&top=3&run=1")
     page.get_by_test_id("result").wait_for(timeout=120_000)
     assert page.locator(".result img").count() >= 1
     page.goto(f"{server}/#/model/digits/examples")
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=dataset-select] option').length >= 2")
+    page.get_by_test_id("dataset-select").wait_for()
     assert page.get_by_test_id("dataset-select").input_value() == "digits"
+    assert "photos" not in page.get_by_test_id("dataset-select").locator("option").all_inner_texts()
 
 
 def test_network_graph_expands_and_selects(server, page):
@@ -390,3 +392,137 @@ def test_large_graphs_render_and_expand_in_the_browser(tmp_path, browser, digits
     finally:
         instance.should_exit = True
         thread.join(timeout=30)
+
+
+# --- issue 22: the Data page, the fit rule, the evaluation page, two models side by side -----------------------------
+AXE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's accessibility violations on the page as it is (one line each: rule, impact, first element)."""
+    assert AXE.is_file(), "axe-core is a dev dependency of web/ (npm ci)"
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
+            v => `${v.id} (${v.impact}): ${v.nodes.length} x ${v.nodes[0].target.join(" ")}`)"""
+    )
+
+
+def png_bytes(array) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_zip_of_photos_is_uploaded_and_scanned_by_the_default_model(server, page, tmp_path):
+    """Issue 22: a zip of four photos uploaded on the Data page is listed with its count and thumbnails; the
+    examples page of a default-model unit on it shows those photos."""
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    names = ["chelsea", "coffee", "astronaut", "rocket"]
+    archive = tmp_path / "snaps.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in names:
+            small = Image.fromarray(getattr(data, name)()).convert("RGB").resize((96, 96))
+            zipped.writestr(f"{name}.png", png_bytes(np.asarray(small)))
+    page.goto(f"{server}/#/data")
+    page.get_by_test_id("dataset-files").set_input_files(str(archive))
+    assert page.get_by_test_id("dataset-name").input_value() == "snaps"  # the zip's name
+    page.get_by_test_id("dataset-upload-run").click()
+    page.get_by_test_id("dataset-added").wait_for()
+    card = page.get_by_test_id("dataset-snaps")
+    card.wait_for()
+    assert page.get_by_test_id("dataset-facts-snaps").inner_text() == "4 images · RGB · no classes"
+    thumbs = card.locator(".dataset-thumbs img")
+    assert thumbs.count() == 4
+    for thumb in thumbs.element_handles():
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb)
+    assert page.get_by_test_id("model-uploads-off").is_visible()  # the fixture's server does not allow models
+    assert axe_violations(page) == []
+    page.goto(f"{server}/#/model/default/examples?dataset=snaps&layer=blocks.5&channels=3&top=4&run=1")
+    ids = page.get_by_test_id("example-ids-blocks.5:3")
+    ids.wait_for(timeout=120_000)
+    assert sorted(part.split(". ")[1].split(" (")[0] for part in ids.inner_text().split(" · ")) == sorted(
+        f"{name}.png" for name in names
+    )
+    # the digits model takes grayscale images: the RGB photos are not offered there, and a URL naming them says so
+    page.goto(f"{server}/#/model/digits/examples?dataset=snaps&layer=logits&channels=3&run=1")
+    page.get_by_test_id("not-run").wait_for()
+    assert (
+        "snaps holds RGB (3 channels) images; digits takes grayscale (1 channel) input"
+        in page.get_by_test_id("not-run").inner_text()
+    )
+    offered = page.get_by_test_id("dataset-select").locator("option").all_inner_texts()
+    assert "snaps (does not fit)" in offered and "photos" not in offered and "digits" in offered
+    assert page.get_by_test_id("result").count() == 0
+
+
+def test_evaluation_lists_the_misclassified_images_and_explains_one(server, page):
+    """Issue 22: the evaluation page on a small labelled set (three classes of digits, one 7 filed under 1) shows
+    the accuracy, the per-class table and the misclassified images; one click opens the attribution page on that
+    image for its predicted class, which runs."""
+    from convscope.core import digits
+
+    loaded = digits.load_data()
+    labels = loaded.labels.tolist()
+    files = []
+    for label in (0, 1, 2):
+        for i in [i for i, x in enumerate(labels) if x == label][:3]:
+            files.append((f"{label}/digit-{i}.png", loaded.images[i, 0]))
+    seven = labels.index(7)
+    files.append((f"1/planted-{seven}.png", loaded.images[seven, 0]))  # a 7 labelled 1: wrong by construction
+    form = [("files", (name, png_bytes((x.numpy() * 255).astype("uint8")), "image/png")) for name, x in files]
+    answer = httpx.post(f"{server}/api/datasets", data={"name": "digits3"}, files=form, timeout=60)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["classes"] == ["0", "1", "2"] and answer.json()["channels"] == 1
+    page.goto(f"{server}/#/model/digits/evaluate")
+    field = page.get_by_test_id("dataset-select")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=dataset-select] option').length >= 2")
+    # only labelled datasets that fit the model: not photos (RGB, unlabelled)
+    assert field.locator("option").all_inner_texts() == ["digits", "digits3"]
+    field.select_option("digits3")
+    page.locator("input[name=top_k]").fill("2")
+    run_and_wait(page)
+    grid = page.get_by_test_id("misclassified")
+    wrong = grid.locator("button.mis")
+    count = wrong.count()
+    assert 1 <= count <= 10 and f"Misclassified images: {count}" in grid.inner_text()
+    assert page.get_by_test_id("top1").inner_text() == f"{(10 - count) * 10:.1f}%"
+    assert page.get_by_test_id("class-table").locator("tbody tr").count() == 3
+    assert axe_violations(page) == []
+    planted = page.get_by_test_id(f"misclassified-1/planted-{seven}.png")
+    caption = planted.inner_text()
+    assert caption.startswith("1 → ")
+    predicted = caption.split("→ ")[1].split(" (")[0]
+    planted.click()
+    page.wait_for_function("() => window.location.hash.includes('/attribution?')")
+    assert "#/model/digits/attribution?" in page.url and f"target={predicted}" in page.url and "run=1" in page.url
+    page.get_by_test_id("result").wait_for(timeout=120_000)
+    assert f"Explaining class {predicted} ({predicted})" in page.get_by_test_id("result").inner_text()
+
+
+def test_prediction_compares_two_models_side_by_side(server, page):
+    """Issue 22 (seed 001 Fig. 4.20): "Compare with" runs the same image on a second model; the two results show
+    side by side, each headed by its model."""
+    page.goto(f"{server}/#/model/digits/predict")
+    page.get_by_test_id("image-digit 4").click()
+    page.get_by_test_id("compare-select").select_option("default")
+    run_and_wait(page)
+    page.get_by_test_id("result-compare").wait_for(timeout=120_000)
+    sides = page.get_by_test_id("side-by-side").locator("section.side")
+    assert sides.count() == 2
+    assert [sides.nth(i).locator("h2").inner_text() for i in range(2)] == ["digits", "default"]
+    first = page.get_by_test_id("result").locator("tbody tr").first.inner_text()
+    assert first.split("\t")[1] == "4"  # the digits model reads its digit
+    assert "compare=default" in page.url
+    box = [sides.nth(i).bounding_box() for i in range(2)]
+    assert box[0]["x"] < box[1]["x"] and abs(box[0]["y"] - box[1]["y"]) < 2  # side by side at 1280 px
+    assert axe_violations(page) == []

@@ -7,7 +7,7 @@ from PIL import Image
 from skimage import data
 
 import convscope
-from convscope.core import digits
+from convscope.core import digits, zoo
 from convscope.core.errors import UnknownModelError, WeightsError
 
 
@@ -124,6 +124,26 @@ def test_file_checkpoint_round_trip_and_no_arbitrary_unpickling(tmp_path, digits
         convscope.load(f"file:{tmp_path / 'plain.pt'}")
 
 
+def test_safetensors_checkpoint_round_trip_read_without_unpickling(tmp_path, digits_subject, monkeypatch):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = convscope.save_checkpoint(digits_subject, "digits", tmp_path / "digits.safetensors")
+    again = convscope.save_checkpoint(digits_subject, "digits", tmp_path / "again.safetensors")
+    assert path.read_bytes() == again.read_bytes()  # byte for byte: content-addressed stores rely on it
+    with safe_open(str(path), framework="pt") as file:
+        assert file.metadata()["convscope"] == "checkpoint" and file.metadata()["arch"] == "digits"
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load called on a safetensors checkpoint"))
+    reloaded = convscope.load(f"file:{path}")
+    image = digits.load_data().images[:8]
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(image), digits_subject(image))
+    assert reloaded.input == digits_subject.input and reloaded.labels == digits_subject.labels
+    save_file(digits_subject.state_dict(), str(tmp_path / "plain.safetensors"))  # weights without the metadata
+    with pytest.raises(UnknownModelError, match="without convscope checkpoint metadata: it needs an arch"):
+        convscope.load(f"file:{tmp_path / 'plain.safetensors'}")
+
+
 def test_torchscript_file_gives_logits_and_refuses_layers(tmp_path, digits_subject):
     scripted = torch.jit.trace(digits_subject.model, torch.zeros(1, 1, 32, 32))
     scripted.save(str(tmp_path / "digits.ts"))
@@ -149,3 +169,33 @@ def test_wrap_any_module_with_its_own_input_convention():
         assert subject(x)[0].tolist() == [155.0, 155.0, 155.0]
     assert subject.graph.nodes["logits"].output_shape == [3]
     assert np.allclose(subject(torch.zeros(1, 3, 4, 4))[0].numpy(), [-100.0, -100.0, -100.0])
+
+
+@pytest.mark.parametrize("arch", ["timm:resnet10t", "torchvision:resnet18", "torchvision:mobilenet_v3_small"])
+def test_fine_tuned_weights_of_another_class_count_load_with_their_head(tmp_path, arch):
+    """A user's 3-class fine-tune of an ImageNet architecture: only the head's shapes differ, so the head is rebuilt
+    with 3 outputs (no ImageNet labels); weights that differ elsewhere still fail naming the key."""
+    from safetensors.torch import save_file
+    from torch import nn
+
+    from convscope.core.weights import classifier_head
+
+    model = zoo.load(arch, "none").model
+    name, head = classifier_head(model)
+    state = {k: v.clone().contiguous() for k, v in model.state_dict().items()}
+    state[f"{name}.weight"] = torch.randn(3, head.in_features)
+    state[f"{name}.bias"] = torch.randn(3)
+    path = tmp_path / "tuned.safetensors"
+    save_file(state, str(path))
+    subject = zoo.load(arch, str(path))
+    assert subject.labels is None
+    x = torch.rand(1, 3, 64, 64)
+    expected = subject.model.get_submodule(name)
+    assert isinstance(expected, nn.Linear) and expected.out_features == 3
+    assert torch.equal(expected.weight, state[f"{name}.weight"])
+    assert subject(x).shape == (1, 3)
+    first = next(k for k in state if k.endswith("weight") and state[k].dim() == 4)
+    state[first] = torch.randn(*state[first].shape[:-1], state[first].shape[-1] + 2)
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match="wrong shape"):
+        zoo.load(arch, str(path))

@@ -316,6 +316,7 @@ def execute(args, spec, shards=None) -> dict | None:
     from ..core.devices import resolve_device
     from ..execution.store import ResultStore
 
+    spec = _named_datasets(spec, getattr(args, "data_dir", None))
     if getattr(args, "print_spec", False):
         print(jsonio.dumps(json.loads(recipes.canonical_json(spec))))
         return None
@@ -337,6 +338,24 @@ def execute(args, spec, shards=None) -> dict | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(result.folder) / artifact.name, target)
     return result.moved_to(args.out).data
+
+
+def _named_datasets(spec, data_dir):
+    """The spec with every dataset it names by an uploaded dataset's name (`convscope datasets add`) replaced by that
+    dataset's folder in `data_dir` (built-in names and existing folders first)."""
+    from ..recipes.base import DATASET, reference_kind
+    from .datasets import uploaded_dataset
+
+    changed = {}
+    for name, info in type(spec).model_fields.items():
+        value = getattr(spec, name)
+        if reference_kind(info) == DATASET and isinstance(value, str):
+            changed[name] = uploaded_dataset(value, data_dir)
+    generator = getattr(spec, "generator", None)
+    if spec.recipe == "inverse-set" and isinstance(generator, str) and generator.startswith("trained:"):
+        changed["generator"] = "trained:" + uploaded_dataset(generator[8:], data_dir)
+    changed = {k: v for k, v in changed.items() if v != getattr(spec, k)}
+    return spec.model_copy(update=changed) if changed else spec
 
 
 def cmd_models(args) -> dict | None:

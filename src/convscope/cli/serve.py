@@ -44,6 +44,12 @@ def register(subparsers) -> dict:
         help="a folder inside which requests may name image or dataset paths (repeat; default: none)",
     )
     p.add_argument("--token", help="require `Authorization: Bearer TOKEN` on every request (needed off loopback)")
+    p.add_argument(
+        "--allow-model-upload",
+        action="store_true",
+        help="let requests add models (architecture + safetensors weights) and remove them (off by default; off "
+        "loopback only with --token)",
+    )
     p.add_argument("--cors", action="append", default=[], metavar="ORIGIN", help="allow browser calls from ORIGIN")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     p.add_argument(
@@ -61,6 +67,8 @@ def cmd_serve(args) -> None:
 
     if not 0 < args.port < 65536:
         raise ConvscopeError(f"--port {args.port} out of range 1..65535")
+    if args.allow_model_upload and not is_loopback(args.host) and not args.token:
+        raise ConvscopeError(f"--allow-model-upload on --host {args.host} (reachable from elsewhere) needs --token")
     if not is_loopback(args.host) and not args.token:
         raise ConvscopeError(f"--host {args.host} is reachable from other machines: give --token TOKEN")
     for root in args.allow_root:
@@ -86,6 +94,7 @@ def cmd_serve(args) -> None:
         token=args.token,
         device=args.device,
         cors_origins=args.cors,
+        allow_model_upload=args.allow_model_upload,
     )
     app = create_app(config)
     host = f"[{args.host}]" if ":" in args.host else args.host

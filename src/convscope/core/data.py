@@ -504,12 +504,17 @@ def _photos_dataset(input: InputSpec) -> ImageDataset:
 @dataclass(frozen=True)
 class BuiltinDataset:
     """A dataset convscope ships: its name (what specs and `--dataset` take), what it is in one line, a fingerprint
-    for the result store's keys (changes when its content can), and how to read it for a model's input."""
+    for the result store's keys (changes when its content can), how to read it for a model's input, and what the
+    listings show (image count, class names or None, channels 1 / 3, a few image ids)."""
 
     name: str
     description: str
     fingerprint: Callable[[], str]
     open: Callable[[InputSpec], ImageDataset]
+    images: int
+    classes: tuple[str, ...] | None
+    channels: int
+    thumbnails: tuple[str, ...]
 
 
 def _photos_fingerprint() -> str:
@@ -525,6 +530,10 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
         "1,797 handwritten digits 0-9 from scikit-learn, 8x8 upsampled to 32x32 grayscale, labelled; for `digits`",
         lambda: DIGITS,
         _digits_dataset,
+        1797,
+        tuple(str(d) for d in range(10)),
+        1,
+        ("digits:0", "digits:1", "digits:2", "digits:3"),
     ),
     PHOTOS: BuiltinDataset(
         PHOTOS,
@@ -533,5 +542,9 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
         "for RGB ImageNet models; add your own folder for real studies",
         _photos_fingerprint,
         _photos_dataset,
+        len(PHOTO_LOADERS),
+        None,
+        3,
+        tuple(f"{PHOTOS}:{name}" for name in ("chelsea", "coffee", "astronaut", "rocket")),
     ),
 }

@@ -16,8 +16,8 @@ class UnknownModelError(ConvscopeError):
 
 
 class WeightsError(ConvscopeError):
-    """Weights are missing, unreadable or do not fit the architecture (`zoo.load`, `zoo.read_state_dict`,
-    `zoo.load_weights`, the fc6 generator)."""
+    """Weights are missing, unreadable or do not fit the architecture (`zoo.load`, `weights.read_state_dict`,
+    `weights.load_weights`, the fc6 generator)."""
 
 
 class UnknownLayerError(ConvscopeError):
@@ -43,6 +43,16 @@ class ImageError(ConvscopeError):
 
 class Cancelled(ConvscopeError):
     """A run stopped because its cancel token was set (a clean stop: nothing half-written is kept)."""
+
+
+class UploadError(ConvscopeError):
+    """An upload refused (`execution.models.ModelLibrary.add`, `execution.datasets.DatasetLibrary.add`): `field`
+    names the part of the request at fault (`name`, `arch`, `weights`, `labels`, `files`); `status` is the HTTP
+    status a server answers with (404: no such upload, 409: the name is taken, 413: too large, 422: otherwise)."""
+
+    def __init__(self, field: str, message: str, status: int = 422):
+        super().__init__(message)
+        self.field, self.status = field, status
 
 
 class ConvscopeWarning(UserWarning):

@@ -4,7 +4,9 @@
 - `digits`              a small CNN trained on sklearn's digits on first use
 - `timm:<name>`         any timm architecture
 - `torchvision:<name>`  any torchvision classification architecture
-- `file:<path>`         a convscope checkpoint (architecture spec + state dict) or a TorchScript model
+- `file:<path>`         a convscope checkpoint (architecture spec + state dict; a torch file, or a `.safetensors`
+                        file whose metadata names the architecture: read without unpickling) or a TorchScript
+                        model
 
 `weights` is `default` (the spec's own pretrained weights, from the local cache only), `none` (random
 initialization, seeded: the same every time; `none:N` for another seed N) or a path to a state dict
@@ -25,11 +27,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import UnknownModelError, WeightsError, suggest
+from .errors import ConvscopeError, UnknownModelError, WeightsError, suggest
 from .inputs import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from .progress import Progress
 from .seeding import seeded
 from .subject import Subject
+from .weights import classifier_head, load_weights, read_state_dict
 
 BUILTIN = {
     "default": "EfficientNet-Lite0 (timm tf_efficientnet_lite0) with ImageNet weights, 224x224 RGB",
@@ -45,56 +48,12 @@ def imagenet_labels() -> list[str]:
     return list(_IMAGENET_CATEGORIES)
 
 
-def _labels_for(model: nn.Module, num_classes: int | None) -> list[str] | None:
-    return imagenet_labels() if num_classes == 1000 else None
-
-
-# --- state dicts ------------------------------------------------------------------------------------------
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a `.safetensors` file or a torch file (read with `weights_only=True`: never
-    unpickling arbitrary objects). A torch file holding {"state_dict": {...}} or {"model": {...}} is unwrapped.
-
-    Raises:
-        WeightsError: a missing or unreadable file, or one that holds no mapping of names to tensors.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure to read becomes one clear line
-        raise WeightsError(f"cannot read weights from {path}: {str(exc).splitlines()[0]}") from None
-    for key in ("state_dict", "model"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            data = data[key]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise WeightsError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    return data
-
-
-def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """`model.load_state_dict(state_dict, strict=True)`.
-
-    Raises:
-        WeightsError: missing, unexpected or wrongly shaped keys, in one line naming a few of each and `source`.
-    """
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:
-        own = model.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        wrong = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
-        parts = [
-            f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if keys
-        ]
-        raise WeightsError(f"weights {source} do not fit the architecture: {'; '.join(parts) or exc}") from None
+def _labels_for(model: nn.Module) -> list[str] | None:
+    """ImageNet's labels for a model of 1,000 classes (timm's `num_classes`, else its last linear layer's outputs; a
+    head without one, SqueezeNet's, is ImageNet's), else None."""
+    head = classifier_head(model)
+    classes = getattr(model, "num_classes", None) or (head[1].out_features if head else 1000)
+    return imagenet_labels() if classes == 1000 else None
 
 
 # --- builders ---------------------------------------------------------------------------------------------
@@ -152,7 +111,7 @@ def _timm(name: str, weights: str) -> Subject:
     spec = InputSpec(
         size=(height, width), channels=config["input_size"][0], mean=tuple(config["mean"]), std=tuple(config["std"])
     )
-    return Subject(model, spec, _labels_for(model, getattr(model, "num_classes", None)), name=f"timm:{name}")
+    return Subject(model, spec, _labels_for(model), name=f"timm:{name}")
 
 
 def _cached_timm_file(name: str, cfg: dict) -> Path:
@@ -207,14 +166,15 @@ def _torchvision(name: str, weights: str) -> Subject:
             load_weights(model, read_state_dict(weights), weights)
         if name == "inception_v3":
             spec = InputSpec(size=(299, 299))
-    num_classes = getattr(getattr(model, "fc", None), "out_features", None) or 1000
-    return Subject(model, spec, _labels_for(model, num_classes), name=f"torchvision:{name}")
+    return Subject(model, spec, _labels_for(model), name=f"torchvision:{name}")
 
 
 def _file(path_text: str, weights: str) -> Subject:
     path = Path(path_text)
     if not path.is_file():
         raise UnknownModelError(f"model file {path} does not exist")
+    if path.suffix == ".safetensors":
+        return _safetensors_checkpoint(path, weights)
     if _is_torchscript(path):
         with warnings.catch_warnings():  # torch 2.14 marks TorchScript deprecated; convscope still reads it
             warnings.simplefilter("ignore", FutureWarning)
@@ -242,6 +202,32 @@ def _file(path_text: str, weights: str) -> Subject:
     return Subject(subject.model, spec, labels, name=f"file:{path}")
 
 
+def _safetensors_checkpoint(path: Path, weights: str) -> Subject:
+    """A `.safetensors` convscope checkpoint: the architecture from its metadata, built with weights none, then its
+    tensors loaded strictly (nothing is unpickled)."""
+    from .checkpoint import checkpoint_metadata
+
+    data = checkpoint_metadata(path)
+    if data is None:
+        raise UnknownModelError(
+            f"{path} is a safetensors file without convscope checkpoint metadata: it needs an arch; give plain "
+            "weights as `weights` with a timm:NAME / torchvision:NAME spec (see convscope.core.zoo.save_checkpoint)"
+        )
+    if not data["arch"] or data["arch"].startswith("file:"):
+        raise UnknownModelError(
+            f"{path}: a checkpoint's arch must be a model spec other than file: (got `{data['arch']}`)"
+        )
+    subject = load(data["arch"], weights="none")
+    load_weights(subject.model, read_state_dict(path), str(path))
+    if weights not in ("default", "none"):
+        load_weights(subject.model, read_state_dict(weights), weights)
+    try:
+        spec = InputSpec.from_dict(data["input"]) if data["input"] else subject.input
+    except (TypeError, ValueError, ConvscopeError) as exc:
+        raise UnknownModelError(f"{path}: the checkpoint's input spec is invalid ({exc})") from None
+    return Subject(subject.model, spec, data["labels"] or subject.labels, name=f"file:{path}")
+
+
 def _is_torchscript(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
@@ -250,14 +236,24 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def save_checkpoint(subject: Subject, arch: str, path: str | Path) -> Path:
-    """Write a `file:` checkpoint (a torch file) and return its path.
+    """Write a `file:` checkpoint and return its path: a `.safetensors` file (the state dict's tensors, and the
+    metadata {"convscope": "checkpoint", "arch", "input": JSON, "labels": JSON}: read back without unpickling)
+    when `path` ends so, a torch file otherwise.
 
     Args:
         subject: the model; its state dict (contiguous tensors), input spec and labels are saved.
         arch: the architecture spec the weights fit (e.g. `timm:resnet18`; not a `file:` spec).
         path: where to write.
+    Raises:
+        UnknownModelError: `arch` is a `file:` spec.
     """
     path = Path(path)
+    if arch.startswith("file:"):
+        raise UnknownModelError(f"a checkpoint's arch cannot itself be a file: spec (got `{arch}`)")
+    if path.suffix == ".safetensors":
+        from .checkpoint import write_checkpoint
+
+        return write_checkpoint(subject.state_dict(), arch, subject.input.to_dict(), subject.labels, path)
     torch.save(
         {"arch": arch, "state_dict": subject.state_dict(), "input": subject.input.to_dict(), "labels": subject.labels},
         path,

@@ -8,9 +8,10 @@ surface.
 
 Families, one module each: `inspect` (models, layers, predict, activations, dead, demo), `visualize`
 (visualize, dream), `attribute`, `dataset` (examples, selectivity, facets), `inverse_set`, `atlas` (atlas,
-atlas-scan). `registry()` lists them with names, versions and the JSON Schemas of their specs and results
-(`convscope recipes --json`); `result_models()` / `data_models()` give every recipe's result classes (the REST
-API's OpenAPI document is built from them). `recipes.results` explains the typed results.
+atlas-scan), `evaluate` (accuracy on a labelled dataset). `registry()` lists them with names, versions and the
+JSON Schemas of their specs and results (`convscope recipes --json`); `result_models()` / `data_models()` give
+every recipe's result classes (the REST API's OpenAPI document is built from them). `recipes.results` explains the
+typed results.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .base import (
     spec_key,
 )
 
-FAMILIES = ("inspect", "visualize", "attribute", "dataset", "inverse_set", "atlas")
+FAMILIES = ("inspect", "visualize", "attribute", "dataset", "inverse_set", "atlas", "evaluate")
 
 
 _loaded = False

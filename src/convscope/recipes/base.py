@@ -307,6 +307,7 @@ def _media_type(name: str) -> str:
         ".txt": "text/plain",
         ".npy": "application/octet-stream",
         ".svg": "image/svg+xml",
+        ".csv": "text/csv",
     }.get(suffix, "application/octet-stream")
 
 

@@ -54,7 +54,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.router.add_event_handler("shutdown", platform.close)
 
     # the last added runs first: the token, then CORS, then the body limit
-    app.add_middleware(BodyLimit, limit=config.max_upload_bytes + (1 << 20))
+    uploads = {"/api/datasets": config.max_dataset_bytes + (16 << 20)}  # (a zip's directory, the form's parts)
+    if config.allow_model_upload:  # the weights, a labels file and the form's parts
+        uploads["/api/models"] = config.max_model_bytes + (8 << 20)
+    app.add_middleware(BodyLimit, limit=config.max_upload_bytes + (1 << 20), paths=uploads)
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -32,6 +32,10 @@ class ServerConfig:
     cors_origins: list[str] = field(default_factory=list)
     max_upload_bytes: int = 32 * 1024 * 1024
     max_upload_pixels: int = 40_000_000
+    max_dataset_files: int = 10_000
+    max_dataset_bytes: int = 1 << 30
+    allow_model_upload: bool = False  # POST / DELETE /api/models (convscope serve --allow-model-upload)
+    max_model_bytes: int = 1 << 30  # the largest uploaded weights file
     quick_wait_s: float = 30.0
     keep_jobs: int = 1000
 

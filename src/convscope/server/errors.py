@@ -52,7 +52,7 @@ class Refused(Exception):
         }
 
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422)}
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)}
 
 
 def error_responses(*codes: int) -> dict:

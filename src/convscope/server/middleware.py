@@ -16,21 +16,25 @@ from ..core.units import ascii_int
 class BodyLimit:
     """ASGI middleware: a request body over `limit` bytes is refused with 413 (JSON) — from its Content-Length
     before any byte is read, or, for a chunked body, as soon as the bytes received pass the limit (raised as an
-    HTTPException from `receive`, inside the route, so the JSON error handler answers)."""
+    HTTPException from `receive`, inside the route, so the JSON error handler answers). `paths`: larger limits
+    for the POSTs of some exact paths (dataset and model uploads)."""
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, paths: dict[str, int] | None = None):
+        self.app, self.default, self.paths = app, limit, dict(paths or {})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        post = scope.get("method") == "POST"
+        limit = self.paths.get(scope.get("path", ""), self.default) if post else self.default
+        return await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope, receive, send, limit: int):
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
         declared = ascii_int(length)  # (bytes.isdigit is ASCII-only, but int() refuses more than 4300 digits)
-        if declared is not None and declared > self.limit or declared is None and length.isdigit():
+        if declared is not None and declared > limit or declared is None and length.isdigit():
             shown = f"of {declared} bytes " if declared is not None else ""
-            response = JSONResponse(
-                {"detail": f"request body {shown}is larger than {self.limit} bytes"}, status_code=413
-            )
+            response = JSONResponse({"detail": f"request body {shown}is larger than {limit} bytes"}, status_code=413)
             return await response(scope, receive, send)
         received = 0
 
@@ -38,9 +42,9 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
-                scope["convscope.body_too_large"] = self.limit  # (FastAPI's body parsing may re-raise as 400/422)
-                raise StarletteHTTPException(413, f"request body is larger than {self.limit} bytes")
+            if received > limit:
+                scope["convscope.body_too_large"] = limit  # (FastAPI's body parsing may re-raise as 400/422)
+                raise StarletteHTTPException(413, f"request body is larger than {limit} bytes")
             return message
 
         return await self.app(scope, counted, send)

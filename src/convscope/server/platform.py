@@ -15,7 +15,9 @@ from types import SimpleNamespace
 from ..core.data import BUILTIN_DATASETS, PHOTOS, confine, dataset_file, photo_array
 from ..core.errors import ConvscopeError, ImageError
 from ..core.units import ascii_int
+from ..execution.datasets import DatasetLibrary, DatasetLimits
 from ..execution.jobs import Job, JobJournal, JobRunner, UnknownJobError
+from ..execution.models import ModelLibrary
 from ..execution.store import ResultStore, default_data_dir
 from ..recipes.base import Result, SubjectPool
 from .config import QUICK, UPLOAD_ID, ServerConfig
@@ -34,6 +36,8 @@ class Platform:
         self.store = ResultStore(self.data_dir)
         self.uploads = self.data_dir / "uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
+        self.datasets = DatasetLibrary(self.data_dir)  # uploaded datasets (POST /api/datasets, convscope datasets)
+        self.models = ModelLibrary(self.data_dir)  # uploaded models (POST /api/models, --allow-model-upload)
         self.journal = JobJournal(self.data_dir / "jobs.sqlite")
         device = config.device
         self.long = JobRunner(self.store, {device: 1}, SubjectPool(), keep=config.keep_jobs, journal=self.journal)
@@ -46,7 +50,8 @@ class Platform:
             real = confine(folder, [folder, *self.allow_roots], name=name)
             self.dataset_names[str(real)] = name
         self._samples: list[dict] | None = None
-        self.policy = SpecPolicy(config, self.uploads, self.allow_roots, self.quick.subjects)
+        self.policy = SpecPolicy(config, self.uploads, self.allow_roots, self.quick.subjects, self.datasets)
+        self.policy.models = self.models  # a spec may name an uploaded model by its name
 
     def close(self) -> None:
         for runner in (self.long, self.quick):
@@ -97,7 +102,7 @@ class Platform:
             "created": job.created,
             "started": job.started,
             "ended": job.ended,
-            "error": job.error,
+            "error": self.models.hide(job.error) if job.error else job.error,  # no stored model's path
             "result": self.result_view(job.key, job.result) if job.result is not None else None,
         }
 
@@ -106,6 +111,8 @@ class Platform:
         base = f"/api/artifacts/{key}"
         moved = result.moved_to(base)
         uploads = str(self.uploads) + "/"
+        library = str(self.datasets.root) + "/"
+        models = str(self.models.root) + "/"
 
         def hide(value):
             if isinstance(value, dict):
@@ -116,6 +123,10 @@ class Platform:
                 return value[len(uploads) :]
             if isinstance(value, str) and value in self.dataset_names:  # a --dataset folder: by its name
                 return self.dataset_names[value]
+            if isinstance(value, str) and value.startswith(library):  # an uploaded dataset: by its name
+                return self.datasets.name_of(value) or value
+            if isinstance(value, str) and models in value:  # an uploaded model's file: by its name
+                return self.models.hide(value)
             return value
 
         return {
@@ -140,43 +151,101 @@ class Platform:
 
     # --- dataset images -------------------------------------------------------------------------------------------
     def dataset_image(self, name: str, image_id: str) -> bytes:
-        """PNG bytes of one image of a dataset the server offers (digits, photos, or a --dataset folder), at most
-        256 px."""
+        """PNG bytes of one image of a dataset the server offers (digits, photos, a --dataset folder or an uploaded
+        dataset), at most 256 px."""
         from PIL import Image
 
-        buffer = io.BytesIO()
-        if name == "digits":
-            from ..core.digits import load_data
-
-            data = load_data()
-            index = ascii_int(image_id.removeprefix("digits:")) if image_id.startswith("digits:") else None
-            if index is None or index >= len(data.images):
-                raise Refused(404, f"no image {image_id} in dataset digits")
-            pixels = (data.images[index, 0].numpy() * 255).round().astype("uint8")
-            Image.fromarray(pixels).save(buffer, "PNG")
-            return buffer.getvalue()
-        if name == PHOTOS:
-            pixels = photo_array(image_id)
-            if pixels is None:
-                raise Refused(404, f"no image {image_id} in dataset {PHOTOS}")
-            image = Image.fromarray(pixels)
-            image.thumbnail((256, 256))
-            image.save(buffer, "PNG")
-            return buffer.getvalue()
-        if name not in self.config.datasets:
-            raise Refused(404, f"no dataset {name}; datasets: {', '.join([*BUILTIN_DATASETS, *self.config.datasets])}")
-        path = dataset_file(self.config.datasets[name], image_id)  # a file of it, inside the allowed folders
-        if path is None:
-            raise Refused(404, f"no image {image_id} in dataset {name}")
         from ..core.images import open_image, to_mode
 
-        try:
-            image = to_mode(open_image(path), 3)
-        except ImageError:
-            raise Refused(404, f"image {image_id} of dataset {name} cannot be read") from None
+        if name in BUILTIN_DATASETS:
+            image = Image.fromarray(_builtin_pixels(name, image_id))
+        else:
+            try:
+                image = to_mode(open_image(self.dataset_path(name, image_id)), 3)
+            except ImageError:
+                raise Refused(404, f"image {image_id} of dataset {name} cannot be read") from None
         image.thumbnail((256, 256))
+        buffer = io.BytesIO()
         image.save(buffer, "PNG")
         return buffer.getvalue()
+
+    # --- datasets ------------------------------------------------------------------------------------------------
+    def dataset_limits(self) -> DatasetLimits:
+        """What one dataset upload may hold (from the ServerConfig)."""
+        c = self.config
+        return DatasetLimits(c.max_dataset_files, c.max_dataset_bytes, c.max_upload_bytes, c.max_upload_pixels)
+
+    def dataset_views(self) -> list[dict]:
+        """Every dataset a spec may name: built-in ones, then --dataset folders, then uploaded ones (DatasetView)."""
+        builtins = [
+            {
+                "name": name,
+                "kind": "builtin",
+                "description": b.description,
+                "images": b.images,
+                "classes": list(b.classes) if b.classes else None,
+                "channels": b.channels,
+                "thumbnails": list(b.thumbnails),
+            }
+            for name, b in BUILTIN_DATASETS.items()
+        ]
+        folders = [{"name": name, "kind": "folder"} for name in self.config.datasets]
+        return builtins + folders + self.datasets.list()
+
+    def add_dataset(self, name: str, sources: list) -> dict:
+        """Take a dataset upload in (DatasetLibrary.add with this server's limits); Refused naming the field."""
+        from ..core.errors import UploadError
+
+        try:
+            return self.datasets.add(name, sources, self.dataset_limits(), taken=self.config.datasets)
+        except UploadError as exc:
+            raise Refused(exc.status, str(exc), ["body", exc.field]) from None
+
+    def remove_dataset(self, name: str) -> None:
+        """Remove an uploaded dataset: 409 for a built-in or --dataset one, or while a queued or running job reads
+        it; 404 for an unknown name."""
+        if name in BUILTIN_DATASETS or name in self.config.datasets:
+            raise Refused(409, f"dataset `{name}` is not an uploaded one (built-in or given at start): not removed")
+        folder = self.datasets.folder(name)
+        if folder is None:
+            raise Refused(404, f"no uploaded dataset `{name}`")
+        needle = str(folder)
+        for runner in (self.long, self.quick):
+            for job in runner.jobs():
+                if not job.finished and needle in job.spec.model_dump_json():
+                    raise Refused(409, f"dataset `{name}` is in use by job {job.id} ({job.state}); try again later")
+        self.datasets.remove(name)
+
+    def dataset_folder(self, name: str) -> Path | None:
+        """The folder of a --dataset name or an uploaded dataset, or None."""
+        if name in self.config.datasets:
+            return Path(self.config.datasets[name])
+        return self.datasets.folder(name)
+
+    def dataset_names_offered(self) -> list[str]:
+        return [*BUILTIN_DATASETS, *self.config.datasets, *(d["name"] for d in self.datasets.list())]
+
+    def dataset_path(self, name: str, image_id: str) -> Path:
+        """The file of image `image_id` of a folder dataset (--dataset or uploaded), inside its allowed folders; 404
+        otherwise."""
+        folder = self.dataset_folder(name)
+        if folder is None:
+            raise Refused(404, f"no dataset {name}; datasets: {', '.join(self.dataset_names_offered())}")
+        path = dataset_file(folder, image_id)  # a file of it, inside the allowed folders
+        if path is None:
+            raise Refused(404, f"no image {image_id} in dataset {name}")
+        return path
+
+    def dataset_original(self, name: str, image_id: str) -> dict:
+        """Image `image_id` of a dataset saved as an uploaded image (its original file; a built-in one as PNG), so
+        that any page can name it by the returned id."""
+        from PIL import Image
+
+        if name in BUILTIN_DATASETS:
+            buffer = io.BytesIO()
+            Image.fromarray(_builtin_pixels(name, image_id)).save(buffer, "PNG")
+            return self.save_upload(buffer.getvalue())
+        return self.save_upload(self.dataset_path(name, image_id).read_bytes())
 
     # --- uploads --------------------------------------------------------------------------------------------------
     def samples(self) -> list[dict]:
@@ -232,6 +301,22 @@ class Platform:
             if os.path.exists(temporary):
                 os.unlink(temporary)
         return {"id": digest, "width": image.width, "height": image.height, "mode": image.mode}
+
+
+def _builtin_pixels(name: str, image_id: str):
+    """The uint8 pixels ([H, W] or [H, W, 3]) of one image of a built-in dataset by its id; 404 otherwise."""
+    if name == PHOTOS:
+        pixels = photo_array(image_id)
+    else:
+        from ..core.digits import load_data
+
+        data = load_data()
+        index = ascii_int(image_id.removeprefix("digits:")) if image_id.startswith("digits:") else None
+        ok = index is not None and index < len(data.images)
+        pixels = (data.images[index, 0].numpy() * 255).round().astype("uint8") if ok else None
+    if pixels is None:
+        raise Refused(404, f"no image {image_id} in dataset {name}")
+    return pixels
 
 
 def _lock_data_dir(folder: Path):

@@ -25,8 +25,12 @@ class SpecPolicy:
     """Admission of the specs a server runs: `config`'s models and datasets, images uploaded into `uploads` or
     inside `allow_roots`; preflight checks lease their Subject from `subjects` (the quick runner's pool)."""
 
-    def __init__(self, config: ServerConfig, uploads: Path, allow_roots: list[Path], subjects: SubjectPool):
+    def __init__(
+        self, config: ServerConfig, uploads: Path, allow_roots: list[Path], subjects: SubjectPool, datasets=None
+    ):
         self.config, self.uploads, self.allow_roots, self.subjects = config, uploads, allow_roots, subjects
+        self.datasets = datasets  # the uploaded datasets (execution.datasets.DatasetLibrary), or None
+        self.models = None  # the uploaded models (execution.models.ModelLibrary), or None
 
     def admit(self, recipe: str, fields: dict):
         """The Spec of a request, with upload ids and dataset names replaced by their paths; otherwise Refused (422
@@ -48,7 +52,9 @@ class SpecPolicy:
             kind = reference_kind(info)
             loc = ["body", "spec", name]
             if isinstance(value, ModelRef):
-                self._check_model(value, loc)
+                uploaded = self._check_model(value, loc)
+                if uploaded is not None:  # an uploaded model by its name: its stored checkpoint
+                    rewritten[name] = {**value.model_dump(mode="json"), "spec": uploaded}
             elif kind is not None and value is not None:
                 many = isinstance(value, (list, tuple))
                 items = [
@@ -82,7 +88,8 @@ class SpecPolicy:
             return ["body", "spec", name] + ([index] if index is not None else [])
 
         def refuse(exc: Exception, loc: list):
-            return Refused(422, " ".join(str(exc).split()), loc)
+            message = " ".join(str(exc).split())
+            return Refused(422, self.models.hide(message) if self.models is not None else message, loc)
 
         try:
             lease = self.subjects.lease(model, self.config.device)
@@ -136,6 +143,12 @@ class SpecPolicy:
             # octaves (from the image's size): too small, or another size than a fixed-size model takes
             if spec.recipe in ("visualize", "atlas") and spec.size is not None:
                 checks.append((at("size"), lambda: subject.check_size(spec.size, _rendered_layers(subject, spec))))
+            if spec.recipe == "evaluate":  # labelled, with classes the model's labels match (or the mapping's)
+                checks += [
+                    (at("dataset"), lambda: _evaluable(subject, spec, "dataset")),
+                    (at("mapping"), lambda: _evaluable(subject, spec, "mapping")),
+                    (at("dataset"), lambda: _evaluable(subject, spec, "matched")),
+                ]
             if spec.recipe == "dream":
                 dreamed = {}
                 checks.append((at("image"), lambda: dreamed.update(image=_native_image(subject, spec))))
@@ -146,13 +159,19 @@ class SpecPolicy:
                 except ConvscopeError as exc:
                     raise refuse(exc, loc) from None
 
-    def _check_model(self, ref: ModelRef, loc: list) -> None:
+    def _check_model(self, ref: ModelRef, loc: list) -> str | None:
+        """Refused unless `ref` names a served or an uploaded model with default / none weights; the `file:` spec of
+        an uploaded one (None for a served one)."""
+        uploaded = None
         if ref.spec not in self.config.models:
-            raise Refused(
-                422,
-                f"model `{ref.spec}` is not offered by this server; models: {', '.join(self.config.models)}",
-                loc + ["spec"],
-            )
+            uploaded = self.models.spec(ref.spec) if self.models is not None else None
+            if uploaded is None:
+                offered = [*self.config.models, *(m["name"] for m in (self.models.list() if self.models else []))]
+                raise Refused(
+                    422,
+                    f"model `{ref.spec}` is not offered by this server; models: {', '.join(offered)}",
+                    loc + ["spec"],
+                )
         weights = ref.weights
         if weights not in ("default", "none") and not re.fullmatch(r"none:[0-9]{1,19}", weights):
             raise Refused(
@@ -160,6 +179,7 @@ class SpecPolicy:
                 "weights must be default, none or none:SEED (weights files are not taken from requests)",
                 loc + ["weights"],
             )
+        return uploaded
 
     def _image(self, value: str, loc: list) -> str:
         if UPLOAD_ID.match(value):
@@ -178,8 +198,12 @@ class SpecPolicy:
         if value in self.config.datasets:
             folder = self.config.datasets[value]
             return str(confine(folder, [folder, *self.allow_roots], name=value))
+        uploaded = self.datasets.folder(value) if self.datasets is not None else None
+        if uploaded is not None:  # an uploaded dataset: read only inside its own folder
+            return str(confine(uploaded, [uploaded], name=value))
         if not self.allow_roots:
-            names = ", ".join([*BUILTIN_DATASETS, *self.config.datasets])
+            listed = [d["name"] for d in self.datasets.list()] if self.datasets is not None else []
+            names = ", ".join([*BUILTIN_DATASETS, *self.config.datasets, *listed])
             raise Refused(422, f"unknown dataset `{value}`; datasets: {names}", loc)
         path = self._inside_roots(value, loc, "dataset")
         if not path.is_dir():
@@ -243,6 +267,32 @@ def _rendered_layers(subject, spec) -> list[str]:
     if spec.recipe == "atlas":
         return [layer for layer, _ in _atlas_units(subject, spec)]
     return [LOGITS] if spec.classes else [spec.layer] if spec.layer else []
+
+
+def _evaluable(subject, spec, field: str) -> None:
+    """An evaluation's dataset has classes (field `dataset`), its mapping names dataset classes and model labels
+    (field `mapping`), and some class matches the model (field `dataset`). Lists the dataset's folders and runs one
+    forward of a grey image (the number of outputs); decodes no dataset image."""
+    from ..core.data import open_dataset
+    from ..techniques.evaluation import match_classes, num_outputs
+
+    dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
+    if not dataset.classes:
+        if field != "dataset":
+            return
+        raise ConvscopeError(
+            f"dataset `{dataset.name}` has no classes: evaluation needs labelled images (ImageFolder layout: one "
+            "sub-folder per class, named like the model's labels)"
+        )
+    if field == "dataset":
+        return
+    matched = match_classes(dataset.classes, subject.labels, num_outputs(subject), spec.mapping)
+    if field == "matched" and not any(m is not None for m in matched):
+        shown = ", ".join(dataset.classes[:5]) + (" ..." if len(dataset.classes) > 5 else "")
+        raise ConvscopeError(
+            f"no class of dataset `{dataset.name}` ({shown}) matches a label of model {subject.name}: name the "
+            "class folders like the labels, or give a mapping"
+        )
 
 
 def _native_image(subject, spec):

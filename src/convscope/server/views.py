@@ -123,27 +123,62 @@ class JobCounts(BaseModel):
     running: int
 
 
+class UploadLimits(BaseModel):
+    image_bytes: int = Field(description="largest image file (bytes), alone or inside a dataset upload")
+    image_pixels: int = Field(description="largest image (width x height) a server decodes")
+    dataset_files: int = Field(description="most files in one dataset upload (zip members or files)")
+    dataset_bytes: int = Field(description="largest dataset upload, uncompressed (bytes)")
+    model_bytes: int = Field(description="largest model weights file (bytes)")
+
+
 class Health(BaseModel):
     status: str
     version: str
     device: str
     models: list[str]
     jobs: JobCounts
+    model_uploads: bool = Field(
+        False, description="whether POST /api/models is open (convscope serve --allow-model-upload)"
+    )
+    limits: UploadLimits | None = None
 
 
 class ModelView(BaseModel):
     name: str
     loaded: bool
+    kind: str = Field(
+        "spec", description="builtin (default, digits), spec (timm:/torchvision:/file: named at start) or uploaded"
+    )
+    arch: str | None = Field(None, description="an uploaded model's architecture spec (timm:NAME, torchvision:NAME)")
+    channels: int | None = Field(None, description="input channels (1 grayscale, 3 RGB); null when unknown")
+    size: list[int] | None = Field(None, description="input [height, width] in pixels")
+    classes: int | None = Field(None, description="number of class labels the model names; null without labels")
 
 
 class ModelList(BaseModel):
     models: list[ModelView]
 
 
+class UploadSkipped(BaseModel):
+    id: str = Field(description="the file's path inside the upload")
+    reason: str
+
+
 class DatasetView(BaseModel):
     name: str
-    kind: str = Field(description="builtin or folder")
+    kind: str = Field(description="builtin, folder (--dataset NAME=PATH) or uploaded")
     description: str | None = Field(None, description="what a built-in dataset holds (size, labels, what it suits)")
+    images: int | None = Field(None, description="number of images (null for a --dataset folder: not scanned)")
+    classes: list[str] | None = Field(
+        None, description="class names (ImageFolder sub-folders, sorted); null: unlabelled"
+    )
+    channels: int | None = Field(None, description="1 when every image is grayscale, 3 otherwise; null when unknown")
+    thumbnails: list[str] = Field(
+        default_factory=list, description="a few image ids (GET /api/datasets/{name}/image?id=)"
+    )
+    skipped: list[UploadSkipped] = Field(default_factory=list, description="files of the upload that were not kept")
+    hash: str | None = Field(None, description="an uploaded dataset's content hash (the same content reuses it)")
+    created: float | None = Field(None, description="when it was uploaded (seconds since the epoch)")
 
 
 class DatasetList(BaseModel):

@@ -11,6 +11,9 @@ export type JobView = Schemas["JobView"];
 export type ResultView = NonNullable<JobView["result"]>;
 export type RunResponse = Schemas["RunResponse"];
 export type ImageView = Schemas["ImageView"];
+export type DatasetView = Schemas["DatasetView"];
+export type ModelView = Schemas["ModelView"];
+export type Health = Schemas["Health"];
 export type Spec = Record<string, unknown>;
 
 /** An API error as the app shows it: one line, plus the message for each spec field that failed. */

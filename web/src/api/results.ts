@@ -28,6 +28,10 @@ export type AtlasUnitData = Schemas["AtlasUnit"];
 export type AtlasData = Schemas["AtlasData"];
 export type LayerInfo = Schemas["LayerInfo"];
 export type LayersData = Schemas["LayersData"];
+export type ClassAccuracy = Schemas["ClassAccuracy"];
+export type Confusion = Schemas["Confusion"];
+export type Misclassified = Schemas["Misclassified"];
+export type EvaluateData = Schemas["EvaluateData"];
 
 /** Each recipe's result data, by recipe name. */
 export interface ResultData {
@@ -42,6 +46,7 @@ export interface ResultData {
   "inverse-set": InverseSetData;
   atlas: AtlasData;
   layers: LayersData;
+  evaluate: EvaluateData;
 }
 
 export type RecipeName = keyof ResultData;

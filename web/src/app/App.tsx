@@ -4,6 +4,7 @@
 import { HashRouter, Route, Routes, useParams } from "react-router";
 import { RecipePage, type PageDef } from "../components/RecipePage";
 import { Atlas, Atlases } from "../features/atlas";
+import { Data } from "../features/data";
 import { Graph } from "../features/graph";
 import { Jobs } from "../features/jobs";
 import { Unit } from "../features/unit";
@@ -32,6 +33,7 @@ export function App() {
       <Routes>
         <Route path="/" element={<Shell><Home /></Shell>} />
         <Route path="/jobs" element={<Shell><Jobs /></Shell>} />
+        <Route path="/data" element={<Shell><Data /></Shell>} />
         <Route path="/atlas" element={<Shell><Atlases /></Shell>} />
         <Route path="/atlas/:hash" element={<Shell><Atlas /></Shell>} />
         <Route path="/model/:model" element={<Shell><Home /></Shell>} />

@@ -24,7 +24,8 @@ export function ModelSummary({ model }: { model: string }) {
 export function Home() {
   const model = useParams().model ?? "";
   const navigate = useNavigate();
-  const { models, datasets } = useOffered();
+  const { models, datasets, datasetInfo } = useOffered();
+  const photos = datasetInfo.find((d) => d.name === "photos");
   const chosen = model || models[0] || "default";
   return (
     <div className="page home">
@@ -46,7 +47,16 @@ export function Home() {
           </button>
         ))}
       </section>
-      <p className="datasets">Datasets: {datasets.join(", ") || "—"}</p>
+      <p className="datasets" data-testid="home-datasets">
+        Datasets: {datasets.join(", ") || "—"}.{" "}
+        {photos?.description && (
+          <>
+            <strong>photos</strong>: {photos.description.replace(/\.$/, "")}.{" "}
+          </>
+        )}
+        Your own images: upload a zip (one sub-folder per class, or flat), image files or a folder on the{" "}
+        <Link to="/data">Data page</Link>; every page that scans a dataset then offers them.
+      </p>
       <section className="cards">
         {CARDS.map((c) => (
           <article key={c.path} className="card">

@@ -51,6 +51,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
               {p.title}
             </NavLink>
           ))}
+          <NavLink to="/data">Data</NavLink>
           <NavLink to="/atlas">Atlases</NavLink>
           <NavLink to="/jobs">Jobs</NavLink>
           <a href="/docs">API</a>

@@ -4,6 +4,7 @@ import type { PageDef } from "../components/RecipePage";
 import { activationsPage } from "../features/activations";
 import { attributionPage } from "../features/attribution";
 import { dreamPage } from "../features/dream";
+import { evaluatePage } from "../features/evaluate";
 import { examplesPage } from "../features/examples";
 import { facetsPage } from "../features/facets";
 import { inverseSetPage } from "../features/inverse-set";
@@ -17,6 +18,7 @@ export const PAGES: PageDef[] = [
   visualizePage,
   dreamPage,
   attributionPage,
+  evaluatePage,
   examplesPage,
   selectivityPage,
   facetsPage,

@@ -1,12 +1,14 @@
 // A technique's page: its parameters (kept in the URL), Run, live progress with previews, cancel, errors next to
-// their fields, and the result. Opening a URL with `run=1` runs it (the server answers from its store).
+// their fields, and the result. Opening a URL with `run=1` runs it (the server answers from its store). A page with
+// `compare` also offers a second model ("Compare with"): the same spec runs on both, results side by side.
 import { useEffect, useRef, useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
-import { useRun } from "../api/useRun";
+import { type RunState, useRun } from "../api/useRun";
+import { datasetFor } from "../lib/spec";
 import { type Values, rememberPage, useUrlState } from "../state";
 import { LayerPicker } from "./LayerPicker";
-import { DatasetSelect, ImagePicker } from "./pickers";
+import { DatasetSelect, ImagePicker, type Offered, datasetProblem, useOffered } from "./pickers";
 import { Field, RunPanel } from "./RunPanel";
 
 export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "custom";
@@ -22,7 +24,8 @@ export interface FieldDef {
   key: string;
   label: string;
   kind: FieldKind;
-  /** the field's value before the user types one; a function of the page's model where it depends on it */
+  /** the field's value before the user types one; a function of the page's model where it depends on it (a
+   * dataset field without one starts at the first dataset that fits the model: lib/spec.ts datasetFor) */
   default?: string | ((model: string) => string);
   options?: string[];
   hint?: string;
@@ -32,6 +35,10 @@ export interface FieldDef {
   when?: (v: Values) => boolean;
   /** kind "custom": the feature's own input (e.g. the inverse set's constraint rows) */
   Input?: (props: FieldInputProps) => React.ReactNode;
+  /** kind "dataset": offer only datasets with classes (an evaluation needs labels) */
+  labelled?: boolean;
+  /** a problem the page sees before asking the server (shown under the field; the page does not run) */
+  check?: (value: string) => string | undefined;
 }
 
 /** A technique page (each feature's `index.ts` defines one; src/app/pages.ts lists them in nav order). */
@@ -45,30 +52,97 @@ export interface PageDef {
   toSpec: (v: Values, model: string) => Spec;
   Result: (props: { result: ResultView; model: string; values: Values }) => React.ReactNode;
   runLabel?: string;
+  /** offer "Compare with" a second model: the same spec runs on it too, the two results side by side */
+  compare?: boolean;
 }
 
+/** The page once the server's models and datasets are known (dataset defaults and the fit rule read them). */
 export function RecipePage({ page }: { page: PageDef }) {
-  const model = useParams().model ?? "default";
-  const defaults = Object.fromEntries(
-    page.fields.map((f) => [f.key, typeof f.default === "function" ? f.default(model) : (f.default ?? "")]),
+  const offered = useOffered();
+  if (!offered.loaded)
+    return (
+      <div className="page">
+        <PageHead page={page} />
+        <p className="notice">loading…</p>
+      </div>
+    );
+  return <LoadedPage page={page} offered={offered} />;
+}
+
+function PageHead({ page }: { page: PageDef }) {
+  return (
+    <header className="page-head">
+      <h1>{page.title}</h1>
+      <p>
+        {page.intro}{" "}
+        {page.paper && (
+          <a href={page.paper.url} target="_blank" rel="noreferrer">
+            {page.paper.label}
+          </a>
+        )}
+      </p>
+    </header>
   );
+}
+
+function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
+  const model = useParams().model ?? "default";
+  const facts = offered.modelInfo.find((m) => m.name === model);
+  const defaults: Values = Object.fromEntries(
+    page.fields.map((f) => [
+      f.key,
+      typeof f.default === "function"
+        ? f.default(model)
+        : f.default === undefined && f.kind === "dataset"
+          ? datasetFor(facts, offered.datasetInfo, f.labelled)
+          : (f.default ?? ""),
+    ]),
+  );
+  if (page.compare) defaults.compare = "";
   const [values, setValues, autorun] = useUrlState(defaults);
   const location = useLocation();
   const [draft, setDraft] = useState<Values>(values);
   const { state, run, cancel } = useRun();
+  const second = useRun(); // the "Compare with" model's run
+  const [compared, setCompared] = useState<string>();
+  // what keeps the page from running, seen before asking the server: a dataset that does not fit the model (or is
+  // not labelled where the page needs classes), a field's own check, an unknown model to compare with
+  const problems = (v: Values): Record<string, string> => {
+    const found: Record<string, string> = {};
+    for (const f of page.fields) {
+      if (f.when && !f.when(v)) continue;
+      const problem =
+        f.kind === "dataset" ? datasetProblem(offered, model, v[f.key] ?? "", f.labelled) : f.check?.(v[f.key] ?? "");
+      if (problem) found[f.key] = problem;
+    }
+    if (page.compare && v.compare && !offered.models.includes(v.compare))
+      found.compare = `model ${v.compare} is not on this server`;
+    return found;
+  };
+  const blocked = Object.values(problems(values)).join("; ");
   // the spec last run from this page: a URL with run=1 (opened, reloaded, edited, or reached from the nav) runs
   // its spec unless that is the one already shown; the server answers a stored spec at once and a spec still
   // running with its running job
   const lastRun = useRef<string | null>(null);
+  const start = (v: Values) => {
+    const spec = page.toSpec(v, model);
+    const other = page.compare && v.compare ? v.compare : undefined;
+    const otherSpec = other ? page.toSpec(v, other) : undefined;
+    lastRun.current = JSON.stringify([spec, otherSpec ?? null]);
+    void run(page.recipe, spec);
+    setCompared(other);
+    if (otherSpec) void second.run(page.recipe, otherSpec);
+    else second.reset();
+  };
   useEffect(() => setDraft(values), [values]);
   useEffect(() => {
-    if (!autorun) return;
-    const spec = page.toSpec(values, model);
-    const key = JSON.stringify(spec);
+    if (!autorun || blocked) return;
+    const other = page.compare && values.compare ? values.compare : undefined;
+    const key = JSON.stringify([page.toSpec(values, model), other ? page.toSpec(values, other) : null]);
     if (lastRun.current === key) return;
-    lastRun.current = key;
-    void run(page.recipe, spec);
-  }, [autorun, values, model, page, run]);
+    start(values);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [autorun, blocked, values, model, page]);
   useEffect(() => rememberPage(model, page.path, location.search), [model, page.path, location.search]);
   const edit = (next: Values) => {
     setDraft(next);
@@ -76,47 +150,50 @@ export function RecipePage({ page }: { page: PageDef }) {
   };
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
-    const spec = page.toSpec(draft, model);
-    lastRun.current = JSON.stringify(spec);
+    if (Object.keys(problems(draft)).length) return;
     setValues(draft, true);
-    void run(page.recipe, spec);
+    start(draft);
   };
   const errors = state.error?.fields ?? {};
+  const seen = problems(draft);
   const errorOf = (f: FieldDef) =>
-    (f.spec ?? [f.key])
-      .map((k) => errors[k])
-      .filter(Boolean)
-      .join("; ") || undefined;
+    [seen[f.key], ...(f.spec ?? [f.key]).map((k) => errors[k])].filter(Boolean).join("; ") || undefined;
   const shown = page.fields.filter((f) => !f.when || f.when(draft));
   const known = new Set(page.fields.flatMap((f) => f.spec ?? [f.key]));
   const other = Object.entries(errors).filter(([k]) => !known.has(k));
-  const busy = ["submitting", "queued", "running"].includes(state.status);
+  const busy = [state, second.state].some((s) => ["submitting", "queued", "running"].includes(s.status));
+  const others = offered.models.filter((m) => m !== model);
   return (
     <div className="page">
-      <header className="page-head">
-        <h1>{page.title}</h1>
-        <p>
-          {page.intro}{" "}
-          {page.paper && (
-            <a href={page.paper.url} target="_blank" rel="noreferrer">
-              {page.paper.label}
-            </a>
-          )}
-        </p>
-      </header>
+      <PageHead page={page} />
       <form className="params" onSubmit={submit} aria-label={`${page.title} parameters`}>
         {shown.map((f) => (
           <Field key={f.key} label={f.label} error={errorOf(f)} hint={f.hint}>
             <Input field={f} model={model} value={draft[f.key] ?? ""} set={(v) => edit({ ...draft, [f.key]: v })} />
           </Field>
         ))}
+        {page.compare && (
+          <Field label="Compare with" hint="a second model on the same input" error={seen.compare}>
+            <select
+              name="compare"
+              value={draft.compare ?? ""}
+              onChange={(e) => edit({ ...draft, compare: e.target.value })}
+              data-testid="compare-select"
+            >
+              <option value="">(none)</option>
+              {[...others, ...(draft.compare && !others.includes(draft.compare) ? [draft.compare] : [])].map((m) => (
+                <option key={m}>{m}</option>
+              ))}
+            </select>
+          </Field>
+        )}
         {other.map(([k, msg]) => (
           <p key={k} className="error" role="alert">
             {k}: {msg}
           </p>
         ))}
         <div className="actions">
-          <button type="submit" disabled={busy} data-testid="run">
+          <button type="submit" disabled={busy || Object.keys(seen).length > 0} data-testid="run">
             {page.runLabel ?? "Run"}
           </button>
           {state.job && (
@@ -126,13 +203,50 @@ export function RecipePage({ page }: { page: PageDef }) {
           )}
         </div>
       </form>
-      <RunPanel state={state} onCancel={() => void cancel()} />
-      {state.status === "done" && state.result && (
-        <section className="result" data-testid="result">
-          <page.Result result={state.result} model={model} values={values} />
-        </section>
+      {autorun && blocked && (
+        <p className="error" role="alert" data-testid="not-run">
+          Not run: {blocked}.
+        </p>
+      )}
+      {compared ? (
+        <div className="side-by-side" data-testid="side-by-side">
+          <Side page={page} model={model} values={values} state={state} onCancel={() => void cancel()} testid="result" />
+          <Side
+            page={page}
+            model={compared}
+            values={values}
+            state={second.state}
+            onCancel={() => void second.cancel()}
+            testid="result-compare"
+          />
+        </div>
+      ) : (
+        <>
+          <RunPanel state={state} onCancel={() => void cancel()} />
+          {state.status === "done" && state.result && (
+            <section className="result" data-testid="result">
+              <page.Result result={state.result} model={model} values={values} />
+            </section>
+          )}
+        </>
       )}
     </div>
+  );
+}
+
+/** One model's run and result, headed by the model's name (the two columns of "Compare with"). */
+function Side(props: { page: PageDef; model: string; values: Values; state: RunState; onCancel: () => void; testid: string }) {
+  const { page, model, values, state, onCancel, testid } = props;
+  return (
+    <section className="side" aria-label={`result of ${model}`}>
+      <h2>{model}</h2>
+      <RunPanel state={state} onCancel={onCancel} />
+      {state.status === "done" && state.result && (
+        <div className="result" data-testid={testid}>
+          <page.Result result={state.result} model={model} values={values} />
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -144,7 +258,7 @@ function Input({ field, model, value, set }: { field: FieldDef; model: string; v
     case "layer?":
       return <LayerPicker model={model} value={value} onChange={set} allowEmpty={field.kind === "layer?"} />;
     case "dataset":
-      return <DatasetSelect value={value} onChange={set} />;
+      return <DatasetSelect value={value} onChange={set} model={model} labelled={field.labelled} />;
     case "custom": {
       const Custom = field.Input!;
       return <Custom model={model} value={value} onChange={set} />;

@@ -1,8 +1,9 @@
 // The pickers every page shares: images (samples, uploads, recent), layers (a list, or the network graph),
 // datasets. Each keeps its value in the page's URL state.
 import { useEffect, useState } from "react";
-import { api, uploadImage, type ApiError } from "../api/client";
+import { api, uploadImage, type ApiError, type DatasetView, type ModelView } from "../api/client";
 import { resultData, type LayerInfo, type LayersData } from "../api/results";
+import { fitting, whyNot } from "../lib/spec";
 
 interface Sample {
   id: string;
@@ -60,7 +61,7 @@ export function ImagePicker({ value, onChange }: { value: string; onChange: (id:
             title={`${s.name} (${s.width}×${s.height})`}
             data-testid={`image-${s.name}`}
           >
-            <img src={`/api/images/${s.id}`} alt={s.name} />
+            <img src={`/api/images/${s.id}`} alt="" />
             <span>{s.name}</span>
           </button>
         ))}
@@ -145,32 +146,96 @@ export function LayerSelect({
   );
 }
 
-/** The server's model and dataset names, fetched once per page load and shared by every component. */
-let offered: Promise<{ models: string[]; datasets: string[] }> | undefined;
-
-export function useOffered() {
-  const [names, setNames] = useState<{ models: string[]; datasets: string[] }>({ models: [], datasets: ["digits"] });
-  useEffect(() => {
-    offered ??= Promise.all([api.GET("/api/models"), api.GET("/api/datasets")]).then(([m, d]) => ({
-      models: m.data?.models.map((x) => x.name) ?? [],
-      datasets: d.data?.datasets.map((x) => x.name) ?? ["digits"],
-    }));
-    let live = true;
-    void offered.then((got) => live && setNames(got));
-    return () => {
-      live = false;
-    };
-  }, []);
-  return names;
+/** The server's models and datasets (names, and what the fit rule and the Data page read of them), fetched once
+ * per page load and shared by every component; `refreshOffered()` fetches them again (after an upload). */
+export interface Offered {
+  models: string[];
+  datasets: string[];
+  modelInfo: ModelView[];
+  datasetInfo: DatasetView[];
+  /** false until the first answer (or failure): defaults that depend on the lists wait for it */
+  loaded: boolean;
 }
 
-export function DatasetSelect({ value, onChange }: { value: string; onChange: (name: string) => void }) {
-  const names = useOffered().datasets;
+const NONE: Offered = { models: [], datasets: [], modelInfo: [], datasetInfo: [], loaded: false };
+let offered: Promise<Offered> | undefined;
+const listeners = new Set<(got: Offered) => void>();
+
+function fetchOffered(): Promise<Offered> {
+  offered = Promise.all([api.GET("/api/models"), api.GET("/api/datasets")])
+    .then(([m, d]) => {
+      const modelInfo = m.data?.models ?? [];
+      const datasetInfo = d.data?.datasets ?? [];
+      return { models: modelInfo.map((x) => x.name), datasets: datasetInfo.map((x) => x.name), modelInfo, datasetInfo, loaded: true };
+    })
+    .catch(() => ({ ...NONE, loaded: true }));
+  return offered;
+}
+
+/** Fetch the models and datasets again; every component showing them updates. */
+export async function refreshOffered(): Promise<Offered> {
+  const got = await fetchOffered();
+  listeners.forEach((listener) => listener(got));
+  return got;
+}
+
+export function useOffered(): Offered {
+  const [got, setGot] = useState<Offered>(NONE);
+  useEffect(() => {
+    let live = true;
+    const listener = (next: Offered) => live && setGot(next);
+    listeners.add(listener);
+    void (offered ?? fetchOffered()).then(listener);
+    return () => {
+      live = false;
+      listeners.delete(listener);
+    };
+  }, []);
+  return got;
+}
+
+/** The datasets that fit `model` (their images' channels are the model's; `labelled`: only those with classes).
+ * A value that does not fit (from a URL) stays shown, marked, so the page can say why instead of running it. */
+export function DatasetSelect({
+  value,
+  onChange,
+  model,
+  labelled = false,
+}: {
+  value: string;
+  onChange: (name: string) => void;
+  model: string;
+  labelled?: boolean;
+}) {
+  const { modelInfo, datasetInfo, loaded } = useOffered();
+  const facts = modelInfo.find((m) => m.name === model);
+  const offer = fitting(facts, datasetInfo, labelled).map((d) => d.name);
+  const known = datasetInfo.some((d) => d.name === value);
   return (
-    <select value={value} onChange={(e) => onChange(e.target.value)} data-testid="dataset-select">
-      {names.map((n) => (
+    <select value={value} onChange={(e) => onChange(e.target.value)} data-testid="dataset-select" aria-label="dataset">
+      {value && !offer.includes(value) && (
+        <option value={value}>
+          {value} {!loaded ? "" : known ? "(does not fit)" : "(not on this server)"}
+        </option>
+      )}
+      {!value && <option value="">{loaded && offer.length === 0 ? "no dataset fits this model" : "choose"}</option>}
+      {offer.map((n) => (
         <option key={n}>{n}</option>
       ))}
     </select>
   );
+}
+
+/** Why the page's dataset cannot run on its model (see whyNot), "not on this server" for an unknown name, that
+ * none fits when none is chosen and none could be, or undefined when it fits or the lists are not loaded yet. */
+export function datasetProblem(got: Offered, model: string, dataset: string, labelled = false): string | undefined {
+  if (!got.loaded) return undefined;
+  const facts = got.modelInfo.find((m) => m.name === model);
+  if (!dataset)
+    return fitting(facts, got.datasetInfo, labelled).length === 0
+      ? `no ${labelled ? "labelled " : ""}dataset fits ${model}: add one on the Data page`
+      : undefined;
+  const info = got.datasetInfo.find((d) => d.name === dataset);
+  if (!info) return `dataset ${dataset} is not on this server (datasets: ${got.datasets.join(", ")})`;
+  return whyNot(facts, info, labelled);
 }

@@ -92,6 +92,8 @@ async def events(platform: PlatformDep, job_id: str, last_event_id: str | None =
                         return  # the client has seen the end (or named a later id): the stream ends
                     continue
                 data = event.to_dict()
+                if data.get("error"):
+                    data["error"] = platform.models.hide(data["error"])  # an uploaded model by its name, not its path
                 if event.kind == "preview":
                     data["url"] = f"/api/jobs/{job_id}/previews/{urllib.parse.quote(event.stage)}?v={event.seq}"
                 yield format_sse_event(data_str=jsonio.dumps(data, indent=None), event=event.kind, id=str(event.seq))

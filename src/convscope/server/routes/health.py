@@ -21,7 +21,15 @@ def health(platform: PlatformDep) -> dict:
         "status": "ok",
         "version": __version__,
         "device": config.device,
-        "models": config.models,
+        "models": [*config.models, *(m["name"] for m in platform.models.list())],  # served, then uploaded
+        "model_uploads": config.allow_model_upload,
+        "limits": {
+            "image_bytes": config.max_upload_bytes,
+            "image_pixels": config.max_upload_pixels,
+            "dataset_files": config.max_dataset_files,
+            "dataset_bytes": config.max_dataset_bytes,
+            "model_bytes": getattr(config, "max_model_bytes", 1 << 30),
+        },
         "jobs": {
             "queued": sum(j.state == "queued" for j in jobs),
             "running": sum(j.state == "running" for j in jobs),

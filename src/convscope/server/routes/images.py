@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from ..config import IMMUTABLE
 from ..deps import PlatformDep
@@ -34,6 +35,25 @@ async def upload(platform: PlatformDep, request: Request, file: UploadFile = Fil
     if not data:
         raise Refused(422, "the uploaded file is empty (0 bytes)", ["body", "file"])
     return await asyncio.to_thread(platform.save_upload, bytes(data))
+
+
+class DatasetImage(BaseModel):
+    dataset: str = Field(min_length=1, description="a dataset the server offers (GET /api/datasets)")
+    id: str = Field(min_length=1, description="an image id of it, as results give it (`photos:chelsea`, `cats/a.png`)")
+
+
+@router.post(
+    "/api/images/from-dataset",
+    response_model=ImageView,
+    status_code=201,
+    tags=["images"],
+    responses=error_responses(400, 401, 404, 413, 422),
+)
+async def from_dataset(platform: PlatformDep, body: DatasetImage) -> dict:
+    """One image of a dataset as an uploaded image (its original file; a built-in one as PNG), so that a page on
+    one image (attribution, prediction) can name it by the returned id: how a misclassified image of an evaluation
+    is explained."""
+    return await asyncio.to_thread(platform.dataset_original, body.dataset, body.id)
 
 
 @router.get(

@@ -40,7 +40,7 @@ async def submit(platform: PlatformDep, body: RunRequest) -> JSONResponse:
             pass
     view = platform.view(job)
     if job.state == "failed":
-        raise Refused(422, job.error or "the run failed", ["body", "spec"])
+        raise Refused(422, view["error"] or "the run failed", ["body", "spec"])  # (no stored model's path)
     payload = {
         "job": job.id,
         "hash": job.key,

@@ -58,4 +58,5 @@ export const attributionPage: PageDef = {
       rank: num(v, "rank"),
     }),
   Result: AttributionResult,
+  compare: true,
 };

@@ -1,7 +1,8 @@
-// The top dataset examples of each unit, one contact sheet per unit.
+// The top dataset examples of each unit, one contact sheet per unit, with the images' ids and scores under it.
 import { Link } from "react-router";
 import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
+import { fixed } from "../../lib/format";
 import { unitLink } from "../../lib/links";
 
 export function ExamplesResult({ result, model }: { result: ResultView; model: string }) {
@@ -17,6 +18,9 @@ export function ExamplesResult({ result, model }: { result: ResultView; model: s
             — top {u.examples.length} of {d.images} images by {d.by === "relevance" ? "relevance" : "activation"}
           </h3>
           <img className="sheet" src={u.sheet} alt={`top examples of ${u.layer}:${u.index}`} />
+          <p className="small example-ids" data-testid={`example-ids-${u.layer}:${u.index}`}>
+            {u.examples.map((e, i) => `${i + 1}. ${e.path} (${fixed(e.score, 2)})`).join(" · ")}
+          </p>
         </section>
       ))}
     </>

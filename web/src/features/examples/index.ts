@@ -1,7 +1,7 @@
 // The top dataset examples page: the images (or patches) that most excite units, or in which they are most
 // relevant (the `examples` recipe).
 import type { PageDef } from "../../components/RecipePage";
-import { datasetFor, clean, intList, modelRef, num, numberOr } from "../../lib/spec";
+import { clean, intList, modelRef, num, numberOr } from "../../lib/spec";
 import { ExamplesResult } from "./ExamplesResult";
 
 export const examplesPage: PageDef = {
@@ -12,7 +12,7 @@ export const examplesPage: PageDef = {
     "The dataset images (or random patches) that most excite each unit — or, ranked by relevance, those in which the unit carries the most LRP relevance for the prediction (relevance maximization).",
   paper: { label: "Achtibat et al. 2023 (relevance)", url: "https://arxiv.org/abs/2206.03208" },
   fields: [
-    { key: "dataset", label: "Dataset", kind: "dataset", default: datasetFor },
+    { key: "dataset", label: "Dataset", kind: "dataset" },
     { key: "layer", label: "Layer", kind: "layer" },
     { key: "channels", label: "Channels", kind: "text", default: "0" },
     { key: "top", label: "Examples per unit", kind: "number", default: "9" },

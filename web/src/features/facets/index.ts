@@ -1,7 +1,7 @@
 // The multifaceted feature visualization page: cluster a unit's top images, then maximize the unit from each
 // cluster's mean image (the `facets` recipe).
 import type { PageDef } from "../../components/RecipePage";
-import { datasetFor, clean, modelRef, num } from "../../lib/spec";
+import { clean, modelRef, num } from "../../lib/spec";
 import { FacetsResult } from "./FacetsResult";
 
 export const facetsPage: PageDef = {
@@ -11,7 +11,7 @@ export const facetsPage: PageDef = {
   intro: "The facets of a unit: cluster its top images (or a class's images), then maximize the unit starting from each cluster's mean image.",
   paper: { label: "Nguyen et al. 2016", url: "https://arxiv.org/abs/1602.03616" },
   fields: [
-    { key: "dataset", label: "Dataset", kind: "dataset", default: datasetFor },
+    { key: "dataset", label: "Dataset", kind: "dataset" },
     { key: "target", label: "Unit (LAYER:UNIT)", kind: "text", default: "logits:3" },
     { key: "top_images", label: "Top images", kind: "number", default: "60" },
     { key: "k", label: "Clusters", kind: "number", default: "4" },

@@ -22,7 +22,7 @@ export function PredictResult({ result }: { result: ResultView }) {
             <td>{p.label}</td>
             <td>{p.index}</td>
             <td>
-              <span className="bar" style={{ width: `${Math.round((p.probability ?? 0) * 100)}%` }} />
+              <span className="bar" style={{ width: `${((p.probability ?? 0) * 8).toFixed(2)}em` }} />
               {fixed(p.probability == null ? null : p.probability * 100, 1)}%
             </td>
           </tr>

@@ -14,4 +14,5 @@ export const predictPage: PageDef = {
   ],
   toSpec: (v, m) => clean({ model: modelRef(m), image: v.image, top: num(v, "top") }),
   Result: PredictResult,
+  compare: true,
 };

@@ -1,7 +1,7 @@
 // The class selectivity page: which units of a layer respond to one class, two, none or nothing (the
 // `selectivity` recipe).
 import type { PageDef } from "../../components/RecipePage";
-import { datasetFor, clean, modelRef, num } from "../../lib/spec";
+import { clean, modelRef, num } from "../../lib/spec";
 import { SelectivityResult } from "./SelectivityResult";
 
 export const selectivityPage: PageDef = {
@@ -10,7 +10,7 @@ export const selectivityPage: PageDef = {
   recipe: "selectivity",
   intro: "Which units of a layer respond to one class, two, none or nothing (a unit is specific to a class whose mean activation exceeds the overall mean by the threshold).",
   fields: [
-    { key: "dataset", label: "Dataset", kind: "dataset", default: datasetFor },
+    { key: "dataset", label: "Dataset", kind: "dataset" },
     { key: "layer", label: "Layer", kind: "layer" },
     { key: "threshold", label: "Threshold", kind: "number", default: "0.4" },
   ],

@@ -7,7 +7,7 @@ import type { Spec } from "../../api/client";
 import { resultData, type RecipeName, type ResultData } from "../../api/results";
 import { useRun } from "../../api/useRun";
 import { AtlasUnit } from "../../components/AtlasUnit";
-import { DatasetSelect, channelsOf, useLayers } from "../../components/pickers";
+import { DatasetSelect, channelsOf, useLayers, useOffered } from "../../components/pickers";
 import { RunPanel } from "../../components/RunPanel";
 import { fixed } from "../../lib/format";
 import { datasetFor } from "../../lib/spec";
@@ -55,7 +55,10 @@ export function Unit() {
   const unit = Number(index);
   const atlas = useSearchParams()[0].get("atlas");
   const keep = atlas ? `?atlas=${atlas}` : "";
-  const [dataset, setDataset] = useState(() => datasetFor(model));
+  const offered = useOffered();
+  const [chosen, setDataset] = useState<string>();
+  // the first dataset that fits the model (photos for an RGB model, digits for a grayscale one) until one is picked
+  const dataset = chosen ?? datasetFor(offered.modelInfo.find((m) => m.name === model), offered.datasetInfo);
   const { graph } = useLayers(model);
   const info = graph?.layers.find((l) => l.name === layer);
   const count = channelsOf(info);
@@ -85,94 +88,96 @@ export function Unit() {
         </p>
         <label className="field inline">
           <span className="label">Dataset</span>
-          <DatasetSelect value={dataset} onChange={setDataset} />
+          <DatasetSelect value={dataset} onChange={setDataset} model={model} />
         </label>
       </header>
       {atlas && <AtlasUnit hash={atlas} layer={layer} index={unit} />}
-      <div className="unit-grid" key={`${model}/${layer}/${unit}/${dataset}`}>
-        <Section
-          title="Feature visualization"
-          recipe="visualize"
-          spec={{ model: ref, layer, channels: [unit], steps: 128 }}
-          auto={!atlas /* from an atlas: its stored picture is shown above, nothing runs unasked */}
-          testid="unit-visualization"
-          render={(d) => (
-            <figure className="tile" data-testid="unit-visualization-result">
-              <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
-              <figcaption>activation {fixed(d.images[0].activation, 2)}</figcaption>
-            </figure>
-          )}
-        />
-        <Section
-          title="Top dataset examples"
-          recipe="examples"
-          spec={{ model: ref, dataset, layer, channels: [unit], top: 9 }}
-          testid="unit-examples"
-          render={(d) => <img className="sheet" src={d.units[0].sheet} alt="top examples" />}
-        />
-        <Section
-          title="Images for which it is most relevant"
-          recipe="examples"
-          spec={{ model: ref, dataset, layer, channels: [unit], top: 9, by: "relevance" }}
-          testid="unit-relevant"
-          render={(d) => (
-            <>
-              <p className="small">
-                Ranked by the unit's Deep Taylor relevance for each image's predicted class (relevance maximization,
-                Achtibat et al. 2023); the scores are in units of the logit.
-              </p>
-              <img className="sheet" src={d.units[0].sheet} alt="images for which the unit is most relevant" />
-            </>
-          )}
-        />
-        <Section
-          title="Class selectivity"
-          recipe="selectivity"
-          spec={{ model: ref, dataset, layer }}
-          testid="unit-selectivity"
-          render={(d) => {
-            const row = d.units.find((u) => u.index === unit);
-            if (!row) return <p>This layer has no unit {unit} in the profile.</p>;
-            const bars = row.class_means.map((v, c) => ({ class: d.classes[c] ?? String(c), mean: v }));
-            return (
+      {offered.loaded && (
+        <div className="unit-grid" key={`${model}/${layer}/${unit}/${dataset}`}>
+          <Section
+            title="Feature visualization"
+            recipe="visualize"
+            spec={{ model: ref, layer, channels: [unit], steps: 128 }}
+            auto={!atlas /* from an atlas: its stored picture is shown above, nothing runs unasked */}
+            testid="unit-visualization"
+            render={(d) => (
+              <figure className="tile" data-testid="unit-visualization-result">
+                <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
+                <figcaption>activation {fixed(d.images[0].activation, 2)}</figcaption>
+              </figure>
+            )}
+          />
+          <Section
+            title="Top dataset examples"
+            recipe="examples"
+            spec={{ model: ref, dataset, layer, channels: [unit], top: 9 }}
+            testid="unit-examples"
+            render={(d) => <img className="sheet" src={d.units[0].sheet} alt="top examples" />}
+          />
+          <Section
+            title="Images for which it is most relevant"
+            recipe="examples"
+            spec={{ model: ref, dataset, layer, channels: [unit], top: 9, by: "relevance" }}
+            testid="unit-relevant"
+            render={(d) => (
               <>
-                <p>
-                  {row.kind}
-                  {row.classes.length ? `: ${row.classes.join(", ")}` : ""} (mean over
-                  all images {fixed(row.overall_mean, 2)})
+                <p className="small">
+                  Ranked by the unit's Deep Taylor relevance for each image's predicted class (relevance maximization,
+                  Achtibat et al. 2023); the scores are in units of the logit.
                 </p>
-                <ResponsiveContainer width="100%" height={180}>
-                  <BarChart data={bars}>
-                    <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="class" interval={0} />
-                    <YAxis />
-                    <Tooltip />
-                    <Bar dataKey="mean" fill="#8e44ad" isAnimationActive={false} />
-                  </BarChart>
-                </ResponsiveContainer>
+                <img className="sheet" src={d.units[0].sheet} alt="images for which the unit is most relevant" />
               </>
-            );
-          }}
-        />
-        <Section
-          title="Facets"
-          recipe="facets"
-          spec={{ model: ref, dataset, target: `${layer}:${unit}`, top_images: 60, k: 3, steps: 20 }}
-          testid="unit-facets"
-          render={(d) => (
-            <div className="tiles">
-              {d.clusters.map((c) => (
-                <figure key={c.id} className="tile">
-                  <img src={c.facet_image} alt={`facet ${c.id}`} />
-                  <figcaption>
-                    facet {c.id}: {fixed(c.activation, 1)}
-                  </figcaption>
-                </figure>
-              ))}
-            </div>
-          )}
-        />
-      </div>
+            )}
+          />
+          <Section
+            title="Class selectivity"
+            recipe="selectivity"
+            spec={{ model: ref, dataset, layer }}
+            testid="unit-selectivity"
+            render={(d) => {
+              const row = d.units.find((u) => u.index === unit);
+              if (!row) return <p>This layer has no unit {unit} in the profile.</p>;
+              const bars = row.class_means.map((v, c) => ({ class: d.classes[c] ?? String(c), mean: v }));
+              return (
+                <>
+                  <p>
+                    {row.kind}
+                    {row.classes.length ? `: ${row.classes.join(", ")}` : ""} (mean over
+                    all images {fixed(row.overall_mean, 2)})
+                  </p>
+                  <ResponsiveContainer width="100%" height={180}>
+                    <BarChart data={bars}>
+                      <CartesianGrid strokeDasharray="3 3" />
+                      <XAxis dataKey="class" interval={0} />
+                      <YAxis />
+                      <Tooltip />
+                      <Bar dataKey="mean" fill="#8e44ad" isAnimationActive={false} />
+                    </BarChart>
+                  </ResponsiveContainer>
+                </>
+              );
+            }}
+          />
+          <Section
+            title="Facets"
+            recipe="facets"
+            spec={{ model: ref, dataset, target: `${layer}:${unit}`, top_images: 60, k: 3, steps: 20 }}
+            testid="unit-facets"
+            render={(d) => (
+              <div className="tiles">
+                {d.clusters.map((c) => (
+                  <figure key={c.id} className="tile">
+                    <img src={c.facet_image} alt={`facet ${c.id}`} />
+                    <figcaption>
+                      facet {c.id}: {fixed(c.activation, 1)}
+                    </figcaption>
+                  </figure>
+                ))}
+              </div>
+            )}
+          />
+        </div>
+      )}
     </div>
   );
 }
