@@ -286,3 +286,13 @@ def test_the_cli_takes_a_mapping_and_refuses_a_bad_one_in_one_line(digits_subjec
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.count("\n") == 1
         assert captured.err.startswith("convscope evaluate: error: " + message)
+
+
+def test_imagenet_wordnet_folder_names_match_a_1000_class_model():
+    """ImageNet's own folders are named by WordNet id: `n02124075` is class 285 (Egyptian cat) of a 1,000-class
+    model, `n01440764` class 0; an unknown id is unmatched; a model of another size reads them as names only."""
+    from convscope.core.zoo import imagenet_labels
+
+    labels = imagenet_labels()
+    assert match_classes(["n02124075", "n01440764", "n99999999"], labels, 1000) == [285, 0, None]
+    assert match_classes(["n02124075"], None, 10) == [None]

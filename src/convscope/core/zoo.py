@@ -48,6 +48,15 @@ def imagenet_labels() -> list[str]:
     return list(_IMAGENET_CATEGORIES)
 
 
+def imagenet_synsets() -> list[str]:
+    """The 1,000 ImageNet-1k WordNet ids (`n01440764`, ... : the folder names of ImageNet's train / val sets), in
+    class-index order (as shipped inside timm)."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [info.index_to_label_name(i) for i in range(1000)]
+
+
 def _labels_for(model: nn.Module) -> list[str] | None:
     """ImageNet's labels for a model of 1,000 classes (timm's `num_classes`, else its last linear layer's outputs; a
     head without one, SqueezeNet's, is ImageNet's), else None."""

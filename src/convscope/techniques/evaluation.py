@@ -36,6 +36,7 @@ from ..core.subject import Subject
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _INTEGER = re.compile(r"[0-9]+")
+_SYNSET = re.compile(r"n[0-9]{8}")
 
 
 def normalize_name(name: str) -> str:
@@ -46,7 +47,8 @@ def normalize_name(name: str) -> str:
 
 def _label_index(name: str, labels: list[str] | None, count: int) -> tuple[int | None, str | None]:
     """(the index a name means, None) or (None, why not): a label of that exact name, else the one label of that
-    normalized name, else a decimal integer in 0..count-1."""
+    normalized name, else (a model of 1,000 classes) an ImageNet WordNet id (`n02124075`), else a decimal integer
+    in 0..count-1."""
     if labels:
         exact = [i for i, label in enumerate(labels) if label == name]
         if len(exact) == 1:
@@ -58,6 +60,13 @@ def _label_index(name: str, labels: list[str] | None, count: int) -> tuple[int |
         if len(found) > 1:
             return None, f"names {len(found)} labels ({', '.join(map(str, found[:5]))}): give the index"
     text = name.strip()
+    if count == 1000 and _SYNSET.fullmatch(text):  # an ImageNet folder name (WordNet id), ImageNet-1k's order
+        from ..core.zoo import imagenet_synsets
+
+        synsets = imagenet_synsets()
+        if text in synsets:
+            return synsets.index(text), None
+        return None, "is no ImageNet-1k WordNet id"
     if _INTEGER.fullmatch(text):
         index = int(text)
         if index < count:
@@ -76,9 +85,11 @@ def match_classes(
 
     Rules, in order: an explicit `mapping` entry {dataset class: label name or index as text}; a label of exactly
     the class's name; the one label of the same normalized name (`normalize_name`: case, runs of spaces / `_` / `-`,
-    surrounding whitespace); a decimal integer name (`7`, `007`) within 0..n-1, n the number of labels (of the
-    model's outputs when it has none). A name that normalizes to several labels (ImageNet's `Cardigan` and
-    `cardigan` written in another case) is unmatched: give it in `mapping`. Several classes may map to one label.
+    surrounding whitespace); for a model of 1,000 classes, an ImageNet WordNet id (`n02124075`: the folder names of
+    ImageNet's own train / val sets, in ImageNet-1k's class order); a decimal integer name (`7`, `007`) within
+    0..n-1, n the number of labels (of the model's outputs when it has none). A name that normalizes to several
+    labels (ImageNet's `Cardigan` and `cardigan` written in another case) is unmatched: give it in `mapping`.
+    Several classes may map to one label.
 
     Args:
         classes: the dataset's class names (K_d of them).
