@@ -48,3 +48,56 @@ def one_thread():
 
 def hooks_left(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+# --- the browser tests' fixtures (tests/test_webapp*.py; helpers in tests/webapp_helpers.py) ------------------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, digits_subject):
+    """The platform (models digits and default) served on 127.0.0.1 for one test module: its base URL."""
+    from convscope.server import ServerConfig, create_app
+    from convscope.server.app import WEBAPP
+    from webapp_helpers import Served
+
+    assert (WEBAPP / "index.html").is_file(), "the web app is not built: run scripts/build_web.sh"
+    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("web") / "data", models=["digits", "default"]))
+    served = Served(app)
+    yield served.base
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from webapp_helpers import CHROMIUM
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/setup.sh installs it)"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A 1280x800 tab; the test fails on any console error (a 422 the page shows under its field aside); a
+    screenshot of the page as the test left it goes to test-artifacts/web/."""
+    from webapp_helpers import SHOTS
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors = []
+    # a 422 is an answer the page shows next to its field (the browser still logs it); anything else is a fault
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.set_default_timeout(60_000)
+    yield tab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert errors == [], errors

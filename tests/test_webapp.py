@@ -3,81 +3,18 @@ the main flow of every page on `digits`, chelsea -> "Egyptian cat" on the defaul
 its URL, a job cancelled from the Jobs page, an API error shown next to its field, and no console errors.
 A screenshot of each page is kept in test-artifacts/web/.
 
-The app must be built (scripts/test.sh runs scripts/build_web.sh first); a missing build fails, never skips."""
+The app must be built (scripts/test.sh runs scripts/build_web.sh first); a missing build fails, never skips. The
+fixtures (`server`, `browser`, `page`) are in tests/conftest.py, the helpers in tests/webapp_helpers.py."""
 
 import json
-import socket
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from convscope.server import ServerConfig, create_app
-from convscope.server.app import WEBAPP
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, digits_subject):
-    assert (WEBAPP / "index.html").is_file(), "the web app is not built: run scripts/build_web.sh"
-    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("web") / "data", models=["digits", "default"]))
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    end = time.time() + 30
-    while not instance.started:
-        assert time.time() < end, "server did not start"
-        time.sleep(0.05)
-    yield base
-    instance.should_exit = True
-    thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/setup.sh installs it)"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    errors = []
-    # a 422 is an answer the page shows next to its field (the browser still logs it); anything else is a fault
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.set_default_timeout(60_000)
-    yield tab
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert errors == [], errors
-
-
-def run_and_wait(page, timeout=120_000):
-    page.get_by_test_id("run").click()
-    page.get_by_test_id("result").wait_for(timeout=timeout)
+from webapp_helpers import SHOTS, Served, axe_violations, png_bytes, run_and_wait
 
 
 def test_home_lists_models_and_pages(server, page):
@@ -357,13 +294,8 @@ def test_large_graphs_render_and_expand_in_the_browser(tmp_path, browser, digits
     """torchvision googlenet, resnet50 and densenet121 (architecture only): time to the first laid-out render
     and to 'expand all', measured in Chromium (printed; the figures are in docs/webapp.md)."""
     models = ["torchvision:googlenet", "torchvision:resnet50", "torchvision:densenet121"]
-    app = create_app(ServerConfig(data_dir=tmp_path, models=models))
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        time.sleep(0.05)
+    served = Served(create_app(ServerConfig(data_dir=tmp_path, models=models)))
+    port = served.port
     try:
         for model in models:
             httpx.get(f"http://127.0.0.1:{port}/api/models/{model}/layers", timeout=120).raise_for_status()
@@ -390,34 +322,10 @@ def test_large_graphs_render_and_expand_in_the_browser(tmp_path, browser, digits
             print(f"{model}: first render {first:.2f} s ({shown} nodes), expand all {expanded:.2f} s ({nodes} nodes)")
             assert nodes > 100 and first < 60 and expanded < 60
     finally:
-        instance.should_exit = True
-        thread.join(timeout=30)
+        served.stop()
 
 
 # --- issue 22: the Data page, the fit rule, the evaluation page, two models side by side -----------------------------
-AXE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def axe_violations(page) -> list[str]:
-    """axe-core's accessibility violations on the page as it is (one line each: rule, impact, first element)."""
-    assert AXE.is_file(), "axe-core is a dev dependency of web/ (npm ci)"
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
-            v => `${v.id} (${v.impact}): ${v.nodes.length} x ${v.nodes[0].target.join(" ")}`)"""
-    )
-
-
-def png_bytes(array) -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
-
-
 def test_a_zip_of_photos_is_uploaded_and_scanned_by_the_default_model(server, page, tmp_path):
     """Issue 22: a zip of four photos uploaded on the Data page is listed with its count and thumbnails; the
     examples page of a default-model unit on it shows those photos."""
