@@ -3,7 +3,8 @@
     .venv/bin/python scripts/webapp_screenshots.py      # needs the built app and /usr/bin/chromium
 
 Starts a server on a free loopback port with a temporary data dir, opens the home page, the attribution of
-chelsea (Deep Taylor) and the network graph in headless Chromium, and saves one PNG each at 1280 px wide.
+chelsea (Deep Taylor: its result, the map over the image) and the network graph in headless Chromium, and saves
+one PNG each at 1280 px wide.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main() -> None:
             page.get_by_test_id("run").click()
             page.get_by_test_id("result").wait_for()
             page.wait_for_timeout(500)
+            # the result, not the form: the map over the image with its colour bar (issue 23)
+            page.evaluate("document.querySelector('[data-testid=result]').scrollIntoView(); window.scrollBy(0, -100)")
+            page.wait_for_timeout(300)
             page.screenshot(path=str(OUT / "webapp-attribution.png"))
             page.goto(f"{base}/#/model/default/graph")
             page.locator("[data-testid=network-graph][data-busy=false]").wait_for()

@@ -50,6 +50,18 @@ def hooks_left(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory):
+    """The first test digit of sklearn's digits as a 32x32 grayscale PNG file: its path."""
+    from convscope.core import digits
+    from convscope.core.images import tensor_to_pil
+
+    data = digits.load_data()
+    path = tmp_path_factory.mktemp("img") / "digit.png"
+    tensor_to_pil(data.images[data.test[0]]).save(path)
+    return str(path)
+
+
 # --- the browser tests' fixtures (tests/test_webapp*.py; helpers in tests/webapp_helpers.py) ------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, digits_subject):

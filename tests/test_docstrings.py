@@ -39,6 +39,7 @@ PAPERS = {
     ],
     "techniques/objectives.py": ["channel", "neuron", "layer_mean", "deepdream", "direction", "diversity", "mix"],
     "techniques/param.py": ["color_matrix", "ImageParam"],
+    "techniques/ranges.py": ["unit_ranges"],
     "techniques/render.py": ["render"],
     "techniques/selectivity.py": ["selectivity"],
     "techniques/transforms.py": ["Transforms"],

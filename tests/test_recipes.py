@@ -13,18 +13,9 @@ from convscope import recipes
 from convscope.cli.main import main
 from convscope.core import digits
 from convscope.core.errors import Cancelled, ConvscopeError
-from convscope.core.images import tensor_to_pil
 from convscope.recipes import ModelRef, RunContext, canonical_json, parse_spec, spec_key
 
 DIGITS = ModelRef(spec="digits")
-
-
-@pytest.fixture(scope="module")
-def digit_png(tmp_path_factory):
-    data = digits.load_data()
-    path = tmp_path_factory.mktemp("img") / "digit.png"
-    tensor_to_pil(data.images[data.test[0]]).save(path)
-    return str(path)
 
 
 def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
@@ -136,6 +127,8 @@ def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
             {"model": DIGITS, "dataset": "digits", "top_k": 3, "batch_size": 512},
             ["evaluate", *model, "--dataset", "digits", "--top-k", "3", "--batch-size", "512"],
         ),
+        # the inverse-set page's observed ranges (no command of its own: `convscope run` runs its spec)
+        "unit-ranges": ({"model": DIGITS, "dataset": "digits", "units": ["logits:3"], "batch_size": 512}, None),
     }
 
 
@@ -170,6 +163,7 @@ def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
         "atlas",
         "atlas-scan",
         "evaluate",
+        "unit-ranges",
     ],
 )
 def test_registry_walk(name, digit_png, tmp_path, capsys):
@@ -188,7 +182,8 @@ def test_registry_walk(name, digit_png, tmp_path, capsys):
     assert result.recipe == name and json.loads(json.dumps(result.data, allow_nan=False)) == result.data
     for artifact in result.artifacts:
         assert (tmp_path / "run" / artifact.name).is_file()
-    if name not in ("models", "layers", "dead", "predict", "examples", "selectivity", "atlas-scan", "evaluate"):
+    numbers_only = ("models", "layers", "dead", "predict", "examples", "selectivity", "atlas-scan", "evaluate")
+    if name not in (*numbers_only, "unit-ranges"):
         assert any(a.media_type == "image/png" for a in result.artifacts)
         assert "<img" in result._repr_html_() and result._repr_png_()[:4] == b"\x89PNG"
 
@@ -205,8 +200,9 @@ def test_run_reproduces_a_printed_spec_and_repeats_from_the_store(digit_png, tmp
     second = json.loads(capsys.readouterr().out)
     assert first["heatmap"].startswith(str(tmp_path / "a")) and second["heatmap"].startswith(str(tmp_path / "b"))
     assert Image.open(first["heatmap"]).tobytes() == Image.open(second["heatmap"]).tobytes()
-    assert {k: v for k, v in first.items() if k not in ("heatmap", "json", "layers")} == {
-        k: v for k, v in second.items() if k not in ("heatmap", "json", "layers")
+    assert first["input"].startswith(str(tmp_path / "a")) and second["input"].startswith(str(tmp_path / "b"))
+    assert {k: v for k, v in first.items() if k not in ("heatmap", "input", "json", "layers")} == {
+        k: v for k, v in second.items() if k not in ("heatmap", "input", "json", "layers")
     }
     from convscope.execution.store import ResultStore
 
@@ -265,6 +261,7 @@ LONG = {  # recipe: (spec fields on digits, the stage whose second report is can
         128,
     ),
     "evaluate": ({"dataset": "digits", "batch_size": 64}, "images", 128),
+    "unit-ranges": ({"dataset": "digits", "units": ["logits:3"], "batch_size": 64}, "images", 128),
 }
 
 

@@ -112,7 +112,7 @@ def test_feature_visualization_with_progress(server, page):
     page.get_by_test_id("run").click()
     page.get_by_test_id("result").wait_for(timeout=120_000)
     assert page.locator(".result img").count() == 2
-    assert "run=1" in page.url and "channels=0%2C1" in page.url
+    assert "job=" in page.url and "channels=0%2C1" in page.url  # run=1 became the job (issue 23)
 
 
 def test_api_error_shows_next_to_its_field(server, page):
@@ -412,7 +412,8 @@ def test_evaluation_lists_the_misclassified_images_and_explains_one(server, page
     predicted = caption.split("→ ")[1].split(" (")[0]
     planted.click()
     page.wait_for_function("() => window.location.hash.includes('/attribution?')")
-    assert "#/model/digits/attribution?" in page.url and f"target={predicted}" in page.url and "run=1" in page.url
+    assert "#/model/digits/attribution?" in page.url and f"target={predicted}" in page.url
+    assert "run=1" in page.url or "job=" in page.url  # run=1 becomes the job once it exists (issue 23)
     page.get_by_test_id("result").wait_for(timeout=120_000)
     assert f"Explaining class {predicted} ({predicted})" in page.get_by_test_id("result").inner_text()
 

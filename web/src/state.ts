@@ -1,13 +1,29 @@
-// Page state lives in the URL (hash route + query), so a reload or a shared link shows the same page and,
-// with `run=1`, the same result (answered from the server's result store).
+// Page state lives in the URL (hash route + query), so a reload or a shared link shows the same page. A link with
+// `run=1` runs its spec once: as soon as the job exists, `run=1` is replaced (history.replaceState) by `job=<id>`,
+// so that Back, a reload or the history show that job (its result, or its cancelled or failed state) and never
+// start it again (`job=<id>,<id>`: the page's two runs, "Compare with").
 import { useCallback, useMemo } from "react";
 import { useSearchParams } from "react-router";
 
 export type Values = Record<string, string>;
 
+/** The query without the run markers (`run`, `job`): the page's values only. */
+const valuesOnly = (query: URLSearchParams): string => {
+  const out = new URLSearchParams(query);
+  out.delete("run");
+  out.delete("job");
+  return out.toString();
+};
+
 export function useUrlState(
   defaults: Values,
-): [Values, (next: Values, run?: boolean, keepRun?: boolean) => void, boolean] {
+): [
+  Values,
+  (next: Values, run?: boolean, keepRun?: boolean) => void,
+  boolean,
+  string[],
+  (jobs: string[]) => void,
+] {
   const [params, setParams] = useSearchParams();
   const values = useMemo(() => {
     const v: Values = { ...defaults };
@@ -24,14 +40,27 @@ export function useUrlState(
       // a value equal to its default stays out of the URL; an emptied field with a default is kept as `key=`
       for (const [key, value] of Object.entries(next)) if (value !== (defaults[key] ?? "")) out.set(key, value);
       if (run) out.set("run", "1");
-      // a draft (typed, not run): the URL keeps the values but no run flag, replacing the entry
-      if (draft && out.toString() === new URLSearchParams(window.location.hash.split("?")[1] ?? "").toString()) return;
+      // a draft (typed, not run): the URL keeps the values but no run flag nor job, replacing the entry; unchanged
+      // values leave the URL (and the job it shows) as it is
+      if (draft && out.toString() === valuesOnly(new URLSearchParams(window.location.hash.split("?")[1] ?? ""))) return;
       setParams(out, { replace: !run });
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [setParams],
   );
-  return [values, set, params.get("run") === "1"];
+  // the run's jobs replace its run flag in the URL's current entry (no new history entry)
+  const recordJobs = useCallback(
+    (jobs: string[]) => {
+      const out = new URLSearchParams(window.location.hash.split("?")[1] ?? "");
+      out.delete("run");
+      if (jobs.length) out.set("job", jobs.join(","));
+      else out.delete("job");
+      setParams(out, { replace: true });
+    },
+    [setParams],
+  );
+  const jobs = useMemo(() => (params.get("job") ?? "").split(",").filter(Boolean), [params]);
+  return [values, set, params.get("run") === "1" && jobs.length === 0, jobs, recordJobs];
 }
 
 /** The last query of each technique page (per model), so the nav leads back to the page as it was left. */

@@ -19,7 +19,9 @@ on with the next job.
 Events: one per state change and one per `ctx.progress` call, in order, appended to `job.events` and handed to
 subscribers (callbacks or queues) on the thread that made them (a worker, or the caller of submit/cancel):
 callbacks should be quick (or put events on a queue). Previews (`ctx.preview`) go to subscribers only (kind
-"preview", the image in `event.preview`; the latest per name in `job.previews`).
+"preview", the image in `event.preview`; the latest per name in `job.previews`), and a bounded history of them per
+name stays in `job.preview_frames` (`PreviewFrame`: at most MAX_PREVIEW_FRAMES, thinned evenly beyond), so a run's
+progress can be replayed while the job is remembered.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 #: events kept per job (older progress events are dropped beyond it; state changes are always kept)
 MAX_EVENTS = 2000
+#: preview pictures kept per job and name (beyond it every second one is dropped: the whole run stays covered)
+MAX_PREVIEW_FRAMES = 64
 
 
 class UnknownJobError(ConvscopeError):
@@ -77,6 +81,28 @@ class JobEvent:
         return data
 
 
+@dataclass
+class PreviewFrame:
+    """One preview of a job's history: its picture (a PIL image when the run gave a tensor [C, H, W] in [0, 1]),
+    the progress it was made at (`done` of `total` of `stage`: the progress report that follows it; None until
+    one does) and `seq`, its event's number."""
+
+    image: Any
+    seq: int
+    stage: str | None = None
+    done: int | None = None
+    total: int | None = None
+
+
+def _frame_picture(image: Any) -> Any:
+    """A preview as a small CPU picture for the history (a tensor becomes an 8-bit PIL image; else as it is)."""
+    if hasattr(image, "detach") and getattr(image, "dim", lambda: 0)() in (2, 3):
+        from ..core.images import tensor_to_pil
+
+        return tensor_to_pil(image)
+    return image
+
+
 class Job:
     """A submitted run: its spec and key, device, state, times (unix s; `started`/`ended` None until then), last
     progress, events, and at the end `result` (done), `error` (failed: one line; `traceback` the full text) and
@@ -96,6 +122,9 @@ class Job:
         self.from_store = False
         self.events: list[JobEvent] = []
         self.previews: dict[str, Any] = {}  # the latest preview image per name
+        self.preview_frames: dict[str, list[PreviewFrame]] = {}  # a bounded history per name (MAX_PREVIEW_FRAMES)
+        self._unplaced: list[PreviewFrame] = []  # frames waiting for the progress report that follows them
+        self._frame_state: dict[str, tuple[int, int, bool]] = {}  # name -> (previews seen, stride, newest off it)
         self.cancel_event = threading.Event()
         self._ended = threading.Event()
 
@@ -415,12 +444,37 @@ class JobRunner:
         with self._lock:
             job.stage, job.done, job.total = stage, int(done), int(total)
             job.stages[stage] = (int(done), int(total))
+            for frame in job._unplaced:  # a preview is made just before the step's report: it belongs to it
+                frame.stage, frame.done, frame.total = stage, int(done), int(total)
+            job._unplaced.clear()
             self._emit(job, "progress")
 
     def _preview(self, job: Job, name: str, image: Any) -> None:
+        picture = _frame_picture(image)  # outside the lock: a copy to the CPU
         with self._lock:
             job.previews[name] = image
-            self._emit(job, "preview", stage=name, preview=image)
+            frame = PreviewFrame(picture, self._emit(job, "preview", stage=name, preview=image).seq)
+            job._unplaced.append(frame)
+            del job._unplaced[:-1024]  # (a run that previews without reporting progress keeps no more alive)
+            self._keep_frame(job, name, frame)
+
+    @staticmethod
+    def _keep_frame(job: Job, name: str, frame: PreviewFrame) -> None:  # under self._lock
+        """Keep previews 0, s, 2s ... of a name (s doubles, and every second kept one goes, when MAX_PREVIEW_FRAMES
+        are kept), and the newest one after them: the kept frames stay evenly spread over the whole run."""
+        frames = job.preview_frames.setdefault(name, [])
+        count, stride, trailing = job._frame_state.get(name, (0, 1, False))
+        if trailing:
+            frames.pop()  # the previous newest, off the stride: replaced by this one
+        trailing = count % stride != 0
+        frames.append(frame)
+        if not trailing and len(frames) >= MAX_PREVIEW_FRAMES:
+            frames[:] = frames[::2]
+            stride *= 2
+            if frames[-1] is not frame:  # the newest is off the new stride: it stays as the newest
+                frames.append(frame)
+                trailing = True
+        job._frame_state[name] = (count + 1, stride, trailing)
 
     def _end(self, job: Job, state: str, error: str | None = None) -> None:
         with self._lock:
@@ -429,12 +483,15 @@ class JobRunner:
 
     def _finish(self, job: Job, state: str) -> None:  # under self._lock
         job.state, job.ended = state, time.time()
+        for frame in job._unplaced:  # previews after the last report: at the progress the run ended with
+            frame.stage, frame.done, frame.total = job.stage, job.done, job.total
+        job._unplaced.clear()
         self._emit(job, "state", error=job.error)
         job._ended.set()
 
     def _emit(
         self, job: Job, kind: str, *, stage: str | None = None, error: str | None = None, preview: Any = None
-    ) -> None:  # under self._lock: events keep their order everywhere
+    ) -> JobEvent:  # under self._lock: events keep their order everywhere
         event = JobEvent(
             job.id,
             job.state,
@@ -464,6 +521,7 @@ class JobRunner:
                     deliver(event)
                 except Exception:  # a subscriber's failure must not stop the run
                     log.exception("job event subscriber failed")
+        return event
 
     def _forget_old(self) -> None:  # under self._lock
         finished = [job_id for job_id, job in self._jobs.items() if job.state in TERMINAL]
@@ -480,4 +538,15 @@ def _empty_cuda_cache() -> None:
         pass
 
 
-__all__ = ["Job", "JobEvent", "JobJournal", "JobRunner", "STATES", "TERMINAL", "UnknownJobError", "error_line"]
+__all__ = [
+    "Job",
+    "JobEvent",
+    "JobJournal",
+    "JobRunner",
+    "MAX_PREVIEW_FRAMES",
+    "PreviewFrame",
+    "STATES",
+    "TERMINAL",
+    "UnknownJobError",
+    "error_line",
+]

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated, Literal, Union, cast
 
 import numpy as np
+import torch
+from PIL import Image
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from ..core.images import upscale
+from ..core.images import tensor_to_pil, upscale
 from ..core.subject import LOGITS
 from ..techniques.attribution.ranking import channel_relevance, rank_filters
 from ..techniques.attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
@@ -33,20 +35,72 @@ class AttributeSpec(Spec):
         description="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods)",
     )
     rank: int = Field(5, ge=1, le=4096, description="top filters listed per layer")
-    maxpool: Literal["wta", "avg"] = "wta"
+    maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
     ignore_bias: bool = False
     alpha: float = Field(2.0, ge=1, le=100, description="lrp-alphabeta: alpha (beta = alpha - 1)")
     layer: str | None = Field(None, description="gradcam: the layer (default: the last spatial one)")
     steps: int = Field(32, ge=1, le=4096, description="integrated-gradients: steps")
     patch: int | None = Field(None, ge=1, le=4096, description="occlusion: patch size in pixels")
     stride: int | None = Field(None, ge=1, le=4096, description="occlusion: stride in pixels")
-    fill: Literal["zero", "mean"] = "zero"
-    save_npy: bool = False
+    fill: Literal["zero", "mean"] = Field("zero", description="occlusion: what covers a patch: 0, or the image's mean")
+    save_npy: bool = Field(False, description="also write the input attribution [C, H, W] as .npy")
     fit: Literal["squash", "crop"] = "squash"
 
 
 def _safe(name: str) -> str:
     return name.replace("/", "-").replace(":", "-")
+
+
+#: methods whose input map is a magnitude, max |gradient| over channels (Simonyan et al. 2014 §3.1): shown unsigned
+MAGNITUDE = ("saliency", "guided-backprop", "deconvnet")
+#: methods whose input map is shown on a robust scale: the ramp ends at the 99th percentile of |values|, not at the
+#: maximum (a few extreme pixels would leave every other one near 0, the map "nearly blank")
+ROBUST = (*MAGNITUDE, "integrated-gradients")
+ROBUST_PERCENTILE = 99.0
+
+
+@data_model
+class MapScale(TypedDict):
+    """How a heatmap's values map to its colours (the colour bar of the map): the ramp runs from `low` to `high`;
+    values beyond are shown at the ramp's end."""
+
+    signed: Annotated[
+        bool, Field(description="blue (negative) - white (0) - red (positive); false: black - red - yellow - white")
+    ]
+    low: Annotated[float, Field(description="the value at the ramp's start (signed: -high; unsigned: 0)")]
+    high: Annotated[float, Field(description="the value at the ramp's end (>= 0; 0: an all-zero map)")]
+    min: Annotated[Measured, Field(description="the map's smallest value (the map's units)")]
+    max: Annotated[Measured, Field(description="the map's largest value (the map's units)")]
+    percentile: Annotated[
+        float | None,
+        Field(description="high is this percentile of |values| (a robust scale); null: high is max |value|"),
+    ]
+
+
+def map_display(values: torch.Tensor, signed: bool, robust: bool) -> tuple[Image.Image, MapScale]:
+    """A heatmap [H, W] (or [1, C]) as its picture and its colour scale: signed blue-white-red over [-high, high],
+    else the heat ramp over [0, high]; high = max |value| (Algorithm 3), or with `robust` the 99th percentile of
+    |values| (when that is above 0), the values beyond it clipped for the picture only."""
+    array = np.nan_to_num(values.detach().float().cpu().numpy().astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    magnitude = np.abs(array) if signed else np.clip(array, 0, None)
+    peak = float(magnitude.max()) if magnitude.size else 0.0
+    high, percentile = peak, None
+    if robust and magnitude.size:
+        robust_high = float(np.percentile(magnitude, ROBUST_PERCENTILE))
+        if 0 < robust_high < peak:
+            high, percentile = robust_high, ROBUST_PERCENTILE
+            array = np.clip(array, -high, high)
+    finite = values.detach().float()
+    finite = finite[torch.isfinite(finite)]
+    scale = MapScale(
+        signed=signed,
+        low=-high if signed else 0.0,
+        high=high,
+        min=float(finite.min()) if finite.numel() else None,
+        max=float(finite.max()) if finite.numel() else None,
+        percentile=percentile,
+    )
+    return heatmap_image(array, signed), scale
 
 
 @data_model
@@ -73,6 +127,7 @@ class LayerRelevance(TypedDict):
         ]
     ]
     heatmap: NotRequired[Annotated[FilePath, Field(description="the layer's map (PNG); not for logits")]]
+    scale: NotRequired[Annotated[MapScale, Field(description="the colours of `heatmap` (with it)")]]
     top_filters: Annotated[list[FilterRelevance], Field(description="the `rank` channels of largest R_c")]
     filters_for_90_percent: Annotated[
         int | None, Field(description="fewest channels holding 90% of the relevance (null: no positive total)")
@@ -172,6 +227,14 @@ class AttributeFile(TypedDict):
         Measured, Field(description="sum of the input attribution (LRP: the relevance that reached the pixels)")
     ]
     heatmap: Annotated[FilePath, Field(description="the input attribution's map (PNG)")]
+    scale: Annotated[
+        MapScale,
+        Field(
+            description="the colours of `heatmap`: relevance per pixel (summed over colour channels); saliency, "
+            "guided-backprop, deconvnet: max |gradient| over colour channels, unsigned"
+        ),
+    ]
+    input: Annotated[FilePath, Field(description="the image as the model saw it (its input size, after fit; PNG)")]
     layers: Annotated[
         list[LayerRelevance],
         Field(description="per layer (LRP, saliency, guided-backprop, deconvnet; gradcam: its layer; else none)"),
@@ -192,7 +255,7 @@ class AttributeData(AttributeFile):
 
 @recipe(
     "attribute",
-    1,
+    2,
     AttributeSpec,
     AttributeData,
     "attribution heatmaps (Deep Taylor / LRP at every layer, gradients, "
@@ -206,19 +269,22 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
     dF/dx (saliency; guided-backprop and deconvnet modify the ReLU backward), and gradient x activation per layer;
     Grad-CAM weights a layer's channels by their mean gradient, ReLU(sum_c alpha_c A_c); integrated gradients
     IG = (x - x') * mean_k dF/dx(x' + (k + 1/2)/m (x - x')); occlusion the drop of F when a patch is covered.
-    Maps are R / max R on the heat ramp (seed 001 Algorithm 3; signed maps blue-white-red).
+    Maps are R / max R on the heat ramp (seed 001 Algorithm 3; signed maps blue-white-red); the input maps of
+    saliency, guided-backprop and deconvnet (max |gradient|, a magnitude) are unsigned, and those of the gradient
+    family and integrated gradients end their ramp at the 99th percentile of |values| (`MapScale`).
 
     Args:
         spec: the image (at the model's input size, [0, 1]), `method`, `target`, `layers` (all or names, for the
             per-layer relevance), `rank` (top filters listed, 1..4096), LRP options (maxpool, ignore_bias, alpha),
             gradcam `layer`, integrated-gradients `steps`, occlusion `patch` / `stride` (px) / `fill`, `save_npy`.
         ctx: reports ("steps" / "patches", done, total) for integrated gradients and occlusion (cancel points);
-            writes `<stem>_input.png`, `<stem>_layers/<layer>.png`, `<stem>.json` and with save_npy `<stem>.npy`
-            (stem: `<image stem>_<method>`).
+            writes `<stem>_input.png` (the map), `<stem>_image.png` (the image as the model saw it),
+            `<stem>_layers/<layer>.png`, `<stem>.json` and with save_npy `<stem>.npy` (stem: `<image stem>_<method>`).
 
     Returns:
-        `AttributeData`: target, label, output (the logit), input_relevance_sum, heatmap, `layers` [{name, type,
-        shape, relevance_sum, fraction_of_output (LRP), heatmap, top_filters [{index, relevance}],
+        `AttributeData`: target, label, output (the logit), input_relevance_sum, heatmap, scale (its colours:
+        `MapScale`), input (the image seen), `layers` [{name, type, shape, relevance_sum, fraction_of_output (LRP),
+        heatmap, scale, top_filters [{index, relevance}],
         filters_for_90_percent, cumulative}], npy, `info` (per method), `conservation` (LRP: input relevance /
         output), json. Relevance is in units of the target's logit.
 
@@ -260,7 +326,11 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
     output = float(result.output[0])
     input_map = heatmap_values(result.input[0], result.info.get("reduce", "sum"))
     input_png = ctx.path(f"{stem}_input.png")
-    heatmap_image(input_map, is_signed(result, input_map)).save(input_png)
+    input_signed = False if method in MAGNITUDE else is_signed(result, input_map)  # max |gradient|: a magnitude
+    picture, input_scale = map_display(input_map, input_signed, method in ROBUST)
+    picture.save(input_png)
+    seen_png = ctx.path(f"{stem}_image.png")
+    tensor_to_pil(image[0]).save(seen_png)
     conserving = method in LRP_METHODS
     entries: list[LayerRelevance] = []
     for name, relevance in result.layers.items():
@@ -272,8 +342,10 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
         if name != LOGITS and values.dim() >= 1:
             path = ctx.path(f"{stem}_layers/{_safe(name)}.png")
             layer_map = heatmap_values(values) if values.dim() == 3 else channel_relevance(values)
-            upscale(heatmap_image(layer_map, is_signed(result, layer_map))).save(path)
+            picture, entry_scale = map_display(layer_map, is_signed(result, layer_map), robust=False)
+            upscale(picture).save(path)
             entry["heatmap"] = str(path)
+            entry["scale"] = entry_scale
         ranking = rank_filters(values, spec.rank)
         entry["top_filters"] = ranking["top_filters"]
         entry["filters_for_90_percent"] = ranking["filters_for_90_percent"]
@@ -287,6 +359,8 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
         output=output,
         input_relevance_sum=float(result.input[0].sum()),
         heatmap=str(input_png),
+        scale=input_scale,
+        input=str(seen_png),
         layers=entries,
         npy=None,
         info=cast(AttributionInfo, {k: v for k, v in result.info.items() if k != "reduce"}),

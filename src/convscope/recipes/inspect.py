@@ -13,6 +13,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from ..artifacts.files import demo_page, save_maps
 from ..core.errors import ConvscopeError
+from ..core.images import tensor_to_pil
 from ..techniques.activations import ChannelMap, activation_maps, dead_channels, layers_maps
 from ..techniques.predict import Prediction as Predicted
 from ..techniques.predict import predict
@@ -244,13 +245,16 @@ class ChannelActivation(TypedDict):
     index: Annotated[int, Field(ge=0, description="channel index")]
     mean: Annotated[Measured, Field(description="mean of the channel's map (the layer's activation units)")]
     max: Annotated[Measured, Field(description="maximum of the channel's map (the layer's activation units)")]
+    min: Annotated[
+        Measured, Field(description="minimum of the channel's map (activation units; below 0 it is shown as 0)")
+    ]
     image: Annotated[
         FilePath, Field(description="the map as a colored PNG, 255 * Y / max(Y) (a `_gray.png` sits beside it)")
     ]
 
 
 def _channel(m: ChannelMap, path) -> ChannelActivation:
-    return ChannelActivation(index=m.index, mean=m.mean, max=m.max, image=str(path))
+    return ChannelActivation(index=m.index, mean=m.mean, max=m.max, min=m.min, image=str(path))
 
 
 @data_model
@@ -269,11 +273,12 @@ class ActivationsData(LayerActivations):
     (one-layer clients)."""
 
     layers: Annotated[list[LayerActivations], Field(description="one entry per layer named, in the spec's order")]
+    input: Annotated[FilePath, Field(description="the image as the model saw it (its input size, after fit; PNG)")]
 
 
 @recipe(
     "activations",
-    2,
+    3,
     ActivationsSpec,
     ActivationsData,
     "activation maps of layers for an image, ranked by mean activation",
@@ -288,12 +293,12 @@ def run_activations(spec: ActivationsSpec, ctx: RunContext) -> Result[Activation
         spec: the image (at the model's input size, in [0, 1]), `layer` (a name or several separated by commas;
             each needs a [C, H, W] output), `top` channels per layer (1..4096) or explicit `channels`.
         ctx: writes `channel_NNNN.png`, `channel_NNNN_gray.png` and `grid.png` (into a folder per layer when
-            there are several).
+            there are several), and `input.png` (the image as the model saw it).
 
     Returns:
-        `ActivationsData`: per layer {layer, output_shape [C, H, W], grid, channels [{index, mean, max, image}]}
-        under `layers`, and the first layer's fields at the top level. Means and maxima are in the layer's own
-        activation units.
+        `ActivationsData`: per layer {layer, output_shape [C, H, W], grid, channels [{index, mean, max, min,
+        image}]} under `layers`, the first layer's fields at the top level, and `input`. Means, maxima and minima
+        are in the layer's own activation units.
 
     Raises:
         ConvscopeError: no layer named; UnknownLayerError for an unknown layer or one without a spatial map;
@@ -306,8 +311,11 @@ def run_activations(spec: ActivationsSpec, ctx: RunContext) -> Result[Activation
     if not names:
         raise ConvscopeError("layer: give a layer name, or several separated by commas")
     with ctx.subject(spec.model) as subject:
-        per_layer = layers_maps(subject, subject.load_image(spec.image, spec.fit), names, spec.top, spec.channels)
+        image = subject.load_image(spec.image, spec.fit)
+        per_layer = layers_maps(subject, image, names, spec.top, spec.channels)
         shapes = {layer: subject.graph.output_shape(layer) for layer in per_layer}
+    seen = ctx.path("input.png")
+    tensor_to_pil(image[0]).save(seen)
     several = len(per_layer) > 1
     entries = []
     for layer, maps in per_layer.items():
@@ -322,7 +330,7 @@ def run_activations(spec: ActivationsSpec, ctx: RunContext) -> Result[Activation
             )
         )
     ctx.adopt_tree()
-    return ctx.result("activations", ActivationsData(**entries[0], layers=entries))
+    return ctx.result("activations", ActivationsData(**entries[0], layers=entries, input=str(seen)))
 
 
 class DeadSpec(Spec):
@@ -391,7 +399,7 @@ class DemoData(TypedDict):
     channels: Annotated[list[ChannelActivation], Field(description="the top 16 channels by mean activation")]
 
 
-@recipe("demo", 1, DemoSpec, DemoData, "predict, activation maps and layer summary for skimage's chelsea image")
+@recipe("demo", 2, DemoSpec, DemoData, "predict, activation maps and layer summary for skimage's chelsea image")
 def run_demo(spec: DemoSpec, ctx: RunContext) -> Result[DemoData]:
     """The main job on skimage's chelsea: the top-5 classes, the top-16 activation maps of a mid-level layer, the
     layer table, and an index.html that shows them.

@@ -24,15 +24,21 @@ class InverseSetSpec(Spec):
     n: int = Field(500, ge=1, le=100_000, description="samples to generate, seeds included")
     k: int = Field(10, ge=1, le=1000, description="seeds K, optimized together")
     generator: str = Field("fourier", min_length=1, description="fourier, trained:DATASET or file:PATH")
-    encoder_layer: str | None = None
-    objective: Objective = "diverse"
-    baselines: bool = False
-    bands: int = Field(4, ge=1, le=100)
-    animation: bool = False
-    inner_steps: int = Field(100, ge=1, le=100_000)
-    max_outer: int = Field(6, ge=1, le=100)
-    lr: float = Field(0.05, gt=0, le=100)
-    seed: int = 0
+    encoder_layer: str | None = Field(
+        None,
+        description="E, whose features measure diversity (default: the first fully connected layer before the "
+        "classifier, else the last pooling layer)",
+    )
+    objective: Objective = Field(
+        "diverse", description="diverse: feature-space diversity (eq. 6); code-diversity (eq. 14); no-diversity"
+    )
+    baselines: bool = Field(False, description="also run the other objectives and activation maximization")
+    bands: int = Field(4, ge=1, le=100, description="contact sheets: equal slices of the first range")
+    animation: bool = Field(False, description="also save the samples as a GIF")
+    inner_steps: int = Field(100, ge=1, le=100_000, description="gradient steps per outer iteration (seeds)")
+    max_outer: int = Field(6, ge=1, le=100, description="augmented-Lagrangian iterations before giving up")
+    lr: float = Field(0.05, gt=0, le=100, description="Adam's learning rate, code units")
+    seed: int = Field(0, description="the random stream of the initial codes")
 
     @field_validator("constraints")
     @classmethod

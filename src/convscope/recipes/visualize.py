@@ -6,6 +6,7 @@ Over 400 lines on purpose: two recipes with their specs, the data models of thei
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Literal, cast
 
@@ -77,7 +78,7 @@ class VisualizeSpec(Spec):
     transforms: Literal["seed001", "standard", "none"] = "seed001"
     pad: int | None = Field(None, ge=0, le=256, description="gray border, pixels at 128 px (default: the preset's)")
     jitter: int | None = Field(None, ge=0, le=256, description="max shift, pixels at 128 px (default: the preset's)")
-    rotate: float | None = Field(None, ge=0, le=180, description="max random rotation in degrees (preset's)")
+    rotate: float | None = Field(None, ge=0, le=180, description="max random rotation, degrees (default: the preset's)")
     scale: float | None = Field(None, ge=0, lt=1, description="max relative random zoom (default: the preset's)")
     steps: int = Field(256, ge=1, le=100_000)
     size: int | None = Field(None, ge=8, le=2048, description="image size the network sees (default: the model's)")
@@ -118,6 +119,22 @@ class VisualizeSpec(Spec):
         return self
 
 
+#: the most points of a visualization's curve (the objective per step) kept in its result
+CURVE_POINTS = 1000
+
+
+def _curve(history: list[list[float]], item: int) -> tuple[list[int], list[float | None]]:
+    """Item `item`'s score at every step of `history` [steps][N], or at CURVE_POINTS steps spread evenly (always
+    the first and the last): (1-based steps, scores; null where not finite)."""
+    steps = len(history)
+    if steps <= CURVE_POINTS:
+        chosen = list(range(steps))
+    else:
+        chosen = sorted({round(i * (steps - 1) / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS)})
+    scores = [history[i][item] for i in chosen]
+    return [i + 1 for i in chosen], [v if math.isfinite(v) else None for v in scores]
+
+
 @data_model
 class VisualizedImage(TypedDict):
     """One optimized image: the units it maximizes and how strongly."""
@@ -130,6 +147,18 @@ class VisualizedImage(TypedDict):
         Measured, Field(description="the objective re-measured on the final image, untransformed (activation units)")
     ]
     objective: Annotated[str, Field(description="the objective's name, e.g. `features.3:0` or `class:1 + 2*(class:2)`")]
+    curve: NotRequired[
+        Annotated[
+            list[Measured],
+            Field(description="from noise: the objective at the steps of `curve_steps`, under the random transforms"),
+        ]
+    ]
+    curve_steps: NotRequired[
+        Annotated[
+            list[int],
+            Field(description=f"from noise: the steps of `curve` (1-based; every step, or {CURVE_POINTS} spread out)"),
+        ]
+    ]
     start_image: NotRequired[
         Annotated[str, Field(description="init_from_data: the dataset image it started from (its id)")]
     ]
@@ -187,7 +216,7 @@ class VisualizeData(TypedDict):
 
 @recipe(
     "visualize",
-    2,
+    3,
     VisualizeSpec,
     VisualizeData,
     "feature visualization: images that maximize channels, a layer, classes or a mix",
@@ -210,7 +239,8 @@ def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result[VisualizeData]
             writes one PNG per objective and `sheet.png`.
 
     Returns:
-        `VisualizeData`: `images` [{units, path, activation, objective, ...}], `steps`, `sheet` and per mode
+        `VisualizeData`: `images` [{units, path, activation, objective, from noise `curve` / `curve_steps` (the
+        objective per step, under transforms), ...}], `steps`, `sheet` and per mode
         `seconds_per_step`, or `init_from_data` / `threshold` / `max_pixel_step` / `skipped`, or `relevant`.
         Images are [C, H, W] in [0, 1] at the model's input size (or `size`), saved as 8-bit PNGs.
 
@@ -265,14 +295,20 @@ def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectiv
             preview=ctx.preview,
         )
         seconds.append(result.seconds_per_step)
-        for objective, image, activation in zip(chunk, result.images, result.activations):
+        for item, (objective, image, activation) in enumerate(zip(chunk, result.images, result.activations)):
             tile = tensor_to_pil(image)
             path = ctx.path(f"{_file_name(objective)}.png")
             tile.save(path)
             tiles.append(tile)
+            curve_steps, curve = _curve(result.history, item)
             entries.append(
                 VisualizedImage(
-                    units=list(objective.units), path=str(path), activation=activation, objective=objective.name
+                    units=list(objective.units),
+                    path=str(path),
+                    activation=activation,
+                    objective=objective.name,
+                    curve=curve,
+                    curve_steps=curve_steps,
                 )
             )
     sheet = ctx.path("sheet.png")
@@ -335,14 +371,14 @@ class DreamSpec(Spec):
         None, min_length=1, description="channels (default: the whole layer, mean of squares)"
     )
     alphas: list[float] | None = Field(None, min_length=1, description="weights of the channels (default all 1)")
-    octaves: int = Field(4, ge=1, le=16)
-    octave_scale: float = Field(1.4, gt=1, le=4)
+    octaves: int = Field(4, ge=1, le=16, description="number of scales, smallest first")
+    octave_scale: float = Field(1.4, gt=1, le=4, description="each octave this many times the size of the previous")
     steps: int = Field(10, ge=1, le=10_000, description="steps per octave")
-    step_size: float = Field(0.01, gt=0, le=10)
+    step_size: float = Field(0.01, gt=0, le=10, description="each step adds step_size x grad / std(grad) (pixel units)")
     jitter: int = Field(32, ge=0, le=1024, description="max random shift in pixels")
-    decorrelate: bool = True
+    decorrelate: bool = Field(True, description="step in decorrelated colors (3-channel images)")
     max_size: int = Field(512, ge=8, le=4096, description="longest side the image is reduced to before dreaming")
-    seed: int = 0
+    seed: int = Field(0, description="the jitter's random stream")
 
     @model_validator(mode="after")
     def _weights(self) -> "DreamSpec":

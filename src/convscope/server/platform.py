@@ -99,6 +99,7 @@ class Platform:
             "device": job.device,
             "progress": {"stage": job.stage, "done": job.done, "total": job.total},
             "stages": {name: {"stage": name, "done": d, "total": t} for name, (d, t) in job.stages.items()},
+            "spec": self.public(job.spec if isinstance(job.spec, dict) else job.spec.model_dump(mode="json")),
             "created": job.created,
             "started": job.started,
             "ended": job.ended,
@@ -106,10 +107,9 @@ class Platform:
             "result": self.result_view(job.key, job.result) if job.result is not None else None,
         }
 
-    def result_view(self, key: str, result: Result) -> dict:
-        """The result with its file paths as artifact URLs and uploaded images as their ids (no server path)."""
-        base = f"/api/artifacts/{key}"
-        moved = result.moved_to(base)
+    def public(self, value):
+        """`value` (JSON: a result's data, a spec) as a client names things: uploaded images by their ids, datasets
+        and uploaded models by their names (no server path)."""
         uploads = str(self.uploads) + "/"
         library = str(self.datasets.root) + "/"
         models = str(self.models.root) + "/"
@@ -129,10 +129,16 @@ class Platform:
                 return self.models.hide(value)
             return value
 
+        return hide(value)
+
+    def result_view(self, key: str, result: Result) -> dict:
+        """The result with its file paths as artifact URLs and uploaded images as their ids (no server path)."""
+        base = f"/api/artifacts/{key}"
+        moved = result.moved_to(base)
         return {
             "hash": key,
             "recipe": result.recipe,
-            "data": hide(moved.data),
+            "data": self.public(moved.data),
             "artifacts": [
                 {"name": a.name, "media_type": a.media_type, "url": f"{base}/{urllib.parse.quote(a.name)}"}
                 for a in result.artifacts

@@ -73,10 +73,10 @@ class SpecPolicy:
         field at once rather than a failed job later: the model itself (its weights load), `layer` (several
         separated by commas for selectivity and activations), `layers` (attribute), `code_layer`,
         `encoder_layer`, `channels` (of each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for
-        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2), patch sizes against the input size, the atlas's
-        `layers` and `channels`, and every size a run renders at against the layers it reads (visualize's and the
-        atlas's `size`, DeepDream's octaves: too small, or not the size a fixed-size model such as a ViT takes).
-        Uses the quick pool's Subject (loading the model on first use)."""
+        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2), unit-ranges' `units` (LAYER:UNIT), patch sizes
+        against the input size, the atlas's `layers` and `channels`, and every size a run renders at against the
+        layers it reads (visualize's and the atlas's `size`, DeepDream's octaves: too small, or not the size a
+        fixed-size model such as a ViT takes). Uses the quick pool's Subject (loading the model on first use)."""
         from ..core.subject import LOGITS
         from ..core.units import parse_unit, parse_unit_range
 
@@ -126,6 +126,11 @@ class SpecPolicy:
                         lambda t=text, i=i: _check_unit(subject, parse_unit_range(t, f"constraints[{i}]")),
                     )
                 )
+            if spec.recipe == "unit-ranges":  # LAYER:UNIT each
+                checks += [
+                    (at("units", i), lambda t=t, i=i: _check_unit(subject, parse_unit(t, f"units[{i}]")))
+                    for i, t in enumerate(spec.units)
+                ]
             if spec.recipe == "visualize" and not (spec.layer or spec.classes):
                 checks.append((at("layer"), lambda: _refuse_plain("visualize needs a layer (or classes)")))
             if spec.recipe == "attribute" and spec.method == "gradcam" and spec.layer:

@@ -76,6 +76,9 @@ class JobView(BaseModel):
     stages: dict[str, Progress] = Field(
         default_factory=dict, description="the latest report of every stage (an atlas: units, shards, shard:steps)"
     )
+    spec: dict[str, Any] = Field(
+        default_factory=dict, description="the job's spec, every field (images by upload id, datasets by name)"
+    )
     created: float
     started: float | None
     ended: float | None

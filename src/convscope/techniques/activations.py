@@ -21,12 +21,14 @@ from ..core.subject import Subject
 @dataclass
 class ChannelMap:
     """One channel's map of one image: `index` (channel), `mean` and `max` of the map (activation units),
-    `gray` uint8 [H, W] in 0..255, Algorithm 3 of Barsch & Eilertsen 2018: 255 * Y / max(Y) (negative values 0)."""
+    `gray` uint8 [H, W] in 0..255, Algorithm 3 of Barsch & Eilertsen 2018: 255 * Y / max(Y) (negative values 0),
+    and `min`, the map's smallest value (activation units; below 0 it is shown as 0)."""
 
     index: int
     mean: float
     max: float
     gray: np.ndarray  # uint8 [H, W], Algorithm 3: 255 * Y / max(Y)
+    min: float = 0.0
 
     @property
     def colored(self) -> np.ndarray:
@@ -62,7 +64,9 @@ def _ranked(
         if top is not None and top < 1:
             raise ConvscopeError(f"top must be at least 1, got {top}")
         order = torch.argsort(means, descending=True, stable=True).tolist()[: top or None]
-    return [ChannelMap(c, float(means[c]), float(maps[c].max()), scale_to_255(maps[c])) for c in order]
+    return [
+        ChannelMap(c, float(means[c]), float(maps[c].max()), scale_to_255(maps[c]), float(maps[c].min())) for c in order
+    ]
 
 
 def activation_maps(

@@ -40,8 +40,8 @@ OBJECTIVES = ("diverse", "no-diversity", "code-diversity")
 
 
 class InfeasibleRangeError(ConvscopeError):
-    """The seeds could not reach every constraint's range within the allowed outer iterations
-    (`find_seeds`; the message names the constraint and the closest value reached)."""
+    """The seeds could not reach every constraint's range within the allowed outer iterations (`find_seeds`; the
+    message names the constraint, how many seeds lay inside and the farthest seed's value: `infeasible_message`)."""
 
 
 # --- constraints and encoder ---------------------------------------------------------------------------------
@@ -198,9 +198,10 @@ class Problem:
         return ((values >= self.low + self.margin) & (values <= self.high - self.margin)).all(dim=1)
 
     def distance(self, values: torch.Tensor) -> torch.Tensor:
-        """[K, P]: how far each activation lies outside its range (0 inside)."""
+        """[K, P]: how far each activation lies outside the accepted part of its range, [z1 + margin, z2 - margin]
+        (activation units; 0 exactly where `feasible` accepts it)."""
         values = values.detach()
-        return (self.low - values).clamp_min(0) + (values - self.high).clamp_min(0)
+        return (self.low + self.margin - values).clamp_min(0) + (values - self.high + self.margin).clamp_min(0)
 
 
 def constraint_terms(h: torch.Tensor, lam: torch.Tensor, mu: float) -> torch.Tensor:
@@ -309,16 +310,15 @@ def find_seeds(
     optimizer = torch.optim.Adam([codes], lr=lr)
     lam = torch.zeros(len(codes), len(problem.constraints), 2, device=device)
     mu, steps = float(mu0), 0
-    best = torch.full((len(problem.constraints),), float("inf"), device=device)
-    best_value = torch.full((len(problem.constraints),), float("nan"), device=device)
+    # the step at which the K seeds came closest to all lying inside every range: the smallest distance of the
+    # farthest seed (summed over the constraints); its activations explain a failure
+    best, best_values = float("inf"), None
     for outer in range(max_outer):
         for _ in range(inner_steps):
             images, values, features = problem.measure(codes)
-            distance = problem.distance(values)
-            closest = distance.argmin(dim=0)
-            improved = distance.min(dim=0).values < best
-            best = torch.where(improved, distance.min(dim=0).values, best)
-            best_value = torch.where(improved, values.detach().gather(0, closest[None])[0], best_value)
+            farthest = float(problem.distance(values).sum(dim=1).max())
+            if farthest < best:
+                best, best_values = farthest, values.detach().clone()
             if stop_when_feasible and bool(problem.feasible(values).all()):
                 return Seeds(
                     codes, optimizer, lam, mu, values.detach(), features.detach(), images.detach(), steps, outer
@@ -338,11 +338,40 @@ def find_seeds(
     images, values, features = (t.detach() for t in problem.measure(codes))
     if bool(problem.feasible(values).all()) or not stop_when_feasible:
         return Seeds(codes, optimizer, lam, mu, values, features, images, steps, max_outer)
-    worst = int(best.argmax())
-    c = problem.constraints[worst]
-    raise InfeasibleRangeError(
-        f"constraint {c.describe()} not reached: after {max_outer} outer iterations ({steps} gradient steps) the "
-        f"closest value was {best_value[worst].item():.4g}; choose a range nearer that value"
+    if best_values is None or best > float(problem.distance(values).sum(dim=1).max()):
+        best_values = values
+    raise InfeasibleRangeError(infeasible_message(problem, best_values, max_outer, steps))
+
+
+def infeasible_message(problem: Problem, values: torch.Tensor, outer: int, steps: int) -> str:
+    """Why the seeds failed, in the terms of the requirement they missed: every one of the K seeds must lie inside
+    every range. From the activations f [K, P] of the seeds at their best step (the one whose farthest seed came
+    closest): how many seeds were inside every range, the constraint and seed farthest out, its value and how far
+    it lies below or above the range (the same quantity as the range: the unit's mean activation).
+
+    Returns:
+        e.g. `constraint logits:3 in [4, 6] not reached by all 4 seeds: after 6 outer iterations (600 gradient
+        steps), at best 3 of 4 seeds lay inside every range and the farthest was at 6.81, 0.81 above the range;
+        choose a range nearer 6.81, fewer seeds (k) or more steps (inner_steps, max_outer)`.
+    """
+    values = values.detach()
+    distance = problem.distance(values)  # [K, P], 0 where accepted
+    k = len(values)
+    inside = int(problem.feasible(values).sum())
+    seed, p = divmod(int(distance.argmax()), distance.shape[1])
+    c, value = problem.constraints[p], float(values[seed, p])
+    if value < c.low:
+        where = f"{c.low - value:.3g} below the range"
+    elif value > c.high:
+        where = f"{value - c.high:.3g} above the range"
+    else:  # inside, but within the float margin of a bound (an acceptance test's tolerance)
+        where = f"within {problem.margin[p].item():.2g} of its bound (the accepting margin)"
+    seeds = f"all {k} seeds" if k > 1 else "the seed"
+    state = f"{inside} of {k} seeds lay inside every range and the farthest was" if k > 1 else "the seed was"
+    return (
+        f"constraint {c.describe()} not reached by {seeds}: after {outer} outer iterations ({steps} gradient "
+        f"steps), at best {state} at {value:.4g}, {where}; choose a range nearer {value:.4g}"
+        f"{', fewer seeds (k)' if k > 1 else ''} or more steps (inner_steps, max_outer)"
     )
 
 

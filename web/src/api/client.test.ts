@@ -11,11 +11,18 @@ describe("apiError", () => {
     ]);
     expect(e.fields).toEqual({
       channels: "channel 700 out of range 0..31",
-      constraints: "unknown layer `x`",
+      constraints: "item 1: unknown layer `x`",
       file: "file is empty",
       recipe: "unknown recipe",
     });
     expect(e.message).toContain("channels: channel 700");
+  });
+
+  it("names the item of a list field that failed, with its value", () => {
+    const e = apiError([
+      { loc: ["body", "spec", "channels", 1], msg: "Input should be a valid integer", input: "x", type: "int_parsing" },
+    ]);
+    expect(e.fields).toEqual({ channels: "item 2 (x): Input should be a valid integer" });
   });
 
   it("keeps a one-line detail and falls back to the status", () => {

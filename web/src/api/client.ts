@@ -27,12 +27,16 @@ export function apiError(detail: unknown, status?: number): ApiError {
   if (Array.isArray(detail)) {
     const fields: Record<string, string> = {};
     const lines: string[] = [];
-    for (const item of detail as { loc: (string | number)[]; msg: string }[]) {
+    for (const item of detail as { loc: (string | number)[]; msg: string; input?: unknown }[]) {
       const loc = item.loc ?? [];
       // ["body", "spec", "channels", 2] -> "channels"; ["body", "file"] -> "file"
       const key = String(loc[0] === "body" && loc[1] === "spec" ? (loc[2] ?? "spec") : (loc[loc.length - 1] ?? ""));
-      fields[key] = fields[key] ? `${fields[key]}; ${item.msg}` : item.msg;
-      lines.push(`${key}: ${item.msg}`);
+      // an item of a list field is named in its message: "item 3 (x): ..." under the field
+      const index = loc[0] === "body" && loc[1] === "spec" && typeof loc[3] === "number" ? loc[3] : undefined;
+      const value = typeof item.input === "string" || typeof item.input === "number" ? ` (${item.input})` : "";
+      const msg = index === undefined ? item.msg : `item ${index + 1}${value}: ${item.msg}`;
+      fields[key] = fields[key] ? `${fields[key]}; ${msg}` : msg;
+      lines.push(`${key}: ${msg}`);
     }
     return { message: lines.join("; "), fields };
   }

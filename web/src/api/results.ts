@@ -32,6 +32,8 @@ export type ClassAccuracy = Schemas["ClassAccuracy"];
 export type Confusion = Schemas["Confusion"];
 export type Misclassified = Schemas["Misclassified"];
 export type EvaluateData = Schemas["EvaluateData"];
+export type UnitRange = Schemas["UnitRange"];
+export type UnitRangesData = Schemas["UnitRangesData"];
 
 /** Each recipe's result data, by recipe name. */
 export interface ResultData {
@@ -47,6 +49,7 @@ export interface ResultData {
   atlas: AtlasData;
   layers: LayersData;
   evaluate: EvaluateData;
+  "unit-ranges": UnitRangesData;
 }
 
 export type RecipeName = keyof ResultData;

@@ -62,14 +62,15 @@ export function useRun() {
     [finish],
   );
 
+  /** Submit a run; resolves to its job's id (undefined when the server refused the spec). */
   const run = useCallback(
-    async (recipe: string, spec: Spec) => {
+    async (recipe: string, spec: Spec): Promise<string | undefined> => {
       close();
       setState({ status: "submitting", previews: {} });
       const { data, error, response } = await api.POST("/api/runs", { body: { recipe, spec } });
       if (error || !data) {
         setState({ status: "failed", previews: {}, error: apiError((error as { detail?: unknown })?.detail, response.status) });
-        return;
+        return undefined;
       }
       setState({
         status: data.status as RunState["status"],
@@ -80,6 +81,35 @@ export function useRun() {
         result: data.result ?? undefined,
       });
       if (!["done", "failed", "cancelled"].includes(data.status)) follow(data.job);
+      return data.job;
+    },
+    [follow],
+  );
+
+  /** Show an existing job (a URL's `job=<id>`) without starting anything: its result, its cancelled or failed
+   * state, or its progress while it runs. Resolves to its status, or undefined when the server does not know it. */
+  const attach = useCallback(
+    async (job: string): Promise<RunState["status"] | undefined> => {
+      close();
+      setState({ status: "submitting", job, previews: {} });
+      const { data } = await api.GET("/api/jobs/{job_id}", { params: { path: { job_id: job } } });
+      if (!data) {
+        setState(IDLE);
+        return undefined;
+      }
+      const status = data.status as RunState["status"];
+      setState({
+        status,
+        job,
+        hash: data.hash,
+        cached: data.cached,
+        progress: data.progress,
+        previews: {},
+        result: data.result ?? undefined,
+        error: data.error ? { message: data.error, fields: {} } : undefined,
+      });
+      if (!["done", "failed", "cancelled"].includes(status)) follow(job);
+      return status;
     },
     [follow],
   );
@@ -93,5 +123,5 @@ export function useRun() {
     setState(IDLE);
   }, []);
 
-  return { state, run, cancel, reset };
+  return { state, run, attach, cancel, reset };
 }

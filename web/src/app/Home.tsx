@@ -74,7 +74,7 @@ export function Home() {
         ))}
         <Link className="card" to="/jobs" data-testid="card-jobs">
           <h2>Jobs</h2>
-          <p>Every run with its progress; cancel, open results.</p>
+          <p>A log of every run: its parameters, when and how long; cancel, or open it on its page.</p>
         </Link>
       </section>
     </div>

@@ -1,8 +1,10 @@
 // The layer field of every page: a list, or the network graph as the picker (the same component as the graph page).
-import { useState } from "react";
-import { NetworkGraph } from "../graph/NetworkGraph";
+import { Suspense, lazy, useState } from "react";
 import type { LayerGraphData } from "../graph/types";
 import { LayerSelect, useLayers } from "./pickers";
+
+// the graph (React Flow, ELK) loads when it is first opened: a page's first load stays light
+const NetworkGraph = lazy(() => import("../graph/NetworkGraph").then((m) => ({ default: m.NetworkGraph })));
 
 export function LayerPicker({
   model,
@@ -27,12 +29,14 @@ export function LayerPicker({
       </span>
       {open && graph && (
         <span className="graph-picker">
-          <NetworkGraph
-            graph={graph as unknown as LayerGraphData}
-            selected={value || undefined}
-            onSelect={onChange}
-            height={420}
-          />
+          <Suspense fallback={<span className="notice">loading the graph…</span>}>
+            <NetworkGraph
+              graph={graph as unknown as LayerGraphData}
+              selected={value || undefined}
+              onSelect={onChange}
+              height={420}
+            />
+          </Suspense>
         </span>
       )}
     </span>

@@ -1,15 +1,21 @@
 // A technique's page: its parameters (kept in the URL), Run, live progress with previews, cancel, errors next to
-// their fields, and the result. Opening a URL with `run=1` runs it (the server answers from its store). A page with
+// their fields, and the result. Opening a URL with `run=1` runs it once (the server answers from its store); the URL
+// then names the job (`job=<id>`), which Back or a reload show without running anything (usePageRun.ts). A page with
 // `compare` also offers a second model ("Compare with"): the same spec runs on both, results side by side.
-import { useEffect, useRef, useState } from "react";
+import { Suspense, useEffect, useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
 import type { ResultView, Spec } from "../api/client";
-import { type RunState, useRun } from "../api/useRun";
+import type { RunState } from "../api/useRun";
 import { datasetFor } from "../lib/spec";
 import { type Values, rememberPage, useUrlState } from "../state";
+import { AdvancedFields, useAdvanced } from "./AdvancedFields";
 import { LayerPicker } from "./LayerPicker";
 import { DatasetSelect, ImagePicker, type Offered, datasetProblem, useOffered } from "./pickers";
+import { JobNotice } from "./JobNotice";
 import { Field, RunPanel } from "./RunPanel";
+import { RunExtras } from "./RunExtras";
+import { RunEstimate } from "./RunEstimate";
+import { usePageRun } from "./usePageRun";
 
 export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "custom";
 
@@ -39,6 +45,8 @@ export interface FieldDef {
   labelled?: boolean;
   /** a problem the page sees before asking the server (shown under the field; the page does not run) */
   check?: (value: string) => string | undefined;
+  /** one of the fields generated from the recipe's schema (AdvancedFields.tsx): shown under "Advanced" */
+  advanced?: boolean;
 }
 
 /** A technique page (each feature's `index.ts` defines one; src/app/pages.ts lists them in nav order). */
@@ -50,19 +58,21 @@ export interface PageDef {
   paper?: { label: string; url: string };
   fields: FieldDef[];
   toSpec: (v: Values, model: string) => Spec;
-  Result: (props: { result: ResultView; model: string; values: Values }) => React.ReactNode;
+  /** the result view (a component, or a React.lazy one: the page shows "loading…" until its code is there) */
+  Result: React.ComponentType<{ result: ResultView; model: string; values: Values }>;
   runLabel?: string;
   /** offer "Compare with" a second model: the same spec runs on it too, the two results side by side */
   compare?: boolean;
 }
 
 /** The page once the server's models and datasets are known (dataset defaults and the fit rule read them). */
-export function RecipePage({ page }: { page: PageDef }) {
+export function RecipePage({ page: own }: { page: PageDef }) {
   const offered = useOffered();
-  if (!offered.loaded)
+  const page = useAdvanced(own); // with a field for every other parameter of the recipe, once its schema is known
+  if (!offered.loaded || !page)
     return (
       <div className="page">
-        <PageHead page={page} />
+        <PageHead page={own} />
         <p className="notice">loading…</p>
       </div>
     );
@@ -99,12 +109,9 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
     ]),
   );
   if (page.compare) defaults.compare = "";
-  const [values, setValues, autorun] = useUrlState(defaults);
+  const [values, setValues, autorun, jobs, recordJobs] = useUrlState(defaults);
   const location = useLocation();
   const [draft, setDraft] = useState<Values>(values);
-  const { state, run, cancel } = useRun();
-  const second = useRun(); // the "Compare with" model's run
-  const [compared, setCompared] = useState<string>();
   // what keeps the page from running, seen before asking the server: a dataset that does not fit the model (or is
   // not labelled where the page needs classes), a field's own check, an unknown model to compare with
   const problems = (v: Values): Record<string, string> => {
@@ -120,29 +127,13 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
     return found;
   };
   const blocked = Object.values(problems(values)).join("; ");
-  // the spec last run from this page: a URL with run=1 (opened, reloaded, edited, or reached from the nav) runs
-  // its spec unless that is the one already shown; the server answers a stored spec at once and a spec still
-  // running with its running job
-  const lastRun = useRef<string | null>(null);
-  const start = (v: Values) => {
-    const spec = page.toSpec(v, model);
-    const other = page.compare && v.compare ? v.compare : undefined;
-    const otherSpec = other ? page.toSpec(v, other) : undefined;
-    lastRun.current = JSON.stringify([spec, otherSpec ?? null]);
-    void run(page.recipe, spec);
-    setCompared(other);
-    if (otherSpec) void second.run(page.recipe, otherSpec);
-    else second.reset();
-  };
+  // Run and the URL (usePageRun.ts): run=1 runs once and becomes job=<id>; job=<id> shows that job, starting nothing
+  const { state, cancel, second, compared, missing, declined, start } = usePageRun(page, model, values, blocked, {
+    autorun,
+    jobs,
+    recordJobs,
+  });
   useEffect(() => setDraft(values), [values]);
-  useEffect(() => {
-    if (!autorun || blocked) return;
-    const other = page.compare && values.compare ? values.compare : undefined;
-    const key = JSON.stringify([page.toSpec(values, model), other ? page.toSpec(values, other) : null]);
-    if (lastRun.current === key) return;
-    start(values);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [autorun, blocked, values, model, page]);
   useEffect(() => rememberPage(model, page.path, location.search), [model, page.path, location.search]);
   const edit = (next: Values) => {
     setDraft(next);
@@ -152,13 +143,18 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
     e.preventDefault();
     if (Object.keys(problems(draft)).length) return;
     setValues(draft, true);
-    start(draft);
+    void start(draft);
   };
   const errors = state.error?.fields ?? {};
   const seen = problems(draft);
   const errorOf = (f: FieldDef) =>
     [seen[f.key], ...(f.spec ?? [f.key]).map((k) => errors[k])].filter(Boolean).join("; ") || undefined;
   const shown = page.fields.filter((f) => !f.when || f.when(draft));
+  const field = (f: FieldDef) => (
+    <Field key={f.key} label={f.label} error={errorOf(f)} hint={f.hint}>
+      <Input field={f} model={model} value={draft[f.key] ?? ""} set={(v) => edit({ ...draft, [f.key]: v })} />
+    </Field>
+  );
   const known = new Set(page.fields.flatMap((f) => f.spec ?? [f.key]));
   const other = Object.entries(errors).filter(([k]) => !known.has(k));
   const busy = [state, second.state].some((s) => ["submitting", "queued", "running"].includes(s.status));
@@ -167,11 +163,10 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
     <div className="page">
       <PageHead page={page} />
       <form className="params" onSubmit={submit} aria-label={`${page.title} parameters`}>
-        {shown.map((f) => (
-          <Field key={f.key} label={f.label} error={errorOf(f)} hint={f.hint}>
-            <Input field={f} model={model} value={draft[f.key] ?? ""} set={(v) => edit({ ...draft, [f.key]: v })} />
-          </Field>
-        ))}
+        {shown.filter((f) => !f.advanced).map(field)}
+        <AdvancedFields fields={shown.filter((f) => f.advanced)} active={shown.some((f) => f.advanced && ((draft[f.key] ?? "") !== defaults[f.key] || errorOf(f)))}>
+          {field}
+        </AdvancedFields>
         {page.compare && (
           <Field label="Compare with" hint="a second model on the same input" error={seen.compare}>
             <select
@@ -201,6 +196,11 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
               job {state.job}
             </Link>
           )}
+          <RunEstimate
+            recipe={page.recipe}
+            spec={page.toSpec(draft, model)}
+            skip={busy || Object.keys(seen).length > 0 || shown.some((f) => ["image", "layer"].includes(f.kind) && !draft[f.key])}
+          />
         </div>
       </form>
       {autorun && blocked && (
@@ -208,6 +208,7 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
           Not run: {blocked}.
         </p>
       )}
+      <JobNotice state={state} missing={missing} declined={declined} jobs={jobs} />
       {compared ? (
         <div className="side-by-side" data-testid="side-by-side">
           <Side page={page} model={model} values={values} state={state} onCancel={() => void cancel()} testid="result" />
@@ -224,9 +225,16 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
         <>
           <RunPanel state={state} onCancel={() => void cancel()} />
           {state.status === "done" && state.result && (
-            <section className="result" data-testid="result">
-              <page.Result result={state.result} model={model} values={values} />
-            </section>
+            <Suspense fallback={<p className="notice">loading…</p>}>
+              <section className="result" data-testid="result" aria-labelledby="result-heading">
+                {/* the outline: the page's h1, this h2, the result's own h3s */}
+                <h2 id="result-heading" className="visually-hidden">
+                  Result
+                </h2>
+                <page.Result result={state.result} model={model} values={values} />
+              </section>
+              <RunExtras result={state.result} />
+            </Suspense>
           )}
         </>
       )}
@@ -242,9 +250,12 @@ function Side(props: { page: PageDef; model: string; values: Values; state: RunS
       <h2>{model}</h2>
       <RunPanel state={state} onCancel={onCancel} />
       {state.status === "done" && state.result && (
-        <div className="result" data-testid={testid}>
-          <page.Result result={state.result} model={model} values={values} />
-        </div>
+        <Suspense fallback={<p className="notice">loading…</p>}>
+          <div className="result" data-testid={testid}>
+            <page.Result result={state.result} model={model} values={values} />
+          </div>
+          <RunExtras result={state.result} what={`the run of ${model}`} />
+        </Suspense>
       )}
     </section>
   );

@@ -34,10 +34,29 @@ export function InfoBox({
     );
   }
   const d = v.data;
+  const chain = v.chain;
+  if (chain) {
+    const pal = paletteOf(v.type, true);
+    return (
+      <div className="cg-info" data-testid="graph-info" style={{ "--cg-stroke": pal.stroke, "--cg-ink": pal.ink } as CSSProperties}>
+        <div className="cg-info-name">{chain.group ?? `${chain.layers[0]} … ${chain.layers[chain.layers.length - 1]}`}</div>
+        <div className="cg-info-type">
+          chain of {v.leafCount} layers (folded: click to open)
+          {v.id === selectedId && <span className="cg-info-selected">selected</span>}
+        </div>
+        <dl>
+          <InfoRow k="from" v={chain.layers[0]} />
+          <InfoRow k="to" v={chain.layers[chain.layers.length - 1]} />
+          <InfoRow k="ops" v={chain.ops.join(" → ")} />
+          <InfoRow k="output" v={formatShape(v.outputShape)} />
+        </dl>
+      </div>
+    );
+  }
   const container = v.kind === "collapsed" || v.kind === "group";
   const pal = paletteOf(v.type, container);
   return (
-    <div className="cg-info" data-testid="graph-info" style={{ "--cg-stroke": pal.stroke } as CSSProperties}>
+    <div className="cg-info" data-testid="graph-info" style={{ "--cg-stroke": pal.stroke, "--cg-ink": pal.ink } as CSSProperties}>
       <div className="cg-info-name">{v.layer}</div>
       <div className="cg-info-type">
         {v.type}

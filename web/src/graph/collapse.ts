@@ -13,9 +13,26 @@ export const SELF_SUFFIX = "#self";
  * group: an expanded container (a frame around its children, no edges attach to it);
  * self: the own computation of an expanded container that computes something itself
  * (e.g. timm's BatchNormAct2d runs batch norm, then its `drop` and `act` children);
- * io: a pseudo node from the edges that is not a module (`input`).
+ * io: a pseudo node from the edges that is not a module (`input`);
+ * chain: a folded run of boxes each with one input and one output (chains.ts), opened by a click.
  */
-export type NodeKind = "leaf" | "collapsed" | "group" | "self" | "io";
+export type NodeKind = "leaf" | "collapsed" | "group" | "self" | "io" | "chain";
+
+/** What a folded chain (kind "chain") stands for; see chains.ts. */
+export interface ChainInfo {
+  /** Visible ids of the boxes it folds, in execution order. */
+  boxes: string[];
+  /** Expanded containers whose whole content is in the chain (they reappear when it opens). */
+  groups: string[];
+  /** Layer names of the boxes, in execution order. */
+  layers: string[];
+  /** Short operation names of the boxes ("conv", "bn", "relu6"; no-op Identity layers left out). */
+  ops: string[];
+  /** Category of each box (conv, norm, ...): the colour strip of the chain's box. */
+  categories: TypeCategory[];
+  /** The container the chain stands for when it is the whole content of one, else null. */
+  group: string | null;
+}
 
 export interface VisibleNode {
   /** Unique id: the layer name, or `<name>#self` for a self node. */
@@ -40,6 +57,8 @@ export interface VisibleNode {
   order: number;
   /** The layer's record (a synthesized one for pseudo nodes). */
   data: LayerNode;
+  /** Only for kind "chain": what it folds. */
+  chain?: ChainInfo;
 }
 
 export interface VisibleEdge {
@@ -494,24 +513,29 @@ export interface TypePalette {
   category: TypeCategory;
   /** Node background. */
   fill: string;
-  /** Border / accent; readable on white as text color too. */
+  /** Border / accent. */
   stroke: string;
+  /** Text in the category's colour: at least 4.5:1 against the fill and white (WCAG AA, axe-core). */
+  ink: string;
 }
 
 const PALETTE: Record<TypeCategory, Omit<TypePalette, "category">> = {
-  conv: { fill: "#dbe7f6", stroke: "#2f64a8" },
-  norm: { fill: "#fcebcf", stroke: "#b86e0a" },
-  activation: { fill: "#fbe0df", stroke: "#c2364a" },
-  pooling: { fill: "#dcf1e2", stroke: "#23834a" },
-  linear: { fill: "#eae1f6", stroke: "#6d43a8" },
-  dropout: { fill: "#eef0f2", stroke: "#6b7785" },
-  io: { fill: "#d9f1f1", stroke: "#0e7c7e" },
-  container: { fill: "#f4f1ea", stroke: "#7a6a4f" },
-  other: { fill: "#f1f2f4", stroke: "#59636e" },
+  conv: { fill: "#dbe7f6", stroke: "#2f64a8", ink: "#24528c" },
+  norm: { fill: "#fcebcf", stroke: "#b86e0a", ink: "#854d05" },
+  activation: { fill: "#fbe0df", stroke: "#c2364a", ink: "#9b2236" },
+  pooling: { fill: "#dcf1e2", stroke: "#23834a", ink: "#1a6438" },
+  linear: { fill: "#eae1f6", stroke: "#6d43a8", ink: "#5b3592" },
+  dropout: { fill: "#eef0f2", stroke: "#6b7785", ink: "#4f5a66" },
+  io: { fill: "#d9f1f1", stroke: "#0e7c7e", ink: "#0a5c5e" },
+  container: { fill: "#f4f1ea", stroke: "#7a6a4f", ink: "#65573f" },
+  other: { fill: "#f1f2f4", stroke: "#59636e", ink: "#4d5661" },
 };
 
 const ACTIVATIONS =
   /relu|gelu|silu|swish|sigmoid|tanh|softmax|softmin|softplus|softsign|mish|elu$|celu|selu|glu|hardshrink|softshrink|threshold|activation|^act|logsigmoid/;
+
+/** Fill and stroke of each category. */
+export const PALETTE_OF_CATEGORY: Readonly<Record<TypeCategory, Omit<TypePalette, "category">>> = PALETTE;
 
 /** Category of a module class name, from the name alone (works across torchvision, timm and custom models). */
 export function categoryOf(type: string | null | undefined): TypeCategory {
@@ -541,7 +565,7 @@ export function colorOf(type: string | null | undefined, container = false): str
 }
 
 /** The legend: one entry per category. */
-export const TYPE_LEGEND: ReadonlyArray<{ category: TypeCategory; label: string; fill: string; stroke: string }> = [
+export const TYPE_LEGEND: ReadonlyArray<{ category: TypeCategory; label: string; fill: string; stroke: string; ink: string }> = [
   { category: "conv", label: "conv", ...PALETTE.conv },
   { category: "norm", label: "norm", ...PALETTE.norm },
   { category: "activation", label: "activation", ...PALETTE.activation },

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { boxCount, defaultExpanded, expandAll, visibleGraph } from "./collapse";
 import { FIXTURES } from "./fixtures";
-import { layoutGraph, nodeSize, toElkGraph, type PositionedGraph } from "./layout";
+import { DENSE_OPTIONS, isDense, layoutGraph, nodeSize, toElkGraph, type PositionedGraph } from "./layout";
 
 const timings: string[] = [];
 afterAll(() => {
@@ -123,6 +123,22 @@ describe("layoutGraph", () => {
     expect(p.nodes).toEqual([]);
     expect(p.edges).toEqual([]);
   });
+
+  it("lays out views with many more edges than boxes in one fast pass (DenseNet's open dense blocks)", async () => {
+    const g = FIXTURES.densenet121;
+    const light = visibleGraph(g, new Set(["features", "features.denseblock3"])); // 340 edges
+    const dense = visibleGraph(g, new Set(["features", "features.denseblock3", "features.denseblock4"])); // 490 edges, 40 boxes
+    expect(isDense(light)).toBe(false);
+    expect(isDense(dense)).toBe(true);
+    expect(isDense(visibleGraph(g, expandAll(g)))).toBe(false); // 902 edges but 368 boxes
+    const elk = toElkGraph(dense);
+    expect(elk.layoutOptions).toMatchObject(DENSE_OPTIONS);
+    const group = elk.children!.find((c) => c.id === "features")!;
+    expect(group.layoutOptions).toMatchObject(DENSE_OPTIONS);
+    const p = await layoutGraph(dense, { where: "main" });
+    checkLayout("densenet121 dense", p);
+    expect(p.nodes.length).toBe(dense.nodes.length);
+  }, 60_000);
 
   it("sizes boxes from their text within bounds", () => {
     const view = visibleGraph(FIXTURES.densenet121, expandAll(FIXTURES.densenet121));

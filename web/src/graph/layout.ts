@@ -4,6 +4,7 @@
 // positioned relative to their group, groups before their children) and edges with ELK's routes.
 import type { Edge, Node } from "@xyflow/react";
 import type { ElkExtendedEdge, ElkNode, LayoutOptions } from "elkjs/lib/elk-api";
+import { chainPlace } from "./chains";
 import type { VisibleEdge, VisibleGraph, VisibleNode } from "./collapse";
 import { formatShape, formatTuple } from "./format";
 
@@ -50,6 +51,8 @@ export const NODE_HEIGHT = 58;
 export const GROUP_HEADER = 30;
 const MIN_WIDTH = 112;
 const MAX_WIDTH = 250;
+/** A folded chain's box: room for its headline ("15 layers: conv → bn → relu6 → conv …"). */
+const CHAIN_WIDTH = 320;
 
 const ROOT_ID = "__cg_root__";
 
@@ -86,6 +89,7 @@ const GROUP_OPTIONS: LayoutOptions = {
 /** "Conv2d 3×3 /2" for convs and pools, "Sequential · 8 layers" for containers, else the type. */
 export function detailOf(v: VisibleNode): string {
   const d = v.data;
+  if (v.kind === "chain") return chainPlace(v);
   if (v.kind === "collapsed" || v.kind === "group") {
     return `${v.type} · ${v.leafCount} layer${v.leafCount === 1 ? "" : "s"}`;
   }
@@ -102,14 +106,15 @@ function textWidth(text: string, px: number): number {
   return text.length * px;
 }
 
-/** Fixed box size of a (non-group) node, estimated from its text. */
+/** Fixed box size of a (non-group) node, estimated from its text (12-px name, 11.5-px detail and shape). */
 export function nodeSize(v: VisibleNode): { width: number; height: number } {
   const w = Math.max(
     textWidth(v.label, 7.3),
-    textWidth(detailOf(v), 6.4),
-    textWidth(formatShape(v.outputShape), 6.4),
+    textWidth(detailOf(v), 6.7),
+    textWidth(formatShape(v.outputShape), 6.7),
   );
-  return { width: Math.round(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, w + 26))), height: NODE_HEIGHT };
+  const max = v.kind === "chain" ? CHAIN_WIDTH : MAX_WIDTH;
+  return { width: Math.round(Math.min(max, Math.max(MIN_WIDTH, w + 26))), height: NODE_HEIGHT };
 }
 
 /** Minimal width of a group (its header). */
@@ -117,9 +122,26 @@ function groupMinWidth(v: VisibleNode): number {
   return Math.min(420, Math.max(MIN_WIDTH, textWidth(v.label, 7.3) + textWidth(v.type, 6.4) + 60));
 }
 
+/**
+ * Options for a view with many more edges than boxes (DenseNet's open dense blocks: 48 dense layers, 1,128 edges,
+ * most of them long, each a chain of dummy nodes for ELK): one crossing-minimisation pass instead of four and
+ * Brandes-Köpf placement (not "no crossing minimisation": that puts children outside their groups).
+ */
+export const DENSE_OPTIONS: LayoutOptions = {
+  "elk.layered.thoroughness": "1",
+  "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
+};
+
+/** Whether a view gets DENSE_OPTIONS: more than 400 edges and more than 3 per box. */
+export function isDense(view: VisibleGraph): boolean {
+  const boxes = view.nodes.filter((n) => n.kind !== "group").length;
+  return view.edges.length > 400 && view.edges.length > 3 * boxes;
+}
+
 /** The ELK input for a view: groups nest their children, each edge sits in its endpoints' lowest common group. */
 export function toElkGraph(view: VisibleGraph): ElkNode {
-  const root: ElkNode = { id: ROOT_ID, layoutOptions: { ...LAYOUT_OPTIONS }, children: [], edges: [] };
+  const dense = isDense(view) ? DENSE_OPTIONS : {};
+  const root: ElkNode = { id: ROOT_ID, layoutOptions: { ...LAYOUT_OPTIONS, ...dense }, children: [], edges: [] };
   const elkNodes = new Map<string, ElkNode>();
   const parentOf = new Map<string, string | null>();
   for (const v of view.nodes) {
@@ -130,6 +152,7 @@ export function toElkGraph(view: VisibleGraph): ElkNode {
             id: v.id,
             layoutOptions: {
               ...GROUP_OPTIONS,
+              ...dense,
               "elk.nodeSize.constraints": "MINIMUM_SIZE",
               "elk.nodeSize.minimum": `(${groupMinWidth(v)}, ${GROUP_HEADER + 20})`,
             },
@@ -316,7 +339,7 @@ export function fromElkGraph(view: VisibleGraph, laid: ElkNode): Omit<Positioned
     labeled.add(key);
     const x = routes.get(v.id)?.[0]?.x ?? 0;
     const list = bySource.get(v.source) ?? [];
-    list.push({ id: v.id, x, w: v.label.length * 6.2 + 8 });
+    list.push({ id: v.id, x, w: v.label.length * 6.8 + 8 });
     bySource.set(v.source, list);
   }
   for (const list of bySource.values()) {

@@ -10,7 +10,7 @@ import {
   type NodeProps,
 } from "@xyflow/react";
 import { createContext, memo, useContext, type CSSProperties } from "react";
-import { paletteOf, type VisibleNode } from "./collapse";
+import { PALETTE_OF_CATEGORY, paletteOf, type VisibleNode } from "./collapse";
 import type { GraphFlowEdge, GroupFlowNode, LayerFlowNode, Point } from "./layout";
 
 export interface GraphActions {
@@ -56,14 +56,21 @@ function onKeys(e: React.KeyboardEvent, act: () => void) {
 const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowNode>) {
   const { v, detail, shapeText } = data;
   const actions = useContext(ActionsContext);
-  const pal = paletteOf(v.type, v.kind === "collapsed");
-  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke } as CSSProperties;
-  const title =
+  const pal = paletteOf(v.type, v.kind === "collapsed" || v.kind === "chain");
+  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke, "--cg-ink": pal.ink } as CSSProperties;
+  const chain = v.chain;
+  // What a click does, also read after the box's text by screen readers (its accessible name is its text: the
+  // name, type and shape a sighted reader sees, then this).
+  const hint =
     v.kind === "collapsed"
-      ? `${v.layer} (${v.type}) — click to expand ${v.childCount} children`
+      ? `block ${v.layer}: click or press Enter to open its ${v.childCount} children`
       : v.kind === "io"
-        ? v.layer
-        : `${v.layer} (${v.type}) — click to select`;
+        ? ""
+        : chain
+          ? `chain of ${v.leafCount} layers, ${chain.layers[0]} to ${chain.layers[chain.layers.length - 1]}` +
+            `${chain.ops.length ? ` (${chain.ops.join(", ")})` : ""}: click or press Enter to open`
+          : `layer ${v.layer}: click or press Enter to select`;
+  const interactive = v.kind !== "io";
   return (
     <div
       className={`cg-node cg-kind-${v.kind} cg-cat-${pal.category}`}
@@ -71,10 +78,9 @@ const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowN
       data-testid={`graph-node-${v.id}`}
       data-layer={v.layer}
       data-kind={v.kind}
-      title={title}
-      role="button"
-      tabIndex={0}
-      aria-label={title}
+      title={hint || v.layer}
+      role={interactive ? "button" : undefined}
+      tabIndex={interactive ? 0 : undefined}
       onClick={() => actions.activate(v)}
       onKeyDown={(e) => onKeys(e, () => actions.activate(v))}
       onFocus={() => actions.hover(v.id)}
@@ -85,9 +91,17 @@ const LayerNodeView = memo(function LayerNodeView({ data }: NodeProps<LayerFlowN
       <div className="cg-node-name">{v.label}</div>
       <div className="cg-node-detail">{detail}</div>
       {shapeText && <div className="cg-node-shape">{shapeText}</div>}
-      {v.kind === "collapsed" && (
+      {hint && <span className="cg-sr">, {hint}</span>}
+      {(v.kind === "collapsed" || v.kind === "chain") && (
         <span className="cg-node-expand" aria-hidden>
           +
+        </span>
+      )}
+      {chain && (
+        <span className="cg-chain-strip" aria-hidden>
+          {chain.categories.map((c, i) => (
+            <i key={i} style={{ background: PALETTE_OF_CATEGORY[c].stroke }} />
+          ))}
         </span>
       )}
       <Handle type="source" position={Position.Bottom} isConnectable={false} className="cg-handle" />
@@ -99,7 +113,7 @@ const GroupNodeView = memo(function GroupNodeView({ data }: NodeProps<GroupFlowN
   const { v } = data;
   const actions = useContext(ActionsContext);
   const pal = paletteOf(v.type, true);
-  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke } as CSSProperties;
+  const style = { "--cg-fill": pal.fill, "--cg-stroke": pal.stroke, "--cg-ink": pal.ink } as CSSProperties;
   return (
     <div className={`cg-group cg-depth-${Math.min(v.depth, 5)}`} style={style} data-layer={v.layer} data-kind="group">
       <div
@@ -108,7 +122,6 @@ const GroupNodeView = memo(function GroupNodeView({ data }: NodeProps<GroupFlowN
         title={`${v.layer} (${v.type}) — click to collapse`}
         role="button"
         tabIndex={0}
-        aria-label={`${v.layer} (${v.type}), open: press Enter to collapse`}
         onClick={() => actions.collapse(v.id)}
         onKeyDown={(e) => onKeys(e, () => actions.collapse(v.id))}
         onFocus={() => actions.hover(v.id)}
@@ -120,6 +133,7 @@ const GroupNodeView = memo(function GroupNodeView({ data }: NodeProps<GroupFlowN
         </span>
         <span className="cg-group-name">{v.label}</span>
         <span className="cg-group-type">{v.type}</span>
+        <span className="cg-sr">, open block {v.layer}: click or press Enter to close</span>
       </div>
     </div>
   );
@@ -182,3 +196,5 @@ const ShapeEdge = memo(function ShapeEdge(props: EdgeProps<GraphFlowEdge>) {
 export const nodeTypes = { cgLayer: LayerNodeView, cgGroup: GroupNodeView };
 export const edgeTypes = { cgEdge: ShapeEdge };
 export const MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#8b95a3" };
+/** The arrow of an edge on the highlighted path from the input. */
+export const MARKER_PATH = { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#c2410c" };

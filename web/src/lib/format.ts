@@ -18,3 +18,14 @@ export function bytes(n: number): string {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/** A measured number at `digits` significant digits, in scientific notation when it is small or large
+ * (|x| < 0.01 or >= 100,000: "1.23e-5", never "0.00"); "0" for zero, "n/a" for null or absent. */
+export function sci(x: number | null | undefined, digits = 3): string {
+  if (x == null || Number.isNaN(x)) return "n/a";
+  if (x === 0) return "0";
+  if (!Number.isFinite(x)) return x > 0 ? "∞" : "-∞";
+  const size = Math.abs(x);
+  if (size < 0.01 || size >= 1e5) return x.toExponential(Math.max(0, digits - 1)).replace("e+", "e");
+  return String(Number(x.toPrecision(digits)));
+}

@@ -1,6 +1,7 @@
-"""A job's server-sent events (GET /api/jobs/{job_id}/events) and the preview pictures its `preview` events point
-to (GET /api/jobs/{job_id}/previews/{name}). Apart from jobs.py: the streaming half of a job, with its own
-OpenAPI event schema (`SSE_EVENT`)."""
+"""A job's server-sent events (GET /api/jobs/{job_id}/events), the preview pictures its `preview` events point
+to (GET /api/jobs/{job_id}/previews/{name}) and the history of those previews, to replay a run
+(GET /api/jobs/{job_id}/previews). Apart from jobs.py: the streaming half of a job, with its own OpenAPI event
+schema (`SSE_EVENT`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import asyncio
 import io
 import urllib.parse
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import format_sse_event
+from pydantic import BaseModel, Field
 
 from ...core import jsonio
 from ...core.units import ascii_int
-from ...execution.jobs import TERMINAL
+from ...execution.jobs import MAX_PREVIEW_FRAMES, TERMINAL, Job
 from ..deps import PlatformDep
 from ..errors import Refused, error_responses
 
@@ -48,6 +50,48 @@ SSE_EVENT = {
         },
     },
 }
+
+
+class PreviewFrameView(BaseModel):
+    seq: int = Field(description="the preview's event number: fetch it with ?seq=")
+    stage: str | None = Field(description="the progress stage it was made at (null: no report yet)")
+    done: int | None = Field(description="units of `stage` done when it was made")
+    total: int | None = Field(description="units of `stage` in all")
+    url: str = Field(description="the picture (PNG)")
+
+
+class PreviewHistory(BaseModel):
+    name: str = Field(description="what the picture shows (a unit, `dream`, `sample` ...)")
+    frames: list[PreviewFrameView] = Field(description="oldest first")
+
+
+class PreviewList(BaseModel):
+    """The preview pictures a job kept (at most `limit` per name, thinned evenly over the run beyond it); they live
+    as long as the server remembers the job (not stored with the result)."""
+
+    job: str | None = Field(description="the job they are of (null: no remembered job of that result has any)")
+    limit: int = Field(MAX_PREVIEW_FRAMES, description="the most frames kept per name")
+    previews: list[PreviewHistory]
+
+
+def preview_list(job: Job | None) -> dict:
+    """The PreviewList of a job (no job: an empty list)."""
+    if job is None:
+        return {"job": None, "limit": MAX_PREVIEW_FRAMES, "previews": []}
+    histories = []
+    for name, frames in list(job.preview_frames.items()):
+        base = f"/api/jobs/{job.id}/previews/{urllib.parse.quote(name)}"
+        histories.append(
+            {
+                "name": name,
+                "frames": [
+                    {"seq": f.seq, "stage": f.stage, "done": f.done, "total": f.total, "url": f"{base}?seq={f.seq}"}
+                    for f in list(frames)
+                ],
+            }
+        )
+    return {"job": job.id, "limit": MAX_PREVIEW_FRAMES, "previews": histories}
+
 
 router = APIRouter()
 
@@ -111,8 +155,13 @@ async def events(platform: PlatformDep, job_id: str, last_event_id: str | None =
     tags=["jobs"],
     responses={200: {"content": {"image/png": {}}, "description": "PNG"}, **error_responses(401, 404)},
 )
-def preview(platform: PlatformDep, job_id: str, name: str) -> Response:
-    """The latest intermediate picture `name` of a running job (PNG; not stored)."""
+def preview(
+    platform: PlatformDep,
+    job_id: str,
+    name: str,
+    seq: int | None = Query(None, ge=0, description="a kept frame (see GET .../previews); default: the latest"),
+) -> Response:
+    """The latest intermediate picture `name` of a job, or with `seq` one of its kept frames (PNG; not stored)."""
     job = platform.job(job_id)
     if job is None:
         platform.job_view(job_id)  # 404 "no job" when unknown
@@ -122,5 +171,25 @@ def preview(platform: PlatformDep, job_id: str, name: str) -> Response:
 
     buffer = io.BytesIO()
     image = job.previews[name]
+    if seq is not None:
+        kept = next((f for f in list(job.preview_frames.get(name, ())) if f.seq == seq), None)
+        if kept is None:
+            raise Refused(404, f"seq: no kept frame {seq} of preview `{name}` of job {job_id}")
+        image = kept.image
     (image if hasattr(image, "save") else tensor_to_pil(image.detach().float().cpu())).save(buffer, "PNG")
     return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/api/jobs/{job_id}/previews",
+    response_model=PreviewList,
+    tags=["jobs"],
+    responses=error_responses(401, 404),
+)
+def previews(platform: PlatformDep, job_id: str) -> dict:
+    """The preview pictures a job kept, per name, oldest first (to replay its progress); empty for a job of the
+    journal (from before a restart: previews are not stored)."""
+    job = platform.job(job_id)
+    if job is None:
+        platform.job_view(job_id)  # 404 "no job" when unknown
+    return preview_list(job)

@@ -1,7 +1,8 @@
 // The activation maps page: the feature maps of one or several layers for an image (the `activations` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, intList, modelRef, num } from "../../lib/spec";
-import { ActivationsResult } from "./ActivationsResult";
+import { lazyResult } from "../../components/lazyResult";
+const ActivationsResult = lazyResult(() => import("./ActivationsResult"), "ActivationsResult"); // loaded with the first result
 
 export const activationsPage: PageDef = {
   path: "activations",

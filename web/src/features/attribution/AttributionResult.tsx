@@ -4,20 +4,28 @@ import { Link } from "react-router";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
+import { ColorBar } from "../../components/ColorBar";
 import { Figure } from "../../components/Figure";
+import { OverlayControls, useOverlayView } from "../../components/Overlay";
+import { Picture } from "../../components/Picture";
 import { unitLink } from "../../lib/links";
-import { fixed } from "../../lib/format";
+import { sci } from "../../lib/format";
+import { mapWords } from "./legend";
 
 export function AttributionResult({ result, model }: { result: ResultView; model: string }) {
   const d = resultData(result, "attribute");
+  const [view, setView] = useOverlayView();
+  const words = mapWords(d.method, d.scale.signed, d.label);
+  const firstMap = d.layers.find((l) => l.scale);
+  const layerWords = firstMap?.scale && mapWords(d.method, firstMap.scale.signed, d.label, true);
   const trace = d.layers
     .filter((l) => l.fraction_of_output !== undefined && l.fraction_of_output !== null)
     .map((l) => ({ layer: l.name, share: l.fraction_of_output }));
   return (
     <>
       <p>
-        Explaining class <strong>{d.label}</strong> ({d.target}), logit {fixed(d.output, 3)}, with {d.method}.
-        {d.conservation !== undefined && ` Input relevance / output: ${fixed(d.conservation, 4)}.`}
+        Explaining class <strong>{d.label}</strong> ({d.target}), logit {sci(d.output)}, with {d.method}.
+        {d.conservation !== undefined && ` Input relevance / output: ${sci(d.conservation)}.`}
       </p>
       {d.conservation !== undefined && d.conservation !== null && Math.abs(d.conservation) < 0.5 && (
         <p className="small" data-testid="conservation-note">
@@ -25,7 +33,22 @@ export function AttributionResult({ result, model }: { result: ResultView; model
           rules pass the bias's share to no input). Tick "Ignore biases" for an explanation that conserves it.
         </p>
       )}
-      <Figure src={d.heatmap} caption="input" />
+      <OverlayControls view={view} onChange={setView} />
+      <Figure
+        large
+        src={d.heatmap}
+        under={d.input}
+        view={view}
+        alt={`${d.method} map of “${d.label}” over the input`}
+        caption={`the input: ${words.units}; sum ${sci(d.input_relevance_sum)}`}
+        testid="attribution-input"
+        download={`attribution-${d.method}-class-${d.target}.png`}
+        colorbar={
+          <ColorBar scale={d.scale} units={words.units} testid="attribution-colorbar">
+            {words.meaning}
+          </ColorBar>
+        }
+      />
       {trace.length > 0 && (
         <div className="chart" data-testid="conservation">
           <h3>Conservation: relevance of each layer / the output</h3>
@@ -46,18 +69,43 @@ export function AttributionResult({ result, model }: { result: ResultView; model
           their input's) are not shown.
         </p>
       )}
+      {layerWords && (
+        <p className="small" data-testid="layer-legend">
+          Each layer's map on its own scale (its ends under it): {layerWords.units}. {layerWords.meaning} Maps of [C]
+          layers show one cell per channel. Click a map to enlarge it.
+        </p>
+      )}
       <div className="layers">
         {d.layers
           .filter((l) => l.heatmap && l.type !== "Identity")
           .map((l) => {
             const ids = l.top_filters.map((f) => f.index);
+            const spatial = l.shape.length === 3 && l.shape[1] * l.shape[2] > 1; // a map over the image, not [C]
+            const cardWords = mapWords(d.method, l.scale?.signed ?? false, d.label, true);
             return (
-              <article key={l.name} className="layer-card">
-                <img src={l.heatmap} alt={`relevance of ${l.name}`} loading="lazy" />
+              <article key={l.name} className="layer-card" data-testid={`layer-${l.name}`}>
+                <div>
+                  <Picture
+                    src={l.heatmap!}
+                    alt={`${spatial ? "map" : "channel relevance"} of ${l.name}`}
+                    caption={`${l.type}; relevance ${sci(l.relevance_sum)}${spatial ? "" : "; one cell per channel"}`}
+                    under={spatial ? d.input : undefined}
+                    view={view}
+                    download={`attribution-${d.method}-class-${d.target}-${l.name}.png`}
+                    legend={
+                      l.scale && (
+                        <ColorBar scale={l.scale} units={cardWords.units}>
+                          {cardWords.meaning}
+                        </ColorBar>
+                      )
+                    }
+                  />
+                  {l.scale && <ColorBar compact scale={l.scale} units={cardWords.units} />}
+                </div>
                 <div>
                   <h4>{l.name}</h4>
                   <p>
-                    {l.type}; relevance {fixed(l.relevance_sum, 3)}
+                    {l.type}; relevance {sci(l.relevance_sum)}
                     {l.fraction_of_output !== undefined && l.fraction_of_output !== null
                       ? ` (${(l.fraction_of_output * 100).toFixed(1)}% of the output)`
                       : ""}

@@ -2,7 +2,8 @@
 // gradients, Grad-CAM, integrated gradients, occlusion).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
-import { AttributionResult } from "./AttributionResult";
+import { lazyResult } from "../../components/lazyResult";
+const AttributionResult = lazyResult(() => import("./AttributionResult"), "AttributionResult"); // loaded with the first result
 
 const LRP = ["dtd", "lrp-epsilon", "lrp-alphabeta"];
 const WITHOUT_LAYERS = ["gradcam", "integrated-gradients", "occlusion"];

@@ -1,7 +1,8 @@
 // The DeepDream page: amplify what a layer sees in an image, octave by octave (the `dream` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, intList, modelRef, num } from "../../lib/spec";
-import { DreamResult } from "./DreamResult";
+import { lazyResult } from "../../components/lazyResult";
+const DreamResult = lazyResult(() => import("./DreamResult"), "DreamResult"); // loaded with the first result
 
 export const dreamPage: PageDef = {
   path: "dream",

@@ -3,7 +3,8 @@
 // §4.3.5).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
-import { EvaluateResult } from "./EvaluateResult";
+import { lazyResult } from "../../components/lazyResult";
+const EvaluateResult = lazyResult(() => import("./EvaluateResult"), "EvaluateResult"); // loaded with the first result
 import { parseMapping } from "./mapping";
 import { MappingInput } from "./MappingInput";
 

@@ -2,6 +2,7 @@
 import { Link } from "react-router";
 import type { ResultView } from "../../api/client";
 import { resultData } from "../../api/results";
+import { Picture } from "../../components/Picture";
 import { fixed } from "../../lib/format";
 import { unitLink } from "../../lib/links";
 
@@ -17,7 +18,13 @@ export function ExamplesResult({ result, model }: { result: ResultView; model: s
             </Link>{" "}
             — top {u.examples.length} of {d.images} images by {d.by === "relevance" ? "relevance" : "activation"}
           </h3>
-          <img className="sheet" src={u.sheet} alt={`top examples of ${u.layer}:${u.index}`} />
+          <Picture
+            src={u.sheet}
+            imgClassName="sheet"
+            alt={`top examples of ${u.layer}:${u.index}`}
+            caption={`top ${u.examples.length} of ${d.images} images by ${d.by === "relevance" ? "relevance" : "activation"}, scores under each`}
+            testid={`sheet-${u.layer}:${u.index}`}
+          />
           <p className="small example-ids" data-testid={`example-ids-${u.layer}:${u.index}`}>
             {u.examples.map((e, i) => `${i + 1}. ${e.path} (${fixed(e.score, 2)})`).join(" · ")}
           </p>

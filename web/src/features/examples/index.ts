@@ -2,7 +2,8 @@
 // relevant (the `examples` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, intList, modelRef, num, numberOr } from "../../lib/spec";
-import { ExamplesResult } from "./ExamplesResult";
+import { lazyResult } from "../../components/lazyResult";
+const ExamplesResult = lazyResult(() => import("./ExamplesResult"), "ExamplesResult"); // loaded with the first result
 
 export const examplesPage: PageDef = {
   path: "examples",

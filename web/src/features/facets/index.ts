@@ -2,7 +2,8 @@
 // cluster's mean image (the `facets` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
-import { FacetsResult } from "./FacetsResult";
+import { lazyResult } from "../../components/lazyResult";
+const FacetsResult = lazyResult(() => import("./FacetsResult"), "FacetsResult"); // loaded with the first result
 
 export const facetsPage: PageDef = {
   path: "facets",

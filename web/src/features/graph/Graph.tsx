@@ -8,6 +8,11 @@ import { unitLink } from "../../lib/links";
 
 export function Graph() {
   const model = useParams().model ?? "default";
+  // Another model is another page: its own selection, and no graph of the previous model while its own loads.
+  return <GraphOf key={model} model={model} />;
+}
+
+function GraphOf({ model }: { model: string }) {
   const { graph, error } = useLayers(model);
   const [selected, setSelected] = useState<string>();
   return (
@@ -15,7 +20,7 @@ export function Graph() {
       <header className="page-head">
         <h1>Network graph of {model}</h1>
         <p>
-          Click a block to open it, a layer to select it.{" "}
+          Click a block to open it, a layer to select it; find a layer by name or type in the search box.{" "}
           {selected && (
             <>
               Selected <code>{selected}</code>:{" "}

@@ -1,7 +1,10 @@
 // The inverse set's constraints: rows of (layer, unit, range); several rows sample the intersection. The value is
-// the recipe's text form, one LAYER:UNIT:Z1:Z2 per line, so it stays in the URL like every other field.
+// the recipe's text form, one LAYER:UNIT:Z1:Z2 per line, so it stays in the URL like every other field. Under each
+// row, its unit's observed range on a dataset and, on demand, its feature visualization's reach (UnitRanges.tsx).
 import type { FieldInputProps } from "../../components/RecipePage";
 import { LayerSelect } from "../../components/pickers";
+import "./inverse-set.css";
+import { RangeSource, UnitHint, unitOf, useObservedRanges, useRangeDataset } from "./UnitRanges";
 
 interface Row {
   layer: string;
@@ -30,21 +33,32 @@ export function formatRows(rows: Row[]): string {
 export function ConstraintBuilder({ model, value, onChange }: FieldInputProps) {
   const rows = parseRows(value);
   const update = (i: number, patch: Partial<Row>) => onChange(formatRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r))));
+  // each unit's observed range on a dataset, and on demand its feature visualization's reach (UnitRanges.tsx)
+  const [dataset, setDataset] = useRangeDataset(model);
+  const units = [...new Set(rows.map((r) => unitOf(r.layer, r.unit)).filter((u): u is string => u !== undefined))];
+  const observed = useObservedRanges(model, dataset, units);
   return (
     <div className="constraints" data-testid="constraints">
-      {rows.map((r, i) => (
-        <div className="constraint" key={i}>
-          <LayerSelect model={model} value={r.layer} onChange={(layer) => update(i, { layer })} />
-          <input aria-label="unit" className="short" value={r.unit} onChange={(e) => update(i, { unit: e.target.value })} />
-          <input aria-label="from" className="short" placeholder="z1" value={r.low} onChange={(e) => update(i, { low: e.target.value })} />
-          <input aria-label="to" className="short" placeholder="z2" value={r.high} onChange={(e) => update(i, { high: e.target.value })} />
-          {rows.length > 1 && (
-            <button type="button" className="small" onClick={() => onChange(formatRows(rows.filter((_, j) => j !== i)))}>
-              remove
-            </button>
-          )}
-        </div>
-      ))}
+      <RangeSource model={model} dataset={dataset} onDataset={setDataset} state={observed.state} images={observed.images} />
+      {rows.map((r, i) => {
+        const unit = unitOf(r.layer, r.unit);
+        return (
+          <div className="constraint-block" key={i}>
+            <div className="constraint">
+              <LayerSelect model={model} value={r.layer} onChange={(layer) => update(i, { layer })} />
+              <input aria-label="unit" className="short" value={r.unit} onChange={(e) => update(i, { unit: e.target.value })} />
+              <input aria-label="from" className="short" placeholder="z1" value={r.low} onChange={(e) => update(i, { low: e.target.value })} />
+              <input aria-label="to" className="short" placeholder="z2" value={r.high} onChange={(e) => update(i, { high: e.target.value })} />
+              {rows.length > 1 && (
+                <button type="button" className="small" onClick={() => onChange(formatRows(rows.filter((_, j) => j !== i)))}>
+                  remove
+                </button>
+              )}
+            </div>
+            {unit && <UnitHint model={model} unit={unit} range={observed.ranges[unit]} onUse={(low, high) => update(i, { low, high })} />}
+          </div>
+        );
+      })}
       <button type="button" className="small" onClick={() => onChange(formatRows([...rows, { layer: "", unit: "0", low: "", high: "" }]))}>
         add a constraint (intersection)
       </button>

@@ -3,7 +3,8 @@
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
 import { ConstraintBuilder } from "./ConstraintBuilder";
-import { InverseSetResult } from "./InverseSetResult";
+import { lazyResult } from "../../components/lazyResult";
+const InverseSetResult = lazyResult(() => import("./InverseSetResult"), "InverseSetResult"); // loaded with the first result
 
 export const inverseSetPage: PageDef = {
   path: "inverse-set",

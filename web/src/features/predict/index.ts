@@ -1,7 +1,8 @@
 // The prediction page: an image in, the most probable classes out (the `predict` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
-import { PredictResult } from "./PredictResult";
+import { lazyResult } from "../../components/lazyResult";
+const PredictResult = lazyResult(() => import("./PredictResult"), "PredictResult"); // loaded with the first result
 
 export const predictPage: PageDef = {
   path: "predict",

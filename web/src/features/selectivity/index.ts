@@ -2,7 +2,8 @@
 // `selectivity` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, modelRef, num } from "../../lib/spec";
-import { SelectivityResult } from "./SelectivityResult";
+import { lazyResult } from "../../components/lazyResult";
+const SelectivityResult = lazyResult(() => import("./SelectivityResult"), "SelectivityResult"); // loaded with the first result
 
 export const selectivityPage: PageDef = {
   path: "selectivity",

@@ -8,8 +8,11 @@ import { resultData, type RecipeName, type ResultData } from "../../api/results"
 import { useRun } from "../../api/useRun";
 import { AtlasUnit } from "../../components/AtlasUnit";
 import { DatasetSelect, channelsOf, useLayers, useOffered } from "../../components/pickers";
+import { Picture } from "../../components/Picture";
+import { RunExtras } from "../../components/RunExtras";
 import { RunPanel } from "../../components/RunPanel";
-import { fixed } from "../../lib/format";
+import { ScorePlot } from "../../components/ScorePlot";
+import { fixed, sci } from "../../lib/format";
 import { datasetFor } from "../../lib/spec";
 
 /** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
@@ -46,6 +49,7 @@ function Section<R extends RecipeName>({
       </h2>
       <RunPanel state={state} onCancel={() => void cancel()} />
       {state.status === "done" && state.result && render(resultData(state.result, recipe))}
+      {state.status === "done" && state.result && <RunExtras result={state.result} what={`the run of “${title}”`} />}
     </section>
   );
 }
@@ -102,8 +106,20 @@ export function Unit() {
             testid="unit-visualization"
             render={(d) => (
               <figure className="tile" data-testid="unit-visualization-result">
-                <img src={d.images[0].path} alt={`feature visualization of ${layer}:${unit}`} />
-                <figcaption>activation {fixed(d.images[0].activation, 2)}</figcaption>
+                <Picture
+                  src={d.images[0].path}
+                  alt={`feature visualization of ${layer}:${unit}`}
+                  caption={`${d.steps} steps → activation ${sci(d.images[0].activation)}`}
+                />
+                <figcaption>activation {sci(d.images[0].activation)}</figcaption>
+                {d.images[0].curve && d.images[0].curve_steps && (
+                  <ScorePlot
+                    steps={d.images[0].curve_steps}
+                    values={d.images[0].curve}
+                    label={`${layer}:${unit}`}
+                    testid="unit-score-plot"
+                  />
+                )}
               </figure>
             )}
           />
@@ -112,7 +128,14 @@ export function Unit() {
             recipe="examples"
             spec={{ model: ref, dataset, layer, channels: [unit], top: 9 }}
             testid="unit-examples"
-            render={(d) => <img className="sheet" src={d.units[0].sheet} alt="top examples" />}
+            render={(d) => (
+              <Picture
+                src={d.units[0].sheet}
+                imgClassName="sheet"
+                alt={`top dataset examples of ${layer}:${unit}`}
+                caption={`top ${d.units[0].examples.length} of ${d.images} images by activation`}
+              />
+            )}
           />
           <Section
             title="Images for which it is most relevant"
@@ -125,7 +148,12 @@ export function Unit() {
                   Ranked by the unit's Deep Taylor relevance for each image's predicted class (relevance maximization,
                   Achtibat et al. 2023); the scores are in units of the logit.
                 </p>
-                <img className="sheet" src={d.units[0].sheet} alt="images for which the unit is most relevant" />
+                <Picture
+                  src={d.units[0].sheet}
+                  imgClassName="sheet"
+                  alt={`images for which ${layer}:${unit} is most relevant`}
+                  caption="ranked by the unit's Deep Taylor relevance for each image's predicted class"
+                />
               </>
             )}
           />
@@ -167,7 +195,7 @@ export function Unit() {
               <div className="tiles">
                 {d.clusters.map((c) => (
                   <figure key={c.id} className="tile">
-                    <img src={c.facet_image} alt={`facet ${c.id}`} />
+                    <Picture src={c.facet_image} alt={`facet ${c.id} of ${layer}:${unit}`} caption={`activation ${sci(c.activation)}`} />
                     <figcaption>
                       facet {c.id}: {fixed(c.activation, 1)}
                     </figcaption>

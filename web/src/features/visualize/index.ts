@@ -1,7 +1,8 @@
 // The feature visualization page: images that maximize units, optimized from noise (the `visualize` recipe).
 import type { PageDef } from "../../components/RecipePage";
 import { clean, intList, modelRef, num } from "../../lib/spec";
-import { VisualizeResult } from "./VisualizeResult";
+import { lazyResult } from "../../components/lazyResult";
+const VisualizeResult = lazyResult(() => import("./VisualizeResult"), "VisualizeResult"); // loaded with the first result
 
 export const visualizePage: PageDef = {
   path: "visualize",
@@ -15,17 +16,18 @@ export const visualizePage: PageDef = {
     { key: "classes", label: "Or classes", kind: "text", hint: "class indices" },
     { key: "mix", label: "Mix (one image for all)", kind: "bool", default: "false" },
     { key: "alphas", label: "Mix weights", kind: "text", when: (v) => v.mix === "true", hint: "one per unit" },
-    { key: "param", label: "Parameterization", kind: "select", options: ["fft", "pixel", "laplacian"], default: "fft" },
-    { key: "decorrelate", label: "Color decorrelation", kind: "bool", default: "true" },
-    { key: "transforms", label: "Transforms", kind: "select", options: ["seed001", "standard", "none"], default: "seed001", hint: "seed001: pad, jitter, rotation, scale" },
-    { key: "pad", label: "Padding (px)", kind: "number", hint: "default: the preset's" },
-    { key: "jitter", label: "Jitter (px)", kind: "number" },
-    { key: "rotate", label: "Rotation (°)", kind: "number" },
-    { key: "scale", label: "Scale (±)", kind: "number", hint: "e.g. 0.1" },
-    { key: "size", label: "Size (px)", kind: "number" },
-    { key: "lr", label: "Learning rate", kind: "number" },
     { key: "steps", label: "Steps", kind: "number", default: "128" },
-    { key: "seed", label: "Seed", kind: "number", default: "0" },
+    // under "Advanced parameters", with the recipe's other fields (components/AdvancedFields.tsx)
+    { key: "param", label: "Parameterization", kind: "select", options: ["fft", "pixel", "laplacian"], default: "fft", advanced: true, hint: "fft: decorrelated Fourier space; pixel; laplacian pyramid" },
+    { key: "decorrelate", label: "Color decorrelation", kind: "bool", default: "true", advanced: true },
+    { key: "transforms", label: "Transforms", kind: "select", options: ["seed001", "standard", "none"], default: "seed001", hint: "seed001: pad, jitter, rotation, scale", advanced: true },
+    { key: "pad", label: "Padding (px)", kind: "number", hint: "default: the preset's", advanced: true },
+    { key: "jitter", label: "Jitter (px)", kind: "number", advanced: true },
+    { key: "rotate", label: "Rotation (°)", kind: "number", advanced: true },
+    { key: "scale", label: "Scale (±)", kind: "number", hint: "e.g. 0.1", advanced: true },
+    { key: "size", label: "Size (px)", kind: "number", advanced: true },
+    { key: "lr", label: "Learning rate", kind: "number", advanced: true },
+    { key: "seed", label: "Seed", kind: "number", default: "0", advanced: true },
   ],
   toSpec: (v, m) =>
     clean({
