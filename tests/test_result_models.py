@@ -21,7 +21,7 @@ from convscope.recipes import RunContext, parse_spec
 from convscope.recipes.inspect import PredictData, PredictSpec
 from convscope.recipes.results import Result, Verbatim
 from convscope.techniques.attribution.report import METHODS
-from test_recipes import DIGITS, cases, digit_png  # noqa: F401  (digit_png: the fixture, shared)
+from test_recipes import DIGITS, cases  # (the digit_png fixture: tests/conftest.py)
 
 
 def ours() -> dict[str, recipes.Recipe]:
