@@ -176,3 +176,22 @@ def test_the_preview_history_is_bounded_and_spans_the_run(tmp_path):
             assert np.asarray(frame.image).max() == round(frame.done / 257 * 255)
     finally:
         runner.shutdown()
+
+
+def test_only_the_newest_finished_jobs_keep_their_preview_history(tmp_path):
+    """A server remembers 1,000 jobs; the 8-bit preview history (up to 64 pictures per name) is kept for the newest
+    REPLAYABLE finished ones only, so memory does not grow with every run."""
+    from convscope.execution.jobs import REPLAYABLE
+
+    runner = JobRunner(ResultStore(tmp_path / "data"), workers={"cpu": 1})
+    try:
+        jobs = []
+        for steps in range(3, 3 + REPLAYABLE + 3):  # (each spec new: nothing comes from the store)
+            jobs.append(runner.submit(ManySpec(steps=steps)))
+            runner.wait(jobs[-1].id, 30)
+        runner.submit(ManySpec(steps=1000 + REPLAYABLE))  # the next submit drops the old histories
+        kept = [bool(job.preview_frames) for job in jobs]
+        assert kept == [False] * 3 + [True] * REPLAYABLE, kept
+        assert all(job.previews for job in jobs)  # the latest preview of each name stays
+    finally:
+        runner.shutdown()

@@ -21,7 +21,9 @@ subscribers (callbacks or queues) on the thread that made them (a worker, or the
 callbacks should be quick (or put events on a queue). Previews (`ctx.preview`) go to subscribers only (kind
 "preview", the image in `event.preview`; the latest per name in `job.previews`), and a bounded history of them per
 name stays in `job.preview_frames` (`PreviewFrame`: at most MAX_PREVIEW_FRAMES, thinned evenly beyond), so a run's
-progress can be replayed while the job is remembered.
+progress can be replayed; of finished jobs only the newest REPLAYABLE keep that history (8-bit pictures: a
+visualization of 8 units keeps up to 512 of them, ~75 MB at 224 px, which a server remembering 1,000 jobs must not
+hold for each).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ TERMINAL = frozenset({"done", "failed", "cancelled"})
 MAX_EVENTS = 2000
 #: preview pictures kept per job and name (beyond it every second one is dropped: the whole run stays covered)
 MAX_PREVIEW_FRAMES = 64
+REPLAYABLE = 16  # finished jobs (the newest) whose preview history is kept
 
 
 class UnknownJobError(ConvscopeError):
@@ -527,6 +530,9 @@ class JobRunner:
         finished = [job_id for job_id, job in self._jobs.items() if job.state in TERMINAL]
         for job_id in finished[: max(0, len(finished) - self.keep)]:
             del self._jobs[job_id]
+        for job_id in finished[: max(0, len(finished) - REPLAYABLE)]:  # (their latest previews stay)
+            if job_id in self._jobs:
+                self._jobs[job_id].preview_frames.clear()
 
 
 def _empty_cuda_cache() -> None:

@@ -149,10 +149,11 @@ class SpecPolicy:
             if spec.recipe in ("visualize", "atlas") and spec.size is not None:
                 checks.append((at("size"), lambda: subject.check_size(spec.size, _rendered_layers(subject, spec))))
             if spec.recipe == "evaluate":  # labelled, with classes the model's labels match (or the mapping's)
+                evaluated = {}  # the dataset is listed once, the model's outputs counted once
                 checks += [
-                    (at("dataset"), lambda: _evaluable(subject, spec, "dataset")),
-                    (at("mapping"), lambda: _evaluable(subject, spec, "mapping")),
-                    (at("dataset"), lambda: _evaluable(subject, spec, "matched")),
+                    (at("dataset"), lambda: evaluated.update(dataset=_labelled(subject, spec))),
+                    (at("mapping"), lambda: evaluated.update(matched=_mapped(subject, spec, evaluated["dataset"]))),
+                    (at("dataset"), lambda: _some_match(subject, evaluated["dataset"], evaluated["matched"])),
                 ]
             if spec.recipe == "dream":
                 dreamed = {}
@@ -274,25 +275,30 @@ def _rendered_layers(subject, spec) -> list[str]:
     return [LOGITS] if spec.classes else [spec.layer] if spec.layer else []
 
 
-def _evaluable(subject, spec, field: str) -> None:
-    """An evaluation's dataset has classes (field `dataset`), its mapping names dataset classes and model labels
-    (field `mapping`), and some class matches the model (field `dataset`). Lists the dataset's folders and runs one
-    forward of a grey image (the number of outputs); decodes no dataset image."""
+def _labelled(subject, spec):
+    """An evaluation's dataset, listed (no image decoded), with classes (an ImageFolder layout)."""
     from ..core.data import open_dataset
-    from ..techniques.evaluation import match_classes, num_outputs
 
     dataset = open_dataset(spec.dataset, subject.input, fit=spec.fit)
     if not dataset.classes:
-        if field != "dataset":
-            return
         raise ConvscopeError(
             f"dataset `{dataset.name}` has no classes: evaluation needs labelled images (ImageFolder layout: one "
             "sub-folder per class, named like the model's labels)"
         )
-    if field == "dataset":
-        return
-    matched = match_classes(dataset.classes, subject.labels, num_outputs(subject), spec.mapping)
-    if field == "matched" and not any(m is not None for m in matched):
+    return dataset
+
+
+def _mapped(subject, spec, dataset) -> list:
+    """The model class of each dataset class (the mapping's entries checked: one forward of a grey image counts
+    the model's outputs)."""
+    from ..techniques.evaluation import match_classes, num_outputs
+
+    return match_classes(dataset.classes, subject.labels, num_outputs(subject), spec.mapping)
+
+
+def _some_match(subject, dataset, matched: list) -> None:
+    """Some class of the dataset matches a model class."""
+    if not any(m is not None for m in matched):
         shown = ", ".join(dataset.classes[:5]) + (" ..." if len(dataset.classes) > 5 else "")
         raise ConvscopeError(
             f"no class of dataset `{dataset.name}` ({shown}) matches a label of model {subject.name}: name the "
