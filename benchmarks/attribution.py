@@ -4,6 +4,12 @@ torchvision vgg16 (random init) and `default` (EfficientNet-Lite0). Targets: <= 
 than Zennit. Also the cost of the weight fingerprint that each explain computes (its share of one explain).
 
     .venv/bin/python benchmarks/attribution.py [--repeats N] [--json]
+    .venv/bin/python benchmarks/attribution.py --conservation [--json]
+
+`--conservation`: the conservation trace of DTD on the default model (skimage's chelsea, coffee, astronaut, rocket
+at 224 px, each image's predicted class), with biases and with ignore_bias: the input relevance / logit, the
+smallest and largest fraction held at a top-level block's output, the share the biases absorb and the layer that
+absorbs most (`conservation.conservation_trace`), and the time of one explanation each way.
 
 Every figure is a ratio against a baseline measured in the same process, interleaved (medians). The one-off
 set-up of convscope's explainer (graph trace, BatchNorm folding plan and its float64 check) is reported apart.
@@ -101,12 +107,84 @@ def bench(repeats: int) -> list[dict]:
     return rows
 
 
+def photos(size: int = 224):
+    """skimage's chelsea, coffee, astronaut and rocket as one [4, 3, size, size] batch in [0, 1] (squashed)."""
+    import numpy as np
+    import torch
+    from skimage import data
+
+    images = [getattr(data, name)() for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    batch = [torch.from_numpy(np.asarray(i, np.float32) / 255).permute(2, 0, 1)[None] for i in images]
+    return ["chelsea", "coffee", "astronaut", "rocket"], torch.cat(
+        [torch.nn.functional.interpolate(b, size=(size, size), mode="bilinear", antialias=True) for b in batch]
+    )
+
+
+def conservation() -> list[dict]:
+    """One row per photo and bias setting: DTD's conservation on the default model (module docstring)."""
+    import convscope
+    from convscope.techniques.attribution import LRP
+    from convscope.techniques.attribution.conservation import conservation_trace
+
+    subject = convscope.load("default")
+    names, x = photos()
+    rows = []
+    for ignore_bias in (False, True):
+        explainer = LRP(subject, "dtd", ignore_bias=ignore_bias)
+        explainer.explain(x[:1], None, None)  # warm-up
+        seconds = sorted(_seconds(lambda: explainer.explain(x[:1], None, None)) for _ in range(3))[1]
+        trace = conservation_trace(subject, x, None, "dtd", ignore_bias=ignore_bias)
+        for i, name in enumerate(names):
+            fractions = [b["fraction"][i] for b in trace["blocks"]]
+            worst = max(trace["layers"], key=lambda layer: layer["absorbed_fraction"][i])
+            rows.append(
+                {
+                    "image": name,
+                    "target": trace["target"][i],
+                    "logit": trace["output"][i],
+                    "ignore_bias": ignore_bias,
+                    "input_fraction": trace["input_fraction"][i],
+                    "block_min": min(fractions),
+                    "block_max": max(fractions),
+                    "absorbed": trace["absorbed_total_fraction"][i],
+                    "most_absorbing": f"{worst['name']} {worst['absorbed_fraction'][i]:.1%}",
+                    "explain_s_batch1": seconds,
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def main() -> int:
     quiet_allocator()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--conservation", action="store_true", help="the conservation section only")
     args = parser.parse_args()
+    if args.conservation:
+        rows = conservation()
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        else:
+            print(
+                f"{'image':<10} {'class':>5} {'logit':>6} {'bias':>8} {'input':>7} {'blocks':>15} {'absorbed':>8}  most"
+            )
+            for r in rows:
+                print(
+                    f"{r['image']:<10} {r['target']:>5} {r['logit']:>6.2f} "
+                    f"{'ignored' if r['ignore_bias'] else 'kept':>8} "
+                    f"{r['input_fraction']:>7.2%} {r['block_min']:>7.2%}-{r['block_max']:<7.2%} {r['absorbed']:>8.2%}  "
+                    f"{r['most_absorbing']}"
+                )
+            print(
+                "one DTD explanation (batch 1): "
+                + ", ".join(
+                    f"{'ignore_bias' if r['ignore_bias'] else 'biases'} {r['explain_s_batch1']:.3f} s"
+                    for r in rows[::4]
+                )
+            )
+        return 0
     rows = bench(args.repeats)
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -74,6 +74,9 @@ def logit_gradient(subject, x, target):
     return grad
 
 
+CAMS = ("gradcam", "gradcam-plusplus", "scorecam")
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_method_on_every_architecture(arch, method, subjects):
@@ -87,7 +90,7 @@ def test_every_method_on_every_architecture(arch, method, subjects):
     assert int(result.target[0]) == target
     # LRP runs the BatchNorm-folded model: the same logit up to float32 rounding of the folded weights
     assert result.output[0].item() == pytest.approx(logits[0, target].item(), rel=1e-4, abs=1e-6)
-    channels = 1 if method in ("gradcam", "occlusion") else subject.input.channels
+    channels = 1 if method in (*CAMS, "occlusion") else subject.input.channels
     assert result.input.shape == (1, channels, *subject.input.size)
     assert torch.isfinite(result.input).all() and result.input.abs().sum() > 0
     if method in LRP_METHODS:
@@ -109,7 +112,7 @@ def test_every_method_on_every_architecture(arch, method, subjects):
         if method == "deconvnet":
             guided = attribute(subject, x, "guided-backprop", layers=None).input
             assert not torch.allclose(result.input, guided, rtol=1e-3, atol=1e-6)
-    elif method == "gradcam":
+    elif method in CAMS:  # Grad-CAM, Grad-CAM++, Score-CAM: a ReLU'd map of a spatial layer
         assert (result.input >= 0).all() and len(subject.graph.output_shape(result.info["layer"])) == 3
     elif method == "integrated-gradients":  # one step: (x - x') * grad F at the midpoint x' + (x - x') / 2
         zero = subject.normalize(torch.zeros_like(x))

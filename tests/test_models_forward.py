@@ -31,7 +31,8 @@ from convscope.techniques.render import render
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # (was a module-level set_num_threads: it leaked)
 X = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-GRADIENT_METHODS = [m for m in METHODS if m != "occlusion"]
+GRADIENT_FREE = ("occlusion", "scorecam")  # Score-CAM weighs a layer's maps by forward passes only
+GRADIENT_METHODS = [m for m in METHODS if m not in GRADIENT_FREE]
 
 
 def run_cli(capsys, *argv):
@@ -289,8 +290,9 @@ def test_no_grad_forward_is_one_line_for_every_gradient_method():
         with pytest.raises(GradientPathError) as info:
             explain(subject, method)
         assert str(info.value) == NO_GRAD_LINE.format(method=names.get(method, method))
-    # occlusion needs no gradients: the plain model's numbers
-    assert_same(explain(subject, "occlusion"), explain(convscope.wrap(Net(), size=32), "occlusion"), 1e-6)
+    # occlusion and Score-CAM need no gradients: the plain model's numbers
+    for method in GRADIENT_FREE:
+        assert_same(explain(subject, method), explain(convscope.wrap(Net(), size=32), method), 1e-6)
     assert hooks_left(subject.model) == 0
 
 

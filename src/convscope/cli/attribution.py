@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> dict:
+    from ..techniques.attribution.gradients import SMOOTH_KINDS, SMOOTHABLE
     from ..techniques.attribution.report import METHODS
     from .main import common_options, positive
 
@@ -17,7 +18,11 @@ def register(subparsers) -> dict:
     )
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--method", choices=METHODS, default="dtd", help="attribution method (default: %(default)s)")
-    p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
+    p.add_argument(
+        "--target",
+        help="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL, or "
+        "one position of its map LAYER:CHANNEL@Y,X",
+    )
     p.add_argument(
         "--layers",
         default="all",
@@ -32,6 +37,9 @@ def register(subparsers) -> dict:
         help="LRP through max-pooling: winner-take-all or as average pooling (default: %(default)s)",
     )
     p.add_argument("--ignore-bias", action="store_true", help="LRP: leave biases out of the rules' denominators")
+    p.add_argument(
+        "--epsilon", type=float, help="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"
+    )
     p.add_argument("--alpha", type=float, default=2.0, help="lrp-alphabeta: alpha (beta = alpha - 1; default 2)")
     p.add_argument("--layer", help="gradcam: the layer (default: the last layer with a spatial output)")
     p.add_argument("--steps", type=positive, default=32, help="integrated-gradients: steps (default: %(default)s)")
@@ -43,10 +51,119 @@ def register(subparsers) -> dict:
         default="zero",
         help="occlusion: fill with the network's zero input or the image mean (default: %(default)s)",
     )
+    p.add_argument(
+        "--smooth-of",
+        choices=SMOOTHABLE,
+        default="saliency",
+        help="smoothgrad: the gradient method smoothed (default: %(default)s)",
+    )
+    p.add_argument("--samples", type=positive, default=16, help="smoothgrad: noisy copies (default: %(default)s)")
+    p.add_argument("--noise", type=float, default=0.15, help="smoothgrad: sigma / input range (default: %(default)s)")
+    p.add_argument(
+        "--smooth-kind",
+        choices=SMOOTH_KINDS,
+        default="mean",
+        help="smoothgrad: mean, squared (SmoothGrad-Squared) or variance (VarGrad) (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="smoothgrad: the noise's seed (default: %(default)s)")
     p.add_argument("--save-npy", action="store_true", help="write the input attribution (C x H x W) as .npy")
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
     common_options(p, "attribute")
-    return {"attribute": cmd_attribute}
+    return {"attribute": cmd_attribute, "faithfulness": register_faithfulness(subparsers)}
+
+
+def register_faithfulness(subparsers):
+    """`convscope faithfulness IMAGE --method ...`: region perturbation, ROAD, faithfulness correlation, the
+    randomisation check and completeness of one method's heatmap (the faithfulness recipe)."""
+    from ..recipes.faithfulness import METRICS
+    from ..techniques.attribution.report import METHODS
+    from .main import common_options, float_list, positive
+
+    p = subparsers.add_parser(
+        "faithfulness",
+        help="how faithful a method's heatmap is: perturbation metrics, ROAD, "
+        "faithfulness correlation, randomisation check, completeness",
+    )
+    p.add_argument("image", type=Path, help="image file")
+    p.add_argument("--method", choices=METHODS, default="saliency", help="attribution method (default: %(default)s)")
+    p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
+    p.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics (default: all)")
+    p.add_argument("--score", choices=["logit", "probability"], default="logit", help="score watched (default: logit)")
+    p.add_argument(
+        "--baseline",
+        choices=["black", "mean", "blur", "uniform"],
+        default="black",
+        help="what replaces removed pixels (default: %(default)s)",
+    )
+    p.add_argument("--region", type=positive, default=8, help="region perturbation: patch side in px (default: 8)")
+    p.add_argument("--region-steps", type=positive, default=32, help="region perturbation: steps (default: 32)")
+    p.add_argument(
+        "--percentages",
+        type=float_list,
+        default=[10, 20, 30, 40, 50, 60, 70, 80, 90],
+        help="ROAD: shares of the pixels removed, %% (default: 10,20,...,90)",
+    )
+    p.add_argument("--noise", type=float, default=0.01, help="ROAD: imputation noise std (default: %(default)s)")
+    p.add_argument("--runs", type=positive, default=100, help="faithfulness correlation: subsets (default: 100)")
+    p.add_argument("--subset", type=positive, default=224, help="faithfulness correlation: subset size (default: 224)")
+    p.add_argument("--points", type=positive, default=8, help="randomisation: curve points (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of subsets, noise, uniform baseline (default: 0)")
+    p.add_argument("--maxpool", choices=["wta", "avg"], default="wta", help="LRP through max-pooling (default: wta)")
+    p.add_argument("--ignore-bias", action="store_true", help="LRP: leave biases out of the rules' denominators")
+    p.add_argument("--alpha", type=float, default=2.0, help="lrp-alphabeta: alpha (default 2)")
+    p.add_argument("--layer", help="gradcam: the layer (default: the last layer with a spatial output)")
+    p.add_argument("--steps", type=positive, default=32, help="integrated-gradients: steps (default: %(default)s)")
+    p.add_argument("--patch", type=positive, help="occlusion: patch size in pixels (default: input size / 14)")
+    p.add_argument("--stride", type=positive, help="occlusion: stride (default: patch / 2)")
+    p.add_argument("--fill", choices=["zero", "mean"], default="zero", help="occlusion: fill (default: zero)")
+    p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
+    common_options(p, "faithfulness")
+    return cmd_faithfulness
+
+
+def cmd_faithfulness(args) -> dict | None:
+    from ..recipes.faithfulness import FaithfulnessSpec
+    from .main import build, execute, model_ref
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    spec = build(
+        FaithfulnessSpec,
+        model=model_ref(args),
+        image=str(args.image),
+        method=args.method,
+        target=args.target,
+        metrics=metrics,
+        score=args.score,
+        baseline=args.baseline,
+        region=args.region,
+        region_steps=args.region_steps,
+        percentages=args.percentages,
+        noise=args.noise,
+        runs=args.runs,
+        subset=args.subset,
+        points=args.points,
+        seed=args.seed,
+        maxpool=args.maxpool,
+        ignore_bias=args.ignore_bias,
+        alpha=args.alpha,
+        layer=args.layer,
+        steps=args.steps,
+        patch=args.patch,
+        stride=args.stride,
+        fill=args.fill,
+        fit=args.fit,
+    )
+    summary = execute(args, spec)
+    if summary is not None and not args.json:
+        print(
+            f"{summary['method']} on target {summary['target']} ({summary['label']}), {summary['score']} "
+            f"{summary['output']:.4g}; explanation {summary['timings']['explanation']:.3g} s"
+        )
+        for entry in summary["metrics"]:
+            value = "n/a" if entry["value"] is None else f"{entry['value']:.4g}"
+            print(f"  {entry['name']:<26} {value:>10}  ({entry['better']} is more faithful)")
+        print(f"heatmap {summary['heatmap']}; details {summary['json']}")
+    return summary
 
 
 def cmd_attribute(args) -> dict | None:
@@ -64,12 +181,18 @@ def cmd_attribute(args) -> dict | None:
         rank=args.rank,
         maxpool=args.maxpool,
         ignore_bias=args.ignore_bias,
+        epsilon=args.epsilon,
         alpha=args.alpha,
         layer=args.layer,
         steps=args.steps,
         patch=args.patch,
         stride=args.stride,
         fill=args.fill,
+        smooth_of=args.smooth_of,
+        samples=args.samples,
+        noise=args.noise,
+        smooth_kind=args.smooth_kind,
+        seed=args.seed,
         save_npy=args.save_npy,
         fit=args.fit,
     )

@@ -1,5 +1,6 @@
-"""One parser for the unit spellings of every surface: `LAYER:UNIT` (a unit of a layer, `logits:285`) and
-`LAYER:UNIT:Z1:Z2` (a unit and an activation range, `logits:3:4.0:6.0`). The layer may itself contain colons.
+"""One parser for the unit spellings of every surface: `LAYER:UNIT` (a unit of a layer, `logits:285`),
+`LAYER:UNIT:Z1:Z2` (a unit and an activation range, `logits:3:4.0:6.0`) and the attribution target (`parse_target`:
+a class index, `LAYER:CHANNEL` or `LAYER:CHANNEL@Y,X`). The layer may itself contain colons.
 
 Numbers are read in ASCII only: a unit is `-?[0-9]+` (at most 18 digits), a bound a plain decimal number
 such as `4`, `-0.5`, `1e3` (`inf` and `nan` are read to be refused as not finite). Python's `int` and `float`
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from .errors import UnitSyntaxError
 
@@ -79,3 +81,57 @@ def parse_unit_range(text: str, field: str = "constraint") -> tuple[str, int, fl
     if not (math.isfinite(z1) and math.isfinite(z2)) or z1 >= z2:
         raise UnitSyntaxError(f"{field} `{text}`: the range needs finite Z1 < Z2, got [{low}, {high}]")
     return layer, unit, z1, z2
+
+
+@dataclass(frozen=True)
+class HiddenUnit:
+    """A hidden unit to explain: channel `channel` of layer `layer`, as a whole (its spatial mean activation) or at
+    one `position` (row y, column x) of its map. `str()` gives its spelling, `LAYER:CHANNEL` or `LAYER:CHANNEL@Y,X`."""
+
+    layer: str
+    channel: int
+    position: tuple[int, int] | None = None  # (y, x)
+
+    def __str__(self) -> str:
+        where = "" if self.position is None else f"@{self.position[0]},{self.position[1]}"
+        return f"{self.layer}:{self.channel}{where}"
+
+
+def parse_target(value: int | str | HiddenUnit | None, field: str = "target") -> int | HiddenUnit | None:
+    """An attribution target: a class index (an int, or a string of ASCII digits), `LAYER:CHANNEL` (a hidden channel,
+    explained by its spatial mean activation) or `LAYER:CHANNEL@Y,X` (one position of the channel's map, row Y and
+    column X, 0-based). Syntax only: the layer, channel and position are checked against a model by
+    `techniques.attribution.result.resolve_target`.
+
+    Args:
+        value: the spelling (None: the predicted class; an int or a HiddenUnit is returned as it is).
+        field: the name the error message gives the value.
+    Returns:
+        The class index (int), a HiddenUnit, or None.
+    Raises:
+        UnitSyntaxError: anything else (`blocks.3`, `blocks.3:x`, `blocks.3:4@1`, `-1`), naming `field`.
+    """
+    if value is None or isinstance(value, (int, HiddenUnit)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if ascii_int(text) is not None:
+        return int(text)
+    head, at, where = text.partition("@")
+    position = None
+    if at:
+        parts = where.split(",")
+        if len(parts) != 2 or any(ascii_int(p) is None for p in parts):
+            raise UnitSyntaxError(
+                f"{field} `{text}`: the position after @ must be Y,X (row, column), e.g. blocks.3:12@4,5"
+            )
+        position = (int(parts[0]), int(parts[1]))
+    try:
+        layer, channel = parse_unit(head, field)
+    except UnitSyntaxError:
+        raise UnitSyntaxError(
+            f"{field} must be a class index, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (e.g. 285, blocks.3:12, "
+            f"blocks.3:12@4,5), got `{text}`"
+        ) from None
+    if channel < 0:
+        raise UnitSyntaxError(f"{field} `{text}`: the channel must be 0 or more")
+    return HiddenUnit(layer, channel, position)

@@ -1,5 +1,8 @@
 """The attribution recipe: one image, one method; heatmaps for every layer, filter rankings, the conservation trace
-(LRP only), optionally the input attribution as .npy (seed 001 §2.5.5-2.5.6, §3.4-3.5; seed 004 for occlusion)."""
+(LRP only), optionally the input attribution as .npy (seed 001 §2.5.5-2.5.6, §3.4-3.5; seed 004 for occlusion).
+
+Over 400 lines on purpose: the spec and the result schema of every method (one TypedDict of details per family) live
+with the one run function that fills them."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from typing import Annotated, Literal, Union, cast
 import numpy as np
 import torch
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, field_validator
 from typing_extensions import NotRequired, TypedDict
 
 from ..core.images import tensor_to_pil, upscale
 from ..core.subject import LOGITS
+from ..core.units import parse_target
+from ..techniques.attribution.gradients import SMOOTH_KINDS, SMOOTHABLE
 from ..techniques.attribution.ranking import channel_relevance, rank_filters
 from ..techniques.attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
@@ -28,7 +33,11 @@ class AttributeSpec(Spec):
     model: ModelRef = ModelRef()
     image: ImagePath
     method: Method = "dtd"
-    target: int | None = Field(None, ge=0, description="class to explain (default: the predicted class)")
+    target: Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
+        None,
+        description="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL "
+        "(its spatial mean activation) or one position of its map LAYER:CHANNEL@Y,X (row, column)",
+    )
     layers: str = Field(
         "all",
         min_length=1,
@@ -37,14 +46,33 @@ class AttributeSpec(Spec):
     rank: int = Field(5, ge=1, le=4096, description="top filters listed per layer")
     maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
     ignore_bias: bool = False
+    epsilon: float | None = Field(
+        None, gt=0, le=1e3, description="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"
+    )
     alpha: float = Field(2.0, ge=1, le=100, description="lrp-alphabeta: alpha (beta = alpha - 1)")
     layer: str | None = Field(None, description="gradcam: the layer (default: the last spatial one)")
     steps: int = Field(32, ge=1, le=4096, description="integrated-gradients: steps")
     patch: int | None = Field(None, ge=1, le=4096, description="occlusion: patch size in pixels")
     stride: int | None = Field(None, ge=1, le=4096, description="occlusion: stride in pixels")
     fill: Literal["zero", "mean"] = Field("zero", description="occlusion: what covers a patch: 0, or the image's mean")
+    smooth_of: Literal[SMOOTHABLE] = Field("saliency", description="smoothgrad: the gradient method smoothed")
+    samples: int = Field(16, ge=1, le=4096, description="smoothgrad: noisy copies of the image")
+    noise: float = Field(0.15, ge=0, le=10, description="smoothgrad: noise sigma as a fraction of the input range")
+    smooth_kind: Literal[SMOOTH_KINDS] = Field(
+        "mean", description="smoothgrad: mean (SmoothGrad), squared (SmoothGrad-Squared) or variance (VarGrad)"
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="smoothgrad: the noise's seed")
     save_npy: bool = Field(False, description="also write the input attribution [C, H, W] as .npy")
     fit: Literal["squash", "crop"] = "squash"
+
+    @field_validator("target")
+    @classmethod
+    def _spelled_target(cls, value):
+        """A class index stays an int (`"285"` becomes 285); a hidden unit's spelling is checked (syntax only)."""
+        if isinstance(value, str):
+            parsed = parse_target(value, "target")
+            return parsed if isinstance(parsed, int) else str(parsed)
+        return value
 
 
 def _safe(name: str) -> str:
@@ -53,9 +81,11 @@ def _safe(name: str) -> str:
 
 #: methods whose input map is a magnitude, max |gradient| over channels (Simonyan et al. 2014 §3.1): shown unsigned
 MAGNITUDE = ("saliency", "guided-backprop", "deconvnet")
+#: the methods with per-layer gradient x activation
+GRADIENT_LAYERS = (*MAGNITUDE, "gradient-x-input")
 #: methods whose input map is shown on a robust scale: the ramp ends at the 99th percentile of |values|, not at the
 #: maximum (a few extreme pixels would leave every other one near 0, the map "nearly blank")
-ROBUST = (*MAGNITUDE, "integrated-gradients")
+ROBUST = (*MAGNITUDE, "gradient-x-input", "smoothgrad", "integrated-gradients")
 ROBUST_PERCENTILE = 99.0
 
 
@@ -170,6 +200,7 @@ class LrpInfo(TypedDict):
     composite: CompositeRules
     maxpool: Annotated[Literal["wta", "avg"], Field(description="max-pooling: winner takes all, or as average pooling")]
     ignore_bias: Annotated[bool, Field(description="biases took no relevance")]
+    epsilon: Annotated[float, Field(description="the stabilizer of the rules' denominators, z + eps sign(z)")]
     input_layers: Annotated[list[str], Field(description="the layers given the input rule")]
     canonizers: CanonizerPlan
     fold_deviation: Annotated[
@@ -184,9 +215,21 @@ class GradientInfo(TypedDict):
 
 @data_model
 class GradCamInfo(TypedDict):
-    """gradcam: the layer it weighted."""
+    """gradcam, gradcam-plusplus, scorecam: the layer they weighted."""
 
-    layer: Annotated[str, Field(description="the layer Grad-CAM weighted")]
+    layer: Annotated[str, Field(description="the layer the CAM weighted")]
+
+
+@data_model
+class SmoothGradInfo(TypedDict):
+    """smoothgrad: the method smoothed and its noise."""
+
+    of: Annotated[str, Field(description="the gradient method smoothed")]
+    samples: Annotated[int, Field(ge=1, description="noisy copies")]
+    noise: Annotated[float, Field(description="sigma as a fraction of the input range")]
+    sigma: Annotated[list[Measured], Field(description="sigma per image, in the network's (normalized) input units")]
+    kind: Annotated[Literal[SMOOTH_KINDS], Field(description="mean, squared (mean of squares) or variance")]
+    seed: Annotated[int, Field(description="the noise's seed")]
 
 
 @data_model
@@ -211,7 +254,7 @@ class OcclusionInfo(TypedDict):
     uncovered_fraction: Annotated[float, Field(description="share of the pixels no patch covers (their map is 0)")]
 
 
-AttributionInfo = Union[LrpInfo, GradCamInfo, IntegratedGradientsInfo, OcclusionInfo, GradientInfo]
+AttributionInfo = Union[LrpInfo, GradCamInfo, IntegratedGradientsInfo, OcclusionInfo, SmoothGradInfo, GradientInfo]
 
 
 @data_model
@@ -220,8 +263,11 @@ class AttributeFile(TypedDict):
 
     image: Annotated[str, Field(description="the image, as the spec named it")]
     method: Annotated[Method, Field(description="the attribution method")]
-    target: Annotated[int, Field(ge=0, description="the explained class")]
-    label: Annotated[str, Field(description="the explained class's name")]
+    target: Annotated[int, Field(ge=0, description="the explained class (a hidden unit: its channel)")]
+    label: Annotated[str, Field(description="the explained class's name (a hidden unit: its spelling)")]
+    unit: NotRequired[
+        Annotated[str, Field(description="the hidden unit explained, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (not a class)")]
+    ]
     output: Annotated[Measured, Field(description="the target's logit")]
     input_relevance_sum: Annotated[
         Measured, Field(description="sum of the input attribution (LRP: the relevance that reached the pixels)")
@@ -275,8 +321,9 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
 
     Args:
         spec: the image (at the model's input size, [0, 1]), `method`, `target`, `layers` (all or names, for the
-            per-layer relevance), `rank` (top filters listed, 1..4096), LRP options (maxpool, ignore_bias, alpha),
-            gradcam `layer`, integrated-gradients `steps`, occlusion `patch` / `stride` (px) / `fill`, `save_npy`.
+            per-layer relevance), `rank` (top filters listed, 1..4096), LRP options (maxpool, ignore_bias, epsilon,
+            alpha), gradcam `layer`, integrated-gradients `steps`, occlusion `patch` / `stride` (px) / `fill`,
+            `save_npy`.
         ctx: reports ("steps" / "patches", done, total) for integrated gradients and occlusion (cancel points);
             writes `<stem>_input.png` (the map), `<stem>_image.png` (the image as the model saw it),
             `<stem>_layers/<layer>.png`, `<stem>.json` and with save_npy `<stem>.npy` (stem: `<image stem>_<method>`).
@@ -301,7 +348,7 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
         (integrated gradients, eq. 3).
     """
     method = spec.method
-    layers = spec.layers if method in LRP_METHODS or method in ("saliency", "guided-backprop", "deconvnet") else None
+    layers = spec.layers if method in LRP_METHODS or method in GRADIENT_LAYERS else None
     with ctx.subject(spec.model) as subject:
         image = subject.load_image(spec.image, spec.fit)
         result = attribute(
@@ -312,21 +359,29 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
             layers,
             maxpool=spec.maxpool,
             ignore_bias=spec.ignore_bias,
+            epsilon=spec.epsilon,
             alpha=spec.alpha,
             layer=spec.layer,
             steps=spec.steps,
             patch=spec.patch,
             stride=spec.stride,
             fill=spec.fill,
+            smooth_of=spec.smooth_of,
+            samples=spec.samples,
+            noise=spec.noise,
+            smooth_kind=spec.smooth_kind,
+            seed=spec.seed,
             progress=ctx.progress,
         )
         types = {name: subject.graph.nodes[name].type if name in subject.graph.nodes else "" for name in result.layers}
-        label = subject.label(int(result.target[0]))
+        unit = getattr(result, "unit", None)
+        label = unit if unit else subject.label(int(result.target[0]))
     stem = f"{Path(spec.image).stem}_{method}"
     output = float(result.output[0])
     input_map = heatmap_values(result.input[0], result.info.get("reduce", "sum"))
     input_png = ctx.path(f"{stem}_input.png")
-    input_signed = False if method in MAGNITUDE else is_signed(result, input_map)  # max |gradient|: a magnitude
+    magnitude = method in MAGNITUDE or result.info.get("reduce") == "max-abs"  # max |gradient| (also smoothed)
+    input_signed = False if magnitude else is_signed(result, input_map)
     picture, input_scale = map_display(input_map, input_signed, method in ROBUST)
     picture.save(input_png)
     seen_png = ctx.path(f"{stem}_image.png")
@@ -365,6 +420,8 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
         npy=None,
         info=cast(AttributionInfo, {k: v for k, v in result.info.items() if k != "reduce"}),
     )
+    if unit:
+        summary["unit"] = unit
     if output and conserving:
         summary["conservation"] = float(result.input[0].sum()) / output
     if spec.save_npy:

@@ -13,7 +13,8 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from ...core.errors import ConvscopeError
 from .rules import RULES, Rule
@@ -99,3 +100,21 @@ def get_composite(name: str | Composite) -> Composite:
     if name not in COMPOSITES:
         raise ConvscopeError(f"unknown LRP composite `{name}`; choose one of {', '.join(COMPOSITES)}")
     return COMPOSITES[name]
+
+
+def with_epsilon(composite: Composite, epsilon: float) -> Composite:
+    """The composite with every rule's stabilizer set to `epsilon` (z + epsilon sign(z) in each denominator;
+    Bach et al. 2015, eq. 58; the default 1e-6 is `rules.EPSILON`); the name is kept.
+
+    Raises:
+        ConvscopeError: an epsilon that is not a positive finite number ("epsilon must be a positive number ...").
+    """
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon) or epsilon <= 0:
+        raise ConvscopeError(f"epsilon must be a positive number, got {epsilon!r}")
+    epsilon = float(epsilon)
+    return replace(
+        composite,
+        input=replace(composite.input, epsilon=epsilon),
+        conv=replace(composite.conv, epsilon=epsilon),
+        linear=replace(composite.linear, epsilon=epsilon),
+    )

@@ -1,6 +1,7 @@
 """The rewriting mode of LRP: `RelevanceMode`, the TorchFunctionMode that applies the rules during the forward,
 and `parameter_owners` (which module holds each weight). The op tables it dispatches on: ops.py; the rules and
-their autograd Functions: rules.py; which layer gets which rule: composites.py.
+their autograd Functions: rules.py; which layer gets which rule: composites.py. Over 400 lines because the one
+dispatcher of every op kind (linear, BatchNorm, pooling, activations, sums, gates, in-place writes) reads best whole.
 
 Convention: the relevance held by any tensor t is R_t = t * g_t, where g_t is the (modified) gradient of the
 target logit at t. The forward pass runs under a TorchFunctionMode that keeps every value unchanged but rewires
@@ -10,9 +11,15 @@ relevance rule for them:
 - conv / linear / pooling / stand-alone BatchNorm (linear ops z = W x + b): the layer's rule (rules.py), written as
   t = z_rule * stop_grad(y / z_rule), so that g_x = W_rule^T (R_out / z_rule) and R_x = x * g_x;
 - elementwise activations (ReLU, ReLU6, SiLU, Hardswish, GELU, ...): pass-through R_in = R_out, i.e. the local
-  gradient is replaced by f(x) / x (ReLU keeps its true gradient, which is exactly that);
+  gradient is replaced by f(x) / x (ReLU keeps its true gradient, which is exactly that). A ReLU6 clipped at 6 is
+  relu(z) - relu(z - 6), both parts on the same z, so the z rule also passes its relevance to z; with ignore_bias
+  a clipped (or off) unit is locally constant, an effective bias, and the layer above leaves it out of its
+  denominators (`live`, liveness.py), so it receives no relevance;
 - additions of two input-dependent tensors (residuals) under a z+ conv rule: the sign-matched split
-  R_a = a^s / (a^s + b^s) R_z, s = sign(z) (conservative where z != 0, never negative; `SignMatchedSum`);
+  R_a = a^s / (a^s + b^s) R_z, s = sign(z) (conservative where z != 0, never negative; `SignMatchedSum`): the
+  z+ rule on the sum as a linear layer with weights 1 (Montavon et al. 2019; Motzkus et al. 2022, "Measurably
+  stronger explanation reliability via model canonization", treat the residual sum as such a layer), each branch
+  gets its share once (no double counting);
   other additions and concatenations: the true gradient gives R_a = a g, R_b = b g — a proportional split
   that conserves a + b, and a channel split for cat;
 - multiplicative gates (squeeze-excitation): the sigmoid / hard-sigmoid output is a constant (stop_grad), so the
@@ -30,6 +37,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +48,7 @@ from ...core.errors import ConvscopeError
 from ...core.fold import FoldPlan
 from ...core.subject import Subject
 from .composites import Composite
+from .liveness import LIVE_KINDS
 from .ops import (
     ACTIVATIONS,
     ADDITIONS,
@@ -100,6 +109,9 @@ class RelevanceMode(TorchFunctionMode):
         fold_errors: when given, receives each fold's deviation from conv + BatchNorm on the same input.
         precise: evaluate every op in float64 (for the folding check).
         owners, parts: `parameter_owners` and WeightParts caches to reuse.
+        live: `live_units(subject, x)` for `ignore_bias`: the rules then see only the live units of each input
+            (those that depend on the image; the locally constant ones are effective biases and are left out).
+        ledger: a list that receives (layer, R_out [N], R_in [N]) per rule application in the backward.
     Raises:
         ConvscopeError: an unknown maxpool; during the forward, an op LRP has no rule for, a product of two
             input-dependent tensors, a BatchNorm in training mode, a discarded in-place result, or an input-layer rule
@@ -122,6 +134,8 @@ class RelevanceMode(TorchFunctionMode):
         precise: bool = False,
         owners: dict[int, str] | None = None,
         parts: WeightParts | None = None,
+        live: dict[str, list] | None = None,
+        ledger: list | None = None,
     ):
         super().__init__()
         if maxpool not in ("wta", "avg"):
@@ -138,6 +152,9 @@ class RelevanceMode(TorchFunctionMode):
         self.ones: dict = {}
         self.guard = InPlaceGuard()
         self.written: dict[int, torch.Tensor] = {}  # tensors in-place ops on the model input wrote back into
+        self.live = live  # `live_units`: per kind of rewritten op, the mask of its input's live units, call by call
+        self.calls = dict.fromkeys(LIVE_KINDS, 0)
+        self.ledger = ledger  # when given: (layer, R_out [N], R_in [N]) of every rule, appended in the backward
 
     # where are we? (for error messages)
     def _where(self) -> str:
@@ -183,7 +200,8 @@ class RelevanceMode(TorchFunctionMode):
         if name in GATES:
             return func(*[a.detach() if isinstance(a, torch.Tensor) else a for a in args], **kwargs)
         if name in AVG_POOLS:
-            return self._pool(lambda t: func(t, *args[1:], **kwargs), args[0], lambda: func(*args, **kwargs))
+            mask = self._live_mask("pool", args[0])
+            return self._pool(lambda t: func(t, *args[1:], **kwargs), args[0], lambda: func(*args, **kwargs), mask)
         if name in MAX_POOLS or "max_pool" in name:
             return self._max_pool(func, name, args, kwargs)
         if name in PRODUCTS:
@@ -245,6 +263,7 @@ class RelevanceMode(TorchFunctionMode):
         rest_args = args[3:]
         rest_kwargs = {k: v for k, v in kwargs.items() if k not in names}
         layer = self.owners.get(id(weight), "?")
+        mask = self._live_mask("linear", x)
         if self.precise:
             x, weight, bias = tree_map(_float64, (x, weight, bias))
         if layer in self.plan.weights:
@@ -273,6 +292,8 @@ class RelevanceMode(TorchFunctionMode):
             None if self.ignore_bias else bias,
             views,
             lambda: func(x, weight, bias, *rest_args, **rest_kwargs),
+            mask,
+            layer,
         )
 
     def _rule(
@@ -284,8 +305,11 @@ class RelevanceMode(TorchFunctionMode):
         bias: torch.Tensor | None,
         views: dict[str, torch.Tensor] | None,
         compute: Callable[[], torch.Tensor],
+        mask: torch.Tensor | None = None,
+        label: str | None = None,
     ) -> torch.Tensor:
-        """The layer's output `compute()` with the backward of `rule` for the linear op `op(x, weight, bias)`."""
+        """The layer's output `compute()` with the backward of `rule` for the linear op `op(x, weight, bias)`;
+        with a `mask` (`live_units`) the rule sees only the live units of x, the others count as biases."""
         parts = self.parts
         if views is not None and rule.input_only:
             keys = list(views)
@@ -302,8 +326,13 @@ class RelevanceMode(TorchFunctionMode):
         else:
             has_negative = rule.name != "epsilon" and bool(x.amin() < 0) if x.numel() else False
             inputs = [x]
-            terms = lambda leaf: rule.terms(op, leaf, weight, bias, None, parts, has_negative)  # noqa: E731
-        return RuleBackward.apply(compute, terms, rule.epsilon, *inputs)
+            if mask is None:
+                terms = lambda leaf: rule.terms(op, leaf, weight, bias, None, parts, has_negative)  # noqa: E731
+            else:
+                terms = lambda leaf: rule.terms(op, leaf * mask, weight, bias, None, parts, has_negative)  # noqa: E731
+        label = label or (self.module_stack[-1] if self.module_stack else "?")
+        epsilon = rule.epsilon if self.ledger is None else (rule.epsilon, self.ledger, label)
+        return RuleBackward.apply(compute, terms, epsilon, *inputs)
 
     def _check_fold(self, func, layer, x, weight, bias, rest_args, rest_kwargs) -> None:
         bn_name = next(bn for bn, conv in self.plan.folded_bns.items() if conv == layer)
@@ -319,6 +348,7 @@ class RelevanceMode(TorchFunctionMode):
         bound = _arguments(args, kwargs, names)
         layer = self.owners.get(id(bound.get("running_mean")), "?")
         x = bound["input"]
+        mask = self._live_mask("batch_norm", x)
         if layer in self.plan.folded_bns:
             return x
         if self.precise:
@@ -335,12 +365,35 @@ class RelevanceMode(TorchFunctionMode):
         shape = (1, -1) + (1,) * (x.dim() - 2)
         op = lambda t, w, b: t * w.view(shape) + (0 if b is None else b.view(shape))  # noqa: E731
         bias = None if self.ignore_bias else shift
-        return self._rule(self._diagonal_rule(), op, x, scale, bias, None, lambda: func(*args, **kwargs))
+        return self._rule(self._diagonal_rule(), op, x, scale, bias, None, lambda: func(*args, **kwargs), mask, layer)
 
-    def _pool(self, pool: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, compute: Callable[[], torch.Tensor]):
-        """Average pooling is a linear op with positive weights: it gets the convolutions' rule."""
+    def _pool(
+        self,
+        pool: Callable[[torch.Tensor], torch.Tensor],
+        x: torch.Tensor,
+        compute: Callable[[], torch.Tensor],
+        mask: torch.Tensor | None = None,
+    ):
+        """Average pooling (global average pooling of a classifier head included) is a linear op with positive
+        weights 1/k and no bias: it gets the convolutions' rule (Montavon et al. 2019 §10.3: pooling as a linear
+        layer)."""
         op = lambda t, w, b: pool(t) * w  # noqa: E731
-        return self._rule(self._diagonal_rule(), op, x, self.one(x), None, None, compute)
+        return self._rule(self._diagonal_rule(), op, x, self.one(x), None, None, compute, mask)
+
+    def _live_mask(self, kind: str, x) -> torch.Tensor | None:
+        """The next recorded live mask of `kind` (`live_units`; calls line up one to one with the recording
+        pass), or None without liveness."""
+        if self.live is None:
+            return None
+        index, self.calls[kind] = self.calls[kind], self.calls[kind] + 1
+        masks = self.live[kind]
+        mask = masks[index] if index < len(masks) else False
+        if mask is not None and (mask is False or not isinstance(x, torch.Tensor) or mask.shape != x.shape):
+            raise ConvscopeError(
+                f"ignore_bias: the liveness pass and the LRP pass of {self.subject.name} differ at {kind} call "
+                f"{index}{self._where()} (a forward that is not deterministic?)"
+            )
+        return mask
 
     def one(self, like: torch.Tensor) -> torch.Tensor:
         """A cached scalar 1 of `like`'s dtype and device (the weight of a pooling op)."""
@@ -353,9 +406,10 @@ class RelevanceMode(TorchFunctionMode):
         """Pooling and stand-alone BatchNorm get the convolutions' rule, except alpha-beta -> z+: their weights
         are (almost always) positive, so the beta term would be empty and the layer would multiply R by alpha."""
         rule = self.composite.conv
-        return RULES["zplus"] if rule.name == "alphabeta" else rule
+        return replace(RULES["zplus"], epsilon=rule.epsilon) if rule.name == "alphabeta" else rule
 
     def _max_pool(self, func, name, args, kwargs):
+        mask = self._live_mask("max_pool", args[0] if args else None)
         output = func(*args, **kwargs)
         if self.maxpool == "wta":
             return output  # the true gradient routes all relevance to the winner: R_winner = x_max g = R_out
@@ -378,4 +432,4 @@ class RelevanceMode(TorchFunctionMode):
                 bound.get("ceil_mode", False),
                 count_include_pad=False,
             )
-        return self._pool(pool, args[0], lambda: func(*args, **kwargs))
+        return self._pool(pool, args[0], lambda: func(*args, **kwargs), mask)

@@ -1,9 +1,9 @@
-"""Occlusion (Zeiler & Fergus 2014): slide a patch over the image and record how much the target's output
-drops. Map[h, w] = mean over the patches covering (h, w) of F_k(x) - F_k(x with the patch filled), the patch filled
-with zeros of the network's input (after normalization: the dataset mean colour for ImageNet models) or with the
-image's own per-channel mean; patches are evaluated in batches. With a stride larger than the patch, pixels that
-no patch covers get 0 (nothing was measured there; never 0 / 0) and `info["uncovered_fraction"]` says how many
-there are.
+"""Occlusion (Zeiler & Fergus 2014): slide a patch over the image and record how much the target's output (a class
+logit, or a hidden unit's score: `result.unit_score`) drops. Map[h, w] = mean over the patches covering (h, w) of
+F_k(x) - F_k(x with the patch filled), the patch filled with zeros of the network's input (after normalization: the
+dataset mean colour for ImageNet models) or with the image's own per-channel mean; patches are evaluated in batches.
+With a stride larger than the patch, pixels that no patch covers get 0 (nothing was measured there; never 0 / 0) and
+`info["uncovered_fraction"]` says how many there are.
 
 References:
     Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks" (ECCV), §4.2 (occlusion
@@ -14,21 +14,21 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
 from ...core.autograd_checks import explained_errors
 from ...core.errors import ConvscopeError
 from ...core.progress import Progress
 from ...core.subject import Subject
-from .result import Attribution, target_classes
+from ...core.units import HiddenUnit
+from .layers import LayerRecorder
+from .result import Attribution, Target, explained_output, resolve_target, unit_layers
 
 
 def occlusion(
     subject: Subject,
     images: torch.Tensor,
-    target: int | Sequence[int] | None = None,
+    target: Target = None,
     patch: int | None = None,
     stride: int | None = None,
     fill: str = "zero",
@@ -42,7 +42,8 @@ def occlusion(
     Args:
         subject: the model under study.
         images: [N, C, H, W] in [0, 1].
-        target: class index for all images, one per image, or None for each image's predicted class.
+        target: class index for all images, one per image, None for each image's predicted class, or a hidden unit
+            `LAYER:CHANNEL` / `LAYER:CHANNEL@Y,X` (the drop of its score, `result.unit_score`).
         patch: patch side in pixels, 1..min(H, W) (default min(H, W) // 14, at least 1).
         stride: step between patches in pixels, >= 1 (default patch // 2, at least 1); the last row and column of
             patches always touch the border.
@@ -50,12 +51,13 @@ def occlusion(
         batch_size: occluded images per forward.
         progress: `progress("patches", done, N x patches)` after each batch.
     Returns:
-        Attribution `occlusion`: `input` [N, 1, H, W] in logit units (positive: occluding lowers the target), float32
-        at least; `output` [N] the target logits; `info` patch, stride, fill, patches, uncovered_fraction; no
-        layers; `signed` True.
+        Attribution `occlusion`: `input` [N, 1, H, W] in score units (positive: occluding lowers the target), float32
+        at least; `output` [N] the target's scores; `unit` the hidden unit or None; `info` patch, stride, fill,
+        patches, uncovered_fraction; no layers; `signed` True.
     Raises:
         ConvscopeError: a patch, stride or fill out of range, an output that is not [N, classes], a target out of
-            range.
+            range (a unit's channel or position: as `result.resolve_target`).
+        UnknownLayerError: the target's unknown layer.
         DtypeError: an op missing in a float16 / bfloat16 model's type.
     References:
         Zeiler & Fergus 2014, §4.2.
@@ -67,13 +69,14 @@ def occlusion(
 def _occlusion(
     subject: Subject,
     images: torch.Tensor,
-    target: int | Sequence[int] | None,
+    target: Target,
     patch: int | None,
     stride: int | None,
     fill: str,
     batch_size: int,
     progress: Progress | None,
 ) -> Attribution:
+    target = resolve_target(subject, target)
     images = subject.prepare(images)
     height, width = images.shape[-2:]
     patch = patch or max(1, min(height, width) // 14)
@@ -93,22 +96,24 @@ def _occlusion(
         lefts.append(width - patch)
     positions = [(t, l) for t in tops for l in lefts]
     with torch.no_grad():
-        logits = subject.model_output(x)
-        targets = target_classes(logits, target)
-        output = logits.gather(1, targets[:, None])[:, 0]
+        with LayerRecorder(subject, unit_layers(target)) as recorder:
+            logits = subject.model_output(x)
+        output, targets = explained_output(target, logits, recorder.outputs)
         work = torch.promote_types(output.dtype, torch.float32)  # float32 sums for a float16 model's scores
         drop = torch.zeros(x.shape[0], 1, height, width, dtype=work, device=x.device)
         count = torch.zeros(1, 1, height, width, dtype=work, device=x.device)
         for t, l in positions:
             count[..., t : t + patch, l : l + patch] += 1
         for i in range(x.shape[0]):
+            fixed = target if unit_layers(target) else int(targets[i])
             value = torch.zeros_like(x[i, :, :1, :1]) if fill == "zero" else x[i].mean((1, 2), keepdim=True)
             for start in range(0, len(positions), batch_size):
                 chunk = positions[start : start + batch_size]
                 batch = x[i].expand(len(chunk), -1, -1, -1).clone()
                 for j, (t, l) in enumerate(chunk):
                     batch[j, :, t : t + patch, l : l + patch] = value
-                scores = subject.model_output(batch)[:, targets[i]]
+                with LayerRecorder(subject, unit_layers(target)) as recorder:
+                    scores = explained_output(fixed, subject.model_output(batch), recorder.outputs)[0]
                 for (t, l), score in zip(chunk, scores):
                     drop[i, 0, t : t + patch, l : l + patch] += output[i] - score
                 if progress is not None:
@@ -123,4 +128,5 @@ def _occlusion(
         targets,
         {"patch": patch, "stride": stride, "fill": fill, "patches": len(positions), "uncovered_fraction": uncovered},
         signed=True,
+        unit=str(target) if isinstance(target, HiddenUnit) else None,
     )

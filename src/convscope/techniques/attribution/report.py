@@ -25,24 +25,42 @@ from .explainer import LRP
 from .result import Attribution
 
 LRP_METHODS = {"dtd": "dtd", "lrp-epsilon": "epsilon-plus", "lrp-alphabeta": "alpha2beta1"}
-METHODS = [*LRP_METHODS, "saliency", "guided-backprop", "deconvnet", "gradcam", "integrated-gradients", "occlusion"]
+METHODS = [
+    *LRP_METHODS,
+    "saliency",
+    "gradient-x-input",
+    "guided-backprop",
+    "deconvnet",
+    "smoothgrad",
+    "gradcam",
+    "gradcam-plusplus",
+    "scorecam",
+    "integrated-gradients",
+    "occlusion",
+]
 
 
 def attribute(
     subject: Subject,
     images: torch.Tensor,
     method: str = "dtd",
-    target: int | Sequence[int] | None = None,
+    target: int | Sequence[int] | str | None = None,
     layers: str | Sequence[str] | None = "all",
     *,
     maxpool: str = "wta",
     ignore_bias: bool = False,
+    epsilon: float | None = None,
     alpha: float = 2.0,
     layer: str | None = None,
     steps: int = 32,
     patch: int | None = None,
     stride: int | None = None,
     fill: str = "zero",
+    smooth_of: str = "saliency",
+    samples: int = 16,
+    noise: float = 0.15,
+    smooth_kind: str = "mean",
+    seed: int = 0,
     progress: Progress | None = None,
 ) -> Attribution:
     """Run one attribution method on a batch of images.
@@ -51,27 +69,31 @@ def attribute(
         subject: the model under study.
         images: [N, C, H, W] in [0, 1].
         method: one of METHODS: `dtd`, `lrp-epsilon` (composite epsilon-plus), `lrp-alphabeta` (alpha2beta1, or
-            alpha / alpha - 1), `saliency`, `guided-backprop`, `deconvnet`, `gradcam`, `integrated-gradients`,
-            `occlusion`.
-        target: class index for all images, one per image, or None for each image's predicted class.
+            alpha / alpha - 1), `saliency`, `gradient-x-input`, `guided-backprop`, `deconvnet`, `smoothgrad`,
+            `gradcam`, `gradcam-plusplus`, `scorecam`, `integrated-gradients`, `occlusion`.
+        target: class index for all images, one per image, None for each image's predicted class, or a hidden unit
+            `LAYER:CHANNEL` / `LAYER:CHANNEL@Y,X` (`result.resolve_target`).
         layers: the layers of LRP and the gradient methods (`all`, names, None).
-        maxpool, ignore_bias: LRP options (`LRP`).
+        maxpool, ignore_bias, epsilon: LRP options (`LRP`; epsilon: the rules' stabilizer, default 1e-6).
         alpha: alpha of `lrp-alphabeta` (>= 1; beta = alpha - 1).
-        layer: Grad-CAM's layer.
+        layer: the CAM methods' layer.
         steps: integrated gradients' path points.
         patch, stride, fill: occlusion's options.
-        progress: hears integrated gradients' steps and occlusion's patches (the others are one backward pass).
+        smooth_of, samples, noise, smooth_kind, seed: SmoothGrad's method smoothed, noisy copies, noise level (a
+            fraction of the input range), statistic (mean, squared, variance) and seed (`gradients.smoothgrad`).
+        progress: hears integrated gradients' steps, occlusion's patches, SmoothGrad's samples and Score-CAM's
+            channels (the others are one backward pass).
     Returns:
-        The method's Attribution (see `LRP.explain`, `gradient_attribution`, `grad_cam`, `integrated_gradients`,
-        `occlusion` for shapes and units).
+        The method's Attribution (see `LRP.explain`, `gradient_attribution`, `smoothgrad`, `grad_cam`,
+        `grad_cam_plus_plus`, `score_cam`, `integrated_gradients`, `occlusion` for shapes and units).
     Raises:
         ConvscopeError: an unknown method, alpha < 1, or as the method.
     References:
         See the method's function.
     """
-    from .cam import grad_cam
+    from .cam import grad_cam, grad_cam_plus_plus, score_cam
     from .composites import COMPOSITES, Composite
-    from .gradients import gradient_attribution, integrated_gradients
+    from .gradients import gradient_attribution, integrated_gradients, smoothgrad
     from .occlusion import occlusion
     from .rules import Rule
 
@@ -83,11 +105,21 @@ def attribute(
             base = COMPOSITES["alpha2beta1"]
             rule = Rule("alphabeta", alpha=alpha, beta=alpha - 1)
             composite = Composite(f"alpha{alpha:g}beta{alpha - 1:g}", base.input, rule, base.linear)
-        return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias).explain(images, target, layers)
-    if method in ("saliency", "guided-backprop", "deconvnet"):
+        return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias, epsilon=epsilon).explain(
+            images, target, layers
+        )
+    if method in ("saliency", "gradient-x-input", "guided-backprop", "deconvnet"):
         return gradient_attribution(subject, images, target, method, layers)
+    if method == "smoothgrad":
+        return smoothgrad(
+            subject, images, target, smooth_of, samples, noise, smooth_kind, seed, steps=steps, progress=progress
+        )
     if method == "gradcam":
         return grad_cam(subject, images, target, layer)
+    if method == "gradcam-plusplus":
+        return grad_cam_plus_plus(subject, images, target, layer)
+    if method == "scorecam":
+        return score_cam(subject, images, target, layer, progress=progress)
     if method == "integrated-gradients":
         return integrated_gradients(subject, images, target, steps, progress=progress)
     if method == "occlusion":
