@@ -17,6 +17,9 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setting up .venv (torch first; the first run takes a few minutes)" >&2
   quiet .venv/bin/pip install -q $torch_pins
   quiet .venv/bin/pip install -q -e '.[test]'
+  # test-only oracles whose declared dependencies would pull opencv-python (with GUI) or repin zennit: their needs
+  # (pandas, opencv-python-headless, cachetools, zennit) are in the test extra above
+  quiet .venv/bin/pip install -q --no-deps quantus==0.6.0 zennit-crp==0.6.0
   echo "$want" > "$stamp"
 fi
 # the browser app (web/ -> src/convscope/webapp/): needs Node.js 20+; skipped quickly when nothing changed

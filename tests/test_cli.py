@@ -116,7 +116,7 @@ def test_dead_json(capsys, digit_png, tmp_path):
 def test_models_lists_builtins_and_families(capsys):
     code, out, _ = run_cli(capsys, "models", "--json")
     result = json.loads(out)
-    assert code == 0 and [b["spec"] for b in result["builtin"]] == ["default", "digits"]
+    assert code == 0 and [b["spec"] for b in result["builtin"]] == ["default", "digits", "lite1", "lite2"]
     assert {f["spec"] for f in result["families"]} == {"timm:<name>", "torchvision:<name>", "file:<path>"}
 
 

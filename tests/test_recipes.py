@@ -43,6 +43,14 @@ def cases(png: str) -> dict[str, tuple[dict, list[str]]]:
             ["dream", png, *model, "--layer", "features.3", "--octaves", "2", "--steps", "2"],
         ),
         "attribute": ({"model": DIGITS, "image": png, "method": "dtd"}, ["attribute", png, *model]),
+        "concepts": (
+            {"model": DIGITS, "image": png, "layer": "features.3", "top": 2, "lower_layer": "features.0"},
+            ["concepts", png, *model, "--layer", "features.3", "--top", "2", "--lower-layer", "features.0"],
+        ),
+        "faithfulness": (
+            {"model": DIGITS, "image": png, "method": "saliency", "runs": 10, "points": 2, "percentages": [20, 60]},
+            ["faithfulness", png, *model, "--runs", "10", "--points", "2", "--percentages", "20,60"],
+        ),
         "examples": (
             {"model": DIGITS, "dataset": "digits", "layer": "logits", "channels": [3], "top": 2, "batch_size": 512},
             [
@@ -156,6 +164,8 @@ def test_every_command_has_a_recipe_and_every_recipe_a_case(digit_png):
         "visualize",
         "dream",
         "attribute",
+        "faithfulness",
+        "concepts",
         "examples",
         "selectivity",
         "facets",

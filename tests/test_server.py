@@ -261,7 +261,9 @@ def test_visualize_job_streams_progress_and_previews_then_done(client):
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     data = [json.loads(e["data"]) for e in events]
     progress = [d for e, d in zip(events, data) if e["event"] == "progress"]
-    assert [d["done"] for d in progress] == list(range(1, 25)) and progress[-1]["total"] == 24
+    steps = [d for d in progress if d["stage"] == "steps"]
+    assert [d["done"] for d in steps] == list(range(1, 25)) and steps[-1]["total"] == 24
+    assert [(d["stage"], d["done"]) for d in progress[-2:]] == [("trust", 0), ("trust", 1)]  # then the trust numbers
     previews = [d for e, d in zip(events, data) if e["event"] == "preview"]
     assert {d["stage"] for d in previews} == {"features.3:0", "features.3:1"}
     assert events[-1]["event"] == "state" and data[-1]["state"] == "done"
@@ -274,7 +276,7 @@ def test_visualize_job_streams_progress_and_previews_then_done(client):
         e["id"] for e in events if int(e["id"]) > int(middle) and e["event"] != "preview"
     ]
     view = client.get(f"/api/jobs/{job}").json()
-    assert view["status"] == "done" and view["progress"] == {"stage": "steps", "done": 24, "total": 24}
+    assert view["status"] == "done" and view["progress"] == {"stage": "trust", "done": 1, "total": 1}
     sheet = view["result"]["data"]["sheet"]
     assert client.get(sheet).status_code == 200
     assert job in [j["id"] for j in client.get("/api/jobs").json()["jobs"]]

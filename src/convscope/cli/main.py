@@ -160,9 +160,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alphas", type=float_list, help="weights of the mixed units (default all 1)")
     p.add_argument(
         "--param",
-        choices=["fft", "pixel", "laplacian"],
-        default="fft",
-        help="image parameterization (default: %(default)s)",
+        choices=["maco", "fft", "pixel", "laplacian"],
+        help="image parameterization: maco = a photograph's magnitude spectrum, only the phase optimized (Fel et al. "
+        "2023) (default: maco for colour models, fft for the others)",
+    )
+    p.add_argument(
+        "--spectrum", metavar="D", help="with --param maco: the dataset whose magnitude spectrum the images keep"
+    )
+    p.add_argument(
+        "--canvas", type=float, default=1.0, help="optimize an image this many times larger, seen through random crops"
+    )
+    p.add_argument(
+        "--regularizer",
+        dest="regularizers",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a penalty or projection (repeatable): tv:W[:BETA], l1:W, l2:W, alpha:W[:ALPHA], blur:EVERY[:SIGMA], "
+        "clip:PERCENTILE, clip-contribution:PERCENTILE",
+    )
+    p.add_argument(
+        "--accentuate",
+        type=Path,
+        metavar="IMAGE",
+        help="feature accentuation (Hamblin et al. 2024): start from IMAGE and keep it close to itself at --keep-layer",
+    )
+    p.add_argument("--keep-layer", help="with --accentuate: the layer kept close (default: halfway to the unit)")
+    p.add_argument(
+        "--keep-weight", type=float, default=1.0, help="with --accentuate: the closeness weight (default: %(default)s)"
+    )
+    p.add_argument("--no-trust", action="store_true", help="skip the trust numbers beside each picture")
+    p.add_argument("--trust-dataset", metavar="D", help="natural images the pictures are measured against")
+    p.add_argument(
+        "--judges",
+        type=lambda text: [t for t in text.split(",") if t],
+        metavar="M,M",
+        help="models asked what a class picture shows (default: the other built-in models with its labels)",
     )
     p.add_argument("--no-decorrelate", action="store_true", help="optimize RGB directly, without color decorrelation")
     p.add_argument(
@@ -178,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, help="max relative random zoom, e.g. 0.1 (overrides the preset)")
     p.add_argument("--steps", type=positive, default=256, help="optimization steps (default: %(default)s)")
     p.add_argument("--size", type=positive, help="image size the network sees (default: the model's input size)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.05 for every parameterization)")
+    p.add_argument(
+        "--lr", type=float, help="learning rate (default: 0.2 for maco, 0.05 for the other parameterizations)"
+    )
     p.add_argument("--batch-size", type=positive, default=8, help="images optimized together (default: %(default)s)")
     p.add_argument(
         "--redirect-relu-steps",
@@ -452,6 +487,15 @@ def cmd_visualize(args) -> dict | None:
         mix=args.mix,
         alphas=args.alphas,
         param=args.param,
+        spectrum=args.spectrum,
+        canvas=args.canvas,
+        regularizers=args.regularizers,
+        accentuate=str(args.accentuate) if args.accentuate else None,
+        keep_layer=args.keep_layer,
+        keep_weight=args.keep_weight,
+        trust=not args.no_trust,
+        trust_dataset=args.trust_dataset,
+        judges=[{"spec": judge} for judge in args.judges] if args.judges is not None else None,
         decorrelate=not args.no_decorrelate,
         transforms=args.transforms,
         pad=args.pad,
@@ -474,6 +518,8 @@ def cmd_visualize(args) -> dict | None:
         for entry in result["images"]:
             start = f"{entry['start_activation']:10.3f} -> " if "start_activation" in entry else ""
             print(f"{' + '.join(entry['units']):<40} {start}activation {entry['activation']:10.3f}  {entry['path']}")
+            if "trust" in entry:
+                print(f"    {entry['trust']['verdict']}")
         per_step = f", {result['seconds_per_step'] * 1e3:.1f} ms per step" if "seconds_per_step" in result else ""
         print(f"{result['steps']} steps{per_step}; sheet {result['sheet']}")
     return result

@@ -25,7 +25,7 @@ def register(subparsers) -> dict:
         action="append",
         dest="models",
         metavar="SPEC",
-        help="a model requests may use (repeat; default: default and digits)",
+        help="a model requests may use (repeat; default: default, digits, lite1 and lite2)",
     )
     p.add_argument(
         "--dataset",
@@ -88,7 +88,7 @@ def cmd_serve(args) -> None:
         resolve_device(args.device)
     config = ServerConfig(
         data_dir=args.data_dir,
-        models=args.models or ["default", "digits"],
+        models=args.models or ["default", "digits", "lite1", "lite2"],
         datasets=dict(args.dataset),
         allow_roots=list(args.allow_root),
         token=args.token,

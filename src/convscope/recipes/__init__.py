@@ -7,11 +7,12 @@ surface.
     result.data["predictions"], result.artifacts       # result: a Result[PredictData]
 
 Families, one module each: `inspect` (models, layers, predict, activations, dead, demo), `visualize`
-(visualize, dream), `attribute`, `dataset` (examples, selectivity, facets), `inverse_set`, `ranges` (unit-ranges:
-units' observed activation ranges on a dataset), `atlas` (atlas, atlas-scan), `evaluate` (accuracy on a labelled
-dataset). `registry()` lists them with names, versions and the JSON Schemas of their specs and results
-(`convscope recipes --json`); `result_models()` / `data_models()` give every recipe's result classes (the REST API's
-OpenAPI document is built from them). `recipes.results` explains the typed results.
+(visualize, dream), `attribute`, `faithfulness` (metrics of a heatmap), `concepts` (CRP), `dataset` (examples,
+selectivity, facets), `inverse_set`, `ranges` (unit-ranges: units' observed activation ranges on a dataset),
+`atlas` (atlas, atlas-scan), `evaluate` (accuracy on a labelled dataset). `registry()` lists them with names,
+versions and the JSON Schemas of their specs and results (`convscope recipes --json`); `result_models()` /
+`data_models()` give every recipe's result classes (the REST API's OpenAPI document is built from them).
+`recipes.results` explains the typed results.
 """
 
 from __future__ import annotations
@@ -34,7 +35,18 @@ from .base import (
     spec_key,
 )
 
-FAMILIES = ("inspect", "visualize", "attribute", "dataset", "inverse_set", "ranges", "atlas", "evaluate")
+FAMILIES = (
+    "inspect",
+    "visualize",
+    "attribute",
+    "faithfulness",
+    "concepts",
+    "dataset",
+    "inverse_set",
+    "ranges",
+    "atlas",
+    "evaluate",
+)
 
 
 _loaded = False

@@ -297,6 +297,7 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result[AtlasData]:
             size=spec.size,
             seed=spec.seed,
             batch_size=min(8, width),
+            trust=False,  # an atlas of hundreds of units: the unit page measures trust when a unit is opened
         )
         for layer, channels in chosen
         for i in range(0, len(channels), width)

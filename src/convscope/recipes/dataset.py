@@ -335,6 +335,51 @@ class FacetsUsed(TypedDict):
 
 
 @data_model
+class FacetCriteria(TypedDict):
+    """Seed 000's four criteria of a facet picture (the PNG), each in [0, 1], 1 best (`techniques.trust.facet_criteria`,
+    docs/data-driven.md)."""
+
+    natural_colours: Annotated[
+        float,
+        Field(ge=0, le=1, description="colourfulness (Hasler & Suesstrunk 2003) over the clustered images', at most 1"),
+    ]
+    central_object: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="share s of the Sobel edge energy inside the central half of the area, as (s - a) / (1 - a) "
+            "with a the central area's share (0.5): 0 = edges spread evenly or at the border, 1 = all central",
+        ),
+    ]
+    global_structure: Annotated[
+        float, Field(ge=0, le=1, description="share of the non-DC power below 4 cycles per image (global layout)")
+    ]
+    clarity_of_details: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="Hoyer sparseness of the Sobel edge magnitude: crisp edges on calm surfaces near 1, "
+            "noise or busy texture about 0.1",
+        ),
+    ]
+
+
+@data_model
+class NaturalStatistics(TypedDict):
+    """Medians of natural-image statistics over the clustered images (`techniques.trust.reference_statistics`)."""
+
+    spectral_slope: Annotated[
+        Measured, Field(description="slope of log10 power vs log10 frequency of the grey image (photos: -2 to -3)")
+    ]
+    high_frequency_share: Annotated[
+        Measured, Field(description="power above 0.25 cycles per pixel over all non-DC power, in [0, 1]")
+    ]
+    colourfulness: Annotated[Measured, Field(description="Hasler & Suesstrunk 2003 M on [0, 1] values (0 = grey)")]
+
+
+@data_model
 class Facet(TypedDict):
     """One cluster of images and the facet visualized from its mean image."""
 
@@ -346,6 +391,7 @@ class Facet(TypedDict):
     mean_activation: Annotated[Measured, Field(description="the unit on the mean image")]
     structure: Annotated[Measured, Field(description="correlation r of the facet with its mean image, in [-1, 1]")]
     nearest_image: Annotated[str, Field(description="the member nearest the cluster's centre (dataset id)")]
+    criteria: FacetCriteria
 
 
 @data_model
@@ -371,6 +417,7 @@ class FacetsData(TypedDict):
         Literal["torchvision", "caffenet"], Field(description="the maximization's octaves and regularization")
     ]
     clusters: Annotated[list[Facet], Field(description="one per cluster (at most k)")]
+    reference: NaturalStatistics
     embedding_plot: Annotated[FilePath, Field(description="the t-SNE embedding with the images, by cluster (PNG)")]
     points: Annotated[list[EmbeddingPoint], Field(description="the 2-D embedding, one point per clustered image")]
     sheet: Annotated[FilePath, Field(description="per cluster: mean image, facet, nearest image (PNG)")]
@@ -397,8 +444,11 @@ def run_facets(spec: FacetsSpec, ctx: RunContext) -> Result[FacetsData]:
     Returns:
         `FacetsData`: target, images (which were clustered), code_layer, used {k, pca_dims, perplexity, images,
         m, code_layer}, steps, preset, clusters [{id, members, mean_image, facet_image, activation,
-        mean_activation, structure, nearest_image}], embedding_plot, points [{id, x, y, cluster}], sheet,
-        skipped. Images are [C, H, W] in [0, 1] at the model's input size.
+        mean_activation, structure, nearest_image, criteria {natural_colours, central_object, global_structure,
+        clarity_of_details}, each in [0, 1] (seed 000's four criteria, `techniques.trust.facet_criteria`, on the
+        facet's PNG)}], reference {spectral_slope, high_frequency_share, colourfulness} (medians over the
+        clustered images), embedding_plot, points [{id, x, y, cluster}], sheet, skipped. Images are [C, H, W] in
+        [0, 1] at the model's input size.
 
     Raises:
         ConvscopeError: an unknown layer or unit, an unknown class, fewer than 2 different images, a dataset
@@ -451,9 +501,10 @@ def _facet_images(
 ) -> FacetsData:
     """MFV of a class's images (or the unit's top images): the facets computed, their pictures written through
     `ctx`, the facets data returned (its `skipped` read once the scans are done)."""
-    from ..core.images import grid, tensor_to_pil
+    from ..core.images import grid, pil_to_tensor, tensor_to_pil
     from ..techniques.examples import top_examples
     from ..techniques.facets import embedding_plot, facets, scaled_octaves
+    from ..techniques.trust import facet_criteria, reference_statistics
 
     octaves = scaled_octaves(preset, steps)
     layer = subject.resolve(target[0])
@@ -483,6 +534,8 @@ def _facet_images(
         progress=ctx.progress,
         preview=ctx.preview,
     )
+    clustered = [dataset.load(i) for i in kept]
+    reference = reference_statistics(clustered)  # the criteria's natural colours are relative to these images'
     clusters_json, tiles, captions = [], [], []
     for c, facet in enumerate(found):
         paths = {name: ctx.path(f"facet{c}_{name}.png") for name in ("mean", "facet", "nearest")}
@@ -505,10 +558,13 @@ def _facet_images(
                 mean_activation=facet.mean_activation,
                 structure=facet.structure,
                 nearest_image=dataset.ids[facet.nearest],
+                criteria=cast(  # of the picture as saved (8-bit PNG), which is what a viewer judges
+                    FacetCriteria, facet_criteria(pil_to_tensor(tensor_to_pil(facet.facet_image)), reference)
+                ),
             )
         )
     plot = ctx.path("embedding.png")
-    embedding_plot(clusters, [dataset.load(i) for i in kept]).save(plot)
+    embedding_plot(clusters, clustered).save(plot)
     sheet = ctx.path("facets.png")
     grid(tiles, captions, columns=3).save(sheet)
     return FacetsData(
@@ -519,6 +575,7 @@ def _facet_images(
         steps=sum(o.iterations for o in octaves),
         preset=cast(Literal["torchvision", "caffenet"], preset),
         clusters=clusters_json,
+        reference=cast(NaturalStatistics, reference),
         embedding_plot=str(plot),
         points=[  # the t-SNE embedding, one point per clustered image (for interactive plots)
             EmbeddingPoint(id=dataset.ids[i], x=round(float(x), 4), y=round(float(y), 4), cluster=int(c))

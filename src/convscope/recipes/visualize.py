@@ -24,6 +24,7 @@ from ..techniques.dream import dream
 from ..techniques.render import render
 from .base import DatasetRef, ImagePath, ModelRef, Result, RunContext, Spec, recipe
 from .results import FilePath, Measured, SkippedFile, data_model
+from .trust import Trust, assess, default_dataset, judge_refs
 
 
 def visualization_objectives(
@@ -73,7 +74,42 @@ class VisualizeSpec(Spec):
     )
     mix: bool = Field(False, description="one image maximizing the weighted sum of the units")
     alphas: list[float] | None = Field(None, min_length=1, description="weights of the mixed units (default all 1)")
-    param: Literal["fft", "pixel", "laplacian"] = "fft"
+    param: Literal["maco", "fft", "pixel", "laplacian"] | None = Field(
+        None,
+        description="image parameterization: maco = a photograph's magnitude spectrum, only the phase optimized (Fel "
+        "et al. 2023); fft = a 1/f-scaled Fourier space; pixel; laplacian pyramid (default: maco for colour models, "
+        "fft for the others: a photograph's spectrum is no prior for them)",
+    )
+    spectrum: DatasetRef | None = Field(
+        None,
+        description="maco: the dataset whose mean magnitude spectrum the images keep (default: the photographs "
+        "that ship with scikit-image)",
+    )
+    canvas: float = Field(
+        1.0, ge=1, le=4, description="the optimized image is this many times the size; the network sees random crops"
+    )
+    regularizers: list[str] = Field(
+        [],
+        max_length=8,
+        description="penalties and projections, e.g. `tv:0.1`, `l2:0.05`, `alpha:0.01:6`, `l1:0.01`, `blur:4:0.5`, "
+        "`clip:10`, `clip-contribution:10` (Yosinski et al. 2015; Mahendran & Vedaldi 2016)",
+    )
+    accentuate: ImagePath | None = Field(
+        None,
+        description="feature accentuation (Hamblin et al. 2024): start from this image and keep it close to itself "
+        "at keep_layer",
+    )
+    keep_layer: str | None = Field(None, description="accentuate: the layer whose activations stay close")
+    keep_weight: float = Field(1.0, ge=0, le=1000, description="accentuate: weight of the closeness penalty")
+    trust: bool = Field(True, description="measure how far to trust each picture (activation, statistics, path)")
+    trust_dataset: DatasetRef | None = Field(
+        None, description="the natural images the pictures are measured against (default: photos, or digits)"
+    )
+    judges: list[ModelRef] | None = Field(
+        None,
+        max_length=4,
+        description="models asked what a class picture shows (default: the other built-in models with its labels)",
+    )
     decorrelate: bool = True
     transforms: Literal["seed001", "standard", "none"] = "seed001"
     pad: int | None = Field(None, ge=0, le=256, description="gray border, pixels at 128 px (default: the preset's)")
@@ -82,7 +118,9 @@ class VisualizeSpec(Spec):
     scale: float | None = Field(None, ge=0, lt=1, description="max relative random zoom (default: the preset's)")
     steps: int = Field(256, ge=1, le=100_000)
     size: int | None = Field(None, ge=8, le=2048, description="image size the network sees (default: the model's)")
-    lr: float | None = Field(None, gt=0, le=100, description="learning rate (default 0.05)")
+    lr: float | None = Field(
+        None, gt=0, le=100, description="learning rate (default 0.2 for maco, 0.05 for the others)"
+    )
     batch_size: int = Field(8, ge=1, le=256, description="images optimized together")
     redirect_relu_steps: int = Field(16, ge=0, le=100_000)
     seed: int = 0
@@ -108,6 +146,19 @@ class VisualizeSpec(Spec):
             raise ValueError(
                 "size (--size) does not apply with init_from_data: the dataset images are at the model's input size"
             )
+        if self.accentuate is not None and (self.init_from_data is not None or self.relevant is not None):
+            raise ValueError("accentuate (--accentuate) does not combine with init_from_data or relevant")
+        if self.keep_layer is not None and self.accentuate is None:
+            raise ValueError("keep_layer (--keep-layer) only applies with accentuate (--accentuate)")
+        if self.spectrum is not None and self.param not in (None, "maco"):
+            raise ValueError("spectrum (--spectrum) only applies with param maco")
+        for i, text in enumerate(self.regularizers):
+            from ..techniques.regularizers import parse_regularizer
+
+            try:
+                parse_regularizer(text)
+            except ConvscopeError as exc:
+                raise ValueError(f"regularizers[{i}]: {exc}") from None
         if self.binarize is not None and self.init_from_data is None:
             raise ValueError("binarize (--binarize) only applies with init_from_data (--init-from-data)")
         if self.alphas is not None:
@@ -177,6 +228,16 @@ class VisualizedImage(TypedDict):
     mix_weight: NotRequired[
         Annotated[float, Field(description="relevant: R_c / the chosen filters' relevance (1 for the mix)")]
     ]
+    transparency: NotRequired[
+        Annotated[
+            FilePath,
+            Field(
+                description="where the objective's gradient fell over all steps (PNG, white = most; Fel et al. 2023)"
+            ),
+        ]
+    ]
+    start: NotRequired[Annotated[FilePath, Field(description="accentuate: the image it started from (PNG)")]]
+    trust: NotRequired[Trust]
 
 
 @data_model
@@ -200,6 +261,9 @@ class VisualizeData(TypedDict):
     images: Annotated[list[VisualizedImage], Field(description="one per objective, in the spec's order")]
     steps: Annotated[int, Field(ge=1, description="optimization steps of each image")]
     seconds_per_step: NotRequired[Annotated[float, Field(description="wall time of one step of one batch (s)")]]
+    param: NotRequired[Annotated[str, Field(description="from noise: the parameterization used")]]
+    regularizers: NotRequired[Annotated[list[str], Field(description="from noise: the regularizers applied")]]
+    keep_layer: NotRequired[Annotated[str, Field(description="accentuate: the layer kept close to the image's")]]
     init_from_data: NotRequired[Annotated[str, Field(description="the dataset the start images came from")]]
     threshold: NotRequired[
         Annotated[float | None, Field(description="binarize: pixels above it became 1, others 0 (null: none)")]
@@ -276,48 +340,142 @@ def run_visualize(spec: VisualizeSpec, ctx: RunContext) -> Result[VisualizeData]
 
 
 def _render_all(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> VisualizeData:
-    entries, tiles, seconds = [], [], []
+    from ..techniques.regularizers import parse_regularizer
+
+    entries, tiles, seconds, finals = [], [], [], []
+    regularizers = [parse_regularizer(text) for text in spec.regularizers]
+    param = spec.param or default_param(subject)
+    if spec.spectrum is not None and param != "maco":
+        raise ConvscopeError(f"spectrum only applies with param maco, and this model's default is {param}")
+    magnitude = _magnitude(spec, subject) if param == "maco" else None
+    start, keep_layer = _accentuation_start(spec, subject)
     batches = [objectives[i : i + spec.batch_size] for i in range(0, len(objectives), spec.batch_size)]
     total = len(batches) * spec.steps
     for b, chunk in enumerate(batches):
-        result = render(
-            subject,
-            O.per_item(chunk),
+        options = dict(
             steps=spec.steps,
-            size=spec.size,
-            param=spec.param,
-            decorrelate=spec.decorrelate,
+            param=param,
             transforms=_transforms(spec),
             lr=spec.lr,
             seed=spec.seed,
-            redirect_relu_steps=spec.redirect_relu_steps,
+            regularizers=regularizers,
             progress=part(ctx.progress, "steps", b * spec.steps, total),
             preview=ctx.preview,
         )
+        if start is not None:
+            from ..techniques.accentuation import accentuate
+
+            result = accentuate(
+                subject,
+                O.per_item(chunk),
+                start.expand(len(chunk), -1, -1, -1),
+                keep_layer,
+                spec.keep_weight,
+                **options,
+            )
+        else:
+            result = render(
+                subject,
+                O.per_item(chunk),
+                size=spec.size,
+                decorrelate=spec.decorrelate,
+                redirect_relu_steps=spec.redirect_relu_steps,
+                magnitude=magnitude,
+                canvas=spec.canvas,
+                **options,
+            )
         seconds.append(result.seconds_per_step)
+        finals.append(result.images)
         for item, (objective, image, activation) in enumerate(zip(chunk, result.images, result.activations)):
             tile = tensor_to_pil(image)
-            path = ctx.path(f"{_file_name(objective)}.png")
+            name = _file_name(objective)
+            path = ctx.path(f"{name}.png")
             tile.save(path)
             tiles.append(tile)
             curve_steps, curve = _curve(result.history, item)
-            entries.append(
-                VisualizedImage(
-                    units=list(objective.units),
-                    path=str(path),
-                    activation=activation,
-                    objective=objective.name,
-                    curve=curve,
-                    curve_steps=curve_steps,
-                )
+            entry = VisualizedImage(
+                units=list(objective.units),
+                path=str(path),
+                activation=activation,
+                objective=objective.name,
+                curve=curve,
+                curve_steps=curve_steps,
             )
+            if result.transparency is not None:
+                alpha = ctx.path(f"{name}.transparency.png")
+                tensor_to_pil(result.transparency[item]).save(alpha)
+                entry["transparency"] = str(alpha)
+            if start is not None:
+                begin = ctx.path(f"{name}.start.png")
+                tensor_to_pil(start[0]).save(begin)
+                entry["start"] = str(begin)
+            entries.append(entry)
+    if spec.trust:
+        ctx.progress("trust", 0, 1)
+        dataset = spec.trust_dataset or default_dataset(subject)
+        judges = spec.judges if spec.judges is not None else judge_refs(spec.model)
+        activations = [e["activation"] for e in entries]
+        for entry, trust in zip(
+            entries, assess(ctx, subject, objectives, torch.cat(finals), activations, dataset, judges)
+        ):
+            entry["trust"] = trust
+        ctx.progress("trust", 1, 1)
     sheet = ctx.path("sheet.png")
     grid(tiles, [f"{e['units'][0] if len(e['units']) == 1 else 'mix'} {e['activation']:.1f}" for e in entries]).save(
         sheet
     )
-    return VisualizeData(
-        images=entries, steps=spec.steps, seconds_per_step=sum(seconds) / len(seconds), sheet=str(sheet)
+    data = VisualizeData(
+        images=entries,
+        steps=spec.steps,
+        seconds_per_step=sum(seconds) / len(seconds),
+        sheet=str(sheet),
+        param=param,
+        regularizers=list(spec.regularizers),
     )
+    if keep_layer is not None:
+        data["keep_layer"] = keep_layer
+    return data
+
+
+def default_param(subject: Subject) -> str:
+    """The parameterization `visualize` uses when the spec names none: `maco` for colour (3-channel) models, whose
+    inputs are photographs (it won the quality benchmark on the default model: docs/feature-visualization.md), `fft`
+    for the others (a photograph's magnitude spectrum is no prior for digits or other one-channel inputs: on the
+    `digits` model MACO stays below a grey image's activation after 128 steps, fft passes it within 30)."""
+    return "maco" if subject.input.channels == 3 else "fft"
+
+
+def _magnitude(spec: VisualizeSpec, subject: Subject) -> torch.Tensor | None:
+    """maco: the mean magnitude spectrum of `spec.spectrum`'s images at the size rendered (None: the built-in one
+    of scikit-image's photographs, which render estimates itself)."""
+    if spec.spectrum is None:
+        return None
+    from ..core.data import open_dataset
+    from ..techniques.spectrum import magnitude_spectrum
+
+    data = open_dataset(spec.spectrum, subject.input)
+    if len(data) == 0:
+        raise ConvscopeError(f"spectrum: the dataset `{spec.spectrum}` holds no readable image")
+    images = torch.cat([batch for batch, _ in data.batches(64, range(min(len(data), 512)))])
+    height, width = (spec.size, spec.size) if spec.size else subject.input.size
+    return magnitude_spectrum(images, (round(height * spec.canvas), round(width * spec.canvas)))
+
+
+def _accentuation_start(spec: VisualizeSpec, subject: Subject) -> tuple[torch.Tensor | None, str | None]:
+    """accentuate: the start image [1, C, H, W] in [0, 1] at the model's input size and the layer kept close
+    (default: the layer halfway along the image -> unit path); (None, None) without accentuate."""
+    if spec.accentuate is None:
+        return None, None
+    from ..core.images import fit
+    from ..techniques.trust import path_layers
+
+    image = to_mode(open_image(spec.accentuate), subject.input.channels)
+    size = (spec.size, spec.size) if spec.size else tuple(subject.input.size)
+    start = pil_to_tensor(fit(image, size, "squash"))[None]
+    if spec.keep_layer is not None:
+        return start, subject.resolve(spec.keep_layer)
+    below = path_layers(subject, spec.layer and subject.resolve(spec.layer) or LOGITS)
+    return start, below[len(below) // 2] if below else subject.resolve(spec.layer or LOGITS)
 
 
 def _from_data(spec: VisualizeSpec, ctx: RunContext, subject: Subject, objectives: list[O.Objective]) -> VisualizeData:

@@ -24,7 +24,7 @@ class ServerConfig:
     `cors_origins`: allowed browser origins (none: CORS off)."""
 
     data_dir: Path | None = None
-    models: list[str] = field(default_factory=lambda: ["default", "digits"])
+    models: list[str] = field(default_factory=lambda: ["default", "digits", "lite1", "lite2"])
     datasets: dict[str, str] = field(default_factory=dict)
     allow_roots: list[Path] = field(default_factory=list)
     token: str | None = None

@@ -55,6 +55,14 @@ class SpecPolicy:
                 uploaded = self._check_model(value, loc)
                 if uploaded is not None:  # an uploaded model by its name: its stored checkpoint
                     rewritten[name] = {**value.model_dump(mode="json"), "spec": uploaded}
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, ModelRef) for v in value):
+                refs = [v.model_dump(mode="json") for v in value]  # visualize's judges: each an offered model
+                for i, ref in enumerate(value):
+                    uploaded = self._check_model(ref, loc + [i])
+                    if uploaded is not None:
+                        refs[i]["spec"] = uploaded
+                if any(r["spec"] != v.spec for r, v in zip(refs, value)):
+                    rewritten[name] = refs
             elif kind is not None and value is not None:
                 many = isinstance(value, (list, tuple))
                 items = [
@@ -62,6 +70,12 @@ class SpecPolicy:
                     for i, v in enumerate(value if many else [value])
                 ]
                 rewritten[name] = items if many else items[0]
+        if recipe == "visualize" and spec.judges is None and spec.trust:  # the other served models of its labels
+            from ..recipes.trust import judge_refs
+
+            served = judge_refs(spec.model, self.config.models)
+            if served != judge_refs(spec.model):
+                rewritten["judges"] = [ref.model_dump(mode="json") for ref in served]
         if recipe == "inverse-set":
             rewritten["generator"] = self._generator(spec.generator, ["body", "spec", "generator"])
         if not rewritten:
@@ -73,10 +87,11 @@ class SpecPolicy:
         field at once rather than a failed job later: the model itself (its weights load), `layer` (several
         separated by commas for selectivity and activations), `layers` (attribute), `code_layer`,
         `encoder_layer`, `channels` (of each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for
-        attribute and examples), `constraints` (LAYER:UNIT:Z1:Z2), unit-ranges' `units` (LAYER:UNIT), patch sizes
-        against the input size, the atlas's `layers` and `channels`, and every size a run renders at against the
-        layers it reads (visualize's and the atlas's `size`, DeepDream's octaves: too small, or not the size a
-        fixed-size model such as a ViT takes). Uses the quick pool's Subject (loading the model on first use)."""
+        attribute and examples; attribute's LAYER:CHANNEL[@Y,X] hidden unit), `constraints` (LAYER:UNIT:Z1:Z2),
+        unit-ranges' `units` (LAYER:UNIT), patch sizes against the input size, the atlas's `layers` and `channels`,
+        and every size a run renders at against the layers it reads (visualize's and the atlas's `size`, DeepDream's
+        octaves: too small, or not the size a fixed-size model such as a ViT takes). Uses the quick pool's Subject
+        (loading the model on first use)."""
         from ..core.subject import LOGITS
         from ..core.units import parse_unit, parse_unit_range
 
@@ -104,7 +119,7 @@ class SpecPolicy:
                 checks += [(at("layer"), lambda n=n: subject.resolve(n)) for n in names]
             if spec.recipe == "attribute" and spec.layers not in ("all", "none"):
                 checks += [(at("layers"), lambda n=n: subject.resolve(n.strip())) for n in spec.layers.split(",")]
-            for name in ("code_layer", "encoder_layer"):
+            for name in ("code_layer", "encoder_layer", "keep_layer"):
                 if isinstance(getattr(spec, name, None), str):
                     checks.append((at(name), lambda name=name: subject.resolve(getattr(spec, name))))
             channels = getattr(spec, "channels", None)
@@ -117,6 +132,8 @@ class SpecPolicy:
             target = getattr(spec, "target", None)
             if isinstance(target, int):
                 checks.append((at("target"), lambda: subject.check_channels(LOGITS, [target])))
+            elif isinstance(target, str) and spec.recipe == "attribute":  # a hidden unit LAYER:CHANNEL[@Y,X]
+                checks.append((at("target"), lambda: _hidden_target(subject, target)))
             elif isinstance(target, str):
                 checks.append((at("target"), lambda: _check_unit(subject, parse_unit(target, "target"))))
             for i, text in enumerate(getattr(spec, "constraints", None) or []):
@@ -242,6 +259,14 @@ class SpecPolicy:
 def _check_unit(subject, unit: tuple) -> None:
     """(layer, unit, ...) names a layer of the subject and a unit inside its channels."""
     subject.check_channels(subject.resolve(unit[0]), [unit[1]])
+
+
+def _hidden_target(subject, target: str) -> None:
+    """attribute's hidden-unit target: its layer, channel and position checked against the model (one line naming
+    `target`)."""
+    from ..techniques.attribution.result import resolve_target
+
+    resolve_target(subject, target)
 
 
 def _refuse_plain(message: str) -> None:

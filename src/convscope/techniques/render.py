@@ -1,4 +1,5 @@
-"""render: the optimization loop of feature visualization.
+"""render: the optimization loop of feature visualization (over 400 lines: the loop and the machinery that keeps
+a unit's image independent of its batch, redirected ReLUs and per-lone-image kernels, belong together).
 
     parameters -> ImageParam -> Transforms -> Subject (stops at the deepest layer needed) -> Objective -> step
 
@@ -8,11 +9,20 @@ for a given seed. Every image of the batch has its own random stream, a torch.Ge
 name of the item's objective) (`item_seed`): its starting noise and every step's pad / jitter / scale / rotation
 come from it alone, so a unit renders the same alone or in any batch, at any position (up to float rounding).
 
+MACO (param="maco", Fel et al. 2023): a fixed natural-image magnitude spectrum and only the phase optimized
+(techniques.param / techniques.spectrum); with `canvas` > 1 the parameterized image is a canvas `canvas` times larger
+per side and the network sees one random crop of it per item and step (techniques.transforms.random_crops, drawn from
+the item's generator before its transforms, which then apply to the crop). Every render returns MACO's transparency
+map: |d objective / d image| accumulated over all steps. Regularizers (techniques.regularizers: Yosinski et al. 2015,
+Mahendran & Vedaldi 2015) are penalties on the image or projections after each step.
+
 References:
     Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill): optimization with preconditioned
     parameterizations and transformation robustness; Lucid's redirected ReLU.
     Barsch & Eilertsen 2018, "Building a platform for exploring and visualizing deep convolutional networks"
     (MSc thesis, NTNU; seed 001), §3.2 (eq. 3.2-3.5, transformations §3.2.2, defaults Table 3.1).
+    Fel et al. 2023, "Unlocking Feature Visualization for Deeper Networks with MAgnitude Constrained Optimization"
+    (NeurIPS), §3: phase-only optimization, the large canvas seen through random crops, the transparency map.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..core.autograd_checks import backward, explained_errors, require_gradient
@@ -35,7 +46,8 @@ from ..core.progress import Preview, Progress, preview_due
 from ..core.subject import Subject
 from .objectives import Objective
 from .param import DEFAULT_LR, ImageParam
-from .transforms import Transforms, preset
+from .regularizers import PENALTY, PROJECTION, Regularizer
+from .transforms import Transforms, preset, random_crops
 
 #: what to do when the objective's layers do not depend on the image through autograd
 RENDER_ADVICE = "run that part of the forward with gradients enabled (optimizing an image needs its gradient)"
@@ -49,8 +61,10 @@ class Cancelled(ConvscopeError):
 class RenderResult:
     """The result of `render`: `images` [N, C, H, W] in [0, 1] (CPU), `history` [steps][N] (each item's score
     at each step, under transforms, objective units), `activations` [N] (each item's objective re-measured on the
-    final untransformed image), `seconds_per_step`, `steps`, the objective's `units`, and `folded_batchnorms` (conv ->
-    BatchNorm pairs substituted in the loop, convscope.core.fold)."""
+    final untransformed image), `seconds_per_step`, `steps`, the objective's `units`, `folded_batchnorms` (conv ->
+    BatchNorm pairs substituted in the loop, convscope.core.fold), and `transparency` [N, 1, H, W] in [0, 1] (MACO's
+    transparency map, Fel et al. 2023: |d objective / d image| summed over all steps, averaged over the channels,
+    each item divided by its maximum; the same H, W as `images`)."""
 
     images: torch.Tensor  # [N, C, H, W] in [0, 1]
     history: list[list[float]]  # score of every item at every step (under transforms)
@@ -60,6 +74,7 @@ class RenderResult:
     units: tuple[str, ...] = field(default_factory=tuple)
     folded_batchnorms: int = 0  # conv -> BatchNorm pairs substituted in the loop (convscope.core.fold), counting
     # those past the deepest layer read, which a truncated forward never reaches
+    transparency: torch.Tensor | None = None  # [N, 1, H, W] in [0, 1]: accumulated |d objective / d image|
 
 
 class _RedirectedReLUGrad(torch.autograd.Function):
@@ -235,6 +250,9 @@ def render(
     preview: Preview | None = None,
     cancel: Callable[[], bool] | None = None,
     fold_batchnorm: bool = True,
+    magnitude: torch.Tensor | None = None,
+    canvas: float = 1.0,
+    regularizers: Sequence[Regularizer] = (),
 ) -> RenderResult:
     """Maximize `objective` over images (feature visualization by activation maximization).
 
@@ -252,7 +270,8 @@ def render(
         objective: what to maximize (techniques.objectives).
         batch: the number of images N (default: the objective's batch, else `init`'s, else 1).
         size: the side in pixels the network sees (no hidden upsampling; >= 8; default the model's input size).
-        param: an ImageParam, or the name of a space (`pixel` / `fft` / `laplacian`).
+        param: an ImageParam (with canvas > 1: of the canvas' size), or the name of a space (`pixel` / `fft` /
+            `laplacian` / `maco`).
         decorrelate: color decorrelation of a named space.
         transforms: a Transforms or a preset name (`seed001`, `standard`, `none`); pad and jitter scale down for
             images under 128 px.
@@ -261,19 +280,30 @@ def render(
         optimizer: `adam`, `sgd` or `adamw`.
         seed: the per-item random streams.
         redirect_relu_steps: the first steps use Lucid's redirected ReLU gradient (0: never).
-        init: [N, C, H, W] in [0, 1]: start from real images.
+        init: [N, C, H, W] in [0, 1]: start from real images (at the canvas' size; maco: their phase only).
         progress: `progress("steps", done, steps)` after every step (it may raise to stop the run).
         preview: `preview(item name, image [C, H, W] in [0, 1])` for every item at `preview_due` steps.
         cancel: stop when `cancel()` returns True.
         fold_batchnorm: run the loop with eval-mode BatchNorms folded into their convs (convscope.core.fold: the
             same function up to ~1e-6 rounding, ~0.8x the time on BN-heavy CPU models); the final activations are
             always measured on the unmodified model.
+        magnitude: param="maco": the fixed magnitude [C, H', W'//2+1] at the canvas' size H' x W'
+            (`spectrum.magnitude_spectrum`; default the built-in spectrum of scikit-image's photographs).
+        canvas: >= 1 (at most 4): the image is `canvas` times the size per side and each step the network sees one
+            random crop per item (a fraction in [1/canvas, 1] of the canvas side, resized to the size; then the
+            transforms). The result's images are the whole canvas (round(canvas H) x round(canvas W)); its
+            activations are measured on the whole canvas resized to the size (antialiased). 1: no crops (nothing
+            drawn; exactly the render without a canvas).
+        regularizers: `regularizers.Regularizer`s: penalties are subtracted from each item's score in the loss (the
+            history keeps the objective alone), projections replace the image after the optimizer steps they are
+            due at (through `ImageParam.set_image`).
     Returns:
         RenderResult: images [N, C, H, W] in [0, 1] on the CPU, history [steps][N], activations [N] (objective
-        units).
+        units), transparency [N, 1, H, W] in [0, 1].
     Raises:
         ConvscopeError: steps < 1, a size under 8 pixels, a non-positive lr, an unknown optimizer, parameterization or
-            transforms preset, or an objective that needs another batch size.
+            transforms preset, an objective that needs another batch size, a canvas outside [1, 4], a magnitude
+            without param="maco", or a regularizer that is not a Regularizer.
         SizeError: the size cannot reach the objective's layers.
         Cancelled: `cancel()` returned True.
         GradientPathError: a layer the objective reads does not depend on the image through autograd (a
@@ -281,10 +311,21 @@ def render(
         DtypeError: an op missing in a float16 / bfloat16 model's type.
     References:
         Olah, Mordvintsev & Schubert 2017, "Feature Visualization" (Distill); Barsch & Eilertsen 2018, §3.2,
-        eq. 3.4-3.5 (gradient ascent on the input).
+        eq. 3.4-3.5 (gradient ascent on the input); Fel et al. 2023, "Unlocking Feature Visualization for Deeper
+        Networks with MAgnitude Constrained Optimization" (NeurIPS), §3 (maco, canvas crops, transparency).
     """
     if steps < 1:
         raise ConvscopeError(f"steps must be at least 1, got {steps}")
+    if not isinstance(canvas, (int, float)) or not 1 <= canvas <= 4:
+        raise ConvscopeError(f"canvas must be a number in [1, 4], got {canvas!r}")
+    if magnitude is not None and param != "maco":
+        raise ConvscopeError("magnitude: a fixed magnitude spectrum needs param='maco'")
+    regularizers = list(regularizers)
+    for r in regularizers:
+        if not isinstance(r, Regularizer):
+            raise ConvscopeError(f"regularizers: {r!r} is not a Regularizer (use regularizers.parse_regularizer)")
+    penalties = [r for r in regularizers if r.kind == PENALTY]
+    projections = [r for r in regularizers if r.kind == PROJECTION]
     if isinstance(param, str):
         batch = batch or objective.batch or (init.shape[0] if init is not None else 1)
         side = size or subject.input.size[0]
@@ -296,8 +337,15 @@ def render(
                 f"the objective needs a batch of {objective.batch} images, the parameterization has {batch}"
             )
         generators = item_generators(seed, objective.item_names(batch))
+        view = (height, width)
         param = ImageParam(
-            batch, subject.input.channels, (height, width), param, decorrelate=decorrelate, generator=generators
+            batch,
+            subject.input.channels,
+            _canvas_size(view, canvas),
+            param,
+            decorrelate=decorrelate,
+            generator=generators,
+            magnitude=magnitude,
         )
     else:
         if objective.batch is not None and objective.batch != param.batch:
@@ -305,21 +353,24 @@ def render(
                 f"the objective needs a batch of {objective.batch} images, the parameterization has {param.batch}"
             )
         generators = item_generators(seed, objective.item_names(param.batch))
+        view = tuple(max(1, round(side / canvas)) for side in param.size)
+    cropped = canvas > 1
     lr = DEFAULT_LR[param.space] if lr is None else lr
     if lr <= 0:
         raise ConvscopeError(f"learning rate must be positive, got {lr}")
     param = param.to(subject.device)
     if init is not None:
         param.set_image(init)
-    transforms = (preset(transforms) if isinstance(transforms, str) else transforms).for_size(min(param.size))
+    transforms = (preset(transforms) if isinstance(transforms, str) else transforms).for_size(min(view))
     layers = list(objective.layers)
-    subject.check_size(tuple(param.size), layers)
+    subject.check_size(tuple(view), layers)
     fold = folded_forward(subject, layers) if fold_batchnorm else None
-    if fold is not None and verify(subject, fold, param().detach(), layers) > FOLD_TOLERANCE:
+    if fold is not None and verify(subject, fold, _whole(param().detach(), view), layers) > FOLD_TOLERANCE:
         fold = None  # the substitution does not reproduce this model's outputs: run it as it is
     folded = fold or nullcontext()
     opt = make_optimizer(optimizer, param.parameters(), lr)
     history: list[list[float]] = []
+    transparency = None
     step = 0
     started = time.perf_counter()
     redirect = (
@@ -329,15 +380,32 @@ def render(
     with explained_errors(subject, "feature visualization"), redirect, batch_kernels(subject.model, lone):
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
-            images = transforms(param(), generators)
+            image = param()
+            seen = image.view_as(image)  # the objective's path alone: its .grad is d objective / d image
+            seen.retain_grad()
+            images = transforms(random_crops(seen, view, generators, 1 / canvas) if cropped else seen, generators)
             with folded:
                 captured = subject.capture(images, layers)
                 if step == 0:  # the layers read must depend on the image: else no gradient to ascend
                     x = subject.normalize(subject.prepare(images.detach()))
                     require_gradient(subject, captured, x, "feature visualization", RENDER_ADVICE)
                 scores = objective(captured)
-            backward(subject, -scores.sum(), list(param.parameters()))
+            loss = -scores.sum()
+            if penalties:
+                loss = loss + sum(r.penalty(image) for r in penalties).sum()
+            backward(subject, loss, list(param.parameters()))
+            gradient = -seen.grad if seen.grad is not None else None  # d objective / d image (the loss is -score)
+            if gradient is not None:
+                magnitude_map = gradient.detach().abs().mean(dim=1, keepdim=True)
+                transparency = magnitude_map if transparency is None else transparency + magnitude_map
             opt.step()
+            due = [r for r in projections if r.due(step)]
+            if due:
+                with torch.no_grad():
+                    projected = param().detach()
+                    for r in due:
+                        projected = r.project(projected, gradient)
+                    param.set_image(projected)
             history.append(scores.detach().cpu().tolist())
             if preview is not None and preview_due(step + 1, steps):
                 with torch.no_grad():
@@ -350,7 +418,10 @@ def render(
         seconds_per_step = (time.perf_counter() - started) / steps
         with torch.no_grad():
             final = param().detach()
-            activations = objective(subject.capture(final, layers)).cpu().tolist()
+            activations = objective(subject.capture(_whole(final, view), layers)).cpu().tolist()
+    if transparency is None:
+        transparency = torch.zeros(final.shape[0], 1, *final.shape[2:])
+    transparency = transparency / transparency.flatten(1).amax(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
     return RenderResult(
         final.cpu(),
         history,
@@ -359,4 +430,18 @@ def render(
         steps,
         objective.units,
         fold.count if fold is not None else 0,
+        transparency.float().cpu(),
     )
+
+
+def _canvas_size(view: tuple[int, int], canvas: float) -> tuple[int, int]:
+    """The canvas' (height, width): round(canvas * side) per side (the view itself at canvas 1)."""
+    return tuple(side if canvas == 1 else max(side, round(side * canvas)) for side in view)
+
+
+def _whole(images: torch.Tensor, view: tuple[int, int]) -> torch.Tensor:
+    """The whole canvas [N, C, H', W'] resized to the view (bilinear, antialiased), or the images themselves when
+    they have the view's size."""
+    if tuple(images.shape[-2:]) == tuple(view):
+        return images
+    return F.interpolate(images, size=tuple(view), mode="bilinear", align_corners=False, antialias=True)

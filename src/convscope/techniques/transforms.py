@@ -104,21 +104,66 @@ class Transforms:
         return sample_bilinear(images - gray, grid) + gray
 
 
-def _uniform_draws(n: int, generator: torch.Generator | Sequence[torch.Generator] | None) -> torch.Tensor:
-    """[n, 4] uniform values in [0, 1): one draw from a single generator, or one row per item's generator."""
+def _uniform_draws(
+    n: int, generator: torch.Generator | Sequence[torch.Generator] | None, count: int = 4
+) -> torch.Tensor:
+    """[n, count] uniform values in [0, 1): one draw from a single generator, or one row per item's generator."""
     if generator is None or isinstance(generator, torch.Generator):
-        return torch.rand(n, 4, generator=generator)
+        return torch.rand(n, count, generator=generator)
     generators = list(generator)
     if len(generators) != n:
         raise ConvscopeError(f"{len(generators)} random generators for a batch of {n} images")
-    return torch.stack([torch.rand(4, generator=g) for g in generators])
+    return torch.stack([torch.rand(count, generator=g) for g in generators])
+
+
+def random_crops(
+    images: torch.Tensor,
+    size: tuple[int, int],
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    min_fraction: float = 0.8,
+) -> torch.Tensor:
+    """One random crop of each image of a large canvas, resized to `size`: MACO's "large canvas seen through random
+    crops" (Fel et al. 2023, §3; there many small crops of a 1280-px canvas, here one per item and step).
+
+    Each image draws three uniform numbers u in [0, 1) (from its own generator when given one per image): the crop
+    is the fraction f = min_fraction + u0 (1 - min_fraction) of the canvas' height and width (so the network sees
+    anything from the whole canvas down to a 1:1 window of `size` pixels when min_fraction = size / canvas side)
+    and its top-left corner lies at (1 - f) (u1, u2) of the canvas; one bilinear warp samples it at `size`.
+
+    Args:
+        images: the canvas [N, C, Hc, Wc], values in [0, 1] (gradients flow).
+        size: (height, width) of the output in pixels.
+        generator: one generator, N generators (one per image) or None (torch's global one).
+        min_fraction: the smallest crop, a fraction of the canvas side in (0, 1].
+    Returns:
+        [N, C, height, width].
+    Raises:
+        ConvscopeError: min_fraction outside (0, 1], or a number of generators other than N.
+    References:
+        Fel et al. 2023, "Unlocking Feature Visualization for Deeper Networks with MAgnitude Constrained
+        Optimization" (NeurIPS), §3 (optimizing a large image through random crops).
+    """
+    if not 0 < min_fraction <= 1:
+        raise ConvscopeError(f"min_fraction must be in (0, 1], got {min_fraction}")
+    n, channels = images.shape[:2]
+    draws = _uniform_draws(n, generator, 3)
+    fraction = min_fraction + draws[:, 0] * (1 - min_fraction)
+    # output coordinate o in [-1, 1] samples canvas coordinate f o + centre, centre = (1 - f)(2 u - 1)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = fraction
+    theta[:, 1, 1] = fraction
+    theta[:, 0, 2] = (1 - fraction) * (2 * draws[:, 1] - 1)
+    theta[:, 1, 2] = (1 - fraction) * (2 * draws[:, 2] - 1)
+    grid = F.affine_grid(theta.to(images), [n, channels, *size], align_corners=False)
+    return sample_bilinear(images, grid)
 
 
 def sample_bilinear(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """`F.grid_sample` (bilinear, zeros outside, align_corners False) of images [N, C, H, W] at `grid`
     [N, H, W, 2]. PyTorch's CPU kernel parallelizes over the batch only, so a single image is sampled as k bands of
     output rows, one per thread (the same values; ~1.7x faster forward + backward at 224 px on 2 threads)."""
-    n, channels, height, width = images.shape
+    n, channels = images.shape[:2]
+    height, width = grid.shape[1:3]  # the output's size (a crop may sample another size than the input's)
     bands = min(torch.get_num_threads(), 8)
     if n > 1 or bands < 2 or height % bands or images.device.type != "cpu":
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

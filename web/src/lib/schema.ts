@@ -66,6 +66,8 @@ const LABELS: Record<string, string> = {
   init_from_data: "Start from dataset images",
   encoder_layer: "Encoder layer (E)",
   code_layer: "Code layer",
+  param: "Parameterization",
+  trust_dataset: "Trust: dataset",
 };
 
 /** "Octave Scale" -> "Octave scale"; a known key's own label first. */

@@ -1,10 +1,12 @@
 // Multifaceted feature visualization: the t-SNE embedding of the clustered images (hover: the image; click: its
-// cluster only), and per cluster its mean image, its facet and the image nearest to its centre.
+// cluster only), and per cluster its mean image, its facet and the image nearest to its centre, with the facet's
+// four criteria of seed 000 as numbers.
 import { useState } from "react";
 import { ResponsiveContainer, Scatter, ScatterChart, XAxis, YAxis } from "recharts";
 import type { ResultView } from "../../api/client";
 import { resultData, type EmbeddingPoint } from "../../api/results";
 import { Figure } from "../../components/Figure";
+import { FacetCriteriaTable } from "../../components/TrustPanel";
 import type { Values } from "../../state";
 import { fixed } from "../../lib/format";
 
@@ -61,10 +63,13 @@ export function FacetsResult({ result, values }: { result: ResultView; values: V
       </div>
       <div className="tiles">
         {clusters.map((c) => (
-          <div key={c.id} className="facet">
-            <Figure src={c.mean_image} caption={`cluster ${c.id} mean (${fixed(c.mean_activation, 1)})`} />
-            <Figure src={c.facet_image} caption={`facet ${c.id} (${fixed(c.activation, 1)})`} />
-            <Figure src={imageOf(c.nearest_image)} caption={`nearest to its centre`} />
+          <div key={c.id} className="facet-block">
+            <div className="facet">
+              <Figure src={c.mean_image} caption={`cluster ${c.id} mean (${fixed(c.mean_activation, 1)})`} />
+              <Figure src={c.facet_image} caption={`facet ${c.id} (${fixed(c.activation, 1)})`} />
+              <Figure src={imageOf(c.nearest_image)} caption={`nearest to its centre`} />
+            </div>
+            {c.criteria && <FacetCriteriaTable criteria={c.criteria} id={c.id} />}
           </div>
         ))}
       </div>

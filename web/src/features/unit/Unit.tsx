@@ -12,7 +12,9 @@ import { Picture } from "../../components/Picture";
 import { RunExtras } from "../../components/RunExtras";
 import { RunPanel } from "../../components/RunPanel";
 import { ScorePlot } from "../../components/ScorePlot";
+import { FacetCriteriaTable, TransparencyToggle, TrustPanel } from "../../components/TrustPanel";
 import { fixed, sci } from "../../lib/format";
+import { examplesLink } from "../../lib/links";
 import { datasetFor } from "../../lib/spec";
 
 /** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
@@ -101,27 +103,32 @@ export function Unit() {
           <Section
             title="Feature visualization"
             recipe="visualize"
-            spec={{ model: ref, layer, channels: [unit], steps: 128 }}
+            spec={{ model: ref, layer, channels: [unit], steps: 128, ...(dataset ? { trust_dataset: dataset } : {}) }}
             auto={!atlas /* from an atlas: its stored picture is shown above, nothing runs unasked */}
             testid="unit-visualization"
-            render={(d) => (
-              <figure className="tile" data-testid="unit-visualization-result">
-                <Picture
-                  src={d.images[0].path}
-                  alt={`feature visualization of ${layer}:${unit}`}
-                  caption={`${d.steps} steps → activation ${sci(d.images[0].activation)}`}
-                />
-                <figcaption>activation {sci(d.images[0].activation)}</figcaption>
-                {d.images[0].curve && d.images[0].curve_steps && (
-                  <ScorePlot
-                    steps={d.images[0].curve_steps}
-                    values={d.images[0].curve}
-                    label={`${layer}:${unit}`}
-                    testid="unit-score-plot"
-                  />
-                )}
-              </figure>
-            )}
+            render={(d) => {
+              const im = d.images[0];
+              return (
+                <>
+                  <TransparencyToggle map={im.transparency} alt={`the visualization of ${layer}:${unit}`} testid="unit-transparency">
+                    <figure className="tile" data-testid="unit-visualization-result">
+                      <Picture
+                        src={im.path}
+                        alt={`feature visualization of ${layer}:${unit}`}
+                        caption={`${d.steps} steps → activation ${sci(im.activation)}`}
+                      />
+                      <figcaption>activation {sci(im.activation)}</figcaption>
+                      {im.curve && im.curve_steps && (
+                        <ScorePlot steps={im.curve_steps} values={im.curve} label={`${layer}:${unit}`} testid="unit-score-plot" />
+                      )}
+                    </figure>
+                  </TransparencyToggle>
+                  {im.trust && (
+                    <TrustPanel trust={im.trust} examples={examplesLink(model, layer, unit, im.trust.dataset)} testid="unit-trust" />
+                  )}
+                </>
+              );
+            }}
           />
           <Section
             title="Top dataset examples"
@@ -199,6 +206,7 @@ export function Unit() {
                     <figcaption>
                       facet {c.id}: {fixed(c.activation, 1)}
                     </figcaption>
+                    {c.criteria && <FacetCriteriaTable criteria={c.criteria} id={c.id} />}
                   </figure>
                 ))}
               </div>
