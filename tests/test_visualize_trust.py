@@ -155,3 +155,27 @@ def test_http_refuses_a_judge_the_server_does_not_offer(server):
     bad = {"model": {"spec": "digits"}, "classes": [1], "regularizers": ["tv:1", "blur:x"]}
     answer = httpx.post(f"{server}/api/runs", json={"recipe": "visualize", "spec": bad}, timeout=60)
     assert answer.status_code == 422 and "regularizers[1]" in json.dumps(answer.json())
+
+
+def test_the_verdict_levels():
+    """trusted only when every check passes; a class picture the judges see but off the path: care; neither:
+    distrust; a dataset whose top images agree little makes the sentence say the path check is weak."""
+    from convscope.recipes.trust import verdict
+
+    def trust(on_path, multiple, recognized=None, natural_mean=0.9):
+        t = {
+            "path": {"on_path": on_path, "departs_at": None if on_path else "blocks.5", "natural_mean": natural_mean},
+            "activation_multiple": multiple,
+            "best_natural_activation": 1.0,
+        }
+        if recognized is not None:
+            t["judges"] = [{"recognized": r} for r in recognized]
+        return t
+
+    assert verdict(trust(True, 3.0, [True, True]), 3.0)[1:] == (True, "trusted")
+    assert verdict(trust(True, 0.5), 0.5)[1:] == (False, "care")
+    assert verdict(trust(False, 3.0, [True, True]), 3.0)[1:] == (False, "care")
+    assert verdict(trust(False, 3.0, [True, False]), 3.0)[1:] == (False, "distrust")
+    text, _, level = verdict(trust(False, 3.0, natural_mean=0.25), 3.0)
+    assert level == "distrust" and text.startswith("Do not trust it") and "path check is weak" in text
+    assert "path check is weak" not in verdict(trust(False, 3.0), 3.0)[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -108,6 +108,10 @@ class Trust(TypedDict):
     judges: NotRequired[Annotated[list[Judge], Field(description="a class unit: the other models' predictions")]]
     verdict: Annotated[str, Field(description="one plain sentence: how far to trust the picture")]
     trusted: Annotated[bool, Field(description="on the natural path, beyond the best natural image, recognized")]
+    level: Annotated[
+        Literal["trusted", "care", "distrust"],
+        Field(description="trusted; care: on the natural path, or recognized by most judges; distrust: neither"),
+    ]
 
 
 def default_dataset(subject: Subject) -> str:
@@ -215,10 +219,11 @@ def assess(
             path=path,
             verdict="",
             trusted=False,
+            level="distrust",
         )
         if judged[i] is not None:
             trust["judges"] = judged[i]
-        trust["verdict"], trust["trusted"] = verdict(trust, activation)
+        trust["verdict"], trust["trusted"], trust["level"] = verdict(trust, activation)
         out.append(trust)
     return out
 
@@ -290,21 +295,34 @@ def _judge(
     return out
 
 
-def verdict(trust: Trust, activation: float | None) -> tuple[str, bool]:
-    """One plain sentence on how far to trust a picture reaching `activation`, and whether it passes every check
-    (on the natural path; at least the best natural image's activation; recognized by every judge of a class
-    picture)."""
+#: below this mean similarity among the dataset's top images, the path check says it is weak
+WEAK_NATURALS = 0.5
+
+
+def verdict(trust: Trust, activation: float | None) -> tuple[str, bool, str]:
+    """One plain sentence on how far to trust a picture reaching `activation`, whether it passes every check, and
+    its level.
+
+    trusted: on the natural path, at least the best natural image's activation, recognized by every judge of a class
+    picture. care: not all of that, but on the natural path or recognized by most judges. distrust: neither. When
+    the dataset's top images agree little among themselves (mean path similarity < WEAK_NATURALS: a dataset without
+    examples of the unit), the sentence says the path check is weak."""
     path, multiple = trust["path"], trust["activation_multiple"]
     best = trust["best_natural_activation"]
     judges = trust.get("judges") or []
     seen = sum(j["recognized"] for j in judges)
-    parts, trusted = [], True
+    parts, trusted = [], path["on_path"]
     if path["on_path"]:
         parts.append("processed like its top natural images")
     else:
-        trusted = False
         where = f" from {path['departs_at']}" if path["departs_at"] else ""
         parts.append(f"off the natural path{where}: the network processes it unlike its top natural images")
+    weak = path["natural_mean"] is not None and path["natural_mean"] < WEAK_NATURALS
+    if weak:
+        parts.append(
+            f"those images agree little among themselves (mean similarity {path['natural_mean']:.2f}), so the path "
+            "check is weak: a dataset with examples of this unit makes it sharper"
+        )
     if multiple is not None:
         trusted = trusted and multiple >= 1
         parts.append(f"{multiple:.2g}x the best natural image's activation")
@@ -318,5 +336,7 @@ def verdict(trust: Trust, activation: float | None) -> tuple[str, bool]:
     if judges:
         trusted = trusted and seen == len(judges)
         parts.append(f"{seen} of {len(judges)} other models see the class")
-    head = "Trust it" if trusted else "Trust it with care" if path["on_path"] else "Do not trust it as an image"
-    return f"{head}: " + "; ".join(parts) + ".", trusted
+    recognized = bool(judges) and 2 * seen > len(judges)
+    level = "trusted" if trusted else "care" if path["on_path"] or recognized else "distrust"
+    head = {"trusted": "Trust it", "care": "Trust it with care", "distrust": "Do not trust it as an image"}[level]
+    return f"{head}: " + "; ".join(parts) + ".", trusted, level

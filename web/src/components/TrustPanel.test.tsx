@@ -43,6 +43,7 @@ const CLASS_TRUST: Trust = {
   ],
   verdict: "Do not trust it as an image: off the natural path from blocks.2: the network processes it unlike its top natural images; 3.5x the best natural image's activation; 0 of 2 other models see the class.",
   trusted: false,
+  level: "distrust",
 };
 
 const show = (trust: Trust, target?: number, examples?: string) =>
@@ -61,6 +62,8 @@ describe("the trust panel", () => {
     expect(trustLevel({ trusted: true, path: { ...CLASS_TRUST.path, on_path: true } })).toBe("trusted");
     expect(trustLevel({ trusted: false, path: { ...CLASS_TRUST.path, on_path: true } })).toBe("care");
     expect(trustLevel({ trusted: false, path: CLASS_TRUST.path })).toBe("distrust");
+    // the server's level wins (off the path but recognized by most judges: care)
+    expect(trustLevel({ trusted: false, path: CLASS_TRUST.path, level: "care" })).toBe("care");
   });
 
   it("gives the activation as a multiple of the best natural image, with its id and a link to the examples", () => {
@@ -123,6 +126,7 @@ describe("the trust panel", () => {
       path: { ...CLASS_TRUST.path, on_path: true, departs_at: null, picture: null },
       verdict: "Trust it: fine.",
       trusted: true,
+      level: "trusted",
     };
     delete trust.judges;
     show(trust);

@@ -24,8 +24,9 @@ export type TrustLevel = "trusted" | "care" | "distrust";
 
 /** The verdict's level: trusted (every check passes), with care (on the natural path, another check fails), do not
  * trust (off the natural path), as recipes/trust.py `verdict` words it. */
-export function trustLevel(t: Pick<Trust, "trusted" | "path">): TrustLevel {
-  return t.trusted ? "trusted" : t.path.on_path ? "care" : "distrust";
+/** The server's level (trusted / care / distrust); an older result without one: from `trusted` and the path. */
+export function trustLevel(t: Pick<Trust, "trusted" | "path"> & { level?: TrustLevel }): TrustLevel {
+  return t.level ?? (t.trusted ? "trusted" : t.path.on_path ? "care" : "distrust");
 }
 
 export const BADGE: Record<TrustLevel, string> = { trusted: "trusted", care: "with care", distrust: "do not trust" };
