@@ -122,6 +122,34 @@ def test_channel_ranges_and_bad_requests(capsys, tmp_path):
     assert "channels" in err and "16 channels" in err
     assert main(["atlas", "--model", "digits", "--channels", "5-2", *out]) == 2
     assert "backwards" in capsys.readouterr().err
+    assert main(["atlas", "--model", "digits", "--regularizer", "tv:much", *out]) == 2
+    assert "regularizers[0]" in capsys.readouterr().err
+
+
+def test_atlas_pictures_follow_the_parameterization_and_regularizers(capsys, tmp_path):
+    """The atlas's `param` and `regularizers` reach its visualizations: the picture of a unit is the one `visualize`
+    makes with the same settings (same seed, steps, per-item stream), and another parameterization changes it."""
+    import numpy as np
+    from PIL import Image
+
+    def atlas_picture(*extra):
+        folder = tmp_path / "-".join(extra or ("plain",)).replace(":", "")
+        argv = ["atlas", "--model", "digits", "--layers", "features.3", "--channels", "2", "--steps", "6"]
+        assert main([*argv, *extra, "--out", str(folder), "--data-dir", str(tmp_path / "store")]) == 0
+        capsys.readouterr()
+        unit = json.loads((folder / "atlas.json").read_text())["units"][0]
+        return np.asarray(Image.open(folder / unit["image"]), dtype=float)
+
+    def visualize_picture(*extra):
+        folder = tmp_path / ("v" + "-".join(extra).replace(":", ""))
+        argv = ["visualize", "--model", "digits", "--layer", "features.3", "--channels", "2", "--steps", "6"]
+        assert main([*argv, *extra, "--no-trust", "--json", "--out", str(folder), "--no-cache"]) == 0
+        path = json.loads(capsys.readouterr().out)["images"][0]["path"]
+        return np.asarray(Image.open(path), dtype=float)
+
+    chosen = ("--param", "pixel", "--regularizer", "tv:0.5")
+    assert np.abs(atlas_picture(*chosen) - visualize_picture(*chosen)).max() <= 2  # 8-bit, float rounding
+    assert np.abs(atlas_picture(*chosen) - atlas_picture()).mean() > 5
 
 
 def test_atlas_cli_layers_all_writes_atlas_json(capsys, tmp_path):

@@ -21,6 +21,19 @@ def register(subparsers) -> dict:
     p.add_argument("--size", type=positive, help="visualization size in pixels (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument(
+        "--param",
+        choices=["maco", "fft", "pixel", "laplacian"],
+        help="the visualizations' parameterization (default: maco for colour models, fft for the others)",
+    )
+    p.add_argument(
+        "--regularizer",
+        dest="regularizers",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a regularizer of the visualizations (repeatable; as `convscope visualize --regularizer`)",
+    )
+    p.add_argument(
         "--units-per-shard", type=positive, default=16, help="units per visualization shard (default: %(default)s)"
     )
     p.add_argument(
@@ -65,6 +78,8 @@ def cmd_atlas(args) -> dict | None:
         steps=args.steps,
         size=args.size,
         seed=args.seed,
+        param=args.param,
+        regularizers=args.regularizers,
         units_per_shard=args.units_per_shard,
         images_per_shard=args.images_per_shard,
         batch_size=args.batch_size,

@@ -13,7 +13,7 @@ Shards, each an ordinary spec stored in the result store under its own key (`Run
 from __future__ import annotations
 
 import shutil
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 
 import torch
 from pydantic import Field, field_validator
@@ -59,6 +59,13 @@ class AtlasSpec(Spec):
     steps: int = Field(256, ge=1, le=100_000, description="optimization steps of each visualization")
     size: int | None = Field(None, ge=8, le=2048, description="visualization size (default: the model's)")
     seed: int = 0
+    param: Literal["maco", "fft", "pixel", "laplacian"] | None = Field(
+        None,
+        description="the visualizations' parameterization (default: visualize's: maco for colour models, else fft)",
+    )
+    regularizers: list[str] = Field(
+        [], max_length=8, description="the visualizations' regularizers (visualize's forms: `tv:0.1`, `blur:4:0.5` ...)"
+    )
     units_per_shard: int = Field(16, ge=1, le=256, description="units per visualization shard")
     images_per_shard: int = Field(512, ge=1, le=1_000_000, description="images per dataset-scan shard")
     batch_size: int = Field(32, ge=1, le=4096, description="images per forward pass of the scan")
@@ -68,6 +75,18 @@ class AtlasSpec(Spec):
     @classmethod
     def _channels(cls, value: str) -> str:
         parse_channels(value)
+        return value
+
+    @field_validator("regularizers")
+    @classmethod
+    def _regularizers(cls, value: list[str]) -> list[str]:
+        from ..techniques.regularizers import parse_regularizer
+
+        for i, text in enumerate(value):
+            try:
+                parse_regularizer(text)
+            except ConvscopeError as exc:
+                raise ValueError(f"regularizers[{i}]: {exc}") from None
         return value
 
 
@@ -297,6 +316,8 @@ def run_atlas(spec: AtlasSpec, ctx: RunContext) -> Result[AtlasData]:
             size=spec.size,
             seed=spec.seed,
             batch_size=min(8, width),
+            param=spec.param,
+            regularizers=spec.regularizers,
             trust=False,  # an atlas of hundreds of units: the unit page measures trust when a unit is opened
         )
         for layer, channels in chosen
