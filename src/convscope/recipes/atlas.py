@@ -1,5 +1,6 @@
 """The whole-model atlas (OpenAI Microscope's view, self-hosted): every unit of the chosen layers with its feature
 visualization and the dataset images that excite it most, computed as independent shards and merged.
+Over 400 lines on purpose: the atlas spec, its scan shard's spec and data, the merge and the recipe in one place.
 
 Shards, each an ordinary spec stored in the result store under its own key (`RunContext.map`):
 - feature visualization: one `visualize` spec per `units_per_shard` channels of a layer (per-item random
