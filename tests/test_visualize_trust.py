@@ -70,8 +70,19 @@ def test_trust_off_switch_and_the_judges_of_digits(tmp_path):
 
 
 def test_a_judge_with_other_labels_is_refused_by_field(tmp_path):
-    with pytest.raises(Exception, match="judges: `default` has another label space"):
+    with pytest.raises(Exception, match=r"judges\[0\]: `default` has another label space"):
         visualize(tmp_path, classes=[3], judges=[{"spec": "default"}])
+    with pytest.raises(Exception, match=r"judges\[1\]: unknown model spec `nonexist`"):
+        visualize(tmp_path, classes=[3], judges=[{"spec": "digits", "weights": "none"}, {"spec": "nonexist"}])
+    # the model itself, or a judge twice, would wait for its own lease: refused by the spec
+    with pytest.raises(Exception, match=r"judges\[0\]: `digits` is the model itself"):
+        visualize(tmp_path, classes=[3], judges=[{"spec": "digits"}])
+    with pytest.raises(Exception, match=r"judges\[1\]: `lite1` is named twice"):
+        visualize(tmp_path, classes=[3], judges=[{"spec": "lite1"}, {"spec": "lite1"}])
+    with pytest.raises(Exception, match="trust_dataset: dataset `/nonexistent`"):
+        visualize(tmp_path, classes=[3], trust_dataset="/nonexistent")
+    with pytest.raises(Exception, match="spectrum: dataset `/nonexistent`"):
+        visualize(tmp_path, classes=[3], param="maco", spectrum="/nonexistent")
 
 
 def test_class_pictures_are_judged_by_the_other_lite_models(tmp_path, default_subject):

@@ -183,7 +183,10 @@ def assess(
     from ..core.data import open_dataset
     from ..core.errors import ConvscopeError
 
-    data = open_dataset(dataset, subject.input)
+    try:
+        data = open_dataset(dataset, subject.input)
+    except ConvscopeError as exc:
+        raise ConvscopeError(f"trust_dataset: {exc}") from None
     if len(data) < 2:
         raise ConvscopeError(f"trust_dataset: `{dataset}` has {len(data)} image(s); the path check needs at least 2")
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
@@ -268,11 +271,14 @@ def _judge(
     if not chosen or not judges:
         return out
     with ExitStack() as stack:
-        for ref in judges:
-            judge = stack.enter_context(ctx.subject(ref))
+        for i, ref in enumerate(judges):
+            try:
+                judge = stack.enter_context(ctx.subject(ref))
+            except ConvscopeError as exc:
+                raise ConvscopeError(f"judges[{i}]: {exc}") from None
             if judge.labels != subject_labels:
                 raise ConvscopeError(
-                    f"judges: `{ref.spec}` has another label space than the model ({len(judge.labels or [])} vs "
+                    f"judges[{i}]: `{ref.spec}` has another label space than the model ({len(judge.labels or [])} vs "
                     f"{len(subject_labels or [])} classes); a judge must name the same classes"
                 )
             tops = T.judge(pictures[chosen].to(judge.device), [judge], k=JUDGE_TOP)[0]

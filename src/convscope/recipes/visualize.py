@@ -150,6 +150,13 @@ class VisualizeSpec(Spec):
             raise ValueError("accentuate (--accentuate) does not combine with init_from_data or relevant")
         if self.keep_layer is not None and self.accentuate is None:
             raise ValueError("keep_layer (--keep-layer) only applies with accentuate (--accentuate)")
+        seen = [(self.model.spec, self.model.weights, self.model.output)]
+        for i, judge in enumerate(self.judges or []):
+            key = (judge.spec, judge.weights, judge.output)
+            if key in seen:
+                what = "the model itself" if key == seen[0] else "named twice"
+                raise ValueError(f"judges[{i}]: `{judge.spec}` is {what}; a judge is another model, named once")
+            seen.append(key)
         if self.spectrum is not None and self.param not in (None, "maco"):
             raise ValueError("spectrum (--spectrum) only applies with param maco")
         for i, text in enumerate(self.regularizers):
@@ -453,7 +460,10 @@ def _magnitude(spec: VisualizeSpec, subject: Subject) -> torch.Tensor | None:
     from ..core.data import open_dataset
     from ..techniques.spectrum import magnitude_spectrum
 
-    data = open_dataset(spec.spectrum, subject.input)
+    try:
+        data = open_dataset(spec.spectrum, subject.input)
+    except ConvscopeError as exc:
+        raise ConvscopeError(f"spectrum: {exc}") from None
     if len(data) == 0:
         raise ConvscopeError(f"spectrum: the dataset `{spec.spectrum}` holds no readable image")
     images = torch.cat([batch for batch, _ in data.batches(64, range(min(len(data), 512)))])
