@@ -28,7 +28,7 @@ colourfulness) against the seven colour photos PHOTOS at the same size (a method
 colourfulness over theirs); (channel images) by the activation reached as a
 multiple of the best photo's and whether the own channel is the layer's highest (spatial means); seconds per image
 (a method's wall time over its images; `--repeats` interleaves rounds of all methods, medians).
-Targets (issue 24) are checked for `--candidate` (default: maco-canvas2, else maco, else fft) and printed; with
+Targets (issue 24) are checked for `--candidate` (default: maco, the new default, else fft) and printed; with
 `--check` a missed target exits 1. A method that raises is reported in its row and the script exits 2.
 """
 
@@ -397,7 +397,10 @@ def main() -> int:
     parser.add_argument("--classes", default="8", help="a count (spread over CLASSES) or indices a,b,c")
     parser.add_argument("--channels", default="4", help=f"a count (spread over CHANNELS of {CHANNEL_LAYER}) or a,b")
     parser.add_argument("--methods", default=",".join(ALL_METHODS))
-    parser.add_argument("--candidate", help="the method whose targets are checked (default maco-canvas2 / maco / fft)")
+    parser.add_argument(
+        "--candidate",
+        help="the method whose targets are checked (default maco, the default parameterization, else fft)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="interleaved timing rounds (quality from the first)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
@@ -468,7 +471,7 @@ def main() -> int:
             args.images.mkdir(parents=True, exist_ok=True)
             save_grid(images, args.images / f"{name.replace('+', '_')}.png", max(len(classes), len(channels), 1))
     rows = {name: rows[name] for name in methods}
-    candidate = args.candidate or next((m for m in ("maco-canvas2", "maco", "fft") if m in produced), None)
+    candidate = args.candidate or next((m for m in ("maco", "fft") if m in produced), None)
     targets = check_targets(rows, candidate) if candidate in produced else []
     print(table(rows, photo_stats))
     print(f"\ntargets for {candidate} (size {args.size}, {args.steps} steps, classes {classes}, channels {channels}):")
