@@ -305,3 +305,16 @@ def test_command_refuses_bad_input_in_one_line(digit_png, capsys):
         assert main(["faithfulness", digit_png, "--model", "digits", "--no-cache", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and field in err, err
+
+
+def test_the_spec_hands_the_method_its_own_options_and_road_its_noise():
+    """FaithfulnessSpec shares attribute's method options (one MethodOptions): SmoothGrad's `noise` is the method's,
+    ROAD's imputation noise is `road_noise`, and neither shadows the other."""
+    from convscope.recipes.attribute import AttributeSpec, MethodOptions
+    from convscope.recipes.faithfulness import FaithfulnessSpec
+
+    spec = FaithfulnessSpec(image="x.png", method="smoothgrad", road_noise=0.05, noise=0.3, epsilon=0.01)
+    options = spec.method_options()
+    assert options["noise"] == 0.3 and options["epsilon"] == 0.01 and spec.road_noise == 0.05
+    assert set(options) == set(MethodOptions.model_fields) - {"fit"}
+    assert AttributeSpec(image="x.png", noise=0.3, epsilon=0.01).method_options() == options

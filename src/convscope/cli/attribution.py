@@ -103,7 +103,7 @@ def register_faithfulness(subparsers):
         default=[10, 20, 30, 40, 50, 60, 70, 80, 90],
         help="ROAD: shares of the pixels removed, %% (default: 10,20,...,90)",
     )
-    p.add_argument("--noise", type=float, default=0.01, help="ROAD: imputation noise std (default: %(default)s)")
+    p.add_argument("--road-noise", type=float, default=0.01, help="ROAD: imputation noise std (default: %(default)s)")
     p.add_argument("--runs", type=positive, default=100, help="faithfulness correlation: subsets (default: 100)")
     p.add_argument("--subset", type=positive, default=224, help="faithfulness correlation: subset size (default: 224)")
     p.add_argument("--points", type=positive, default=8, help="randomisation: curve points (default: %(default)s)")
@@ -138,7 +138,7 @@ def cmd_faithfulness(args) -> dict | None:
         region=args.region,
         region_steps=args.region_steps,
         percentages=args.percentages,
-        noise=args.noise,
+        road_noise=args.road_noise,
         runs=args.runs,
         subset=args.subset,
         points=args.points,

@@ -27,23 +27,23 @@ from .results import FilePath, Measured, data_model
 Method = Literal[tuple(METHODS)]  # the one list of methods: attribution.report.METHODS
 
 
-class AttributeSpec(Spec):
-    """Explain one image's class score with one attribution method."""
+def spelled_target(value):
+    """A `target` field's value: a class index stays an int (`"285"` becomes 285); a hidden unit's spelling
+    (LAYER:CHANNEL[@Y,X]) is checked (syntax only). Raises ValueError (a 422 on `target`) for a bad spelling."""
+    if isinstance(value, str):
+        parsed = parse_target(value, "target")
+        return parsed if isinstance(parsed, int) else str(parsed)
+    return value
 
-    model: ModelRef = ModelRef()
-    image: ImagePath
-    method: Method = "dtd"
-    target: Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
-        None,
-        description="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL "
-        "(its spatial mean activation) or one position of its map LAYER:CHANNEL@Y,X (row, column)",
-    )
-    layers: str = Field(
-        "all",
-        min_length=1,
-        description="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods)",
-    )
-    rank: int = Field(5, ge=1, le=4096, description="top filters listed per layer")
+
+#: a `target` field: a class index, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (checked by `spelled_target`)
+Target = Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=512)] | None
+
+
+class MethodOptions(Spec):
+    """The options of the attribution methods (report.attribute's keywords), shared by every recipe that runs one:
+    `attribute`, `faithfulness`. `method_options()` hands them on."""
+
     maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
     ignore_bias: bool = False
     epsilon: float | None = Field(
@@ -61,18 +61,34 @@ class AttributeSpec(Spec):
     smooth_kind: Literal[SMOOTH_KINDS] = Field(
         "mean", description="smoothgrad: mean (SmoothGrad), squared (SmoothGrad-Squared) or variance (VarGrad)"
     )
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="smoothgrad: the noise's seed")
-    save_npy: bool = Field(False, description="also write the input attribution [C, H, W] as .npy")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="smoothgrad: the noise's seed (faithfulness: all its draws)")
     fit: Literal["squash", "crop"] = "squash"
 
-    @field_validator("target")
-    @classmethod
-    def _spelled_target(cls, value):
-        """A class index stays an int (`"285"` becomes 285); a hidden unit's spelling is checked (syntax only)."""
-        if isinstance(value, str):
-            parsed = parse_target(value, "target")
-            return parsed if isinstance(parsed, int) else str(parsed)
-        return value
+    def method_options(self) -> dict:
+        """The options as report.attribute's keywords (all but `fit`, which reads the image)."""
+        return {name: getattr(self, name) for name in MethodOptions.model_fields if name != "fit"}
+
+
+class AttributeSpec(MethodOptions):
+    """Explain one image's class score with one attribution method."""
+
+    model: ModelRef = ModelRef()
+    image: ImagePath
+    method: Method = "dtd"
+    target: Target = Field(
+        None,
+        description="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL "
+        "(its spatial mean activation) or one position of its map LAYER:CHANNEL@Y,X (row, column)",
+    )
+    layers: str = Field(
+        "all",
+        min_length=1,
+        description="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods)",
+    )
+    rank: int = Field(5, ge=1, le=4096, description="top filters listed per layer")
+    save_npy: bool = Field(False, description="also write the input attribution [C, H, W] as .npy")
+
+    _spelled_target = field_validator("target")(classmethod(lambda cls, value: spelled_target(value)))
 
 
 def _safe(name: str) -> str:
@@ -357,21 +373,8 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
             method,
             spec.target,
             layers,
-            maxpool=spec.maxpool,
-            ignore_bias=spec.ignore_bias,
-            epsilon=spec.epsilon,
-            alpha=spec.alpha,
-            layer=spec.layer,
-            steps=spec.steps,
-            patch=spec.patch,
-            stride=spec.stride,
-            fill=spec.fill,
-            smooth_of=spec.smooth_of,
-            samples=spec.samples,
-            noise=spec.noise,
-            smooth_kind=spec.smooth_kind,
-            seed=spec.seed,
             progress=ctx.progress,
+            **spec.method_options(),
         )
         types = {name: subject.graph.nodes[name].type if name in subject.graph.nodes else "" for name in result.layers}
         unit = getattr(result, "unit", None)

@@ -10,13 +10,12 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from typing_extensions import TypedDict
 
-from ..core.units import parse_target
 from ..techniques.attribution.composites import COMPOSITES
 from ..techniques.attribution.crp import conditional_relevance, graph_edges
 from ..techniques.attribution.explainer import LRP
 from ..techniques.attribution.ranking import channel_relevance
 from ..techniques.attribution.report import heatmap_values
-from .attribute import MapScale, map_display
+from .attribute import MapScale, Target, map_display, spelled_target
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 from .results import FilePath, Measured, data_model
 
@@ -28,7 +27,7 @@ class ConceptsSpec(Spec):
 
     model: ModelRef = ModelRef()
     image: ImagePath
-    target: Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
+    target: Target = Field(
         None,
         description="what to explain: a class index (default: the predicted class), or a hidden unit above the layer, "
         "LAYER:CHANNEL or LAYER:CHANNEL@Y,X",
@@ -45,14 +44,7 @@ class ConceptsSpec(Spec):
     ignore_bias: bool = False
     fit: Literal["squash", "crop"] = "squash"
 
-    @field_validator("target")
-    @classmethod
-    def _spelled_target(cls, value):
-        """A class index stays an int (`"285"` becomes 285); a hidden unit's spelling is checked (syntax only)."""
-        if isinstance(value, str):
-            parsed = parse_target(value, "target")
-            return parsed if isinstance(parsed, int) else str(parsed)
-        return value
+    _spelled_target = field_validator("target")(classmethod(lambda cls, value: spelled_target(value)))
 
 
 @data_model

@@ -17,8 +17,8 @@ from ..core.images import tensor_to_pil
 from ..techniques.attribution import faithfulness as fa
 from ..techniques.attribution.randomisation import cascading_randomisation
 from ..techniques.attribution.report import attribute, heatmap_values, is_signed
-from .attribute import MAGNITUDE, ROBUST, MapScale, Method, map_display
-from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
+from .attribute import MAGNITUDE, ROBUST, MapScale, Method, MethodOptions, map_display
+from .base import ImagePath, ModelRef, Result, RunContext, recipe
 from .results import FilePath, Measured, data_model
 
 MetricName = Literal["region-perturbation", "road", "faithfulness-correlation", "randomisation", "completeness"]
@@ -75,21 +75,14 @@ DEFINITIONS = {
 }
 
 
-class FaithfulnessSpec(Spec):
-    """Measure how faithful one attribution method's heatmap of one image is."""
+class FaithfulnessSpec(MethodOptions):
+    """Measure how faithful one attribution method's heatmap of one image is (the method's options as `attribute`'s;
+    `seed` also seeds the metrics' random subsets, noise and uniform baseline)."""
 
     model: ModelRef = ModelRef()
     image: ImagePath
     method: Method = "saliency"
     target: int | None = Field(None, ge=0, description="class to explain (default: the predicted class)")
-    maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
-    ignore_bias: bool = False
-    alpha: float = Field(2.0, ge=1, le=100, description="lrp-alphabeta: alpha (beta = alpha - 1)")
-    layer: str | None = Field(None, description="gradcam: the layer (default: the last spatial one)")
-    steps: int = Field(32, ge=1, le=4096, description="integrated-gradients: steps")
-    patch: int | None = Field(None, ge=1, le=4096, description="occlusion: patch size in pixels")
-    stride: int | None = Field(None, ge=1, le=4096, description="occlusion: stride in pixels")
-    fill: Literal["zero", "mean"] = Field("zero", description="occlusion: what covers a patch: 0, or the image's mean")
     metrics: list[MetricName] = Field(list(METRICS), min_length=1, description="the metrics to compute")
     score: Literal["logit", "probability"] = Field("logit", description="the target's score the metrics watch")
     baseline: Literal["black", "mean", "blur", "uniform"] = Field(
@@ -100,12 +93,10 @@ class FaithfulnessSpec(Spec):
     percentages: list[Annotated[float, Field(gt=0, lt=100)]] = Field(
         [10, 20, 30, 40, 50, 60, 70, 80, 90], min_length=1, description="ROAD: shares of the pixels removed (%)"
     )
-    noise: float = Field(0.01, ge=0, le=1, description="ROAD: the imputation noise's std")
+    road_noise: float = Field(0.01, ge=0, le=1, description="ROAD: the imputation noise's std")
     runs: int = Field(100, ge=2, le=10000, description="faithfulness correlation: random subsets")
     subset: int = Field(224, ge=1, description="faithfulness correlation: input entries per subset")
     points: int = Field(8, ge=1, le=1000, description="randomisation: points of the curve")
-    seed: int = Field(0, ge=0, description="seed of the random subsets, the noise and the uniform baseline")
-    fit: Literal["squash", "crop"] = "squash"
 
 
 @data_model
@@ -236,7 +227,7 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
 
     Args:
         spec: image, method and its options (as `attribute`), `metrics`, `score`, `baseline`, region perturbation
-            `region` (px) / `region_steps`, ROAD `percentages` / `noise`, correlation `runs` / `subset`,
+            `region` (px) / `region_steps`, ROAD `percentages` / `road_noise`, correlation `runs` / `subset`,
             randomisation `points`, `seed`.
         ctx: reports ("randomisation", done, total); writes `<stem>_map.png`, `<stem>_image.png` and `<stem>.json`
             (stem: `<image stem>_<method>_faithfulness`).
@@ -253,8 +244,7 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
         correlation); Adebayo et al. 2018 (randomisation); Sundararajan et al. 2017 and Montavon et al. 2017
         (completeness, conservation).
     """
-    options = dict(maxpool=spec.maxpool, ignore_bias=spec.ignore_bias, alpha=spec.alpha, layer=spec.layer)
-    options.update(steps=spec.steps, patch=spec.patch, stride=spec.stride, fill=spec.fill)
+    options = spec.method_options()
     method = spec.method
 
     def explain(subject, image, target):
@@ -298,7 +288,7 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
                         shown,
                         target,
                         percentages=tuple(spec.percentages),
-                        noise=spec.noise,
+                        noise=spec.road_noise,
                         seed=spec.seed,
                         **common,
                     )
