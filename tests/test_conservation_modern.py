@@ -169,6 +169,58 @@ def test_epsilon_from_the_cli(digits_subject, tmp_path, capsys):
     assert status == 2 and "epsilon" in err and len(err.strip().splitlines()) == 1
 
 
+def test_attribute_reports_what_biases_absorb_per_layer(digits_subject, tmp_path, capsys):
+    """The attribute recipe's LRP result says per layer what its biases and stabilizer took (the ledger of one
+    explain): with the input's share it makes up the logit, it equals conservation_trace's figures, the CLI prints
+    the largest; and the faithfulness CLI takes the same method flags (epsilon, SmoothGrad's) as attribute."""
+    from PIL import Image
+
+    image = tmp_path / "digit.png"
+    Image.fromarray((np.random.default_rng(1).random((32, 32)) * 255).astype(np.uint8)).save(image)
+    argv = ["attribute", str(image), "--model", "digits", "--method", "dtd", "--layers", "all"]
+    status, out, err = run_cli([*argv, "--json", "--out", str(tmp_path / "o")], capsys)
+    assert status == 0, err
+    result = json.loads(out)
+    info = result["info"]
+    assert info["absorbed_total"] + result["conservation"] == pytest.approx(1.0, abs=1e-4)
+    assert sum(a["fraction"] for a in info["absorbed"]) == pytest.approx(info["absorbed_total"], abs=1e-9)
+    picture = digits_subject.load_image(image)
+    trace = conservation_trace(digits_subject, picture, result["target"], "dtd", blocks=[])
+    by_layer: dict = {}
+    for layer in trace["layers"]:
+        by_layer[layer["name"]] = by_layer.get(layer["name"], 0.0) + layer["absorbed_fraction"][0]
+    assert [a["layer"] for a in info["absorbed"]] == list(reversed(by_layer))  # input side first
+    for entry in info["absorbed"]:
+        assert entry["fraction"] == pytest.approx(by_layer[entry["layer"]], abs=1e-5)
+    names = [layer["name"] for layer in result["layers"]]
+    assert [b["layer"] for b in info["blocks"]] == [n for n in block_outputs(digits_subject) if n in names]
+    top = info["blocks"][-1]
+    assert top["fraction"] == pytest.approx(1.0, abs=1e-5)  # the classifier holds the logit
+    status, out, err = run_cli([*argv, "--out", str(tmp_path / "p")], capsys)
+    assert status == 0 and "biases and the stabilizer took" in out, err
+    faith = ["faithfulness", str(image), "--model", "digits", "--metrics", "completeness", "--json"]
+    status, out, err = run_cli(
+        [*faith, "--method", "lrp-epsilon", "--epsilon", "0.5", "--out", str(tmp_path / "f")], capsys
+    )
+    assert status == 0, err
+    status, out2, err = run_cli(
+        [
+            *faith,
+            "--method",
+            "smoothgrad",
+            "--smooth-of",
+            "gradient-x-input",
+            "--samples",
+            "3",
+            "--out",
+            str(tmp_path / "g"),
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    assert json.loads(out)["completeness"]["total"] != json.loads(out2)["completeness"]["total"]
+
+
 @pytest.fixture(scope="module")
 def chelsea():
     from skimage import data

@@ -68,7 +68,7 @@ PAPERS = {
     "techniques/attribution/crp.py": ["conditional_relevance", "concept_graph", "graph_edges"],
     "techniques/attribution/gradients.py": ["gradient_attribution", "integrated_gradients", "smoothgrad"],
     "techniques/attribution/composites.py": ["Composite", "with_epsilon"],
-    "techniques/attribution/conservation.py": ["conservation_trace"],
+    "techniques/attribution/conservation.py": ["conservation_trace", "absorbed_per_layer"],
     "techniques/attribution/liveness.py": ["live_units"],
     "techniques/attribution/mode.py": ["RelevanceMode"],
     "techniques/attribution/rules.py": ["Rule", "input_bounds"],

@@ -6,30 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def register(subparsers) -> dict:
+def method_flags(p) -> None:
+    """The attribution methods' options (`MethodOptions`), one set of flags for every subcommand that runs a method
+    (attribute, faithfulness); `method_values` reads them back."""
     from ..techniques.attribution.gradients import SMOOTH_KINDS, SMOOTHABLE
-    from ..techniques.attribution.report import METHODS
-    from .main import common_options, positive
+    from .main import positive
 
-    p = subparsers.add_parser(
-        "attribute",
-        help="attribution heatmaps (Deep Taylor / LRP at every layer, gradients, "
-        "Grad-CAM, integrated gradients, occlusion) and filter ranking",
-    )
-    p.add_argument("image", type=Path, help="image file")
-    p.add_argument("--method", choices=METHODS, default="dtd", help="attribution method (default: %(default)s)")
-    p.add_argument(
-        "--target",
-        help="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL, or "
-        "one position of its map LAYER:CHANNEL@Y,X",
-    )
-    p.add_argument(
-        "--layers",
-        default="all",
-        help="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods; "
-        "default: %(default)s)",
-    )
-    p.add_argument("--rank", type=positive, default=5, help="top filters listed per layer (default: %(default)s)")
     p.add_argument(
         "--maxpool",
         choices=["wta", "avg"],
@@ -65,9 +47,47 @@ def register(subparsers) -> dict:
         default="mean",
         help="smoothgrad: mean, squared (SmoothGrad-Squared) or variance (VarGrad) (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="smoothgrad: the noise's seed (default: %(default)s)")
-    p.add_argument("--save-npy", action="store_true", help="write the input attribution (C x H x W) as .npy")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="smoothgrad: the noise's seed (faithfulness: also its draws; default: %(default)s)",
+    )
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
+
+
+def method_values(args) -> dict:
+    """The parsed `method_flags` as MethodOptions' keywords (each field's flag: its name with dashes)."""
+    from ..recipes.attribute import MethodOptions
+
+    return {name: getattr(args, name) for name in MethodOptions.model_fields}
+
+
+def register(subparsers) -> dict:
+    from ..techniques.attribution.report import METHODS
+    from .main import common_options, positive
+
+    p = subparsers.add_parser(
+        "attribute",
+        help="attribution heatmaps (Deep Taylor / LRP at every layer, gradients, "
+        "Grad-CAM, integrated gradients, occlusion) and filter ranking",
+    )
+    p.add_argument("image", type=Path, help="image file")
+    p.add_argument("--method", choices=METHODS, default="dtd", help="attribution method (default: %(default)s)")
+    p.add_argument(
+        "--target",
+        help="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL, or "
+        "one position of its map LAYER:CHANNEL@Y,X",
+    )
+    p.add_argument(
+        "--layers",
+        default="all",
+        help="all, or comma-separated layer names for per-layer relevance (LRP and gradient methods; "
+        "default: %(default)s)",
+    )
+    p.add_argument("--rank", type=positive, default=5, help="top filters listed per layer (default: %(default)s)")
+    method_flags(p)
+    p.add_argument("--save-npy", action="store_true", help="write the input attribution (C x H x W) as .npy")
     common_options(p, "attribute")
     return {"attribute": cmd_attribute, "faithfulness": register_faithfulness(subparsers)}
 
@@ -107,16 +127,7 @@ def register_faithfulness(subparsers):
     p.add_argument("--runs", type=positive, default=100, help="faithfulness correlation: subsets (default: 100)")
     p.add_argument("--subset", type=positive, default=224, help="faithfulness correlation: subset size (default: 224)")
     p.add_argument("--points", type=positive, default=8, help="randomisation: curve points (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of subsets, noise, uniform baseline (default: 0)")
-    p.add_argument("--maxpool", choices=["wta", "avg"], default="wta", help="LRP through max-pooling (default: wta)")
-    p.add_argument("--ignore-bias", action="store_true", help="LRP: leave biases out of the rules' denominators")
-    p.add_argument("--alpha", type=float, default=2.0, help="lrp-alphabeta: alpha (default 2)")
-    p.add_argument("--layer", help="gradcam: the layer (default: the last layer with a spatial output)")
-    p.add_argument("--steps", type=positive, default=32, help="integrated-gradients: steps (default: %(default)s)")
-    p.add_argument("--patch", type=positive, help="occlusion: patch size in pixels (default: input size / 14)")
-    p.add_argument("--stride", type=positive, help="occlusion: stride (default: patch / 2)")
-    p.add_argument("--fill", choices=["zero", "mean"], default="zero", help="occlusion: fill (default: zero)")
-    p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
+    method_flags(p)
     common_options(p, "faithfulness")
     return cmd_faithfulness
 
@@ -142,16 +153,7 @@ def cmd_faithfulness(args) -> dict | None:
         runs=args.runs,
         subset=args.subset,
         points=args.points,
-        seed=args.seed,
-        maxpool=args.maxpool,
-        ignore_bias=args.ignore_bias,
-        alpha=args.alpha,
-        layer=args.layer,
-        steps=args.steps,
-        patch=args.patch,
-        stride=args.stride,
-        fill=args.fill,
-        fit=args.fit,
+        **method_values(args),
     )
     summary = execute(args, spec)
     if summary is not None and not args.json:
@@ -179,26 +181,19 @@ def cmd_attribute(args) -> dict | None:
         target=args.target,
         layers=args.layers,
         rank=args.rank,
-        maxpool=args.maxpool,
-        ignore_bias=args.ignore_bias,
-        epsilon=args.epsilon,
-        alpha=args.alpha,
-        layer=args.layer,
-        steps=args.steps,
-        patch=args.patch,
-        stride=args.stride,
-        fill=args.fill,
-        smooth_of=args.smooth_of,
-        samples=args.samples,
-        noise=args.noise,
-        smooth_kind=args.smooth_kind,
-        seed=args.seed,
         save_npy=args.save_npy,
-        fit=args.fit,
+        **method_values(args),
     )
     summary = execute(args, spec)
     if summary is not None and not args.json:
         print(trace_table(summary))
+        absorbed = summary["info"].get("absorbed")
+        if absorbed and summary["info"]["absorbed_total"] is not None:
+            most = sorted(absorbed, key=lambda a: -abs(a["absorbed"]))[:3]
+            print(
+                f"biases and the stabilizer took {summary['info']['absorbed_total']:.1%} of the output; most: "
+                + ", ".join(f"{a['layer']} {a['fraction']:.1%}" for a in most)
+            )
         print(
             f"heatmap {summary['heatmap']}; details {summary['json']}"
             + (f"; npy {summary['npy']}" if summary["npy"] else "")

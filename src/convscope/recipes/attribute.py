@@ -18,6 +18,7 @@ from typing_extensions import NotRequired, TypedDict
 from ..core.images import tensor_to_pil, upscale
 from ..core.subject import LOGITS
 from ..core.units import parse_target
+from ..techniques.attribution.conservation import absorbed_per_layer, block_outputs
 from ..techniques.attribution.gradients import SMOOTH_KINDS, SMOOTHABLE
 from ..techniques.attribution.ranking import channel_relevance, rank_filters
 from ..techniques.attribution.report import LRP_METHODS, METHODS, attribute, heatmap_image, heatmap_values, is_signed
@@ -210,6 +211,23 @@ class CanonizerPlan(TypedDict):
 
 
 @data_model
+class AbsorbedShare(TypedDict):
+    """One layer's loss of relevance to its biases and the stabilizer (Bach et al. 2015, eq. 2)."""
+
+    layer: Annotated[str, Field(description="the layer")]
+    absorbed: Annotated[Measured, Field(description="R_out - R_in of its rule, logit units (negative: a gain)")]
+    fraction: Annotated[Measured, Field(description="absorbed / the output")]
+
+
+@data_model
+class BlockShare(TypedDict):
+    """The relevance at a top-level block's output."""
+
+    layer: Annotated[str, Field(description="the block (a direct child of the model, or of its top Sequential)")]
+    fraction: Annotated[Measured, Field(description="its relevance sum / the output (1: conserved so far)")]
+
+
+@data_model
 class LrpInfo(TypedDict):
     """dtd, lrp-epsilon, lrp-alphabeta: how the relevance was propagated."""
 
@@ -221,6 +239,15 @@ class LrpInfo(TypedDict):
     canonizers: CanonizerPlan
     fold_deviation: Annotated[
         float | None, Field(description="max |logits after folding - before| (null: not checked)")
+    ]
+    absorbed: Annotated[
+        list[AbsorbedShare],
+        Field(description="per layer, input side first: what its biases and the stabilizer took from the relevance"),
+    ]
+    absorbed_total: Annotated[Measured, Field(description="their sum / the output (0 with ignore_bias and eps -> 0)")]
+    blocks: Annotated[
+        list[BlockShare],
+        Field(description="relevance at each top-level block's output (residual branches merged) / the output"),
     ]
 
 
@@ -365,6 +392,8 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
     """
     method = spec.method
     layers = spec.layers if method in LRP_METHODS or method in GRADIENT_LAYERS else None
+    conserving = method in LRP_METHODS
+    ledger: list | None = [] if conserving else None  # LRP: what each rule's biases and stabilizer took
     with ctx.subject(spec.model) as subject:
         image = subject.load_image(spec.image, spec.fit)
         result = attribute(
@@ -374,8 +403,10 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
             spec.target,
             layers,
             progress=ctx.progress,
+            ledger=ledger,
             **spec.method_options(),
         )
+        blocks = block_outputs(subject) if conserving else []
         types = {name: subject.graph.nodes[name].type if name in subject.graph.nodes else "" for name in result.layers}
         unit = getattr(result, "unit", None)
         label = unit if unit else subject.label(int(result.target[0]))
@@ -389,7 +420,6 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
     picture.save(input_png)
     seen_png = ctx.path(f"{stem}_image.png")
     tensor_to_pil(image[0]).save(seen_png)
-    conserving = method in LRP_METHODS
     entries: list[LayerRelevance] = []
     for name, relevance in result.layers.items():
         values = relevance[0]
@@ -425,6 +455,17 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
     )
     if unit:
         summary["unit"] = unit
+    if conserving:
+        absorbed = absorbed_per_layer(ledger or [], output)
+        summary["info"].update(  # type: ignore[union-attr]
+            absorbed=absorbed,
+            absorbed_total=sum(a["absorbed"] for a in absorbed) / output if output else None,
+            blocks=[
+                BlockShare(layer=name, fraction=float(result.layers[name][0].sum()) / output if output else None)
+                for name in blocks
+                if name in result.layers
+            ],
+        )
     if output and conserving:
         summary["conservation"] = float(result.input[0].sum()) / output
     if spec.save_npy:

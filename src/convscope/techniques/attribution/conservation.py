@@ -46,6 +46,29 @@ def block_outputs(subject: Subject) -> list[str]:
     return sorted(names, key=order.__getitem__)
 
 
+def absorbed_per_layer(ledger: Sequence[tuple], output: float, image: int = 0) -> list[dict]:
+    """What each layer's biases and stabilizer took from one image's relevance, in forward order.
+
+    Args:
+        ledger: (layer, R_out [N], R_in [N]) per rule application in backward order (`LRP.ledger`, filled by one
+            explain).
+        output: the explained logit of image `image` (logit units).
+        image: the image's index in the batch.
+    Returns:
+        [{"layer", "absorbed", "fraction"}], one per layer (a layer's rule applications summed), input side first:
+        absorbed = R_out - R_in in logit units (negative: a gain), fraction = absorbed / output (None when the
+        output is 0). Bach et al. 2015, eq. 2; Montavon et al. 2019, §10.2.
+    """
+    totals: dict[str, float] = {}
+    for name, r_out, r_in in reversed(ledger):
+        taken = float(r_out.detach().double()[image]) - float(torch.as_tensor(r_in).detach().double()[image])
+        totals[name] = totals.get(name, 0.0) + taken
+    return [
+        {"layer": name, "absorbed": taken, "fraction": taken / output if output else None}
+        for name, taken in totals.items()
+    ]
+
+
 def conservation_trace(
     subject: Subject,
     images: torch.Tensor,

@@ -62,6 +62,7 @@ def attribute(
     smooth_kind: str = "mean",
     seed: int = 0,
     progress: Progress | None = None,
+    ledger: list | None = None,
 ) -> Attribution:
     """Run one attribution method on a batch of images.
 
@@ -83,6 +84,9 @@ def attribute(
             fraction of the input range), statistic (mean, squared, variance) and seed (`gradients.smoothgrad`).
         progress: hears integrated gradients' steps, occlusion's patches, SmoothGrad's samples and Score-CAM's
             channels (the others are one backward pass).
+        ledger: LRP only: a list that receives (layer, R_out [N], R_in [N]) per rule application in backward order,
+            the relevance sums entering and leaving the rule (their difference: what biases and the stabilizer took;
+            `conservation.conservation_trace`).
     Returns:
         The method's Attribution (see `LRP.explain`, `gradient_attribution`, `smoothgrad`, `grad_cam`,
         `grad_cam_plus_plus`, `score_cam`, `integrated_gradients`, `occlusion` for shapes and units).
@@ -105,9 +109,9 @@ def attribute(
             base = COMPOSITES["alpha2beta1"]
             rule = Rule("alphabeta", alpha=alpha, beta=alpha - 1)
             composite = Composite(f"alpha{alpha:g}beta{alpha - 1:g}", base.input, rule, base.linear)
-        return LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias, epsilon=epsilon).explain(
-            images, target, layers
-        )
+        explainer = LRP(subject, composite, maxpool=maxpool, ignore_bias=ignore_bias, epsilon=epsilon)
+        explainer.ledger = ledger
+        return explainer.explain(images, target, layers)
     if method in ("saliency", "gradient-x-input", "guided-backprop", "deconvnet"):
         return gradient_attribution(subject, images, target, method, layers)
     if method == "smoothgrad":
