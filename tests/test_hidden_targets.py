@@ -218,6 +218,13 @@ def test_hidden_target_from_the_cli_and_its_errors(digits_subject, digit_png, tm
     assert main([*argv, "--method", "saliency", "--target", "features.3:2@1,1", "--layers", "features.0"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["unit"] == "features.3:2@1,1" and result["target"] == 2 and result["label"] == "features.3:2@1,1"
+    # LRP from the unit through the recipe (its info once carried the unit too, which the result model refused); the
+    # relevance at the unit's layer is its score, and the ledger balances
+    assert main([*argv, "--method", "dtd", "--target", "features.3:2", "--layers", "features.3"]) == 0
+    lrp = json.loads(capsys.readouterr().out)
+    assert lrp["unit"] == "features.3:2" and lrp["target"] == 2 and "unit" not in lrp["info"]
+    assert lrp["layers"][0]["relevance_sum"] == pytest.approx(lrp["output"], rel=1e-5)
+    assert lrp["conservation"] + lrp["info"]["absorbed_total"] == pytest.approx(1.0, abs=1e-4)
     assert main([*argv, "--method", "saliency", "--target", "3"]) == 0  # a class, as before
     as_class = json.loads(capsys.readouterr().out)
     assert as_class["target"] == 3 and "unit" not in as_class

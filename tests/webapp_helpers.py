@@ -57,6 +57,21 @@ def axe_violations(page) -> list[str]:
     )
 
 
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is."""
+    return [v for v in axe_violations(page) if "(serious)" in v or "(critical)" in v]
+
+
+def shown_result(page, server: str, scope=None) -> dict:
+    """The data of the result shown in `scope` (default: the page's first), from the API: its hash is in the run's
+    download link."""
+    import re
+
+    href = (scope or page).get_by_test_id("run-download").first.get_attribute("href")
+    key = re.fullmatch(r"/api/results/([0-9a-f]{64})/archive", href).group(1)
+    return page.request.get(f"{server}/api/results/{key}").json()["data"]
+
+
 def png_bytes(array) -> bytes:
     import io
 

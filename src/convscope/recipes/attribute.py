@@ -451,7 +451,8 @@ def run_attribute(spec: AttributeSpec, ctx: RunContext) -> Result[AttributeData]
         input=str(seen_png),
         layers=entries,
         npy=None,
-        info=cast(AttributionInfo, {k: v for k, v in result.info.items() if k != "reduce"}),
+        # the unit is the result's own `unit`; `reduce` is how the map was drawn
+        info=cast(AttributionInfo, {k: v for k, v in result.info.items() if k not in ("reduce", "unit", "condition")}),
     )
     if unit:
         summary["unit"] = unit

@@ -15,6 +15,8 @@ export type VisualizeData = Schemas["VisualizeData"];
 export type DreamData = Schemas["DreamData"];
 export type AttributeLayer = Schemas["LayerRelevance"];
 export type AttributeData = Schemas["AttributeData"];
+export type FaithfulnessData = Schemas["FaithfulnessData"];
+export type ConceptsData = Schemas["ConceptsData"];
 export type Example = Schemas["DatasetExample"];
 export type ExamplesData = Schemas["ExamplesData"];
 export type SelectivityUnit = Schemas["UnitSelectivity"];
@@ -42,6 +44,8 @@ export interface ResultData {
   visualize: VisualizeData;
   dream: DreamData;
   attribute: AttributeData;
+  faithfulness: FaithfulnessData;
+  concepts: ConceptsData;
   examples: ExamplesData;
   selectivity: SelectivityData;
   facets: FacetsData;

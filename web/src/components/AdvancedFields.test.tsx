@@ -62,6 +62,36 @@ describe("a page with its advanced fields", () => {
     });
   });
 
+  it("gives a choice without options the schema's, and makes a `schema` field where the page places it", () => {
+    const schema: JsonSchema = {
+      properties: {
+        ...SCHEMA.properties,
+        method: { default: "a", enum: ["a", "b", "c"], title: "Method", type: "string" },
+        eps: { default: 1, exclusiveMinimum: 0, description: "stabilizer", title: "Eps", type: "number" },
+      },
+    };
+    const placed = withAdvanced(
+      {
+        ...PAGE,
+        fields: [
+          { key: "method", label: "Method", kind: "select", default: "a" },
+          { key: "eps", label: "Epsilon", kind: "schema", when: (v) => v.method === "b" },
+          ...PAGE.fields,
+        ],
+      },
+      schema,
+    );
+    expect(placed.fields[0].options).toEqual(["a", "b", "c"]);
+    const eps = placed.fields[1];
+    expect(eps).toMatchObject({ key: "eps", label: "Epsilon", kind: "custom", hint: "stabilizer · default: 1 · > 0" });
+    expect(eps.advanced).toBeFalsy(); // among the page's own fields, not under "Advanced"
+    expect(eps.check!("0")).toBe("must be more than 0");
+    expect(placed.fields.filter((f) => f.key === "eps")).toHaveLength(1);
+    // sent while its `when` holds, left out otherwise
+    expect(placed.toSpec({ layer: "l", steps: "4", method: "b", eps: "0.5" }, "m")).toMatchObject({ eps: 0.5 });
+    expect(placed.toSpec({ layer: "l", steps: "4", method: "c", eps: "0.5" }, "m")).not.toHaveProperty("eps");
+  });
+
   it("leaves a page without a schema as it is", () => {
     expect(withAdvanced(PAGE, undefined)).toBe(PAGE);
   });

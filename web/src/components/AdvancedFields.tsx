@@ -26,9 +26,8 @@ function fetchSchemas(): Promise<Record<string, JsonSchema>> {
 
 const augmented = new WeakMap<PageDef, PageDef>();
 
-/** The page with its advanced fields once its recipe's schema is known (undefined until then); the same object
- * for the same page, so that the page's effects do not run again. Without a schema: the page as it is. */
-export function useAdvanced(page: PageDef): PageDef | undefined {
+/** Every recipe's spec schema by name once fetched (undefined until then). */
+function useSchemas(): Record<string, JsonSchema> | undefined {
   const [known, setKnown] = useState<Record<string, JsonSchema>>();
   useEffect(() => {
     let live = true;
@@ -37,6 +36,18 @@ export function useAdvanced(page: PageDef): PageDef | undefined {
       live = false;
     };
   }, []);
+  return known;
+}
+
+/** The spec schema of `recipe` (undefined until it is known, or where the server has none). */
+export function useRecipeSchema(recipe: string): JsonSchema | undefined {
+  return useSchemas()?.[recipe];
+}
+
+/** The page with its advanced fields once its recipe's schema is known (undefined until then); the same object
+ * for the same page, so that the page's effects do not run again. Without a schema: the page as it is. */
+export function useAdvanced(page: PageDef): PageDef | undefined {
+  const known = useSchemas();
   if (!known) return undefined;
   if (!augmented.has(page)) augmented.set(page, withAdvanced(page, known[page.recipe]));
   return augmented.get(page);
@@ -45,16 +56,22 @@ export function useAdvanced(page: PageDef): PageDef | undefined {
 const HINTED: FieldDef["kind"][] = ["number", "text", "select", "bool"];
 
 /** `page` with a field for each property of `schema` it does not show itself (marked `advanced`), its own plain
- * fields without a hint given the schema's description (and the recipe's default where the page sets none), and a
- * `toSpec` that adds the advanced values that are set and leaves out every value equal to the recipe's default. */
+ * fields without a hint given the schema's description (and the recipe's default where the page sets none), its
+ * choices without options given the schema's, its `schema` fields made from the schema (with the page's label,
+ * `when`, hint and place), and a `toSpec` that adds the generated values that are set (a `schema` field's only
+ * while its `when` holds) and leaves out every value equal to the recipe's default. */
 export function withAdvanced(page: PageDef, schema: JsonSchema | undefined): PageDef {
   if (!schema) return page;
   const fields = schemaFields(schema);
   const byKey = new Map(fields.map((f) => [f.key, f]));
   const common = new Set(["model", ...page.fields.flatMap((f) => [f.key, ...(f.spec ?? [])])]);
   const advanced = fields.filter((f) => !common.has(f.key));
-  const own = page.fields.map((f) => {
-    const s = byKey.get(f.key);
+  const placed = page.fields.filter((f) => f.kind === "schema" && byKey.has(f.key));
+  const own = page.fields.map((declared) => {
+    const s = byKey.get(declared.key);
+    if (s && declared.kind === "schema")
+      return { ...advancedField(s), label: declared.label, when: declared.when, hint: declared.hint ?? helpOf(s), advanced: declared.advanced };
+    const f = s?.options && declared.kind === "select" && !declared.options ? { ...declared, options: s.options } : declared;
     if (!s || f.hint !== undefined || !HINTED.includes(f.kind)) return f;
     const ownDefault = typeof f.default === "string" && f.default !== "";
     const hint = helpOf(ownDefault || /default/i.test(f.label) ? { ...s, default: undefined } : s);
@@ -63,7 +80,10 @@ export function withAdvanced(page: PageDef, schema: JsonSchema | undefined): Pag
   return {
     ...page,
     fields: [...own, ...advanced.map(advancedField)],
-    toSpec: (v, m) => withoutDefaults({ ...page.toSpec(v, m), ...specOf(advanced, v) }, fields),
+    toSpec: (v, m) => {
+      const shown = placed.filter((f) => !f.when || f.when(v)).map((f) => byKey.get(f.key)!);
+      return withoutDefaults({ ...page.toSpec(v, m), ...specOf([...advanced, ...shown], v) }, fields);
+    },
   };
 }
 

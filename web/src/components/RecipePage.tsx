@@ -17,7 +17,9 @@ import { RunExtras } from "./RunExtras";
 import { RunEstimate } from "./RunEstimate";
 import { usePageRun } from "./usePageRun";
 
-export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "custom";
+/** "schema": a field made from the recipe's schema (its input, default, bounds; AdvancedFields.tsx) where the page
+ * places it, with the page's label and `when`; a "select" without `options` takes the schema's choices. */
+export type FieldKind = "image" | "layer" | "layer?" | "dataset" | "select" | "bool" | "text" | "number" | "custom" | "schema";
 
 /** What a feature's own input (a field of kind "custom") receives. */
 export interface FieldInputProps {
@@ -58,8 +60,9 @@ export interface PageDef {
   paper?: { label: string; url: string };
   fields: FieldDef[];
   toSpec: (v: Values, model: string) => Spec;
-  /** the result view (a component, or a React.lazy one: the page shows "loading…" until its code is there) */
-  Result: React.ComponentType<{ result: ResultView; model: string; values: Values }>;
+  /** the result view (a component, or a React.lazy one: the page shows "loading…" until its code is there); `spec`:
+   * what the page sends for `values` on `model` (`toSpec` with the schema's fields) */
+  Result: React.ComponentType<{ result: ResultView; model: string; values: Values; spec: Spec }>;
   runLabel?: string;
   /** offer "Compare with" a second model: the same spec runs on it too, the two results side by side */
   compare?: boolean;
@@ -231,7 +234,7 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
                 <h2 id="result-heading" className="visually-hidden">
                   Result
                 </h2>
-                <page.Result result={state.result} model={model} values={values} />
+                <page.Result result={state.result} model={model} values={values} spec={page.toSpec(values, model)} />
               </section>
               <RunExtras result={state.result} />
             </Suspense>
@@ -252,7 +255,7 @@ function Side(props: { page: PageDef; model: string; values: Values; state: RunS
       {state.status === "done" && state.result && (
         <Suspense fallback={<p className="notice">loading…</p>}>
           <div className="result" data-testid={testid}>
-            <page.Result result={state.result} model={model} values={values} />
+            <page.Result result={state.result} model={model} values={values} spec={page.toSpec(values, model)} />
           </div>
           <RunExtras result={state.result} what={`the run of ${model}`} />
         </Suspense>
@@ -277,7 +280,7 @@ function Input({ field, model, value, set }: { field: FieldDef; model: string; v
     case "select":
       return (
         <select value={value} onChange={(e) => set(e.target.value)} name={field.key}>
-          {field.options!.map((o) => (
+          {(field.options ?? []).map((o) => (
             <option key={o}>{o}</option>
           ))}
         </select>

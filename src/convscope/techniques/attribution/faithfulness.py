@@ -114,15 +114,19 @@ def baseline_image(image: torch.Tensor, baseline: str | float = "black", seed: i
 
 @torch.no_grad()
 def target_scores(
-    subject: Subject, images: torch.Tensor, target: int, score: str = "logit", batch_size: int = 64
+    subject: Subject, images: torch.Tensor, target: int, score: str = "logit", batch_size: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The target's score and the predicted class of each image of a batch [M, C, H, W] in [0, 1], `batch_size`
     images per forward: (scores [M] float64 in logit units or probabilities in [0, 1], predicted classes [M]).
+    Default batch: 16 on a CPU (EfficientNet-Lite0 at 224 px on 2 cores: 64 images took 0.86 s in batches of 16,
+    0.98 s one by one, 1.68 s as one batch of 64: the large batch leaves the caches), 64 on an accelerator.
 
     Raises:
         ConvscopeError: an unknown score, a target outside the model's classes, or as `Subject.forward`.
     """
     _check(score, "score", SCORES)
+    if batch_size is None:
+        batch_size = 16 if images.device.type == "cpu" else 64
     values, predicted = [], []
     for start in range(0, images.shape[0], max(1, batch_size)):
         logits = subject(images[start : start + batch_size]).double()
@@ -181,7 +185,7 @@ def region_perturbation(
     baseline: str | float = "black",
     seed: int = 0,
     score: str = "logit",
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> PerturbationCurves:
     """Region perturbation (Samek et al. 2017; pixel flipping of Bach et al. 2015 with patch = 1): the image's
     `patch` x `patch` squares are ranked by their summed relevance and replaced by the baseline, most relevant first
@@ -370,7 +374,7 @@ def road(
     noise: float = 0.01,
     seed: int = 0,
     score: str = "logit",
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> RoadCurves:
     """ROAD, RemOve And Debias (Rong et al. 2022): the floor(p H W / 100) most (MoRF) and least (LeRF) relevant
     pixels (map summed over channels; all channels of a pixel go together) are removed and filled by noisy linear
@@ -449,7 +453,7 @@ def faithfulness_correlation(
     baseline: str | float = "black",
     seed: int = 0,
     score: str = "logit",
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> Correlation:
     """Faithfulness correlation (Bhatt et al. 2020, eq. 2): corr over random subsets S of |S| = `subset` input
     entries (the image's C H W values; a one-channel map is broadcast over the channels, as Quantus does) of

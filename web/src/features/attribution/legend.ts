@@ -1,7 +1,14 @@
 // What an attribution map's numbers measure and what its colours mean, per method (the colour bar's words).
+import { CAMS, LRP, MAGNITUDE } from "./methods";
 
-const LRP = ["dtd", "lrp-epsilon", "lrp-alphabeta"];
-const MAGNITUDE = ["saliency", "guided-backprop", "deconvnet"];
+/** Each CAM's input map and its units (cam.py). */
+const CAM_WORDS: Record<string, string> = {
+  gradcam: "Grad-CAM, ReLU(Σ α_c A_c), α_c the channel's mean gradient (logit units)",
+  "gradcam-plusplus":
+    "Grad-CAM++, ReLU(Σ w_c A_c), w_c the channel's positive gradients weighted by higher-order terms (score × activation units)",
+  scorecam:
+    "Score-CAM, ReLU(Σ w_c A_c), w_c the softmax over channels of the score with the image masked by each channel's map (activation units)",
+};
 
 export interface MapWords {
   /** what the numbers are, in which units */
@@ -36,12 +43,26 @@ export function mapWords(method: string, signed: boolean, label: string, layer =
       meaning: `Brighter: a small change of that pixel changes the score of “${label}” more, in either direction (${how}); a magnitude, not evidence for or against.`,
     };
   }
-  if (MAGNITUDE.includes(method)) {
+  if (MAGNITUDE.includes(method) || (method === "gradient-x-input" && layer)) {
     return { units: "gradient × activation summed over channels (logit units)", meaning: `${evidence} (to first order).` };
   }
-  if (method === "gradcam") {
+  if (method === "gradient-x-input") {
     return {
-      units: layer ? "the channels' contributions α_c A_c summed (logit units)" : "Grad-CAM, ReLU(Σ α_c A_c) (logit units)",
+      units: "gradient × input per pixel, summed over colour channels (logit units)",
+      meaning: `${evidence} (to first order: the pixel's share of a linear approximation of the score).`,
+    };
+  }
+  if (method === "smoothgrad") {
+    return {
+      units: "the smoothed method's map averaged over noisy copies of the image (its units; squared for the squared and variance kinds)",
+      meaning: signed
+        ? `${evidence}, averaged over noise (SmoothGrad, Smilkov et al. 2017).`
+        : `Brighter: larger, averaged over noisy copies of the image (SmoothGrad, Smilkov et al. 2017); a magnitude, not evidence for or against.`,
+    };
+  }
+  if (CAMS.includes(method)) {
+    return {
+      units: layer ? "the channels' contributions w_c A_c summed" : CAM_WORDS[method],
       meaning: `Brighter: where the layer's features raise the score of “${label}”; regions that lower it are cut to 0 (black).`,
     };
   }

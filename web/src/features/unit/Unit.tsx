@@ -1,60 +1,16 @@
 // A unit's page (a stable, shareable URL): everything about one unit, each view computed on demand and kept by
 // the server's result store (a second visit answers at once).
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { Spec } from "../../api/client";
-import { resultData, type RecipeName, type ResultData } from "../../api/results";
-import { useRun } from "../../api/useRun";
 import { AtlasUnit } from "../../components/AtlasUnit";
 import { DatasetSelect, channelsOf, useLayers, useOffered } from "../../components/pickers";
 import { Picture } from "../../components/Picture";
-import { RunExtras } from "../../components/RunExtras";
-import { RunPanel } from "../../components/RunPanel";
-import { ScorePlot } from "../../components/ScorePlot";
-import { FacetCriteriaTable, TransparencyToggle, TrustPanel } from "../../components/TrustPanel";
+import { Section } from "../../components/Section";
+import { FacetCriteriaTable } from "../../components/TrustPanel";
+import { UnitRelevant, UnitVisualization } from "../../components/UnitViews";
 import { fixed, sci } from "../../lib/format";
-import { examplesLink } from "../../lib/links";
 import { datasetFor } from "../../lib/spec";
-
-/** One view of the unit: a run of `recipe` (at once when `auto`, else on Compute) and its result. */
-function Section<R extends RecipeName>({
-  title,
-  recipe,
-  spec,
-  auto,
-  render,
-  testid,
-}: {
-  title: string;
-  recipe: R;
-  spec: Spec;
-  auto?: boolean;
-  render: (data: ResultData[R]) => React.ReactNode;
-  testid: string;
-}) {
-  const { state, run, cancel } = useRun();
-  const key = JSON.stringify(spec);
-  useEffect(() => {
-    if (auto) void run(recipe, spec);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, auto]);
-  return (
-    <section className="unit-section" data-testid={testid}>
-      <h2>
-        {title}{" "}
-        {!auto && state.status === "idle" && (
-          <button type="button" onClick={() => void run(recipe, spec)} data-testid={`${testid}-run`}>
-            Compute
-          </button>
-        )}
-      </h2>
-      <RunPanel state={state} onCancel={() => void cancel()} />
-      {state.status === "done" && state.result && render(resultData(state.result, recipe))}
-      {state.status === "done" && state.result && <RunExtras result={state.result} what={`the run of “${title}”`} />}
-    </section>
-  );
-}
 
 export function Unit() {
   const { model = "default", layer = "", index = "0" } = useParams();
@@ -100,35 +56,12 @@ export function Unit() {
       {atlas && <AtlasUnit hash={atlas} layer={layer} index={unit} />}
       {offered.loaded && (
         <div className="unit-grid" key={`${model}/${layer}/${unit}/${dataset}`}>
-          <Section
-            title="Feature visualization"
-            recipe="visualize"
-            spec={{ model: ref, layer, channels: [unit], steps: 128, ...(dataset ? { trust_dataset: dataset } : {}) }}
+          <UnitVisualization
+            model={model}
+            layer={layer}
+            unit={unit}
+            dataset={dataset}
             auto={!atlas /* from an atlas: its stored picture is shown above, nothing runs unasked */}
-            testid="unit-visualization"
-            render={(d) => {
-              const im = d.images[0];
-              return (
-                <>
-                  <TransparencyToggle map={im.transparency} alt={`the visualization of ${layer}:${unit}`} testid="unit-transparency">
-                    <figure className="tile" data-testid="unit-visualization-result">
-                      <Picture
-                        src={im.path}
-                        alt={`feature visualization of ${layer}:${unit}`}
-                        caption={`${d.steps} steps → activation ${sci(im.activation)}`}
-                      />
-                      <figcaption>activation {sci(im.activation)}</figcaption>
-                      {im.curve && im.curve_steps && (
-                        <ScorePlot steps={im.curve_steps} values={im.curve} label={`${layer}:${unit}`} testid="unit-score-plot" />
-                      )}
-                    </figure>
-                  </TransparencyToggle>
-                  {im.trust && (
-                    <TrustPanel trust={im.trust} examples={examplesLink(model, layer, unit, im.trust.dataset)} testid="unit-trust" />
-                  )}
-                </>
-              );
-            }}
           />
           <Section
             title="Top dataset examples"
@@ -144,26 +77,7 @@ export function Unit() {
               />
             )}
           />
-          <Section
-            title="Images for which it is most relevant"
-            recipe="examples"
-            spec={{ model: ref, dataset, layer, channels: [unit], top: 9, by: "relevance" }}
-            testid="unit-relevant"
-            render={(d) => (
-              <>
-                <p className="small">
-                  Ranked by the unit's Deep Taylor relevance for each image's predicted class (relevance maximization,
-                  Achtibat et al. 2023); the scores are in units of the logit.
-                </p>
-                <Picture
-                  src={d.units[0].sheet}
-                  imgClassName="sheet"
-                  alt={`images for which ${layer}:${unit} is most relevant`}
-                  caption="ranked by the unit's Deep Taylor relevance for each image's predicted class"
-                />
-              </>
-            )}
-          />
+          <UnitRelevant model={model} layer={layer} unit={unit} dataset={dataset} />
           <Section
             title="Class selectivity"
             recipe="selectivity"

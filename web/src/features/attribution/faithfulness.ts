@@ -1,0 +1,62 @@
+// The faithfulness panel's words and its spec: each number's name, the settings a run used (from its data), and
+// the `faithfulness` spec made of the attribution's own (its image, method and options; the class it explained).
+import type { Spec } from "../../api/client";
+import type { FaithfulnessData } from "../../api/results";
+import { sci } from "../../lib/format";
+
+/** The names of the recipe's numbers (recipes/faithfulness.py DEFINITIONS) as the table heads them. */
+const NAMES: Record<string, string> = {
+  abpc: "Area between the curves (ABPC)",
+  aopc_morf: "AOPC, most relevant first",
+  aopc_lerf: "AOPC, least relevant first",
+  road_combined: "ROAD",
+  faithfulness_correlation: "Faithfulness correlation",
+  randomisation_spearman: "Randomisation: Spearman after every layer",
+  randomisation_ssim: "Randomisation: SSIM after every layer",
+  conservation: "Conservation",
+  completeness: "Completeness",
+};
+
+/** A number's name in words (its key where the page does not know it). */
+export const metricName = (key: string): string => NAMES[key] ?? key;
+
+/** "higher" → "higher is more faithful"; "closer to 1" → "closer to 1 is more faithful". */
+export const betterWords = (better: string): string => `${better} is more faithful`;
+
+/** The settings a run used, one sentence per metric it computed (read from its data, not from the form). */
+export function settingsWords(d: FaithfulnessData): string[] {
+  const lines = [`Scores watched: the ${d.score} of “${d.label}” (class ${d.target}); removed pixels are replaced by ${d.baseline}.`];
+  const region = d.region_perturbation;
+  if (region)
+    lines.push(
+      `Region perturbation: ${region.patch}×${region.patch}-pixel patches (${region.patches} on the grid), ` +
+        `removed in ${region.fractions.length - 1} steps, most and least relevant first.`,
+    );
+  if (d.road)
+    lines.push(
+      `ROAD: ${d.road.percentages.join(", ")}% of the pixels removed, filled by noisy linear imputation ` +
+        `(noise σ ${sci(d.road.noise)}).`,
+    );
+  const corr = d.faithfulness_correlation;
+  if (corr) lines.push(`Faithfulness correlation: ${corr.runs} random subsets of ${corr.subset} input entries each.`);
+  const rnd = d.randomisation;
+  if (rnd)
+    lines.push(
+      `Randomisation: ${rnd.layers.length} points over the ${rnd.total} layers with parameters, re-initialized ` +
+        `from the top (seed ${rnd.seed}).`,
+    );
+  return lines;
+}
+
+/** The `faithfulness` spec of an attribution: the fields of the attribute spec the recipe also takes (`accepted`:
+ * its schema's properties — image, method options, fit, model), the method and the class that was explained, and
+ * the panel's own settings. */
+export function faithfulnessSpec(
+  attribute: Spec,
+  accepted: string[],
+  explained: { method: string; target: number },
+  settings: Spec,
+): Spec {
+  const shared = Object.fromEntries(Object.entries(attribute).filter(([key]) => accepted.includes(key)));
+  return { ...shared, method: explained.method, target: explained.target, ...settings };
+}
