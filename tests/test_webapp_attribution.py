@@ -2,8 +2,9 @@
 explains a hidden unit as well as a class (a bad target is named under its field), measures the map's faithfulness
 beside it on demand (the numbers, the region perturbation and randomisation curves, ROAD and the timings equal the
 faithfulness result's data, the spec the panel posts is the attribution's own) and opens a top filter's concept view
-(its conditional heatmap with the relevance the concepts result holds, and its concept graph edges); axe-clean. The
-screenshot docs/images/webapp-faithfulness.png comes from here (the default model on chelsea)."""
+(its conditional heatmap with the relevance the concepts result holds, and its concept graph edges, listed and drawn:
+an edge per entry with its share, the wider the larger |share|, each lower channel linked); axe-clean. The screenshot
+docs/images/webapp-faithfulness.png comes from here (the default model on chelsea)."""
 
 from pathlib import Path
 
@@ -160,6 +161,49 @@ def check_faithfulness(panel, data: dict) -> None:
         assert close(timings.get_by_test_id(f"timing-{name}").locator("td").first.inner_text(), seconds), name
 
 
+def check_concept_graph(view, concepts: dict, model: str, channel: int) -> None:
+    """The concept graph drawn over the edges' list: an edge per entry of the result's `edges` with its share, the
+    wider the larger |share|, red for positive relevance and blue for negative, each lower channel a link to its unit
+    page (the list's href) with its relevance and share in words."""
+    graph = view.get_by_test_id("concept-graph")
+    assert graph.is_visible()
+    assert graph.get_attribute("aria-label").startswith(f"Concept graph: {concepts['layer']}:{channel} above the ")
+    upper = graph.get_by_test_id("concept-graph-upper").locator("text").text_content()
+    assert upper == f"{concepts['layer']}:{channel}"
+    drawn = graph.get_by_test_id("concept-graph-edge")
+    assert drawn.count() == len(concepts["edges"])
+    widths = []
+    for i, edge in enumerate(concepts["edges"]):
+        line = drawn.nth(i)
+        assert line.get_attribute("data-to") == edge["to"]
+        assert float(line.get_attribute("data-share")) == edge["share"]
+        sign = edge["relevance"] if edge["relevance"] is not None else edge["share"]
+        assert ("positive" if sign > 0 else "negative" if sign < 0 else "zero") in line.get_attribute("class").split()
+        red, _, blue = (int(v) for v in line.evaluate("e => getComputedStyle(e).stroke")[4:-1].split(","))
+        assert red > blue if sign > 0 else blue > red if sign < 0 else True
+        widths.append(float(line.evaluate("e => getComputedStyle(e).strokeWidth").removesuffix("px")))
+    shares = [abs(e["share"]) for e in concepts["edges"]]
+    assert max(widths) == 8 and min(widths) >= 1
+    for a in range(len(widths)):
+        for b in range(len(widths)):
+            if widths[a] > widths[b]:  # a wider edge has the larger |share|
+                assert shares[a] > shares[b], (widths, shares)
+    assert widths[shares.index(max(shares))] == max(widths)
+    lower = concepts["lower_layer"]
+    nodes = graph.get_by_test_id("concept-graph-node")
+    list_links = view.get_by_test_id("concept-edges").locator("li a")
+    assert nodes.count() == len(concepts["edges"])
+    for i, edge in enumerate(concepts["edges"]):
+        node = nodes.nth(i)
+        assert node.locator("text").text_content() == edge["to"]
+        href = node.get_attribute("href")
+        assert href == list_links.nth(i).get_attribute("href")
+        assert href == f"#/model/{model}/layer/{lower}/unit/{edge['to'].rsplit(':', 1)[1]}"
+        words = node.locator("title").text_content()
+        assert words.startswith(f"{edge['to']}: relevance ") and words.endswith("%)") and "(share " in words
+        assert node.get_attribute("aria-label") == words
+
+
 def test_faithfulness_beside_the_map_and_a_filters_concept_view_show_their_data(server, page, digit):
     page.goto(f"{server}/#/model/digits/attribution?image={digit}&method=dtd&layers=features.3,features.6")
     run_and_wait(page)
@@ -210,6 +254,7 @@ def test_faithfulness_beside_the_map_and_a_filters_concept_view_show_their_data(
     assert edges.count() == len(concepts["edges"]) == 5
     for i, edge in enumerate(concepts["edges"]):
         assert edges.nth(i).inner_text().startswith(f"{edge['to']}: relevance ")
+    check_concept_graph(view, concepts, "digits", channel)
     link = view.get_by_role("link", name="its unit page")
     assert link.get_attribute("href") == f"#/model/digits/layer/features.6/unit/{channel}"
     # its feature visualization and most relevant images: the unit page's views, on demand
@@ -240,6 +285,7 @@ def test_the_default_model_on_chelsea_with_faithfulness_and_a_concept_open(serve
     concepts = shown_result(page, server, view.get_by_test_id("concept-crp"))
     assert concepts["lower_layer"] == "blocks.4"
     assert close(view.get_by_test_id("concept-relevance").inner_text(), concepts["channels"][0]["relevance"])
+    check_concept_graph(view, concepts, "default", channel)
     assert serious_violations(page) == []
     DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.activeElement.blur()")  # no focus ring in the shot

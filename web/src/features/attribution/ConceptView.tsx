@@ -1,7 +1,8 @@
 // A top filter's concept view, opened from its layer card: where in the image that one channel contributes to the
 // explained class (its concept-conditional heatmap, CRP: the `concepts` recipe) and which channels of a lower layer
-// feed it most, beside what the channel responds to — its feature visualization and the images for which it is most
-// relevant (the unit page's views) — and a link to its unit page.
+// feed it most (drawn as a small graph, ConceptGraph.tsx, above their list), beside what the channel responds to —
+// its feature visualization and the images for which it is most relevant (the unit page's views) — and a link to
+// its unit page.
 import { Link } from "react-router";
 import type { Spec } from "../../api/client";
 import type { AttributeData } from "../../api/results";
@@ -16,6 +17,7 @@ import { sci } from "../../lib/format";
 import { unitLink } from "../../lib/links";
 import { schemaFields } from "../../lib/schema";
 import { datasetFor } from "../../lib/spec";
+import { ConceptGraph } from "./ConceptGraph";
 import { LRP } from "./methods";
 
 /** The LRP options of the attribution that CRP takes too. */
@@ -116,6 +118,7 @@ export function ConceptView({
                 {c.lower_layer && c.edges.length > 0 && (
                   <div data-testid="concept-edges">
                     <h6>Channels of {c.lower_layer} that feed it most</h6>
+                    <ConceptGraph model={model} source={name} lowerLayer={c.lower_layer} edges={c.edges} />
                     <ol className="small">
                       {c.edges.map((e) => {
                         const lowerChannel = Number(e.to.split(":").pop());
