@@ -287,3 +287,41 @@ def test_examples_cli_default_model_on_a_user_folder(capsys, tmp_path):
     assert code == 0
     assert result["units"][0]["examples"][0]["path"].endswith("chelsea.png")  # Egyptian cat
     assert result["units"][1]["examples"][0]["path"].endswith("coffee.png")  # espresso
+
+
+@pytest.mark.parametrize("patches", [0, 3])
+def test_ties_break_the_same_way_in_a_scan_and_in_merged_shards(patches):
+    """A unit that scores the same on every image (a dead unit: all 0) selects the same examples whether the dataset
+    is scanned at once or in shards that are merged: ties break by id in string order ("digits:10" before
+    "digits:2"), then by box, in the scan as in `TopExamples.merge`."""
+    subject = convscope.load("digits")
+    dataset = open_dataset("digits", subject.input)
+    indices = list(range(30))
+
+    def dead(images, units):  # [M, U] of zeros
+        return torch.zeros(images.shape[0], len(units))
+
+    def scan(part, batch_size):
+        return top_examples(
+            subject,
+            dataset,
+            [("features.3", 0)],
+            k=5,
+            batch_size=batch_size,
+            indices=part,
+            scorer=dead,
+            patches=patches,
+            patch_size=8,
+        )
+
+    whole = scan(indices, 7)
+    ids = [e.id for e in whole.examples[0]]
+    if not patches:
+        assert (
+            ids
+            == sorted(dataset.ids[i] for i in indices)[:5]
+            == ["digits:0", "digits:1", "digits:10", "digits:11", "digits:12"]
+        )
+    for cut_at in (5, 17, 25):  # each shard has at least k = 5 candidates
+        merged = scan(indices[cut_at:], 4).merge(scan(indices[:cut_at], 16))
+        assert [(e.id, e.box) for e in merged.examples[0]] == [(e.id, e.box) for e in whole.examples[0]]

@@ -177,9 +177,15 @@ def cut(image: torch.Tensor, box: Box, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(patch[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
 
 
-def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Column indices of the k largest scores of each row, best first; ties keep the earlier column."""
-    return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+def _top(scores: torch.Tensor, k: int, ranks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Column indices of the k largest scores of each row [U, M], best first, ties broken as `Example.sort_key`
+    breaks them: the smaller id (`ranks` [U, M]: the id's place in string order), then the smaller box (`boxes`
+    [U, M, 4]); so a scan selects what merging its shards selects, dead units (all scores 0) included."""
+    order = torch.arange(scores.shape[1]).expand_as(scores)
+    for key in [boxes[..., 3], boxes[..., 2], boxes[..., 1], boxes[..., 0], ranks]:  # least significant first
+        order = order.gather(1, torch.sort(key.gather(1, order), dim=1, stable=True).indices)
+    order = order.gather(1, torch.sort(scores.gather(1, order), dim=1, descending=True, stable=True).indices)
+    return order[:, :k]
 
 
 def top_examples(
@@ -238,6 +244,11 @@ def top_examples(
     seen = 0
     image_batch = max(1, batch_size // patches) if patches else batch_size
     score = scorer or partial(unit_scores, subject)
+    id_rank = torch.empty(len(dataset.ids) + 1, dtype=torch.long)  # each id's place in string order; -1: last
+    id_rank[torch.tensor(sorted(range(len(dataset.ids)), key=dataset.ids.__getitem__), dtype=torch.long)] = (
+        torch.arange(len(dataset.ids))
+    )
+    id_rank[-1] = len(dataset.ids)
     for images, index_list in dataset.batches(image_batch, indices, progress=progress):
         seen += len(index_list)
         if patches:
@@ -257,15 +268,18 @@ def top_examples(
         if observe is not None:
             observe(scores, items)
         scores = scores.T  # [U, M]
-        # the batch's own top k per unit first (stable: earlier candidates win ties), then merge with the best
-        batch_order = _top(scores, k)
+        # the batch's own top k per unit first, then merge with the best (ties: `_top`)
+        item_tensor = torch.tensor(items).expand(count, -1)
+        box_tensor = torch.tensor(boxes, dtype=torch.int32).expand(count, -1, -1)
+        batch_order = _top(scores, k, id_rank[item_tensor], box_tensor)
         batch_scores = scores.gather(1, batch_order)
-        batch_items = torch.tensor(items)[batch_order]
-        batch_boxes = torch.tensor(boxes, dtype=torch.int32)[batch_order]
+        batch_items = item_tensor.gather(1, batch_order)
+        batch_boxes = box_tensor.gather(1, batch_order[:, :, None].expand(-1, -1, 4))
         all_scores = torch.cat([best_scores, batch_scores], dim=1)
-        order = _top(all_scores, k)
+        all_items = torch.cat([best_items, batch_items], dim=1)
+        order = _top(all_scores, k, id_rank[all_items], torch.cat([best_boxes, batch_boxes], dim=1))
         best_scores = all_scores.gather(1, order)
-        best_items = torch.cat([best_items, batch_items], dim=1).gather(1, order)
+        best_items = all_items.gather(1, order)
         best_boxes = torch.cat([best_boxes, batch_boxes], dim=1).gather(1, order[:, :, None].expand(-1, -1, 4))
     if seen == 0:
         raise ConvscopeError(f"no readable image in dataset {dataset.name}")
