@@ -131,31 +131,24 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
       </table>
       <div className="faithfulness-charts">
         {region && (
-          <figure className="chart" data-testid="region-curves">
-            <figcaption>
-              <strong>Region perturbation</strong>: the {d.score} of “{d.label}” as patches are replaced, most relevant
-              first (MoRF: should fall fast) and least relevant first (LeRF: should hold); AOPC MoRF{" "}
-              {sci(region.aopc_morf)}, LeRF {sci(region.aopc_lerf)}, the area between them / |f(x)| {sci(region.abpc)}.
-            </figcaption>
-            <ResponsiveContainer width="100%" height={220}>
-              <LineChart data={region.fractions.map((share, i) => ({ share, morf: region.morf[i], lerf: region.lerf[i] }))}>
-                <CartesianGrid strokeDasharray="3 3" />
-                <XAxis
-                  dataKey="share"
-                  type="number"
-                  domain={[0, 1]}
-                  tickFormatter={(x: number) => `${Math.round(x * 100)}%`}
-                  label={{ value: "share of patches removed", position: "insideBottom", offset: -2 }}
-                  height={40}
-                />
-                <YAxis label={{ value: d.score, angle: -90, position: "insideLeft" }} />
-                <Tooltip />
-                <Legend verticalAlign="top" />
-                <Line name="most relevant first (MoRF)" dataKey="morf" stroke="#c0392b" dot={false} isAnimationActive={false} />
-                <Line name="least relevant first (LeRF)" dataKey="lerf" stroke="#1b62d1" dot={false} isAnimationActive={false} />
-              </LineChart>
-            </ResponsiveContainer>
-          </figure>
+          <PerturbationCurves
+            testid="region-curves"
+            caption={
+              <>
+                <strong>Region perturbation</strong>: the {d.score} of “{d.label}” as patches are replaced, most
+                relevant first (MoRF: should fall fast) and least relevant first (LeRF: should hold); AOPC MoRF{" "}
+                {sci(region.aopc_morf)}, LeRF {sci(region.aopc_lerf)}, the area between them / |f(x)| {sci(region.abpc)}.
+              </>
+            }
+            x={region.fractions}
+            morf={region.morf}
+            lerf={region.lerf}
+            percent={100}
+            xLabel="share of patches removed"
+            yLabel={d.score}
+            names={["most relevant first (MoRF)", "least relevant first (LeRF)"]}
+            height={220}
+          />
         )}
         {rnd && (
           <figure className="chart" data-testid="randomisation-curve">
@@ -203,31 +196,24 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
           </figure>
         )}
         {road && (
-          <figure className="chart" data-testid="road-curves">
-            <figcaption>
-              <strong>ROAD</strong> (Rong et al. 2022): the {d.score} with the most / least relevant pixels imputed
-              from their neighbours (no blank patches the network never saw); (mean LeRF − mean MoRF) / 2 ={" "}
-              {sci(road.combined)}.
-            </figcaption>
-            <ResponsiveContainer width="100%" height={200}>
-              <LineChart data={road.percentages.map((share, i) => ({ share, morf: road.morf[i], lerf: road.lerf[i] }))}>
-                <CartesianGrid strokeDasharray="3 3" />
-                <XAxis
-                  dataKey="share"
-                  type="number"
-                  domain={[0, 100]}
-                  tickFormatter={(x: number) => `${x}%`}
-                  label={{ value: "share of pixels removed", position: "insideBottom", offset: -2 }}
-                  height={40}
-                />
-                <YAxis />
-                <Tooltip />
-                <Legend verticalAlign="top" />
-                <Line name="most relevant removed" dataKey="morf" stroke="#c0392b" isAnimationActive={false} />
-                <Line name="least relevant removed" dataKey="lerf" stroke="#1b62d1" isAnimationActive={false} />
-              </LineChart>
-            </ResponsiveContainer>
-          </figure>
+          <PerturbationCurves
+            testid="road-curves"
+            caption={
+              <>
+                <strong>ROAD</strong> (Rong et al. 2022): the {d.score} with the most / least relevant pixels imputed
+                from their neighbours (no blank patches the network never saw); (mean LeRF − mean MoRF) / 2 ={" "}
+                {sci(road.combined)}.
+              </>
+            }
+            x={road.percentages}
+            morf={road.morf}
+            lerf={road.lerf}
+            percent={1}
+            xLabel="share of pixels removed"
+            names={["most relevant removed", "least relevant removed"]}
+            dots
+            height={200}
+          />
         )}
       </div>
       <table className="timings" data-testid="faithfulness-timings">
@@ -255,5 +241,46 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Two perturbation curves over one x axis (a share, drawn as %): the score with the most / least relevant parts
+ * removed (region perturbation, ROAD). `percent` turns x into % (100 for a fraction, 1 for a percentage). */
+function PerturbationCurves(props: {
+  testid: string;
+  caption: React.ReactNode;
+  x: number[];
+  morf: number[];
+  lerf: number[];
+  percent: number;
+  xLabel: string;
+  yLabel?: string;
+  names: [string, string];
+  dots?: boolean;
+  height: number;
+}) {
+  const { x, morf, lerf, percent } = props;
+  return (
+    <figure className="chart" data-testid={props.testid}>
+      <figcaption>{props.caption}</figcaption>
+      <ResponsiveContainer width="100%" height={props.height}>
+        <LineChart data={x.map((share, i) => ({ share, morf: morf[i], lerf: lerf[i] }))}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis
+            dataKey="share"
+            type="number"
+            domain={[0, 100 / percent]}
+            tickFormatter={(v: number) => `${Math.round(v * percent)}%`}
+            label={{ value: props.xLabel, position: "insideBottom", offset: -2 }}
+            height={40}
+          />
+          <YAxis label={props.yLabel ? { value: props.yLabel, angle: -90, position: "insideLeft" } : undefined} />
+          <Tooltip />
+          <Legend verticalAlign="top" />
+          <Line name={props.names[0]} dataKey="morf" stroke="#c0392b" dot={props.dots ?? false} isAnimationActive={false} />
+          <Line name={props.names[1]} dataKey="lerf" stroke="#1b62d1" dot={props.dots ?? false} isAnimationActive={false} />
+        </LineChart>
+      </ResponsiveContainer>
+    </figure>
   );
 }
