@@ -11,13 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from webapp_helpers import axe_violations
+from webapp_helpers import serious_violations as serious
 
 SHOTS = Path("/tmp/shots23")
-
-
-def serious(page) -> list[str]:
-    return [v for v in axe_violations(page) if "(serious)" in v or "(critical)" in v]
 
 
 def shot(page, name: str) -> None:

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from webapp_helpers import axe_violations
+from webapp_helpers import serious_violations as serious
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,10 +25,6 @@ def jobs_of(server, recipe="visualize") -> list[dict]:
 def job_in_url(page) -> str:
     page.wait_for_function("() => /[?&]job=/.test(window.location.hash)")
     return re.search(r"[?&]job=([0-9a-f]+)", page.url).group(1)
-
-
-def serious(page) -> list[str]:
-    return [v for v in axe_violations(page) if "(serious)" in v or "(critical)" in v]
 
 
 def test_back_after_cancel_starts_no_job(server, page):

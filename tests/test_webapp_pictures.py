@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from webapp_helpers import axe_violations, run_and_wait
+from webapp_helpers import run_and_wait
+from webapp_helpers import serious_violations as serious
+from webapp_helpers import shown_result as result_data
 
 SHOTS = Path("/tmp/shots23")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -23,21 +25,9 @@ def shot(page, name: str, full: bool = True) -> None:
     page.screenshot(path=str(SHOTS / f"pictures-{name}.png"), full_page=full)
 
 
-def serious(page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is."""
-    return [v for v in axe_violations(page) if "(serious)" in v or "(critical)" in v]
-
-
 def number(text: str) -> float:
     """A number as the colour bar prints it ("≥ 8.62e-2", "0.163", "2.54e-6")."""
     return float(text.replace("≥", "").strip())
-
-
-def result_data(page, server: str) -> dict:
-    """The shown result's data, from the API (its hash is in the run's download link)."""
-    href = page.get_by_test_id("run-download").get_attribute("href")
-    key = re.fullmatch(r"/api/results/([0-9a-f]{64})/archive", href).group(1)
-    return page.request.get(f"{server}/api/results/{key}").json()["data"]
 
 
 def loaded(page, picture) -> None:

@@ -5,7 +5,6 @@ alpha on a toggle, the map itself openable; the parameterization offered from th
 axe-clean. The screenshot docs/images/webapp-trust.png comes from here."""
 
 import io
-import re
 from pathlib import Path
 
 import httpx
@@ -13,23 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from webapp_helpers import axe_violations, run_and_wait
+from webapp_helpers import run_and_wait
+from webapp_helpers import serious_violations as serious
+from webapp_helpers import shown_result as result_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 DOCS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "webapp-trust.png"
-
-
-def serious(page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is."""
-    return [v for v in axe_violations(page) if "(serious)" in v or "(critical)" in v]
-
-
-def result_data(page, server: str, scope=None) -> dict:
-    """The shown result's data, from the API (its hash is in the run's download link)."""
-    href = (scope or page).get_by_test_id("run-download").first.get_attribute("href")
-    key = re.fullmatch(r"/api/results/([0-9a-f]{64})/archive", href).group(1)
-    return page.request.get(f"{server}/api/results/{key}").json()["data"]
 
 
 def shown(text: str) -> float | None:
