@@ -216,6 +216,8 @@ def test_faithfulness_beside_the_map_and_a_filters_concept_view_show_their_data(
         b["layer"] in shown_layers for b in info["blocks"]
     )
     assert dots > 0 and page.get_by_test_id("conservation").locator(".recharts-line-dots circle").count() == dots
+    # typed into the form after the run: not this map's option, so not what its faithfulness measures
+    page.locator("input[name=epsilon]").fill("0.5")
     panel = page.get_by_test_id("faithfulness")
     panel.locator("input[name=points]").fill("3")
     panel.locator("input[name=region_steps]").fill("8")
@@ -225,7 +227,7 @@ def test_faithfulness_beside_the_map_and_a_filters_concept_view_show_their_data(
     # the panel measured this map: its image, method and class, with the settings typed
     spec = job_spec(server, "faithfulness")
     assert (spec["image"], spec["method"], spec["target"]) == (attribution["image"], "dtd", attribution["target"])
-    assert (spec["points"], spec["region_steps"]) == (3, 8)
+    assert (spec["points"], spec["region_steps"]) == (3, 8) and spec["epsilon"] is None
     assert data["target"] == attribution["target"] and len(data["randomisation"]["layers"]) == 3
     check_faithfulness(panel, data)
     # the concept view of features.6's first top filter: its conditional heatmap, the edges to features.3

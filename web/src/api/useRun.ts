@@ -10,6 +10,8 @@ export interface RunState {
   progress?: { stage: string; done: number; total: number };
   previews: Record<string, string>;
   result?: ResultView;
+  /** the spec of the run: as submitted, or (an attached job) as the server keeps it */
+  spec?: Spec;
   error?: ApiError;
 }
 
@@ -79,6 +81,7 @@ export function useRun() {
         cached: data.cached,
         previews: {},
         result: data.result ?? undefined,
+        spec,
       });
       if (!["done", "failed", "cancelled"].includes(data.status)) follow(data.job);
       return data.job;
@@ -106,6 +109,7 @@ export function useRun() {
         progress: data.progress,
         previews: {},
         result: data.result ?? undefined,
+        spec: data.spec,
         error: data.error ? { message: data.error, fields: {} } : undefined,
       });
       if (!["done", "failed", "cancelled"].includes(status)) follow(job);

@@ -61,8 +61,8 @@ export interface PageDef {
   fields: FieldDef[];
   toSpec: (v: Values, model: string) => Spec;
   /** the result view (a component, or a React.lazy one: the page shows "loading…" until its code is there); `spec`:
-   * what the page sends for `values` on `model` (`toSpec` with the schema's fields) */
-  Result: React.ComponentType<{ result: ResultView; model: string; values: Values; spec: Spec }>;
+   * the spec its run was submitted with (the job's own when the page attached to it), whatever the form holds now */
+  Result: React.ComponentType<{ result: ResultView; model: string; values: Values; spec?: Spec }>;
   runLabel?: string;
   /** offer "Compare with" a second model: the same spec runs on it too, the two results side by side */
   compare?: boolean;
@@ -234,7 +234,7 @@ function LoadedPage({ page, offered }: { page: PageDef; offered: Offered }) {
                 <h2 id="result-heading" className="visually-hidden">
                   Result
                 </h2>
-                <page.Result result={state.result} model={model} values={values} spec={page.toSpec(values, model)} />
+                <page.Result result={state.result} model={model} values={values} spec={state.spec} />
               </section>
               <RunExtras result={state.result} />
             </Suspense>
@@ -255,7 +255,7 @@ function Side(props: { page: PageDef; model: string; values: Values; state: RunS
       {state.status === "done" && state.result && (
         <Suspense fallback={<p className="notice">loading…</p>}>
           <div className="result" data-testid={testid}>
-            <page.Result result={state.result} model={model} values={values} spec={page.toSpec(values, model)} />
+            <page.Result result={state.result} model={model} values={values} spec={state.spec} />
           </div>
           <RunExtras result={state.result} what={`the run of ${model}`} />
         </Suspense>

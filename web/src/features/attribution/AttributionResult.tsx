@@ -1,7 +1,7 @@
 // An attribution: the input heatmap, beside it on demand how faithful it is (FaithfulnessPanel), the conservation
 // trace (LRP: with what the biases absorbed and the sums at the top-level blocks) and, per layer, its heatmap and top
 // filters (each a link to its unit page and a button that opens its concept view below the card: ConceptView).
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { ResultView, Spec } from "../../api/client";
@@ -18,13 +18,10 @@ import { mapWords } from "./legend";
 import { unitWords } from "./methods";
 import "./attribution.css";
 
-export function AttributionResult({ result, model, spec }: { result: ResultView; model: string; spec: Spec }) {
+export function AttributionResult({ result, model, spec }: { result: ResultView; model: string; spec?: Spec }) {
   const d = resultData(result, "attribute");
   const [view, setView] = useOverlayView();
   const [concept, setConcept] = useState<{ layer: string; channel: number }>();
-  // the spec of this result: the page's when it arrived (typing in the form afterwards changes nothing here)
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  const attribute = useMemo(() => spec, [result.hash]);
   const words = mapWords(d.method, d.scale.signed, d.label);
   const firstMap = d.layers.find((l) => l.scale);
   const layerWords = firstMap?.scale && mapWords(d.method, firstMap.scale.signed, d.label, true);
@@ -66,7 +63,7 @@ export function AttributionResult({ result, model, spec }: { result: ResultView;
           </ColorBar>
         }
       />
-      <FaithfulnessPanel key={result.hash} attribute={attribute} method={d.method} target={d.target} unit={d.unit} />
+      <FaithfulnessPanel key={result.hash} attribute={spec} method={d.method} target={d.target} unit={d.unit} />
       <Conservation d={d} />
       {d.layers.some((l) => l.type === "Identity") && (
         <p className="small">
@@ -95,7 +92,7 @@ export function AttributionResult({ result, model, spec }: { result: ResultView;
               <ConceptView
                 key={`${result.hash}/${concept.channel}`}
                 d={d}
-                attribute={attribute}
+                attribute={spec}
                 model={model}
                 layer={l.name}
                 channel={concept.channel}
