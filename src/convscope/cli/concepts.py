@@ -9,14 +9,14 @@ from pathlib import Path
 
 def register(subparsers) -> dict:
     from ..techniques.attribution.composites import COMPOSITES
-    from .main import common_options, positive
+    from .main import common_options, int_list, positive
 
     p = subparsers.add_parser(
         "concepts", help="concept-conditional relevance (CRP): each channel's heatmap for a class and its concept graph"
     )
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--layer", required=True, help="the layer whose channels condition the relevance")
-    p.add_argument("--channels", help="comma-separated channels (default: the --top most relevant)")
+    p.add_argument("--channels", type=int_list, help="comma-separated channels (default: the --top most relevant)")
     p.add_argument("--top", type=positive, default=5, help="channels when --channels is not given (default: 5)")
     p.add_argument(
         "--target",
@@ -33,14 +33,6 @@ def register(subparsers) -> dict:
     return {"concepts": cmd_concepts}
 
 
-def _channels(text: str | None) -> list | None:
-    """--channels as a list (non-integers are left for the spec to refuse, naming the field)."""
-    if text is None:
-        return None
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    return [int(p) if p.lstrip("-").isdigit() and p.isascii() else p for p in parts]
-
-
 def cmd_concepts(args) -> dict | None:
     from ..recipes.concepts import ConceptsSpec
     from .main import build, execute, model_ref
@@ -50,7 +42,7 @@ def cmd_concepts(args) -> dict | None:
         model=model_ref(args),
         image=str(args.image),
         layer=args.layer,
-        channels=_channels(args.channels),
+        channels=args.channels,
         top=args.top,
         target=args.target,
         composite=args.composite,
