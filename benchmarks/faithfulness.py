@@ -139,9 +139,10 @@ def table(args) -> None:
         )
 
 
-#: convscope's time / Quantus's: on a CPU both are the same number of forwards of the same model (batching gains
-#: nothing on 2 cores: 394 images took 7.9 s in batches of 16 and 7.6 s one by one), so "not slower" within noise
-LIMIT = 1.15
+#: convscope's time / Quantus's, the median of interleaved pairs: both run the same number of forwards of the same
+#: model; convscope's are BatchNorm-folded batches of 4 at 224 px (Quantus: unfolded, one image at a time), measured
+#: 0.56-0.80 on a 2-core CPU, so "faster" keeps a margin for the noise of a shared machine
+LIMIT = 1.0
 
 
 def versus_quantus(args) -> None:
@@ -222,7 +223,7 @@ def versus_quantus(args) -> None:
             agree = float(np.abs(np.asarray(mine) - np.asarray(reference)).max())
         else:
             agree = abs(float(mine) - float(reference))
-        ratio = statistics.median(ours_s) / statistics.median(theirs_s)
+        ratio = statistics.median(o / t for o, t in zip(ours_s, theirs_s))  # a drifting load cancels within a pair
         rows.append(
             {
                 "metric": name,
@@ -235,7 +236,7 @@ def versus_quantus(args) -> None:
     if args.json:
         print(json.dumps({"versus": "quantus 0.6.0", "rows": rows}, indent=2))
     else:
-        print(f"convscope vs Quantus 0.6.0, default model, chelsea, saliency map, median of {args.repeats} pairs")
+        print(f"convscope vs Quantus 0.6.0, default model, chelsea, saliency map, medians of {args.repeats} pairs")
         for row in rows:
             print(
                 f"  {row['metric']:<26} convscope {row['convscope_s']:.3f} s, Quantus {row['quantus_s']:.3f} s, "

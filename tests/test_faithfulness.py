@@ -137,6 +137,38 @@ def test_faithfulness_correlation_equals_quantus(setup, seed, subset, map_channe
     assert ours.pearson == pytest.approx(theirs[0], abs=1e-5) and len(ours.drops) == 25
 
 
+def test_scoring_folds_batchnorm_and_falls_back_when_the_fold_is_off(monkeypatch):
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 3),
+    )
+    with torch.no_grad():  # a BatchNorm that does something: its statistics are far from the identity
+        net[1].running_mean.uniform_(-1, 1), net[1].running_var.uniform_(0.2, 3), net[1].weight.uniform_(0.5, 2)
+    subject = subject_of(net.eval())
+    images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    plain, classes = fa.target_scores(subject, images, 1, batch_size=5, fold_batchnorm=False)
+    calls = []
+    real = fa.folded_forward
+    monkeypatch.setattr(fa, "folded_forward", lambda s: calls.append(real(s)) or calls[-1])
+    folded, folded_classes = fa.target_scores(subject, images, 1, batch_size=5)
+    assert calls and calls[0] is not None and calls[0].count == 1  # the BatchNorm was folded into the conv
+    assert np.allclose(folded, plain, rtol=1e-5, atol=1e-6) and (folded_classes == classes).all()
+    assert not np.array_equal(folded, plain)  # it really ran another computation (float32 rounding differs)
+    # a fold that does not reproduce the logits is dropped: the scores are the unfolded ones exactly
+    monkeypatch.setattr(fa, "FOLD_TOLERANCE", -1.0)
+    fallback, _ = fa.target_scores(subject, images, 1, batch_size=5)
+    assert np.array_equal(fallback, plain)
+    # fewer than FOLD_FROM images are scored as they are
+    calls.clear()
+    fa.target_scores(subject, images[: fa.FOLD_FROM - 1], 1)
+    assert calls == []
+
+
 # --- ROAD ------------------------------------------------------------------------------------------------------------
 def test_imputation_is_the_weighted_mean_of_the_neighbours():
     image = torch.rand(1, 2, 6, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
