@@ -3,6 +3,8 @@ map, perturbation settings and seeds (Quantus 0.6.0; pytorch-grad-cam 1.5.7 for 
 for Spearman and SSIM) or a hand computation; the randomisation check changes a gradient map and leaves an edge
 detector unchanged; the recipe and the CLI run and refuse bad input in one line."""
 
+import json
+
 import numpy as np
 import pytest
 import quantus
@@ -154,7 +156,7 @@ def test_scoring_folds_batchnorm_and_falls_back_when_the_fold_is_off(monkeypatch
     plain, classes = fa.target_scores(subject, images, 1, batch_size=5, fold_batchnorm=False)
     calls = []
     real = fa.folded_forward
-    monkeypatch.setattr(fa, "folded_forward", lambda s: calls.append(real(s)) or calls[-1])
+    monkeypatch.setattr(fa, "folded_forward", lambda s, keep=(): calls.append(real(s, keep)) or calls[-1])
     folded, folded_classes = fa.target_scores(subject, images, 1, batch_size=5)
     assert calls and calls[0] is not None and calls[0].count == 1  # the BatchNorm was folded into the conv
     assert np.allclose(folded, plain, rtol=1e-5, atol=1e-6) and (folded_classes == classes).all()
@@ -287,6 +289,64 @@ def test_spearman_and_ssim_equal_scipy_and_skimage():
     assert rd.spearman(a, torch.ones_like(a)) is None
 
 
+# --- hidden units ----------------------------------------------------------------------------------------------------
+class UnitAsClass(torch.nn.Module):
+    """The tiny net cut at its second ReLU, one channel's spatial mean (or one position) as its only "class": what
+    a hidden-unit target must measure, built by hand."""
+
+    def __init__(self, net, channel, position=None):
+        super().__init__()
+        self.body, self.channel, self.position = net[:4], channel, position
+
+    def forward(self, x):
+        a = self.body(x)[:, self.channel]
+        return (a.mean((1, 2)) if self.position is None else a[:, self.position[0], self.position[1]])[:, None]
+
+
+@pytest.mark.parametrize("unit, position", [("3:0", None), ("3:2@5,9", (5, 9))])
+def test_a_hidden_unit_is_measured_as_a_model_whose_output_is_that_unit(setup, unit, position):
+    net, subject, x, a = setup
+    by_hand = subject_of(UnitAsClass(net, int(unit.split(":")[1][0]), position).eval())
+    kinds = [
+        lambda s, t: (
+            fa.region_perturbation(s, x, a, t, patch=4, steps=16, baseline="mean").morf
+            + fa.region_perturbation(s, x, a, t, patch=4, steps=16, baseline="mean").lerf
+        ),
+        lambda s, t: fa.faithfulness_correlation(s, x, a[None], t, subset=40, runs=12, seed=5).drops,
+        lambda s, t: fa.road(s, x, a, t, percentages=(20, 60)).morf + fa.road(s, x, a, t, percentages=(20, 60)).lerf,
+        lambda s, t: [fa.completeness(s, x, a, t, baseline="blur").output, fa.completeness(s, x, a, t).baseline_output],
+    ]
+    for measure in kinds:
+        ours, reference = measure(subject, unit), measure(by_hand, 0)
+        assert np.allclose(ours, reference, rtol=1e-5, atol=1e-6) and len(set(np.round(ours, 6))) > 1
+    assert fa.road(subject, x, a, unit, percentages=(20,)).morf_correct == []  # a unit predicts no class
+    with pytest.raises(ConvscopeError, match="hidden unit 3:0 is scored by its activation"):
+        fa.region_perturbation(subject, x, a, "3:0", score="probability")
+    for bad, message in [
+        ("9:1", "unknown layer `9`"),
+        ("3:6", "channel 6 out of range 0..5"),
+        ("3:1@16,0", "position (16, 0) outside the 16x16 map"),
+    ]:
+        with pytest.raises(ConvscopeError, match=None) as caught:
+            fa.faithfulness_correlation(subject, x, a, bad)
+        assert message in str(caught.value)
+
+
+def test_randomisation_of_a_hidden_unit_touches_only_the_layers_below_it(setup):
+    net, subject, x, _ = setup
+
+    def explain(s, image, target):  # gradient of the unit's mean activation, the input's |gradient| summed
+        image = image.clone().requires_grad_(True)
+        s.capture(image, [target.layer])[target.layer][:, target.channel].mean().backward()
+        return image.grad[0].abs().sum(0)
+
+    unit = fa.checked_target(subject, "2:3")
+    curve = rd.cascading_randomisation(subject, x, explain, unit)
+    assert curve.total == 2 and curve.layers == ["2", "0"]  # the head (6) is above the unit: it cannot change it
+    assert curve.spearman[-1] < 0.9  # and randomizing the two convolutions does change the map
+    assert [n for n, p in net.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias", "6.weight", "6.bias"]
+
+
 # --- bad input -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "call, message",
@@ -326,6 +386,26 @@ def test_recipe_reports_every_metric_with_its_definition(digit_png, tmp_path):
     assert data["randomisation"]["randomized"][-1] == data["randomisation"]["total"]
 
 
+def test_recipe_measures_a_hidden_unit_map(digit_png, tmp_path, capsys):
+    from convscope.cli.main import main
+
+    argv = ["faithfulness", digit_png, "--model", "digits", "--method", "dtd", "--target", "features.6:5@2,3"]
+    argv += ["--runs", "8", "--points", "2", "--region", "4", "--out", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unit"] == data["label"] == "features.6:5@2,3" and data["target"] == 5
+    subject = convscope.load("digits")
+    image = subject.load_image(digit_png)
+    activation = subject.capture(image, ["features.6"])["features.6"][0, 5, 2, 3].item()
+    assert data["output"] == pytest.approx(activation, rel=1e-5)  # the unit's own value, not a class score
+    assert data["region_perturbation"]["morf"][0] == pytest.approx(activation, rel=1e-5)
+    assert data["road"]["morf_correct"] == [] and data["road"]["original"] == pytest.approx(activation, rel=1e-5)
+    rnd = data["randomisation"]
+    assert rnd["total"] == 3 and rnd["layers"][-1] == "features.0"  # the three convolutions up to features.6
+    # completeness and conservation compare the map's sum with the unit's own value
+    assert data["completeness"]["output"] == pytest.approx(activation, rel=1e-5)
+
+
 def test_command_refuses_bad_input_in_one_line(digit_png, capsys):
     from convscope.cli.main import main
 
@@ -333,6 +413,9 @@ def test_command_refuses_bad_input_in_one_line(digit_png, capsys):
         (["--percentages", "0,120"], "percentages"),
         (["--metrics", "road,beauty"], "metrics"),
         (["--target", "10"], "target class 10 out of range 0..9"),
+        (["--target", "features.9:1"], "target: unknown layer `features.9`"),
+        (["--target", "features.6:64"], "target: channel 64 out of range 0..63"),
+        (["--target", "features.6:1", "--score", "probability"], "score: probability is a class's softmax"),
     ]:
         assert main(["faithfulness", digit_png, "--model", "digits", "--no-cache", *argv]) == 2
         err = capsys.readouterr().err.strip()

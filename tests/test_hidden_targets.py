@@ -257,7 +257,14 @@ def test_bad_hidden_targets_are_422_on_the_field(digits_subject, digit_png, tmp_
             ("features.3:x", "target must be a class index"),
         ]:
             spec = {"model": {"spec": "digits"}, "image": digit_png, "method": "saliency", "target": target}
-            response = client.post("/api/runs", json={"recipe": "attribute", "spec": spec})
-            assert response.status_code == 422, response.text
-            detail = response.json()["detail"][0]
-            assert detail["loc"] == ["body", "spec", "target"] and message in detail["msg"], detail
+            for recipe in ("attribute", "faithfulness"):  # the faithfulness of a unit's map takes the same target
+                response = client.post("/api/runs", json={"recipe": recipe, "spec": spec})
+                assert response.status_code == 422, response.text
+                detail = response.json()["detail"][0]
+                assert detail["loc"] == ["body", "spec", "target"] and message in detail["msg"], (recipe, detail)
+        # a unit is watched by its activation: its softmax probability is refused on `score`
+        spec = {"model": {"spec": "digits"}, "image": digit_png, "target": "features.3:1", "score": "probability"}
+        response = client.post("/api/runs", json={"recipe": "faithfulness", "spec": spec})
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"][0]
+        assert detail["loc"] == ["body", "spec", "score"] and "scored by its activation" in detail["msg"], detail

@@ -107,9 +107,20 @@ def test_a_hidden_unit_is_explained_and_a_bad_target_is_named_under_its_field(se
         sentence = page.get_by_test_id("attribution-sentence").inner_text()
         assert sentence.startswith(f"Explaining hidden unit {unit} (channel 2 of features.6") and words in sentence
         assert job_spec(server, "attribute")["target"] == unit  # sent as typed; a class index as a number
-    # faithfulness is measured for class scores only: said, and not offered
-    assert "class scores only" in page.get_by_test_id("faithfulness-classes-only").inner_text()
-    assert page.get_by_test_id("faithfulness-run").count() == 0
+    # the unit's map is measured too: the metrics watch the unit's activation, the randomisation only the layers below
+    panel = page.get_by_test_id("faithfulness")
+    assert "for hidden unit features.6:2@3,4 (its activation)" in panel.inner_text()
+    panel.locator("input[name=points]").fill("2")
+    panel.get_by_test_id("faithfulness-run").click()
+    panel.get_by_test_id("faithfulness-metrics").wait_for(timeout=120_000)
+    measured = shown_result(page, server, panel)
+    assert job_spec(server, "faithfulness")["target"] == "features.6:2@3,4"
+    assert measured["unit"] == "features.6:2@3,4" and measured["output"] == data["output"]
+    assert measured["randomisation"]["total"] == 3 and measured["road"]["morf_correct"] == []
+    settings = panel.get_by_test_id("faithfulness-settings").inner_text()
+    assert "Scores watched: the activation of hidden unit features.6:2@3,4 (channel 2)" in settings
+    assert "the activation of hidden unit features.6:2@3,4 as patches are replaced" in panel.inner_text()
+    check_faithfulness(panel, measured)
     # a channel out of range: the server's 422 on `target`, under the field
     target.fill("features.6:999")
     page.get_by_test_id("run").click()

@@ -74,11 +74,7 @@ def register(subparsers) -> dict:
     )
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--method", choices=METHODS, default="dtd", help="attribution method (default: %(default)s)")
-    p.add_argument(
-        "--target",
-        help="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL, or "
-        "one position of its map LAYER:CHANNEL@Y,X",
-    )
+    target_flag(p)
     p.add_argument(
         "--layers",
         default="all",
@@ -90,6 +86,15 @@ def register(subparsers) -> dict:
     p.add_argument("--save-npy", action="store_true", help="write the input attribution (C x H x W) as .npy")
     common_options(p, "attribute")
     return {"attribute": cmd_attribute, "faithfulness": register_faithfulness(subparsers)}
+
+
+def target_flag(p) -> None:
+    """`--target` of `attribute` and `faithfulness`: a class index, LAYER:CHANNEL or LAYER:CHANNEL@Y,X."""
+    p.add_argument(
+        "--target",
+        help="what to explain: a class index (default: the predicted class), a hidden channel LAYER:CHANNEL, or "
+        "one position of its map LAYER:CHANNEL@Y,X",
+    )
 
 
 def register_faithfulness(subparsers):
@@ -106,7 +111,7 @@ def register_faithfulness(subparsers):
     )
     p.add_argument("image", type=Path, help="image file")
     p.add_argument("--method", choices=METHODS, default="saliency", help="attribution method (default: %(default)s)")
-    p.add_argument("--target", type=int, help="class to explain (default: the predicted class)")
+    target_flag(p)
     p.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics (default: all)")
     p.add_argument("--score", choices=["logit", "probability"], default="logit", help="score watched (default: logit)")
     p.add_argument(
@@ -158,8 +163,12 @@ def cmd_faithfulness(args) -> dict | None:
     summary = execute(args, spec)
     if summary is not None and not args.json:
         print(
-            f"{summary['method']} on target {summary['target']} ({summary['label']}), {summary['score']} "
-            f"{summary['output']:.4g}; explanation {summary['timings']['explanation']:.3g} s"
+            (
+                f"{summary['method']} on hidden unit {summary['unit']}, activation "
+                if summary.get("unit")
+                else f"{summary['method']} on target {summary['target']} ({summary['label']}), {summary['score']} "
+            )
+            + f"{summary['output']:.4g}; explanation {summary['timings']['explanation']:.3g} s"
         )
         for entry in summary["metrics"]:
             value = "n/a" if entry["value"] is None else f"{entry['value']:.4g}"

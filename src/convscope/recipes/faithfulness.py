@@ -10,14 +10,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
-from typing_extensions import TypedDict
+from pydantic import Field, ValidationInfo, field_validator
+from typing_extensions import NotRequired, TypedDict
 
 from ..core.images import tensor_to_pil
 from ..techniques.attribution import faithfulness as fa
 from ..techniques.attribution.randomisation import cascading_randomisation
 from ..techniques.attribution.report import attribute, heatmap_values, is_signed
-from .attribute import MAGNITUDE, ROBUST, MapScale, Method, MethodOptions, map_display
+from .attribute import MAGNITUDE, ROBUST, MapScale, Method, MethodOptions, Target, map_display, spelled_target
 from .base import ImagePath, ModelRef, Result, RunContext, recipe
 from .results import FilePath, Measured, data_model
 
@@ -82,7 +82,11 @@ class FaithfulnessSpec(MethodOptions):
     model: ModelRef = ModelRef()
     image: ImagePath
     method: Method = "saliency"
-    target: int | None = Field(None, ge=0, description="class to explain (default: the predicted class)")
+    target: Target = Field(
+        None,
+        description="what the map explains and the metrics watch: a class index (default: the predicted class), a "
+        "hidden channel LAYER:CHANNEL (its spatial mean activation) or one position of its map LAYER:CHANNEL@Y,X",
+    )
     metrics: list[MetricName] = Field(list(METRICS), min_length=1, description="the metrics to compute")
     score: Literal["logit", "probability"] = Field("logit", description="the target's score the metrics watch")
     baseline: Literal["black", "mean", "blur", "uniform"] = Field(
@@ -97,6 +101,16 @@ class FaithfulnessSpec(MethodOptions):
     runs: int = Field(100, ge=2, le=10000, description="faithfulness correlation: random subsets")
     subset: int = Field(224, ge=1, description="faithfulness correlation: input entries per subset")
     points: int = Field(8, ge=1, le=1000, description="randomisation: points of the curve")
+
+    _spelled_target = field_validator("target")(classmethod(lambda cls, value: spelled_target(value)))
+
+    @field_validator("score")
+    @classmethod
+    def _unit_scores_its_activation(cls, value: str, info: ValidationInfo) -> str:
+        target = info.data.get("target")
+        if value == "probability" and isinstance(target, str) and not target.startswith("logits:"):
+            raise ValueError(f"probability is a class's softmax; the hidden unit {target} is scored by its activation")
+        return value
 
 
 @data_model
@@ -132,8 +146,8 @@ class RoadResult(TypedDict):
     percentages: Annotated[list[float], Field(description="shares of the pixels removed (%)")]
     morf: Annotated[list[float], Field(description="score, most relevant pixels removed")]
     lerf: Annotated[list[float], Field(description="score, least relevant pixels removed")]
-    morf_correct: Annotated[list[bool], Field(description="the target still predicted (MoRF)")]
-    lerf_correct: Annotated[list[bool], Field(description="the target still predicted (LeRF)")]
+    morf_correct: Annotated[list[bool], Field(description="the target still predicted (MoRF; empty for a unit)")]
+    lerf_correct: Annotated[list[bool], Field(description="the target still predicted (LeRF; empty for a unit)")]
     original: Annotated[float, Field(description="f(x)")]
     combined: Annotated[float, Field(description="(mean lerf - mean morf) / 2")]
     noise: Annotated[float, Field(description="the imputation noise's std")]
@@ -187,10 +201,16 @@ class FaithfulnessData(TypedDict):
 
     image: Annotated[str, Field(description="the image, as the spec named it")]
     method: Annotated[Method, Field(description="the attribution method")]
-    target: Annotated[int, Field(ge=0, description="the explained class")]
-    label: Annotated[str, Field(description="the explained class's name")]
-    output: Annotated[Measured, Field(description="the target's logit")]
-    score: Annotated[Literal["logit", "probability"], Field(description="the score the curves show")]
+    target: Annotated[int, Field(ge=0, description="the explained class (a hidden unit: its channel)")]
+    label: Annotated[str, Field(description="the explained class's name (a hidden unit: its spelling)")]
+    unit: NotRequired[
+        Annotated[str, Field(description="the hidden unit explained, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (not a class)")]
+    ]
+    output: Annotated[Measured, Field(description="the target's logit (a hidden unit: its activation score)")]
+    score: Annotated[
+        Literal["logit", "probability"],
+        Field(description="the score the curves show (`logit` for a hidden unit: its activation score)"),
+    ]
     baseline: Annotated[str, Field(description="what replaced removed pixels")]
     heatmap: Annotated[FilePath, Field(description="the map the metrics rank (PNG)")]
     scale: Annotated[MapScale, Field(description="the colours of `heatmap`")]
@@ -223,7 +243,9 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
 
     The map ranked by region perturbation and ROAD is the one the attribute recipe shows (summed over colour
     channels; max |gradient| for saliency, guided-backprop, deconvnet); faithfulness correlation and completeness
-    use the input attribution's every entry. Scores are the target's logit (or probability, `score`).
+    use the input attribution's every entry. Scores are the target's logit (or probability, `score`); for a hidden
+    unit (`target` LAYER:CHANNEL[@Y,X]) its activation score, and randomisation re-initializes only the layers
+    below the unit.
 
     Args:
         spec: image, method and its options (as `attribute`), `metrics`, `score`, `baseline`, region perturbation
@@ -236,8 +258,8 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
         `FaithfulnessData`: the numbers with their definitions and papers (`metrics`), each metric's curves, timings.
 
     Raises:
-        ConvscopeError: a bad target, layer, patch, subset or percentage, or as the method; ImageError for an
-            unreadable image.
+        ConvscopeError: a bad target (unknown layer, channel or position out of range; `probability` with a
+            hidden unit), layer, patch, subset or percentage, or as the method; ImageError for an unreadable image.
 
     References:
         Samek et al. 2017 (region perturbation, AOPC); Rong et al. 2022 (ROAD); Bhatt et al. 2020 (faithfulness
@@ -259,8 +281,9 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
         started = time.perf_counter()
         result = attribute(subject, image, method, spec.target, None, **options)
         explanation = time.perf_counter() - started
-        target = int(result.target[0])
-        label = subject.label(target)
+        unit = getattr(result, "unit", None)
+        target = fa.checked_target(subject, unit, spec.score) if unit else int(result.target[0])
+        label = unit if unit else subject.label(target)
         shown = heatmap_values(result.input[0], result.info.get("reduce", "sum"))
         common = dict(score=spec.score)
         for name in [m for m in METRICS if m in spec.metrics]:
@@ -336,8 +359,9 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
     summary = dict(
         image=spec.image,
         method=method,
-        target=target,
+        target=int(result.target[0]),
         label=label,
+        **({"unit": unit} if unit else {}),
         output=output,
         score=spec.score,
         baseline=spec.baseline,

@@ -83,15 +83,15 @@ class SpecPolicy:
         return spec_class.model_validate({**spec.model_dump(mode="json"), **rewritten})
 
     def preflight(self, spec) -> None:
-        """Check what a spec names against its model before the job is queued, so that a typo is a 422 naming the
-        field at once rather than a failed job later: the model itself (its weights load), `layer` (several
-        separated by commas for selectivity and activations), `layers` (attribute), `code_layer`,
-        `encoder_layer`, `channels` (of each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for
-        attribute and examples; attribute's LAYER:CHANNEL[@Y,X] hidden unit), `constraints` (LAYER:UNIT:Z1:Z2),
-        unit-ranges' `units` (LAYER:UNIT), patch sizes against the input size, the atlas's `layers` and `channels`,
-        and every size a run renders at against the layers it reads (visualize's and the atlas's `size`, DeepDream's
-        octaves: too small, or not the size a fixed-size model such as a ViT takes). Uses the quick pool's Subject
-        (loading the model on first use)."""
+        """Check what a spec names against its model before the job is queued, so that a typo is a 422 naming the field
+        at once rather than a failed job later: the model itself (its weights load), `layer` (several separated by
+        commas for selectivity and activations), `layers` (attribute), `code_layer`, `encoder_layer`, `channels` (of
+        each `layer`), `classes`, `target` (LAYER:UNIT, or a class index for attribute and examples; attribute's and
+        faithfulness's LAYER:CHANNEL[@Y,X] hidden unit), `constraints` (LAYER:UNIT:Z1:Z2), unit-ranges' `units`
+        (LAYER:UNIT), patch sizes against the input size, the atlas's `layers` and `channels`, and every size a run
+        renders at against the layers it reads (visualize's and the atlas's `size`, DeepDream's octaves: too small, or
+        not the size a fixed-size model such as a ViT takes). Uses the quick pool's Subject (loading the model on first
+        use)."""
         from ..core.subject import LOGITS
         from ..core.units import parse_unit, parse_unit_range
 
@@ -132,7 +132,7 @@ class SpecPolicy:
             target = getattr(spec, "target", None)
             if isinstance(target, int):
                 checks.append((at("target"), lambda: subject.check_channels(LOGITS, [target])))
-            elif isinstance(target, str) and spec.recipe == "attribute":  # a hidden unit LAYER:CHANNEL[@Y,X]
+            elif isinstance(target, str) and spec.recipe in ("attribute", "faithfulness"):  # LAYER:CHANNEL[@Y,X]
                 checks.append((at("target"), lambda: _hidden_target(subject, target)))
             elif isinstance(target, str):
                 checks.append((at("target"), lambda: _check_unit(subject, parse_unit(target, "target"))))
@@ -262,8 +262,8 @@ def _check_unit(subject, unit: tuple) -> None:
 
 
 def _hidden_target(subject, target: str) -> None:
-    """attribute's hidden-unit target: its layer, channel and position checked against the model (one line naming
-    `target`)."""
+    """attribute's and faithfulness's hidden-unit target: its layer, channel and position checked against the model
+    (one line naming `target`)."""
     from ..techniques.attribution.result import resolve_target
 
     resolve_target(subject, target)

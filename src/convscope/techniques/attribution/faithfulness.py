@@ -5,9 +5,10 @@ their checks, baselines and batched scoring, and each keeps its result type besi
 
 Every metric takes one image [C, H, W] (or [1, C, H, W]) in [0, 1], a map of it ([H, W], [1, H, W] or [C, H, W]:
 summed over channels where pixels are ranked, broadcast over channels where single entries are summed), the class
-explained, and scores the perturbed images in batches (`batch_size` per forward). Scores are the target's logit
-(`score="logit"`, the default: what convscope's attributions explain) or its softmax probability. Perturbations
-happen in the [0, 1] image space; the model sees them through its normalization.
+explained (or a hidden unit, `LAYER:CHANNEL[@Y,X]`: its activation is watched instead of a class score), and scores
+the perturbed images in batches (`batch_size` per forward). Scores are the target's logit (`score="logit"`, the
+default: what convscope's attributions explain) or its softmax probability. Perturbations happen in the [0, 1]
+image space; the model sees them through its normalization.
 
 References:
     Bach, Binder, Montavon, Klauschen, Müller & Samek 2015, "On pixel-wise explanations for non-linear classifier
@@ -34,6 +35,8 @@ from ...core.errors import ConvscopeError
 from ...core.fold import TOLERANCE as FOLD_TOLERANCE
 from ...core.fold import folded_forward
 from ...core.subject import Subject
+from ...core.units import HiddenUnit
+from .result import resolve_target, unit_score
 
 SCORES = ("logit", "probability")
 BASELINES = ("black", "mean", "blur", "uniform")
@@ -123,58 +126,93 @@ FOLD_FROM = 8
 def target_scores(
     subject: Subject,
     images: torch.Tensor,
-    target: int,
+    target: int | HiddenUnit | str,
     score: str = "logit",
     batch_size: int | None = None,
     fold_batchnorm: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The target's score and the predicted class of each image of a batch [M, C, H, W] in [0, 1], `batch_size`
     images per forward: (scores [M] float64 in logit units or probabilities in [0, 1], predicted classes [M]).
 
+    `target` is a class index or a hidden unit (`HiddenUnit`, or its spelling `LAYER:CHANNEL[@Y,X]`, checked by
+    `result.resolve_target`): a unit's score is its activation as the attribution methods explain it
+    (`result.unit_score`: the channel's spatial mean, or its value at the position; activation units), read by
+    `Subject.capture`, whose forward stops at the unit's layer; `score` must then be `logit` (the raw output) and
+    the predicted classes are None (a unit has no prediction).
+
     Default batch on a CPU: as many images as hold 4 x 224 x 224 pixels (4 at 224 px, 16 at 112 px, at most 64);
     64 on an accelerator. With `fold_batchnorm` and at least `FOLD_FROM` images, eval-mode BatchNorms run folded
-    into their convs (`convscope.core.fold`, Jacob et al. 2018): the first image is also scored unfolded, and the
-    whole batch runs unfolded when the logits differ by more than `core.fold.TOLERANCE` (1e-4 relative; EfficientNet-
-    Lite0 differs by 5e-7). EfficientNet-Lite0 on 2 cores, 48 images at 224 px, medians of 6 shuffled rounds: 0.83 s
-    one by one, 0.75 s in batches of 4, 0.46 s in folded batches of 4, 0.62 s in folded batches of 8 (a larger batch
-    leaves the caches); at 112 px batches of 16 were fastest.
+    into their convs (`convscope.core.fold`, Jacob et al. 2018; never the unit's own layer): the first image is also
+    scored unfolded, and the whole batch runs unfolded when the scores differ by more than `core.fold.TOLERANCE`
+    (1e-4 relative; EfficientNet-Lite0's logits differ by 5e-7). EfficientNet-Lite0 on 2 cores, 48 images at 224
+    px, medians of 6 shuffled rounds: 0.83 s one by one, 0.75 s in batches of 4, 0.46 s in folded batches of 4,
+    0.62 s in folded batches of 8 (a larger batch leaves the caches); at 112 px batches of 16 were fastest.
 
     Raises:
-        ConvscopeError: an unknown score, a target outside the model's classes, or as `Subject.forward`.
+        ConvscopeError: an unknown score, a target outside the model's classes, a bad hidden unit (unknown layer,
+        channel or position out of range), `probability` for a unit, or as `Subject.forward`.
     """
+    target = checked_target(subject, target, score)
     return _scores(subject, lambda start, stop: images[start:stop], images, target, score, batch_size, fold_batchnorm)
+
+
+def checked_target(subject: Subject, target: int | HiddenUnit | str, score: str = "logit") -> int | HiddenUnit:
+    """A metric's target, checked: a class index as it is (checked against the logits when scored), a hidden unit
+    resolved and checked (`result.resolve_target`; `logits:K` is the class K). Raises ConvscopeError for an unknown
+    score, a bad unit, or `probability` with a unit."""
+    _check(score, "score", SCORES)
+    target = resolve_target(subject, target)
+    if isinstance(target, np.integer):
+        target = int(target)
+    if isinstance(target, bool) or not isinstance(target, (int, HiddenUnit)):
+        raise ConvscopeError(f"target: one class index or hidden unit is measured at a time, got {target!r}")
+    if isinstance(target, HiddenUnit) and score != "logit":
+        raise ConvscopeError(
+            f"score `{score}` is a class's softmax; hidden unit {target} is scored by its activation: use score `logit`"
+        )
+    return target
 
 
 def _scores(subject, batch_of, like, target, score, batch_size, fold_batchnorm):
     """`target_scores` of the images that `batch_of(start, stop)` builds one batch at a time (a region perturbation's
     hundreds of images are never all in memory); `like` has their shape [M, C, H, W] (an expanded view will do: only
-    its shape and device are read)."""
-    _check(score, "score", SCORES)
+    its shape and device are read); `target` as `checked_target` returns it."""
     count = like.shape[0]
+    unit = target if isinstance(target, HiddenUnit) else None
     if batch_size is None:
         pixels = like.shape[-1] * like.shape[-2]
         batch_size = max(1, min(64, CPU_BATCH_PIXELS // pixels)) if like.device.type == "cpu" else 64
     batch_size = max(1, batch_size)
-    fold = folded_forward(subject) if fold_batchnorm and count >= FOLD_FROM else None
+    keep = [unit.layer] if unit else []
+    fold = folded_forward(subject, keep) if fold_batchnorm and count >= FOLD_FROM else None
+
+    def output(batch):  # [n, K] logits, or [n, 1] the unit's score
+        if unit is None:
+            return subject(batch)
+        return unit_score(subject.capture(batch, keep)[unit.layer], unit)[:, None]
+
     values, predicted = [], []
     for start in range(0, count, batch_size):
         batch = batch_of(start, min(count, start + batch_size))
         if fold is None:
-            logits = subject(batch)
+            logits = output(batch)
         else:
             with fold:
-                logits = subject(batch)
-            if start == 0:  # the folded forward must reproduce this model's logits
-                plain = subject(batch[:1])
+                logits = output(batch)
+            if start == 0:  # the folded forward must reproduce this model's scores
+                plain = output(batch[:1])
                 if (logits[:1] - plain).abs().max() > FOLD_TOLERANCE * plain.abs().max().clamp_min(1e-12):
-                    fold, logits = None, subject(batch)
+                    fold, logits = None, output(batch)
         logits = logits.double()
+        if unit is not None:
+            values.append(logits[:, 0].cpu())
+            continue
         if not 0 <= target < logits.shape[1]:
             raise ConvscopeError(f"target class {target} out of range 0..{logits.shape[1] - 1}")
         out = logits.softmax(1) if score == "probability" else logits
         values.append(out[:, target].cpu())
         predicted.append(logits.argmax(1).cpu())
-    return torch.cat(values).numpy(), torch.cat(predicted).numpy()
+    return torch.cat(values).numpy(), (torch.cat(predicted).numpy() if unit is None else None)
 
 
 def _finite(value: float) -> float | None:
@@ -217,7 +255,7 @@ def region_perturbation(
     subject: Subject,
     image: torch.Tensor,
     attribution: torch.Tensor,
-    target: int,
+    target: int | HiddenUnit | str,
     *,
     patch: int = 8,
     steps: int = 32,
@@ -234,7 +272,7 @@ def region_perturbation(
 
     Args:
         subject: the model; image: [C, H, W] in [0, 1]; attribution: its map [H, W], [1, H, W] or [C, H, W]
-            (summed over channels); target: the class explained.
+            (summed over channels); target: the class explained, or a hidden unit (`target_scores`).
         patch: side in pixels (1..min(H, W)); steps: 1..P (more is clipped to P); baseline: `baseline_image`;
         seed: the uniform baseline's seed; score: `logit` or `probability`; batch_size: images per forward.
     Returns:
@@ -246,6 +284,7 @@ def region_perturbation(
     """
     x = _image(subject, image)
     a = _map(attribution, x)
+    target = checked_target(subject, target, score)
     height, width = x.shape[-2:]
     if not 1 <= patch <= min(height, width):
         raise ConvscopeError(f"patch {patch} out of range 1..{min(height, width)}")
@@ -396,7 +435,8 @@ def _impute_direct(image: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
 class RoadCurves:
     """ROAD of one image: at each of `percentages` (share of pixels removed, %) the target's score with the most
     (`morf`) and the least (`lerf`) relevant pixels imputed, and whether the model still predicts the target
-    (`morf_correct`, `lerf_correct`: the accuracy of Rong et al. 2022 for one image); `original` f(x);
+    (`morf_correct`, `lerf_correct`: the accuracy of Rong et al. 2022 for one image; empty for a hidden unit, which
+    predicts no class); `original` f(x);
     `combined` = (mean(lerf) - mean(morf)) / 2, pytorch-grad-cam's ROADCombined (score units, higher: more
     faithful); `noise` the imputation noise's std."""
 
@@ -415,7 +455,7 @@ def road(
     subject: Subject,
     image: torch.Tensor,
     attribution: torch.Tensor,
-    target: int,
+    target: int | HiddenUnit | str,
     *,
     percentages: tuple[float, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90),
     noise: float = 0.01,
@@ -441,6 +481,7 @@ def road(
     """
     x = _image(subject, image)
     a = _map(attribution, x).sum(0).flatten()
+    target = checked_target(subject, target, score)
     if not percentages or any(not 0 < p < 100 for p in percentages):
         raise ConvscopeError(f"percentages must lie in (0, 100), got {list(percentages)}")
     if noise < 0:
@@ -461,7 +502,7 @@ def road(
     values, predicted = target_scores(subject, torch.cat([x, filled]), target, score, batch_size)
     n = len(percentages)
     morf, lerf = values[1 : n + 1], values[n + 1 :]
-    correct = predicted[1:] == target
+    correct = predicted[1:] == target if predicted is not None else np.zeros(0, bool)  # a unit predicts nothing
     return RoadCurves(
         percentages=[float(p) for p in percentages],
         morf=morf.tolist(),
@@ -493,7 +534,7 @@ def faithfulness_correlation(
     subject: Subject,
     image: torch.Tensor,
     attribution: torch.Tensor,
-    target: int,
+    target: int | HiddenUnit | str,
     *,
     subset: int = 224,
     runs: int = 100,
@@ -559,7 +600,7 @@ def completeness(
     subject: Subject,
     image: torch.Tensor,
     attribution: torch.Tensor,
-    target: int,
+    target: int | HiddenUnit | str,
     *,
     baseline: str | float = "black",
     seed: int = 0,

@@ -25,9 +25,10 @@ from scipy.stats import rankdata
 from ...core.errors import ConvscopeError
 from ...core.progress import Progress
 from ...core.subject import Subject
+from ...core.units import HiddenUnit
 
-#: explain(subject, image [1, C, H, W] in [0, 1], target) -> the map [H, W] (or [1, H, W])
-Explain = Callable[[Subject, torch.Tensor, int], torch.Tensor]
+#: explain(subject, image [1, C, H, W] in [0, 1], target: a class or a HiddenUnit) -> the map [H, W] (or [1, H, W])
+Explain = Callable[[Subject, torch.Tensor, "int | HiddenUnit"], torch.Tensor]
 
 
 def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float | None:
@@ -85,6 +86,26 @@ def randomisable_layers(model: torch.nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if hasattr(module, "reset_parameters")][::-1]
 
 
+def layers_before(subject: Subject, image: torch.Tensor, layer: str) -> set[str]:
+    """The names of the modules with `reset_parameters` that run before `layer`'s output is complete, in one forward
+    of `image` [1, C, H, W] that stops there (`Subject.capture`): the only layers whose weights a unit of `layer` can
+    depend on (in a network without recurrence)."""
+    _ = subject.graph  # traced first: a trace runs the whole model
+    ran: set[str] = set()
+    hooks = [
+        module.register_forward_pre_hook(lambda _module, _inputs, name=name: ran.add(name))
+        for name, module in subject.model.named_modules()
+        if hasattr(module, "reset_parameters")
+    ]
+    try:
+        with torch.no_grad():
+            subject.capture(image, [layer])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return ran
+
+
 @dataclass
 class RandomisationCurve:
     """Cascading randomization of one image: after re-initializing the top `randomized[i]` layers (the last of them
@@ -104,7 +125,7 @@ def cascading_randomisation(
     subject: Subject,
     image: torch.Tensor,
     explain: Explain,
-    target: int,
+    target: int | HiddenUnit,
     *,
     seed: int = 42,
     points: int | None = None,
@@ -118,7 +139,9 @@ def cascading_randomisation(
 
     Args:
         subject: the model (not modified); image: [C, H, W] or [1, C, H, W] in [0, 1]; explain: (subject, image
-        [1, C, H, W], target) -> map [H, W] (or [1, H, W]); target: the class explained; seed; points: 1.. curve
+        [1, C, H, W], target) -> map [H, W] (or [1, H, W]); target: the class explained, or a hidden unit (only
+        the layers that run before its layer are randomized: `layers_before`; the others cannot change its map); seed;
+        points: 1.. curve
         points; original: the original map (default: `explain` on the unmodified model); progress: hears
         ("randomisation", done, total).
     Returns:
@@ -139,14 +162,18 @@ def cascading_randomisation(
     except Exception as exc:  # noqa: BLE001 - a model that cannot be deep-copied is the user's input
         raise ConvscopeError(f"model {subject.name} cannot be copied for randomisation: {exc}") from None
     names = randomisable_layers(model)
+    copy_subject = dataclasses.replace(subject, model=model)
+    if isinstance(target, HiddenUnit):
+        before = layers_before(copy_subject, image, target.layer)
+        names = [name for name in names if name in before]
     if not names:
-        raise ConvscopeError(f"model {subject.name} has no layer with parameters to randomize")
+        below = f" below the unit {target}" if isinstance(target, HiddenUnit) else ""
+        raise ConvscopeError(f"model {subject.name} has no layer with parameters to randomize{below}")
     if points is not None and points < 1:
         raise ConvscopeError(f"points must be at least 1, got {points}")
     count = len(names)
     wanted = set(range(1, count + 1)) if points is None else {int(k) for k in np.linspace(1, count, points).round()}
     modules = dict(model.named_modules())
-    copy_subject = dataclasses.replace(subject, model=model)
     devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     reference = _unit_scaled(original)
     curve = RandomisationCurve([], [], [], [], count, seed)

@@ -1,7 +1,7 @@
 // Beside an attribution map, on demand: how faithful it is (the `faithfulness` recipe on the same image, method,
-// options and class) — its numbers with their definitions, direction and papers; the region perturbation curves
-// (MoRF / LeRF), ROAD, the randomisation sanity check as a curve over the layers randomized from the top, and what
-// each metric cost beside the explanation itself.
+// options and class or hidden unit) — its numbers with their definitions, direction and papers; the region
+// perturbation curves (MoRF / LeRF), ROAD, the randomisation sanity check as a curve over the layers randomized from
+// the top (for a hidden unit: from its layer down), and what each metric cost beside the explanation itself.
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { Spec } from "../../api/client";
@@ -12,7 +12,7 @@ import { Field, RunPanel } from "../../components/RunPanel";
 import { RunExtras } from "../../components/RunExtras";
 import { sci } from "../../lib/format";
 import { problemOf, schemaFields, specOf } from "../../lib/schema";
-import { betterWords, faithfulnessSpec, metricName, settingsWords } from "./faithfulness";
+import { betterWords, faithfulnessSpec, metricName, settingsWords, watched } from "./faithfulness";
 
 /** The settings the panel offers (the recipe's other fields keep their defaults), with their labels. */
 const SETTINGS: Record<string, string> = { region: "Patch (px)", region_steps: "Steps", points: "Randomisation points" };
@@ -26,9 +26,9 @@ export function FaithfulnessPanel({
   /** the attribution's spec (image, method options, model) */
   attribute: Spec | undefined;
   method: string;
-  /** the class the attribution explained */
+  /** the class the attribution explained (a hidden unit: its channel) */
   target: number;
-  /** the hidden unit it explained instead of a class, if it did */
+  /** the hidden unit it explained instead of a class, if it did: the metrics watch its activation */
   unit?: string | null;
 }) {
   const schema = useRecipeSchema("faithfulness");
@@ -40,50 +40,42 @@ export function FaithfulnessPanel({
   const measure = () => {
     if (!schema || !attribute) return;
     const accepted = Object.keys(schema.properties ?? {});
-    void run("faithfulness", faithfulnessSpec(attribute, accepted, { method, target }, specOf(fields, typed)));
+    const explained = { method, target: unit ?? target };
+    void run("faithfulness", faithfulnessSpec(attribute, accepted, explained, specOf(fields, typed)));
   };
   return (
     <section className="faithfulness" data-testid="faithfulness" aria-labelledby="faithfulness-heading">
       <h3 id="faithfulness-heading">Faithfulness of this map</h3>
-      {unit ? (
-        <p className="small" data-testid="faithfulness-classes-only">
-          Faithfulness is measured for class scores only: this map explains the hidden unit {unit}. Explain a class
-          to measure how far its map can be believed.
-        </p>
-      ) : (
+      <p className="small">
+        Whether the map shows what the network used: removing the pixels it ranks highest should lower the score
+        fastest, and randomizing the network's weights should change the map. Measured on this image, this
+        method and its options, for {unit ? `hidden unit ${unit} (its activation)` : `class ${target}`}.
+      </p>
+      <div className="faithfulness-settings">
+        {fields.map((f) => (
+          <Field key={f.key} label={SETTINGS[f.key]} error={problemOf(f, typed[f.key] ?? "") ?? state.error?.fields[f.key]}>
+            <SchemaInput
+              field={f}
+              model=""
+              value={typed[f.key] ?? ""}
+              onChange={(value) => setTyped({ ...typed, [f.key]: value })}
+            />
+          </Field>
+        ))}
+        <button
+          type="button"
+          onClick={measure}
+          disabled={busy || !schema || !attribute || problems.length > 0}
+          data-testid="faithfulness-run"
+        >
+          Measure faithfulness
+        </button>
+      </div>
+      <RunPanel state={state} onCancel={() => void cancel()} />
+      {state.status === "done" && state.result && (
         <>
-          <p className="small">
-            Whether the map shows what the network used: removing the pixels it ranks highest should lower the score
-            fastest, and randomizing the network's weights should change the map. Measured on this image, this
-            method and its options, for class {target}.
-          </p>
-          <div className="faithfulness-settings">
-            {fields.map((f) => (
-              <Field key={f.key} label={SETTINGS[f.key]} error={problemOf(f, typed[f.key] ?? "") ?? state.error?.fields[f.key]}>
-                <SchemaInput
-                  field={f}
-                  model=""
-                  value={typed[f.key] ?? ""}
-                  onChange={(value) => setTyped({ ...typed, [f.key]: value })}
-                />
-              </Field>
-            ))}
-            <button
-              type="button"
-              onClick={measure}
-              disabled={busy || !schema || !attribute || problems.length > 0}
-              data-testid="faithfulness-run"
-            >
-              Measure faithfulness
-            </button>
-          </div>
-          <RunPanel state={state} onCancel={() => void cancel()} />
-          {state.status === "done" && state.result && (
-            <>
-              <FaithfulnessView d={resultData(state.result, "faithfulness")} />
-              <RunExtras result={state.result} what="the faithfulness run" />
-            </>
-          )}
+          <FaithfulnessView d={resultData(state.result, "faithfulness")} />
+          <RunExtras result={state.result} what="the faithfulness run" />
         </>
       )}
     </section>
@@ -135,7 +127,7 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
             testid="region-curves"
             caption={
               <>
-                <strong>Region perturbation</strong>: the {d.score} of “{d.label}” as patches are replaced, most
+                <strong>Region perturbation</strong>: {watched(d)} as patches are replaced, most
                 relevant first (MoRF: should fall fast) and least relevant first (LeRF: should hold); AOPC MoRF{" "}
                 {sci(region.aopc_morf)}, LeRF {sci(region.aopc_lerf)}, the area between them / |f(x)| {sci(region.abpc)}.
               </>
@@ -145,7 +137,7 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
             lerf={region.lerf}
             percent={100}
             xLabel="share of patches removed"
-            yLabel={d.score}
+            yLabel={d.unit ? "activation" : d.score}
             names={["most relevant first (MoRF)", "least relevant first (LeRF)"]}
             height={220}
           />
@@ -154,7 +146,7 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
           <figure className="chart" data-testid="randomisation-curve">
             <figcaption>
               <strong>Randomisation</strong> (Adebayo et al. 2018): how alike the map stays as the layers are
-              re-initialized from the top, Spearman rank correlation and SSIM with the original map. A faithful map
+              re-initialized from the top{d.unit ? ` (the layers the unit ${d.unit} depends on)` : ""}, Spearman rank correlation and SSIM with the original map. A faithful map
               changes (falls towards 0); one that stays alike does not depend on what the network learned.
             </figcaption>
             <ResponsiveContainer width="100%" height={240}>
@@ -200,7 +192,7 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
             testid="road-curves"
             caption={
               <>
-                <strong>ROAD</strong> (Rong et al. 2022): the {d.score} with the most / least relevant pixels imputed
+                <strong>ROAD</strong> (Rong et al. 2022): {watched(d)} with the most / least relevant pixels imputed
                 from their neighbours (no blank patches the network never saw); (mean LeRF − mean MoRF) / 2 ={" "}
                 {sci(road.combined)}.
               </>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FaithfulnessData } from "../../api/results";
-import { betterWords, faithfulnessSpec, metricName, settingsWords } from "./faithfulness";
+import { betterWords, faithfulnessSpec, metricName, settingsWords, watched } from "./faithfulness";
 
 const DATA = {
   target: 1,
@@ -31,6 +31,17 @@ describe("the faithfulness panel's words", () => {
     const only = { ...DATA, road: null, faithfulness_correlation: null, randomisation: null, region_perturbation: null };
     expect(settingsWords(only)).toHaveLength(1); // a metric not asked for: no sentence
   });
+
+  it("says a hidden unit's activation is watched, and that only the layers below it are randomized", () => {
+    const unit = { ...DATA, target: 5, label: "features.6:5@2,3", unit: "features.6:5@2,3" } as FaithfulnessData;
+    expect(watched(unit)).toBe("the activation of hidden unit features.6:5@2,3");
+    expect(watched(DATA)).toBe("the logit of “1”");
+    const words = settingsWords(unit);
+    expect(words[0]).toBe(
+      "Scores watched: the activation of hidden unit features.6:5@2,3 (channel 5); removed pixels are replaced by black.",
+    );
+    expect(words[4]).toContain("only the layers below features.6:5@2,3");
+  });
 });
 
 describe("the faithfulness spec of an attribution", () => {
@@ -45,5 +56,7 @@ describe("the faithfulness spec of an attribution", () => {
       epsilon: 0.1,
       points: 4,
     });
+    // a hidden unit goes as its spelling
+    expect(faithfulnessSpec(attribute, accepted, { method: "dtd", target: "features.6:5" }, {}).target).toBe("features.6:5");
   });
 });

@@ -1,5 +1,6 @@
 // The faithfulness panel's words and its spec: each number's name, the settings a run used (from its data), and
-// the `faithfulness` spec made of the attribution's own (its image, method and options; the class it explained).
+// the `faithfulness` spec made of the attribution's own (its image, method and options; the class or hidden unit
+// it explained).
 import type { Spec } from "../../api/client";
 import type { FaithfulnessData } from "../../api/results";
 import { sci } from "../../lib/format";
@@ -23,9 +24,14 @@ export const metricName = (key: string): string => NAMES[key] ?? key;
 /** "higher" → "higher is more faithful"; "closer to 1" → "closer to 1 is more faithful". */
 export const betterWords = (better: string): string => `${better} is more faithful`;
 
+/** What the curves watch, in words: "the logit of “tabby”", or "the activation of hidden unit blocks.3:12". */
+export const watched = (d: Pick<FaithfulnessData, "score" | "label" | "unit">): string =>
+  d.unit ? `the activation of hidden unit ${d.unit}` : `the ${d.score} of “${d.label}”`;
+
 /** The settings a run used, one sentence per metric it computed (read from its data, not from the form). */
 export function settingsWords(d: FaithfulnessData): string[] {
-  const lines = [`Scores watched: the ${d.score} of “${d.label}” (class ${d.target}); removed pixels are replaced by ${d.baseline}.`];
+  const what = d.unit ? `${watched(d)} (channel ${d.target})` : `${watched(d)} (class ${d.target})`;
+  const lines = [`Scores watched: ${what}; removed pixels are replaced by ${d.baseline}.`];
   const region = d.region_perturbation;
   if (region)
     lines.push(
@@ -43,18 +49,18 @@ export function settingsWords(d: FaithfulnessData): string[] {
   if (rnd)
     lines.push(
       `Randomisation: ${rnd.layers.length} points over the ${rnd.total} layers with parameters, re-initialized ` +
-        `from the top (seed ${rnd.seed}).`,
+        `from the top (seed ${rnd.seed})${d.unit ? `: only the layers below ${d.unit}, the others cannot change its map` : ""}.`,
     );
   return lines;
 }
 
 /** The `faithfulness` spec of an attribution: the fields of the attribute spec the recipe also takes (`accepted`:
- * its schema's properties — image, method options, fit, model), the method and the class that was explained, and
- * the panel's own settings. */
+ * its schema's properties — image, method options, fit, model), the method and what was explained (a class index,
+ * or a hidden unit's spelling LAYER:CHANNEL[@Y,X]), and the panel's own settings. */
 export function faithfulnessSpec(
   attribute: Spec,
   accepted: string[],
-  explained: { method: string; target: number },
+  explained: { method: string; target: number | string },
   settings: Spec,
 ): Spec {
   const shared = Object.fromEntries(Object.entries(attribute).filter(([key]) => accepted.includes(key)));
