@@ -217,3 +217,32 @@ def test_conditional_heatmaps_and_concept_graph_agree_with_zennit_crp(arch):
     normalized = reference / reference.abs().sum()
     assert edges[0]["share"] == pytest.approx(normalized.max().item(), rel=5e-2 if residual else 1e-3)
     assert graph_edges(ours, 1)[1]["from"] == f"{layer}:{channels[1]}"
+
+
+def test_the_concepts_recipe_and_command_take_the_maps_epsilon(digit_png, tmp_path, capsys):
+    """`concepts --epsilon` (and the recipe's `epsilon`, which the attribution page hands on from an LRP map) runs
+    CRP with that stabilizer: each channel's relevance equals `conditional_relevance` with the same epsilon, and
+    differs from the default 1e-6's."""
+    import json
+
+    import convscope
+    from convscope.cli.main import main
+    from convscope.techniques.attribution.explainer import LRP
+
+    subject = convscope.load("digits")
+    x = subject.load_image(digit_png)
+    everyone = conditional_relevance(subject, x, None, "features.3", range(32), explainer=LRP(subject, "epsilon"))
+    channels = everyone.relevance.abs().argsort(descending=True)[:2].tolist()  # two channels that carry relevance
+    argv = ["concepts", digit_png, "--model", "digits", "--layer", "features.3", "--json"]
+    argv += ["--channels", ",".join(map(str, channels))]
+    assert main([*argv, "--epsilon", "2.5", "--composite", "epsilon", "--out", str(tmp_path / "a")]) == 0
+    wide = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--composite", "epsilon", "--out", str(tmp_path / "b")]) == 0
+    narrow = json.loads(capsys.readouterr().out)
+    by_hand = conditional_relevance(
+        subject, x, None, "features.3", channels, explainer=LRP(subject, "epsilon", epsilon=2.5)
+    )
+    ours = [c["relevance"] for c in wide["channels"]]
+    assert ours == pytest.approx(by_hand.relevance.tolist(), rel=1e-5)
+    assert all(abs(a - b) > 1e-3 * abs(b) for a, b in zip(ours, [c["relevance"] for c in narrow["channels"]]))
+    assert main([*argv, "--epsilon", "-1"]) == 2 and "epsilon" in capsys.readouterr().err

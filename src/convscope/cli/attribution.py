@@ -19,9 +19,7 @@ def method_flags(p) -> None:
         help="LRP through max-pooling: winner-take-all or as average pooling (default: %(default)s)",
     )
     p.add_argument("--ignore-bias", action="store_true", help="LRP: leave biases out of the rules' denominators")
-    p.add_argument(
-        "--epsilon", type=float, help="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"
-    )
+    epsilon_flag(p)
     p.add_argument("--alpha", type=float, default=2.0, help="lrp-alphabeta: alpha (beta = alpha - 1; default 2)")
     p.add_argument("--layer", help="gradcam: the layer (default: the last layer with a spatial output)")
     p.add_argument("--steps", type=positive, default=32, help="integrated-gradients: steps (default: %(default)s)")
@@ -86,6 +84,13 @@ def register(subparsers) -> dict:
     p.add_argument("--save-npy", action="store_true", help="write the input attribution (C x H x W) as .npy")
     common_options(p, "attribute")
     return {"attribute": cmd_attribute, "faithfulness": register_faithfulness(subparsers)}
+
+
+def epsilon_flag(p) -> None:
+    """`--epsilon` of every command that runs LRP: the rules' stabilizer."""
+    p.add_argument(
+        "--epsilon", type=float, help="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"
+    )
 
 
 def target_flag(p) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 def register(subparsers) -> dict:
     from ..techniques.attribution.composites import COMPOSITES
+    from .attribution import epsilon_flag
     from .main import common_options, int_list, positive
 
     p = subparsers.add_parser(
@@ -28,6 +29,7 @@ def register(subparsers) -> dict:
     p.add_argument("--lower-top", type=positive, default=5, help="lower channels per channel (default: 5)")
     p.add_argument("--maxpool", choices=["wta", "avg"], default="wta", help="LRP through max-pooling (default: wta)")
     p.add_argument("--ignore-bias", action="store_true", help="LRP: leave biases out of the rules' denominators")
+    epsilon_flag(p)
     p.add_argument("--fit", choices=["squash", "crop"], default="squash", help="how the image is resized")
     common_options(p, "concepts")
     return {"concepts": cmd_concepts}
@@ -50,6 +52,7 @@ def cmd_concepts(args) -> dict | None:
         lower_top=args.lower_top,
         maxpool=args.maxpool,
         ignore_bias=args.ignore_bias,
+        epsilon=args.epsilon,
         fit=args.fit,
     )
     output = execute(args, spec)

@@ -37,6 +37,12 @@ def spelled_target(value):
     return value
 
 
+#: an `epsilon` field: the LRP rules' stabilizer (attribute, faithfulness, concepts)
+Epsilon = Annotated[
+    float | None,
+    Field(gt=0, le=1e3, description="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"),
+]
+
 #: a `target` field: a class index, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (checked by `spelled_target`)
 Target = Annotated[int, Field(ge=0)] | Annotated[str, Field(min_length=1, max_length=512)] | None
 
@@ -47,9 +53,7 @@ class MethodOptions(Spec):
 
     maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
     ignore_bias: bool = False
-    epsilon: float | None = Field(
-        None, gt=0, le=1e3, description="LRP: the stabilizer of the rules' denominators, z + eps sign(z) (default 1e-6)"
-    )
+    epsilon: Epsilon = None
     alpha: float = Field(2.0, ge=1, le=100, description="lrp-alphabeta: alpha (beta = alpha - 1)")
     layer: str | None = Field(None, description="gradcam: the layer (default: the last spatial one)")
     steps: int = Field(32, ge=1, le=4096, description="integrated-gradients: steps")

@@ -15,7 +15,7 @@ from ..techniques.attribution.crp import conditional_relevance, graph_edges
 from ..techniques.attribution.explainer import LRP
 from ..techniques.attribution.ranking import channel_relevance
 from ..techniques.attribution.report import heatmap_values
-from .attribute import MapScale, Target, map_display, spelled_target
+from .attribute import Epsilon, MapScale, Target, map_display, spelled_target
 from .base import ImagePath, ModelRef, Result, RunContext, Spec, recipe
 from .results import FilePath, Measured, data_model
 
@@ -42,6 +42,7 @@ class ConceptsSpec(Spec):
     lower_top: int = Field(5, ge=1, le=256, description="lower-layer channels listed per channel")
     maxpool: Literal["wta", "avg"] = Field("wta", description="LRP at max-pooling: winner takes all, or as averaging")
     ignore_bias: bool = False
+    epsilon: Epsilon = None
     fit: Literal["squash", "crop"] = "squash"
 
     _spelled_target = field_validator("target")(classmethod(lambda cls, value: spelled_target(value)))
@@ -112,7 +113,8 @@ def run_concepts(spec: ConceptsSpec, ctx: RunContext) -> Result[ConceptsData]:
 
     Args:
         spec: the image, `target`, `layer`, `channels` (default: the `top` channels of largest relevance R_c at the
-            layer), `composite`, `lower_layer` / `lower_top` (the concept graph), maxpool, ignore_bias, fit.
+            layer), `composite`, `lower_layer` / `lower_top` (the concept graph), maxpool, ignore_bias, epsilon (the
+            rules' stabilizer, default 1e-6), fit.
         ctx: writes `<stem>_input.png` (the unconditional heatmap), `<stem>_channels/<layer>-<c>.png` per channel and
             `<stem>.json` (stem: `<image stem>_concepts`).
     Returns:
@@ -127,7 +129,9 @@ def run_concepts(spec: ConceptsSpec, ctx: RunContext) -> Result[ConceptsData]:
     """
     with ctx.subject(spec.model) as subject:
         image = subject.load_image(spec.image, spec.fit)
-        explainer = LRP(subject, spec.composite, maxpool=spec.maxpool, ignore_bias=spec.ignore_bias)
+        explainer = LRP(
+            subject, spec.composite, maxpool=spec.maxpool, ignore_bias=spec.ignore_bias, epsilon=spec.epsilon
+        )
         plain = explainer.explain(image, spec.target, layers=[spec.layer])
         scores = channel_relevance(plain.layers[spec.layer][0].float().cpu())
         channels = spec.channels or scores.argsort(descending=True)[: spec.top].tolist()

@@ -21,7 +21,7 @@ import { ConceptGraph } from "./ConceptGraph";
 import { LRP } from "./methods";
 
 /** The LRP options of the attribution that CRP takes too. */
-const SHARED = ["maxpool", "ignore_bias", "fit"];
+const SHARED = ["maxpool", "ignore_bias", "epsilon", "fit"];
 
 export function ConceptView({
   d,
