@@ -305,8 +305,8 @@ AttributionInfo = Union[LrpInfo, GradCamInfo, IntegratedGradientsInfo, Occlusion
 
 
 @data_model
-class AttributeFile(TypedDict):
-    """The content of `<image stem>_<method>.json` (paths relative to its folder): the data without `json`."""
+class Explained(TypedDict):
+    """What a map explains, in the data of every recipe that explains one (attribute, faithfulness)."""
 
     image: Annotated[str, Field(description="the image, as the spec named it")]
     method: Annotated[Method, Field(description="the attribution method")]
@@ -315,7 +315,13 @@ class AttributeFile(TypedDict):
     unit: NotRequired[
         Annotated[str, Field(description="the hidden unit explained, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (not a class)")]
     ]
-    output: Annotated[Measured, Field(description="the target's logit")]
+    output: Annotated[Measured, Field(description="the target's logit (a hidden unit: its activation score)")]
+
+
+@data_model
+class AttributeFile(Explained):
+    """The content of `<image stem>_<method>.json` (paths relative to its folder): the data without `json`."""
+
     input_relevance_sum: Annotated[
         Measured, Field(description="sum of the input attribution (LRP: the relevance that reached the pixels)")
     ]

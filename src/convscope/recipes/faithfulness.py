@@ -11,13 +11,23 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ..core.images import tensor_to_pil
 from ..techniques.attribution import faithfulness as fa
 from ..techniques.attribution.randomisation import cascading_randomisation
 from ..techniques.attribution.report import attribute, heatmap_values, is_signed
-from .attribute import MAGNITUDE, ROBUST, MapScale, Method, MethodOptions, Target, map_display, spelled_target
+from .attribute import (
+    MAGNITUDE,
+    ROBUST,
+    Explained,
+    MapScale,
+    Method,
+    MethodOptions,
+    Target,
+    map_display,
+    spelled_target,
+)
 from .base import ImagePath, ModelRef, Result, RunContext, recipe
 from .results import FilePath, Measured, data_model
 
@@ -196,17 +206,9 @@ class Timings(TypedDict):
 
 
 @data_model
-class FaithfulnessData(TypedDict):
+class FaithfulnessData(Explained):
     """The `faithfulness` recipe's data."""
 
-    image: Annotated[str, Field(description="the image, as the spec named it")]
-    method: Annotated[Method, Field(description="the attribution method")]
-    target: Annotated[int, Field(ge=0, description="the explained class (a hidden unit: its channel)")]
-    label: Annotated[str, Field(description="the explained class's name (a hidden unit: its spelling)")]
-    unit: NotRequired[
-        Annotated[str, Field(description="the hidden unit explained, LAYER:CHANNEL or LAYER:CHANNEL@Y,X (not a class)")]
-    ]
-    output: Annotated[Measured, Field(description="the target's logit (a hidden unit: its activation score)")]
     score: Annotated[
         Literal["logit", "probability"],
         Field(description="the score the curves show (`logit` for a hidden unit: its activation score)"),
