@@ -406,6 +406,22 @@ def test_recipe_measures_a_hidden_unit_map(digit_png, tmp_path, capsys):
     assert data["completeness"]["output"] == pytest.approx(activation, rel=1e-5)
 
 
+def test_completeness_compares_the_map_with_the_logit_whatever_the_score(digit_png, tmp_path):
+    from convscope.recipes.faithfulness import FaithfulnessSpec
+
+    spec = FaithfulnessSpec(
+        model={"spec": "digits"}, image=digit_png, method="gradient-x-input", score="probability", runs=4, points=1
+    )
+    data = convscope.run(spec, out=tmp_path).data
+    subject = convscope.load("digits")
+    logits = subject(subject.load_image(digit_png))[0].detach().double()
+    assert data["output"] == pytest.approx(logits[data["target"]].item(), rel=1e-5)
+    probability = logits.softmax(0)[data["target"]].item()
+    assert data["region_perturbation"]["original"] == pytest.approx(probability, rel=1e-5)  # as asked: probability
+    assert data["completeness"]["output"] == pytest.approx(data["output"])  # the logit the map explains
+    assert data["completeness"]["of_output"] == pytest.approx(data["completeness"]["total"] / data["output"])
+
+
 def test_command_refuses_bad_input_in_one_line(digit_png, capsys):
     from convscope.cli.main import main
 

@@ -169,11 +169,12 @@ def cmd_faithfulness(args) -> dict | None:
     if summary is not None and not args.json:
         print(
             (
-                f"{summary['method']} on hidden unit {summary['unit']}, activation "
+                f"{summary['method']} on hidden unit {summary['unit']}, activation {summary['output']:.4g}"
                 if summary.get("unit")
-                else f"{summary['method']} on target {summary['target']} ({summary['label']}), {summary['score']} "
+                else f"{summary['method']} on target {summary['target']} ({summary['label']}), logit "
+                f"{summary['output']:.4g}; the metrics watch its {summary['score']}"
             )
-            + f"{summary['output']:.4g}; explanation {summary['timings']['explanation']:.3g} s"
+            + f"; explanation {summary['timings']['explanation']:.3g} s"
         )
         for entry in summary["metrics"]:
             value = "n/a" if entry["value"] is None else f"{entry['value']:.4g}"

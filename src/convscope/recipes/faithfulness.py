@@ -188,11 +188,11 @@ class RandomisationResult(TypedDict):
 
 @data_model
 class CompletenessResult(TypedDict):
-    """The map's sum against the output."""
+    """The map's sum against the output it explains (the logit whatever `score`; a hidden unit: its activation)."""
 
     total: Annotated[float, Field(description="sum of the input attribution")]
-    output: Annotated[float, Field(description="f(x)")]
-    baseline_output: Annotated[float, Field(description="f(baseline image)")]
+    output: Annotated[float, Field(description="f(x), the logit (a hidden unit: its activation)")]
+    baseline_output: Annotated[float, Field(description="f(baseline image), as `output`")]
     of_output: Annotated[Measured, Field(description="total / f(x)")]
     of_difference: Annotated[Measured, Field(description="total / (f(x) - f(baseline))")]
 
@@ -245,7 +245,8 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
 
     The map ranked by region perturbation and ROAD is the one the attribute recipe shows (summed over colour
     channels; max |gradient| for saliency, guided-backprop, deconvnet); faithfulness correlation and completeness
-    use the input attribution's every entry. Scores are the target's logit (or probability, `score`); for a hidden
+    use the input attribution's every entry. Scores are the target's logit (or probability, `score`; completeness
+    always compares the map with the logit, which it explains); for a hidden
     unit (`target` LAYER:CHANNEL[@Y,X]) its activation score, and randomisation re-initializes only the layers
     below the unit.
 
@@ -342,11 +343,9 @@ def run_faithfulness(spec: FaithfulnessSpec, ctx: RunContext) -> Result[Faithful
                 found = asdict(curve)
                 values += [_value("randomisation_spearman", curve.spearman[-1])]
                 values += [_value("randomisation_ssim", curve.ssim[-1])]
-            else:
+            else:  # against the logit whatever `score`: the map explains the logit (a unit: its activation)
                 found = asdict(
-                    fa.completeness(
-                        subject, image, result.input[0], target, baseline=spec.baseline, seed=spec.seed, **common
-                    )
+                    fa.completeness(subject, image, result.input[0], target, baseline=spec.baseline, seed=spec.seed)
                 )
                 values += [_value("conservation", found["of_output"]), _value("completeness", found["of_difference"])]
             times[name] = round(time.perf_counter() - started, 4)
