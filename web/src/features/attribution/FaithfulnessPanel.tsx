@@ -146,11 +146,15 @@ function FaithfulnessView({ d }: { d: FaithfulnessData }) {
           <figure className="chart" data-testid="randomisation-curve">
             <figcaption>
               <strong>Randomisation</strong> (Adebayo et al. 2018): how alike the map stays as the layers are
-              re-initialized from the top{d.unit ? ` (the layers the unit ${d.unit} depends on)` : ""}, Spearman rank correlation and SSIM with the original map. A faithful map
-              changes (falls towards 0); one that stays alike does not depend on what the network learned.
+              re-initialized from the top{d.unit ? ` (the layers the unit ${d.unit} depends on)` : ""}, Spearman rank
+              correlation and SSIM with the original map. A faithful map changes (falls towards 0); one that stays
+              alike does not depend on what the network learned.
             </figcaption>
             <ResponsiveContainer width="100%" height={240}>
-              <LineChart data={rnd.layers.map((layer, i) => ({ layer, spearman: rnd.spearman[i], ssim: rnd.ssim[i] }))}>
+              <LineChart
+                data={rnd.layers.map((layer, i) => ({ layer, spearman: rnd.spearman[i], ssim: rnd.ssim[i] }))}
+                margin={{ top: 5, right: 16, bottom: 5, left: 36 }}
+              >
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="layer" interval={0} angle={-25} textAnchor="end" height={64} tick={{ fontSize: 11 }} />
                 <YAxis domain={[-1, 1]} />
