@@ -25,6 +25,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,8 @@ import torch.nn.functional as F
 
 from ...core.errors import ConvscopeError
 from ...core.fold import TOLERANCE as FOLD_TOLERANCE
-from ...core.fold import folded_forward
-from ...core.subject import Subject
+from ...core.fold import folded_forward, verify
+from ...core.subject import LOGITS, Subject
 from ...core.units import HiddenUnit
 from .result import resolve_target, unit_score
 
@@ -140,13 +141,14 @@ def target_scores(
     `Subject.capture`, whose forward stops at the unit's layer; `score` must then be `logit` (the raw output) and
     the predicted classes are None (a unit has no prediction).
 
-    Default batch on a CPU: as many images as hold 4 x 224 x 224 pixels (4 at 224 px, 16 at 112 px, at most 64);
-    64 on an accelerator. With `fold_batchnorm` and at least `FOLD_FROM` images, eval-mode BatchNorms run folded
-    into their convs (`convscope.core.fold`, Jacob et al. 2018; never the unit's own layer): the first image is also
-    scored unfolded, and the whole batch runs unfolded when the scores differ by more than `core.fold.TOLERANCE`
-    (1e-4 relative; EfficientNet-Lite0's logits differ by 5e-7). EfficientNet-Lite0 on 2 cores, 48 images at 224
-    px, medians of 6 shuffled rounds: 0.83 s one by one, 0.75 s in batches of 4, 0.46 s in folded batches of 4,
-    0.62 s in folded batches of 8 (a larger batch leaves the caches); at 112 px batches of 16 were fastest.
+    Default batch on a CPU: as many images as hold 4 x 224 x 224 pixels (4 at 224 px, 16 at 112 px, at most 64); 64 on
+    an accelerator. With `fold_batchnorm` and at least `FOLD_FROM` images, eval-mode BatchNorms run folded into their
+    convs (`convscope.core.fold`, Jacob et al. 2018; never the unit's own layer), checked first on one image by
+    `core.fold.verify` (the render loop's check): the call runs unfolded when the logits (a unit: its layer) differ by
+    more than `core.fold.TOLERANCE` (1e-4 relative; EfficientNet-Lite0's logits differ by 5e-7). EfficientNet-Lite0 on 2
+    cores, 48 images at 224 px, medians of 6 shuffled rounds: 0.83 s one by one, 0.75 s in batches of 4, 0.46 s in
+    folded batches of 4, 0.62 s in folded batches of 8 (a larger batch leaves the caches); at 112 px batches of 16 were
+    fastest.
 
     Raises:
         ConvscopeError: an unknown score, a target outside the model's classes, a bad hidden unit (unknown layer,
@@ -185,6 +187,8 @@ def _scores(subject, batch_of, like, target, score, batch_size, fold_batchnorm):
     batch_size = max(1, batch_size)
     keep = [unit.layer] if unit else []
     fold = folded_forward(subject, keep) if fold_batchnorm and count >= FOLD_FROM else None
+    if fold is not None and verify(subject, fold, batch_of(0, 1), keep or [LOGITS]) > FOLD_TOLERANCE:
+        fold = None  # the folded forward does not reproduce this model's outputs: score it as it is
 
     def output(batch):  # [n, K] logits, or [n, 1] the unit's score
         if unit is None:
@@ -194,16 +198,8 @@ def _scores(subject, batch_of, like, target, score, batch_size, fold_batchnorm):
     values, predicted = [], []
     for start in range(0, count, batch_size):
         batch = batch_of(start, min(count, start + batch_size))
-        if fold is None:
-            logits = output(batch)
-        else:
-            with fold:
-                logits = output(batch)
-            if start == 0:  # the folded forward must reproduce this model's scores
-                plain = output(batch[:1])
-                if (logits[:1] - plain).abs().max() > FOLD_TOLERANCE * plain.abs().max().clamp_min(1e-12):
-                    fold, logits = None, output(batch)
-        logits = logits.double()
+        with fold if fold is not None else contextlib.nullcontext():
+            logits = output(batch).double()
         if unit is not None:
             values.append(logits[:, 0].cpu())
             continue

@@ -86,24 +86,13 @@ def randomisable_layers(model: torch.nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if hasattr(module, "reset_parameters")][::-1]
 
 
-def layers_before(subject: Subject, image: torch.Tensor, layer: str) -> set[str]:
-    """The names of the modules with `reset_parameters` that run before `layer`'s output is complete, in one forward
-    of `image` [1, C, H, W] that stops there (`Subject.capture`): the only layers whose weights a unit of `layer` can
-    depend on (in a network without recurrence)."""
-    _ = subject.graph  # traced first: a trace runs the whole model
-    ran: set[str] = set()
-    hooks = [
-        module.register_forward_pre_hook(lambda _module, _inputs, name=name: ran.add(name))
-        for name, module in subject.model.named_modules()
-        if hasattr(module, "reset_parameters")
-    ]
-    try:
-        with torch.no_grad():
-            subject.capture(image, [layer])
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return ran
+def layers_before(subject: Subject, layer: str) -> set[str]:
+    """The modules whose first call completes no later than `layer`'s, in the traced forward (`subject.graph`'s
+    execution order, as CRP's layer-order check reads it): the only layers whose weights a unit of `layer` can
+    depend on in a network without recurrence. Raises UnknownLayerError for an unknown layer."""
+    order = {node.name: node.order for node in subject.graph.in_execution_order()}
+    last = order[subject.resolve(layer)]
+    return {name for name, at in order.items() if at <= last}
 
 
 @dataclass
@@ -164,7 +153,7 @@ def cascading_randomisation(
     names = randomisable_layers(model)
     copy_subject = dataclasses.replace(subject, model=model)
     if isinstance(target, HiddenUnit):
-        before = layers_before(copy_subject, image, target.layer)
+        before = layers_before(subject, target.layer)
         names = [name for name in names if name in before]
     if not names:
         below = f" below the unit {target}" if isinstance(target, HiddenUnit) else ""

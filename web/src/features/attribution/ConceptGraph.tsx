@@ -176,10 +176,7 @@ export function ConceptGraph({
       </g>
       <g className="node upper" data-testid="concept-graph-upper">
         <title>{source}</title>
-        <rect x={upper.x - upper.w / 2} y={upper.y} width={upper.w} height={upper.h} rx={4} />
-        <text x={upper.x} y={upper.y + upper.h / 2} dominantBaseline="central" textAnchor="middle">
-          {upper.label}
-        </text>
+        <Box node={upper} />
       </g>
       {layout.lower.map((n) => (
         <LowerLink key={n.label} node={n} to={unitLink(model, lowerLayer, n.channel)} />
@@ -202,10 +199,19 @@ function LowerLink({ node, to }: { node: LowerNode; to: string }) {
       data-testid="concept-graph-node"
     >
       <title>{words}</title>
+      <Box node={node} />
+    </a>
+  );
+}
+
+/** A node's box and its label, centred on the node's x. */
+function Box({ node }: { node: NodeBox }) {
+  return (
+    <>
       <rect x={node.x - node.w / 2} y={node.y} width={node.w} height={node.h} rx={4} />
       <text x={node.x} y={node.y + node.h / 2} dominantBaseline="central" textAnchor="middle">
         {node.label}
       </text>
-    </a>
+    </>
   );
 }
